@@ -1,0 +1,10 @@
+"""omicsfusion: molecular omics as image channels for MONAI pipelines.
+
+Omics tables are laid out on a pixel grid by optimal transport
+(:mod:`omicsfusion.layout`), turned into channels aligned with a pathology
+patch or an MRI volume (:mod:`omicsfusion.transforms`), learned jointly with
+the image by a stock MONAI network, and read back as image regions, omics
+types and genes (:mod:`omicsfusion.interpret`).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,35 @@
+"""Command line: ``python -m omicsfusion <command> ...``.
+
+Each command lives in the module that owns its idea and registers itself
+through ``add_parser(subparsers)``; the parser is assembled here so that
+``--help`` lists them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> module providing ``add_parser(subparsers)``; every parser
+# sets ``func`` (called with the parsed namespace, returns an exit code).
+COMMANDS = {
+    "layout": "omicsfusion.layout.cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m omicsfusion", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module_name in COMMANDS.values():
+        importlib.import_module(module_name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
