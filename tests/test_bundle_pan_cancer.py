@@ -27,7 +27,10 @@ def trained(tmp_path_factory):
     base = tmp_path_factory.mktemp("pan_cancer")
     runs = {}
     for name, modalities in {"fused": ["image", "rna", "cnv", "meth"], "image": ["image"]}.items():
-        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base, name), **TINY, modalities=modalities)
+        # the image-only run also exercises `--tracking mlflow` (offline, local SQLite store)
+        tracking = {"tracking": "mlflow"} if name == "image" else {}
+        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base, name), **TINY, modalities=modalities,
+                     **tracking)
         runs[name] = base / name
     return base, runs
 
@@ -56,6 +59,17 @@ def test_train_writes_checkpoint_layout_and_datalist(trained):
     image_state = torch.load(runs["image"] / "models" / "model.pt", map_location="cpu", weights_only=True)
     assert image_state["features.conv0.weight"].shape[1] == 3
     assert not (runs["image"] / "models" / "layout.npz").exists()
+
+
+def test_mlflow_tracking_writes_a_local_sqlite_store(trained):
+    mlflow = pytest.importorskip("mlflow")
+    _, runs = trained
+    store = runs["image"] / "eval" / "mlruns.db"
+    assert store.is_file()
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{store}")
+    experiment = client.get_experiment_by_name("monai_experiment")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert "train_loss" in run.data.metrics
 
 
 def test_layout_is_fitted_on_the_training_split_only(trained):
