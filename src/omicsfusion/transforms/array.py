@@ -55,12 +55,12 @@ def _preprocessor(layout: OmicsPreprocessor | PathLike) -> OmicsPreprocessor:
     return layout if isinstance(layout, OmicsPreprocessor) else OmicsPreprocessor.cached(layout)
 
 
-def _table(tables: OmicsTable | Mapping[str, Any], id_column: Any, layer: Any) -> OmicsTable:
+def _table(tables: OmicsTable | Mapping[str, Any], id_column: Any, layer: Any, exclude: Any) -> OmicsTable:
     if isinstance(tables, OmicsTable):
         return tables
     if all(isinstance(v, (str, os.PathLike)) for v in tables.values()):
-        return OmicsTable.cached(tables, id_column=id_column, layer=layer)
-    return OmicsTable(tables, id_column=id_column, layer=layer)
+        return OmicsTable.cached(tables, id_column=id_column, layer=layer, exclude=exclude)
+    return OmicsTable(tables, id_column=id_column, layer=layer, exclude=exclude)
 
 
 class LoadOmics(Transform):
@@ -78,6 +78,7 @@ class LoadOmics(Transform):
         preprocessor: optional fitted :class:`OmicsPreprocessor` or its file.
         id_column: sample-id column of the table files (see ``OmicsTable``).
         layer: AnnData layer to read instead of ``X``.
+        exclude: table columns to leave out (see ``OmicsTable``).
         on_missing: ``"raise"`` (default) raises :class:`MissingSampleError`
             naming the sample and file; ``"zeros"`` yields a zero vector, the
             type is listed in ``meta["omics_missing"]`` and becomes an
@@ -95,13 +96,14 @@ class LoadOmics(Transform):
         preprocessor: OmicsPreprocessor | PathLike | None = None,
         id_column: str | Mapping[str, str] | None = None,
         layer: str | Mapping[str, str] | None = None,
+        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
         on_missing: str = "raise",
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
     ) -> None:
         if on_missing not in ("raise", "zeros"):
             raise ValueError(f"on_missing must be 'raise' or 'zeros', got {on_missing!r}")
-        self.table = _table(tables, id_column, layer)
+        self.table = _table(tables, id_column, layer, exclude)
         self.preprocessor = None if preprocessor is None else _preprocessor(preprocessor)
         self.on_missing = on_missing
         self.fill_value = float(fill_value)
