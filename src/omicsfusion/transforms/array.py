@@ -277,7 +277,7 @@ class AlignToReference(Transform):
             raise ValueError(f"axis must be a spatial axis of a 3-D volume (-3..2), got {axis}")
         self.mode = mode
         self.axis = axis % 3
-        self._index_cache: dict[tuple[int, int], torch.Tensor] = {}
+        self._index_cache: dict[tuple[tuple[int, ...], tuple[int, ...]], torch.Tensor] = {}
 
     def plan(self, grid: Sequence[int], spatial: Sequence[int]) -> tuple[tuple[int, ...], int | None]:
         """Target size of the interpolation and the broadcast axis (``None``: no broadcast)."""
@@ -294,21 +294,28 @@ class AlignToReference(Transform):
             return tuple(s for i, s in enumerate(spatial) if i != self.axis), self.axis
         return spatial, None
 
-    def _index(self, n_in: int, n_out: int) -> torch.Tensor:
-        key = (n_in, n_out)
+    def _index(self, grid: tuple[int, ...], size: tuple[int, ...]) -> torch.Tensor:
+        """Flat source pixel of every output pixel (nearest), cached per shape pair."""
+        key = (grid, size)
         if key not in self._index_cache:
-            self._index_cache[key] = _nearest_index(n_in, n_out)
+            per_dim = [_nearest_index(n_in, n_out) for n_in, n_out in zip(grid, size, strict=True)]
+            strides = np.cumprod((1,) + grid[:0:-1])[::-1].tolist()  # row-major strides of the grid
+            flat = torch.zeros(size, dtype=torch.long)
+            for d, (idx, stride) in enumerate(zip(per_dim, strides, strict=True)):
+                shape = [1] * len(size)
+                shape[d] = size[d]
+                flat = flat + (idx * stride).reshape(shape)
+            self._index_cache[key] = flat.reshape(-1)
         return self._index_cache[key]
 
     def _resize(self, x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
         """(C, *grid) -> (C, *size)."""
-        if tuple(x.shape[1:]) == size:
+        grid = tuple(x.shape[1:])
+        if grid == size:
             return x
-        if self.mode == "nearest":
-            for d, (n_in, n_out) in enumerate(zip(x.shape[1:], size, strict=True)):
-                if n_in != n_out:
-                    x = x.index_select(d + 1, self._index(n_in, n_out))
-            return x
+        if self.mode == "nearest":  # one gather over the flattened grid
+            flat = x.reshape(x.shape[0], -1).index_select(1, self._index(grid, size))
+            return flat.reshape((x.shape[0],) + size)
         mode = "bilinear" if len(size) == 2 else "trilinear"
         return F.interpolate(x[None], size=size, mode=mode, align_corners=False)[0]
 
@@ -342,13 +349,10 @@ class AlignToReference(Transform):
             a = a.sum(dim=axis + 1)
         if tuple(a.shape[1:]) == grid:
             return a
-        if self.mode == "nearest":
-            for d, (n_in, n_out) in enumerate(zip(grid, size, strict=True)):
-                if n_in != n_out:
-                    shape = list(a.shape)
-                    shape[d + 1] = n_in
-                    a = torch.zeros(shape, dtype=a.dtype).index_add_(d + 1, self._index(n_in, n_out), a)
-            return a
+        if self.mode == "nearest":  # scatter-add each output pixel into its source pixel
+            out = torch.zeros((a.shape[0], int(np.prod(grid))), dtype=a.dtype)
+            out.index_add_(1, self._index(grid, size), a.reshape(a.shape[0], -1))
+            return out.reshape((a.shape[0],) + grid)
         x = torch.zeros((a.shape[0],) + grid, dtype=torch.float64)
         _, vjp = torch.func.vjp(lambda v: self._resize(v, size), x)
         return vjp(a)[0]
