@@ -182,3 +182,35 @@ def test_vectors_without_meta_must_match_layout(files):
     vectors["rna"] = pd.Series(np.zeros(3)).to_numpy()
     with pytest.raises(FeatureMismatchError, match="'rna': vector has 3 features"):
         OmicsToImage(layout)(vectors)
+
+
+def test_bundle_config_snippet(files, tmp_path):
+    """The preprocessing block documented in docs/transforms.md parses and runs with monai.bundle."""
+    from monai.bundle import ConfigParser
+
+    tables, layout = files
+    image = tmp_path / "patch.npy"
+    np.save(image, np.random.default_rng(0).random((20, 16)).astype(np.float32))
+    config = {
+        "imports": ["$from omicsfusion.transforms import check_omics_augmentation"],
+        "bundle_root": str(tmp_path),
+        "omics_tables": tables,
+        "layout_file": layout,
+        "preprocessing": {
+            "_target_": "Compose",
+            "transforms": [
+                {"_target_": "LoadImaged", "keys": "image", "image_only": True},
+                {"_target_": "EnsureChannelFirstd", "keys": "image", "channel_dim": "no_channel"},
+                {"_target_": "omicsfusion.transforms.LoadOmicsd", "keys": "omics", "tables": "@omics_tables"},
+                {"_target_": "omicsfusion.transforms.OmicsToImaged", "keys": "omics", "layout": "@layout_file"},
+                {"_target_": "omicsfusion.transforms.AlignToReferenced", "keys": "omics", "ref_key": "image"},
+                {"_target_": "omicsfusion.transforms.FuseChannelsd", "keys": ["image", "omics"], "name": "image"},
+            ],
+        },
+        "checked": "$check_omics_augmentation(@preprocessing)",
+    }
+    parser = ConfigParser(config)
+    pipeline = parser.get_parsed_content("checked")
+    out = pipeline({"image": str(image), "omics": "S0007", "label": 0})["image"]
+    assert out.shape == (3, 20, 16)
+    assert out.meta["channel_names"] == ["image_0", "rna", "cnv"]
