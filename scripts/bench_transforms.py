@@ -18,7 +18,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.networks.nets import DenseNet121

@@ -174,7 +174,9 @@ class OmicsToImage(Transform):
         types = self.preprocessor.channel_names if omics_types is None else [str(t) for t in omics_types]
         unknown = [t for t in types if t not in self.preprocessor.channel_names]
         if unknown:
-            raise OmicsDataError(f"omics types {unknown} not in the layout file; it has {self.preprocessor.channel_names}")
+            raise OmicsDataError(
+                f"omics types {unknown} not in the layout file; it has {self.preprocessor.channel_names}"
+            )
         self.omics_types = types
         self.fill_value = float(fill_value)
         self.min_overlap = float(min_overlap)
@@ -325,8 +327,9 @@ class AlignToReference(Transform):
         size, axis = self.plan(x.shape[1:], reference.shape[1:])
         out = self._resize(x, size)
         if axis is not None:
-            out = out.unsqueeze(axis + 1).expand(*out.shape[: axis + 1], reference.shape[axis + 1], *out.shape[axis + 1:])
-            out = out.contiguous()
+            shape = list(out.shape)
+            shape.insert(axis + 1, reference.shape[axis + 1])
+            out = out.unsqueeze(axis + 1).expand(shape).contiguous()
         omics_meta = {k: v for k, v in getattr(img, "meta", {}).items() if k.startswith("omics_")}
         if isinstance(reference, MetaTensor):
             meta = {k: v for k, v in reference.meta.items() if k != "affine"}
