@@ -78,6 +78,17 @@ def test_preprocessor_in_loader_gives_the_same_image(files):
     assert raw.meta["omics_channels"] == ["rna", "cnv"]
 
 
+def test_tables_are_shared_and_layout_files_must_agree(files, tmp_path):
+    tables, layout = files
+    assert LoadOmicsd(keys="omics", tables=tables).loader.table is LoadOmics(tables, layout).table
+    table = OmicsTable.cached(tables)
+    other = OmicsPreprocessor().fit(table, table.sample_ids()[:20], method="random", grid=(8, 8), random_state=3)
+    other_file = other.save(tmp_path / "other.npz")
+    vectors, meta = LoadOmics(tables, preprocessor=other_file)("S0001")
+    with pytest.raises(FeatureMismatchError, match="different layout file"):
+        OmicsToImage(layout)(vectors, meta)
+
+
 def test_omics_type_subset(files):
     tables, layout = files
     img = OmicsToImage(layout, omics_types=["cnv"])(*LoadOmics(tables)("S0003"))

@@ -138,7 +138,7 @@ class LoadOmics(Transform):
         meta = {
             "omics_sample_id": sample_id,
             "omics_features": self._features,
-            "omics_normalized": self.preprocessor is not None,
+            "omics_normalized_by": None if self.preprocessor is None else self.preprocessor.fingerprint,
             "omics_missing": missing,
         }
         return vectors, meta
@@ -207,6 +207,7 @@ class OmicsToImage(Transform):
         names = meta.get("omics_features", {})
         missing = set(meta.get("omics_missing", ()))
         sample_id = meta.get("omics_sample_id")
+        normalized_by = meta.get("omics_normalized_by")
         pre = self.preprocessor
         channels = np.zeros((len(self.omics_types), int(np.prod(pre.grid_))), np.float32)
         for c, t in enumerate(self.omics_types):
@@ -215,11 +216,11 @@ class OmicsToImage(Transform):
             if t not in vectors:
                 raise OmicsDataError(f"no vector for omics type {t!r} (sample {sample_id!r}); got {list(vectors)}")
             x = np.asarray(vectors[t], dtype=np.float32)
-            if meta.get("omics_normalized", False):
-                if x.size != pre.feature_names(t).size:
+            if normalized_by is not None:
+                if normalized_by != pre.fingerprint:
                     raise FeatureMismatchError(
-                        f"omics type {t!r}: normalised vector has {x.size} features, layout has "
-                        f"{pre.feature_names(t).size}"
+                        f"omics type {t!r}: vectors were normalised by LoadOmics with a different layout "
+                        "file than this OmicsToImage uses; give both the same layout file"
                     )
             elif t in names:
                 x = self._aligned(t, x, np.asarray(names[t]), sample_id)
