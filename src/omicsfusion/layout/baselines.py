@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.manifold import TSNE
 
 from .embed import pca_init, reduce
 
@@ -26,6 +25,8 @@ def deepinsight_plan(profiles: np.ndarray, grid: tuple[int, ...], seed: int) -> 
     reduced = reduce(profiles, 50, seed)
     ndim = len(grid)
     if reduced.shape[0] <= _TSNE_MAX:
+        from sklearn.manifold import TSNE  # imported here: slow to import, baseline only
+
         perplexity = min(30.0, (reduced.shape[0] - 1) / 3.0)
         emb = TSNE(ndim, perplexity=perplexity, metric="cosine", init="pca",
                    random_state=seed).fit_transform(reduced)
