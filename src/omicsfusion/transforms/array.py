@@ -17,6 +17,7 @@ and ``n_image_channels`` (int).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
@@ -180,27 +181,38 @@ class OmicsToImage(Transform):
         self.omics_types = types
         self.fill_value = float(fill_value)
         self.min_overlap = float(min_overlap)
-        self._align: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._align: dict[tuple[str, int], tuple[np.ndarray, np.ndarray | None, np.ndarray]] = {}
 
     def _aligned(self, t: str, x: np.ndarray, names: np.ndarray, sample_id: str | None) -> np.ndarray:
-        """Reorder raw vector ``x`` (features ``names``) to the layout's features, then normalise."""
-        want = self.preprocessor.feature_names(t)
-        if names is not want and not (names.size == want.size and np.array_equal(names, want)):
-            key = (t, id(names))
-            if key not in self._align:
-                index = pd.Index(names).get_indexer(want).astype(np.int64)
-                present = (index >= 0).sum()
-                if want.size and present / want.size < self.min_overlap:
-                    raise FeatureMismatchError(
-                        f"omics type {t!r}: vectors name only {present} of {want.size} layout features "
-                        f"(min_overlap={self.min_overlap}); absent e.g. {want[index < 0][:5].tolist()}"
-                    )
-                self._align[key] = (names, np.maximum(index, 0), np.flatnonzero(index < 0))
-            _, index, absent = self._align[key]
-            out = self.preprocessor.normalize(t, x[index], sample_id)
-            out[absent] = self.fill_value
-            return out
-        return self.preprocessor.normalize(t, x, sample_id)
+        """Reorder raw vector ``x`` (features ``names``) to the layout's features, then normalise.
+
+        The index is computed once per feature-name array (LoadOmics passes the
+        same array for every sample) and skipped when the orders already agree.
+        """
+        key = (t, id(names))
+        if key not in self._align:
+            want = self.preprocessor.feature_names(t)
+            index = pd.Index(names).get_indexer(want).astype(np.int64)
+            present = int((index >= 0).sum())
+            if want.size and present / want.size < self.min_overlap:
+                raise FeatureMismatchError(
+                    f"omics type {t!r}: vectors name only {present} of {want.size} layout features "
+                    f"(min_overlap={self.min_overlap}); absent e.g. {want[index < 0][:5].tolist()}"
+                )
+            if present < want.size:
+                warnings.warn(
+                    f"omics type {t!r}: {want.size - present} of {want.size} layout features absent from the "
+                    f"table, filled with {self.fill_value}", UserWarning, stacklevel=3,
+                )
+            identity = names.size == want.size and bool((index == np.arange(want.size)).all())
+            # keep ``names`` referenced so its id is not reused while cached
+            self._align[key] = (names, None if identity else np.maximum(index, 0), np.flatnonzero(index < 0))
+        _, index, absent = self._align[key]
+        if index is None:
+            return self.preprocessor.normalize(t, x, sample_id)
+        out = self.preprocessor.normalize(t, x[index], sample_id)
+        out[absent] = self.fill_value
+        return out
 
     def __call__(self, vectors: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> MetaTensor:
         meta = meta or {}
