@@ -22,7 +22,7 @@ def random_plan(n_features: int, n_pixels: int, seed: int) -> sp.csr_matrix:
 
 def deepinsight_plan(profiles: np.ndarray, grid: tuple[int, ...], seed: int) -> sp.csr_matrix:
     """t-SNE (PCA above 5,000 features) of the features, binned onto the grid."""
-    reduced = reduce(profiles, 50, seed)
+    reduced = reduce(profiles, 50)
     ndim = len(grid)
     if reduced.shape[0] <= _TSNE_MAX:
         from sklearn.manifold import TSNE  # imported here: slow to import, baseline only
