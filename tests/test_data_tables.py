@@ -51,8 +51,9 @@ def test_id_column_and_non_numeric_columns(tmp_path):
     df.insert(1, "project", "TCGA-GBM")
     df.insert(0, "row", range(len(df)))
     df.to_csv(tmp_path / "t.csv", index=False)
-    with pytest.warns(UserWarning, match="non-numeric.*project"):
-        table = OmicsTable({"rna": tmp_path / "t.csv"}, id_column="sample")
+    with pytest.raises(OmicsDataError, match="non-numeric.*project.*exclude"):
+        OmicsTable({"rna": tmp_path / "t.csv"}, id_column="sample")
+    table = OmicsTable({"rna": tmp_path / "t.csv"}, id_column="sample", exclude=["project"])
     assert list(table.features("rna")) == ["row", "g0", "g1", "g2", "g3"]
     assert table.has("rna", "P0") and not table.has("rna", "P99")
 

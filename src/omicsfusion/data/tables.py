@@ -71,12 +71,13 @@ def _per_type(option: PerType, omics_type: str) -> str | None:
 
 
 def _numeric(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Keep numeric columns; warn naming any dropped (labels, free text)."""
+    """Refuse non-numeric feature columns, naming them: silently dropping a label would hide a mistake."""
     numeric = df.select_dtypes(include=["number", "bool"])
-    dropped = [c for c in df.columns if c not in numeric.columns]
-    if dropped:
-        warnings.warn(
-            f"{source}: dropped {len(dropped)} non-numeric column(s) {dropped[:5]}", UserWarning, stacklevel=3
+    bad = [str(c) for c in df.columns if c not in numeric.columns]
+    if bad:
+        raise OmicsDataError(
+            f"{source}: {len(bad)} non-numeric column(s) other than the sample id: {bad[:5]}; "
+            "leave them out with exclude=[...] (a label column, free text)"
         )
     if numeric.shape[1] == 0:
         raise OmicsDataError(f"{source}: no numeric feature columns")

@@ -12,10 +12,19 @@ import json
 import sys
 import warnings
 
+import pandas as pd
+
 from .errors import LayoutError, LayoutWarning
 from .grid import parse_grid
-from ._table import read_table
 from .otlayout import METHODS, OTLayout
+
+
+def read_table(path: str, label_column: str | None) -> pd.DataFrame:
+    """Samples x features frame of TABLE (the data layer's reader), without the label column."""
+    from omicsfusion.data import read_table as read_omics_table  # the data layer builds on layout, not back
+
+    frame = read_omics_table(path, exclude=[label_column] if label_column else ())
+    return pd.DataFrame(frame.values, index=frame.ids, columns=frame.features)
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -54,9 +63,11 @@ def _run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", LayoutWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
+        from omicsfusion.data import OmicsDataError
+
         try:
             return args.handler(args)
-        except LayoutError as error:
+        except (LayoutError, OmicsDataError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
 
