@@ -4,8 +4,8 @@ Every method fits the same samples x features matrix in its own subprocess
 (wall-clock limit ``--timeout``, address-space cap ``--mem-cap-gb``) that
 reports its fit seconds, its peak resident memory and the pixel every feature
 landed on. The parent then scores every layout with omicsfusion's own scoring
-code (``omicsfusion.layout.metrics``), so collisions, Spearman and kNN-10 mean
-the same thing for every row. Peers run with ``--peer-python`` (default: this
+code (a peer's assignment becomes an ``OTLayout`` whose ``score`` is called),
+so collisions, Spearman and kNN-10 mean the same thing for every row. Peers run with ``--peer-python`` (default: this
 interpreter); one whose package is missing is reported "not installed".
 
 Run (from the repository root; the peers live in the venv made by
@@ -54,6 +54,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _stub_pytorch_grad_cam() -> None:
     """Register an inert ``pytorch_grad_cam`` so pyDeepInsight imports.
 
@@ -85,17 +91,16 @@ def _one_per_pixel(pixel: np.ndarray, n_pixels: int) -> dict[str, np.ndarray]:
 
 
 def _fit_omicsfusion(X: np.ndarray, grid: tuple[int, int], method: str) -> tuple[float, dict]:
+    """omicsfusion's ``OTLayout``; the fitted layout travels back as its ``to_arrays()``."""
     from omicsfusion.layout import OTLayout
 
     layout = OTLayout(grid=grid, method=method, random_state=0)
     start = time.perf_counter()
     layout.fit(X)
     seconds = time.perf_counter() - start
-    if layout.matrix_.shape[1] != X.shape[1]:
-        raise RuntimeError(f"layout kept {layout.matrix_.shape[1]} of {X.shape[1]} features")
-    coo = layout.matrix_.tocoo()
-    return seconds, {"row": coo.row.astype(np.int64), "col": coo.col.astype(np.int64),
-                     "data": coo.data.astype(np.float64)}
+    if layout.feature_names_.size != X.shape[1]:
+        raise RuntimeError(f"layout kept {layout.feature_names_.size} of {X.shape[1]} features")
+    return seconds, layout.to_arrays()
 
 
 def _fit_genomap(X: np.ndarray, grid: tuple[int, int]) -> tuple[float, dict]:
@@ -167,7 +172,7 @@ def run_worker(args: argparse.Namespace) -> int:
         Path(args.out).with_suffix(".json").write_text(json.dumps({"status": "not installed", "detail": str(err)}))
         return 3
     X = np.load(args.data, allow_pickle=False)
-    base_mb = _peak_mb()
+    base_mb, cpu_start = _peak_mb(), _cpu_seconds()
     if name == "genomap":
         seconds, arrays = _fit_genomap(X, grid)
     elif name == "pyDeepInsight-lsa":
@@ -176,7 +181,8 @@ def run_worker(args: argparse.Namespace) -> int:
         seconds, arrays = _fit_omicsfusion(X, grid, name.split(":", 1)[1])
     np.savez(args.out, **arrays)
     Path(args.out).with_suffix(".json").write_text(json.dumps(
-        {"status": "ok", "fit_seconds": seconds, "peak_mb": _peak_mb(), "base_mb": base_mb}))
+        {"status": "ok", "fit_seconds": seconds, "cpu_seconds": _cpu_seconds() - cpu_start,
+         "peak_mb": _peak_mb(), "base_mb": base_mb}))
     return 0
 
 
@@ -223,18 +229,40 @@ def run_method(python: str, name: str, data: Path, grid: tuple[int, int], workdi
     return {"status": status, "detail": tail}
 
 
-def score_rows(X: np.ndarray, grid: tuple[int, int], arrays: dict, prefix: str = "") -> dict:
-    """Collisions, Spearman and kNN-10 of a COO assignment, by omicsfusion's scoring code."""
-    import scipy.sparse as sp
-    from omicsfusion.layout import metrics
-    from omicsfusion.layout.grid import pixel_coordinates
+def as_layout(arrays: dict, grid: tuple[int, int], n_features: int, method: str, prefix: str = ""):
+    """An ``OTLayout`` for a worker's result, so every row is scored by ``OTLayout.score``.
 
-    n_pixels = grid[0] * grid[1]
+    omicsfusion workers send ``to_arrays()``; a peer sends the COO arrays of
+    its feature -> pixel assignment (``prefix`` picks one of several), which
+    become a layout whose pixel holds the mean of the features assigned to it.
+    """
+    import scipy.sparse as sp
+    from omicsfusion.layout import OTLayout
+    from omicsfusion.layout.io import FORMAT_VERSION, seal
+
+    if "format_version" in arrays:
+        return OTLayout.from_arrays(arrays, source=method)
     matrix = sp.csr_matrix((arrays[prefix + "data"], (arrays[prefix + "row"], arrays[prefix + "col"])),
-                           shape=(n_pixels, X.shape[1]))
-    positions = metrics.feature_positions(matrix, pixel_coordinates(grid))
-    rho, knn = metrics.score_layout(metrics.unit_profiles(X), positions)
-    return {"collisions": metrics.collisions(matrix), "spearman": rho, "knn10": knn}
+                           shape=(grid[0] * grid[1], n_features))
+    return OTLayout.from_arrays(seal({
+        "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
+        "grid": np.asarray(grid, dtype=np.int64),
+        "feature_names": np.asarray([f"f{j}" for j in range(n_features)]),
+        "matrix_data": matrix.data.astype(np.float64),
+        "matrix_indices": matrix.indices.astype(np.int64),
+        "matrix_indptr": matrix.indptr.astype(np.int64),
+        "n_features_in": np.asarray(n_features, dtype=np.int64),
+        "fit_seconds": np.asarray(0.0),
+        "method": np.asarray(method),
+        "params": np.asarray(json.dumps({"grid": list(grid), "random_state": 0})),
+        "impute_values": np.zeros(0),
+    }), source=method)
+
+
+def score_result(X: np.ndarray, grid: tuple[int, int], arrays: dict, method: str, prefix: str = "") -> dict:
+    """Collisions, Spearman and kNN-10 of one fitted layout, by ``OTLayout.score``."""
+    scores = as_layout(arrays, grid, X.shape[1], method, prefix).score(X)
+    return {key: scores[key] for key in ("collisions", "spearman", "knn10")}
 
 
 def square_grid(n_features: int) -> tuple[int, int]:
@@ -296,12 +324,12 @@ def bench_matrix(label: str, X: np.ndarray, args: argparse.Namespace, workdir: P
         arrays = result.pop("arrays", None)
         row.update(result)
         if arrays is not None:
-            row.update(score_rows(X, grid, arrays))
+            row.update(score_result(X, grid, arrays, name))
         rows.append(row)
         if arrays is not None and "bin_row" in arrays:
             binned = {"matrix": label, "method": BIN_ROW, "features": X.shape[1], "samples": X.shape[0],
                       "grid": row["grid"], "status": "ok", "detail": "same t-SNE fit, default 'bin' pixels"}
-            binned.update(score_rows(X, grid, arrays, prefix="bin_"))
+            binned.update(score_result(X, grid, arrays, BIN_ROW, prefix="bin_"))
             rows.append(binned)
     data.unlink()
     return rows
@@ -329,14 +357,16 @@ def add_ratios(rows: list[dict], reference: str) -> None:
 
 def render(rows: list[dict]) -> str:
     """Markdown table of every row."""
-    head = ("| matrix | method | features | samples | grid | fit s | peak MB | collisions | Spearman | kNN-10 "
+    head = ("| matrix | method | features | samples | grid | fit s | CPU s | peak MB | collisions | Spearman | kNN-10 "
             "| our speed-up | Spearman ratio | kNN-10 ratio | note |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        note = "" if r["status"] == "ok" and not r.get("detail") else r.get("detail", r["status"])
+        note = r.get("detail", "")
+        if r["status"] not in ("ok", TIMEOUT_EXIT, "skipped"):
+            note = f"{r['status']}: {note}"
         lines.append(
             f"| {r['matrix']} | {r['method']} | {r['features']:,} | {r['samples']:,} | {r['grid']} "
-            f"| {_fmt(r.get('fit_seconds'), '.1f')} | {_fmt(r.get('peak_mb'), '.0f')} "
+            f"| {_fmt(r.get('fit_seconds'), '.1f')} | {_fmt(r.get('cpu_seconds'), '.1f')} | {_fmt(r.get('peak_mb'), '.0f')} "
             f"| {_fmt(r.get('collisions'), ',')} | {_fmt(r.get('spearman'), '.3f')} | {_fmt(r.get('knn10'), '.3f')} "
             f"| {r.get('speedup', '')} | {r.get('spearman_ratio', '')} | {r.get('knn10_ratio', '')} | {note} |")
     return "\n".join(lines)
@@ -350,12 +380,16 @@ def check_targets(rows: list[dict], reference: str) -> list[str]:
         if ours is None or ours["status"] != "ok":
             lines.append(f"MISSED {matrix}: {reference} did not finish ({ours and ours.get('detail')})")
             continue
-        peers = [r for r in rows if r["matrix"] == matrix and not r["method"].startswith(OURS) and r["status"] == "ok"]
+        peers = [r for r in rows if r["matrix"] == matrix and r["method"] in PEERS and r["status"] == "ok"]
+        binned = next((r for r in rows if r["matrix"] == matrix and r["method"] == BIN_ROW), None)
         for key, title in (("spearman", "Spearman"), ("knn10", "kNN-10")):
             if peers:
                 best = max(peers, key=lambda r: r[key])
                 verdict = "met" if ours[key] >= best[key] else "MISSED"
                 lines.append(f"{verdict} {matrix}: {title} {ours[key]:.3f} vs best peer {best['method']} {best[key]:.3f}")
+            if binned is not None:
+                lines.append(f"info {matrix}: {title} {ours[key]:.3f} vs {BIN_ROW} {binned[key]:.3f} "
+                             f"({binned['collisions']:,} of {binned['features']:,} features on shared pixels)")
         n_pixels = math.prod(int(s) for s in ours["grid"].split("x"))
         if n_pixels >= ours["features"]:
             verdict = "met" if ours["collisions"] == 0 else "MISSED"
@@ -372,7 +406,8 @@ def check_targets(rows: list[dict], reference: str) -> list[str]:
                     bound = float(other["detail"].split(">")[1].split()[0])
                 verdict = "met" if bound / ours["fit_seconds"] >= factor else "MISSED"
                 lines.append(f"{verdict} {matrix}: {bound / ours['fit_seconds']:.1f}x faster than {peer} "
-                             f"(target >= {factor:g}x; {ours['fit_seconds']:.1f} s vs {other.get('fit_seconds') or other['detail']})")
+                             f"(target >= {factor:g}x; {ours['fit_seconds']:.1f} s vs "
+                             f"{_fmt(other.get('fit_seconds'), '.1f') + ' s' if other.get('fit_seconds') else other['detail']})")
         if ours["features"] >= 20000:
             verdict = "met" if ours["fit_seconds"] < 60 and ours["peak_mb"] < 4096 else "MISSED"
             lines.append(f"{verdict} {matrix}: {ours['fit_seconds']:.1f} s (< 60) and {ours['peak_mb']:.0f} MB (< 4096)")
@@ -424,8 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(rows))
     print()
-    print("Ratios: peer fit s / omicsfusion fit s, omicsfusion figure / peer figure "
-          f"(omicsfusion = {reference}).")
+    print(f"our speed-up = peer fit s / {reference} fit s; quality ratios = {reference} figure / peer figure.")
+    print("fit s: wall clock of the fit call; CPU s: user+sys of the worker from data loaded to result written;")
+    print("peak MB: peak RSS of the whole worker process (interpreter, imports and data included).")
     print("\n".join(verdicts))
     if args.json:
         payload = json.dumps({"rows": rows, "targets": verdicts}, indent=2, default=str)
