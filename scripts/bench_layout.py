@@ -5,15 +5,16 @@ Every method fits the same samples x features matrix in its own subprocess
 reports its fit seconds, its peak resident memory and the pixel every feature
 landed on. The parent then scores every layout with omicsfusion's own scoring
 code (a peer's assignment becomes an ``OTLayout`` whose ``score`` is called),
-so collisions, Spearman and kNN-10 mean the same thing for every row. Peers run with ``--peer-python`` (default: this
-interpreter); one whose package is missing is reported "not installed".
+so collisions, Spearman and kNN-10 mean the same thing for every row. Peers
+run with ``--peer-python`` (default: this interpreter); one whose package is
+missing is reported "not installed".
 
 Run (from the repository root; the peers live in the venv made by
 ``scripts/bench_layout_setup.sh``)::
 
     PYTHONPATH=src python scripts/bench_layout.py --peer-python .venv-bench/bin/python
     PYTHONPATH=src python scripts/bench_layout.py --quick --json bench.json
-    PYTHONPATH=src python scripts/bench_layout.py --table rna.csv --label-column label
+    PYTHONPATH=src python scripts/bench_layout.py --sizes "" --table rna.csv --label-column label
 
 The module imports only the standard library and numpy at top level, because
 the worker side (``--worker``) runs inside the peers' interpreter, where
@@ -41,7 +42,6 @@ QUICK_SIZES = (500, 1500)
 OURS = "omicsfusion"
 # Peers in the order they run: the slow one last, so a size's fast rows come first.
 PEERS = ("pyDeepInsight-lsa", "genomap")
-PEER_MODULES = {"pyDeepInsight-lsa": "pyDeepInsight", "genomap": "genomap"}
 BIN_ROW = "pyDeepInsight-bin"
 TIMEOUT_EXIT = "timeout"
 
@@ -409,15 +409,19 @@ def check_targets(rows: list[dict], reference: str) -> list[str]:
                              f"(target >= {factor:g}x; {ours['fit_seconds']:.1f} s vs "
                              f"{_fmt(other.get('fit_seconds'), '.1f') + ' s' if other.get('fit_seconds') else other['detail']})")
         if ours["features"] >= 20000:
-            verdict = "met" if ours["fit_seconds"] < 60 and ours["peak_mb"] < 4096 else "MISSED"
-            lines.append(f"{verdict} {matrix}: {ours['fit_seconds']:.1f} s (< 60) and {ours['peak_mb']:.0f} MB (< 4096)")
+            verdict = "met" if ours["fit_seconds"] < 60 else "MISSED"
+            lines.append(f"{verdict} {matrix}: fit {ours['fit_seconds']:.1f} s wall (target < 60 s; "
+                         f"{ours['cpu_seconds']:.1f} CPU s)")
+            verdict = "met" if ours["peak_mb"] < 4096 else "MISSED"
+            lines.append(f"{verdict} {matrix}: peak {ours['peak_mb']:.0f} MB (target < 4096 MB)")
     return lines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=list(SIZES),
-                        help="comma-separated feature counts of generated tables (default 500,1500,5000,20000)")
+    parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",") if v.strip()], default=list(SIZES),
+                        help="comma-separated feature counts of generated tables (default 500,1500,5000,20000; "
+                             "'' for --table only)")
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} only")
     parser.add_argument("--samples", type=int, default=1000, help="samples of each generated table (default 1000)")
     parser.add_argument("--table", action="append", default=[], help="CSV, samples as rows, first column id (repeatable)")
