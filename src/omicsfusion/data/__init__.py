@@ -1,0 +1,32 @@
+"""Omics data layer: tables, normalisation, the fitted preprocessor, datalists (no torch)."""
+
+from omicsfusion.data.datalist import build_datalist, load_datalist, stratified_split, write_datalist
+from omicsfusion.data.errors import (
+    DuplicateSampleError,
+    FeatureMismatchError,
+    MissingLayerError,
+    MissingSampleError,
+    NonFiniteError,
+    OmicsDataError,
+)
+from omicsfusion.data.normalize import NORMALIZATIONS, FeatureNormalizer
+from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.data.tables import OmicsTable, read_table
+
+__all__ = [
+    "NORMALIZATIONS",
+    "DuplicateSampleError",
+    "FeatureMismatchError",
+    "FeatureNormalizer",
+    "MissingLayerError",
+    "MissingSampleError",
+    "NonFiniteError",
+    "OmicsDataError",
+    "OmicsPreprocessor",
+    "OmicsTable",
+    "build_datalist",
+    "load_datalist",
+    "read_table",
+    "stratified_split",
+    "write_datalist",
+]

@@ -1,0 +1,140 @@
+"""Decathlon-style datalists: ``{"training": [...], "validation": [...], "test": [...]}``.
+
+Each row is ``{"image": path, "omics": sample_id, "label": int}``, the shape
+MONAI bundles expect. :func:`build_datalist` makes one from a table of
+samples with a stratified, seeded split, so the same seed always gives the
+same split and every class is represented in every section it can be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omicsfusion.data.errors import OmicsDataError
+
+__all__ = ["SECTIONS", "build_datalist", "stratified_split", "write_datalist", "load_datalist"]
+
+SECTIONS = ("training", "validation", "test")
+_ROW_KEYS = ("image", "omics", "label")
+
+
+def stratified_split(
+    labels: Sequence[Any], fractions: Sequence[float], seed: int = 0
+) -> list[np.ndarray]:
+    """Split positions ``0..n-1`` into len(fractions)+1 parts, per class, seeded.
+
+    Each class is shuffled with its own draw from ``seed`` and cut by
+    ``fractions`` (rounded, but at least one sample per part when the class
+    has more samples than parts); the remainder is the first part (training).
+
+    Returns:
+        one sorted index array per part: [rest, fractions[0], fractions[1], ...].
+    """
+    if sum(fractions) >= 1 or any(f < 0 for f in fractions):
+        raise OmicsDataError(f"split fractions {list(fractions)} must be >= 0 and sum below 1")
+    labels = np.asarray([str(lbl) for lbl in labels])
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        start = 0
+        for k, frac in enumerate(fractions, start=1):
+            take = int(round(frac * members.size))
+            if frac > 0 and take == 0 and members.size > len(fractions):
+                take = 1
+            parts[k].extend(members[start:start + take].tolist())
+            start += take
+        parts[0].extend(members[start:].tolist())
+    return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
+
+
+def build_datalist(
+    samples: pd.DataFrame | Sequence[Mapping[str, Any]],
+    *,
+    image_key: str = "image",
+    omics_key: str = "omics",
+    label_key: str = "label",
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+) -> dict[str, list[dict[str, Any]]]:
+    """Datalist from a table with one row per sample, split stratified by label.
+
+    Args:
+        samples: rows with an image path, a sample id and an integer label
+            (column names given by the ``*_key`` arguments).
+        val_fraction: share of each class in ``validation``.
+        test_fraction: share of each class in ``test`` (section omitted when 0).
+        seed: split seed; equal seeds give equal datalists.
+
+    Raises:
+        OmicsDataError: a column is missing, a label is not an integer, or a
+            sample id repeats (a sample must never sit in two sections).
+    """
+    df = pd.DataFrame(list(samples)) if not isinstance(samples, pd.DataFrame) else samples
+    for col in (image_key, omics_key, label_key):
+        if col not in df.columns:
+            raise OmicsDataError(f"datalist table lacks column {col!r}; it has {list(df.columns)}")
+    ids = df[omics_key].astype(str)
+    if ids.duplicated().any():
+        raise OmicsDataError(f"sample id(s) repeated in the datalist table: {ids[ids.duplicated()].tolist()[:5]}")
+    labels = pd.to_numeric(df[label_key], errors="coerce")
+    if labels.isna().any() or (labels != labels.round()).any():
+        raise OmicsDataError(f"labels must be integers; bad values {df[label_key][labels.isna()].tolist()[:5]}")
+    rows = [
+        {"image": str(img), "omics": sid, "label": int(lbl)}
+        for img, sid, lbl in zip(df[image_key], ids, labels.astype(int), strict=True)
+    ]
+    train, val, test = stratified_split(labels.astype(int).tolist(), [val_fraction, test_fraction], seed)
+    out = {"training": [rows[i] for i in train], "validation": [rows[i] for i in val]}
+    if test_fraction > 0:
+        out["test"] = [rows[i] for i in test]
+    return out
+
+
+def write_datalist(datalist: Mapping[str, list[Mapping[str, Any]]], path: str | os.PathLike) -> Path:
+    """Write the datalist as JSON atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(datalist, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_datalist(
+    path: str | os.PathLike, section: str = "training", base_dir: str | os.PathLike | None = None
+) -> list[dict[str, Any]]:
+    """Rows of one section; relative image paths are resolved against ``base_dir``.
+
+    ``base_dir`` defaults to the datalist's own folder (MONAI's convention).
+
+    Raises:
+        OmicsDataError: unknown section or a row without image/omics/label.
+    """
+    path = Path(path)
+    with path.open() as f:
+        content = json.load(f)
+    if section not in content:
+        raise OmicsDataError(f"{path}: no section {section!r}; it has {list(content)}")
+    base = Path(base_dir) if base_dir is not None else path.parent
+    rows = []
+    for i, row in enumerate(content[section]):
+        missing = [k for k in _ROW_KEYS if k not in row]
+        if missing:
+            raise OmicsDataError(f"{path}: {section}[{i}] lacks {missing}")
+        rows.append({**row, "image": str(base / row["image"]), "omics": str(row["omics"])})
+    return rows

@@ -1,0 +1,38 @@
+"""Named errors of the omics data layer.
+
+Every bad input the data layer can meet has its own exception type so that
+bundles and tests can catch exactly what they expect; each message names the
+file, sample or feature at fault.
+"""
+
+from __future__ import annotations
+
+
+class OmicsDataError(ValueError):
+    """Base class of every bad-input error raised by :mod:`omicsfusion.data`."""
+
+
+class MissingSampleError(KeyError):
+    """A sample id is absent from an omics table (message names id and file)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingLayerError(KeyError):
+    """An AnnData file lacks the requested layer (message lists the layers it has)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateSampleError(OmicsDataError):
+    """An omics table holds the same sample id more than once."""
+
+
+class FeatureMismatchError(OmicsDataError):
+    """A table shares too few features with a layout / preprocessor."""
+
+
+class NonFiniteError(OmicsDataError):
+    """NaN or inf remained after normalisation."""

@@ -1,0 +1,120 @@
+"""Per-feature normalisation fitted on the training split only.
+
+The fitted statistics travel inside the layout file (see
+:class:`omicsfusion.data.preprocess.OmicsPreprocessor`) so that evaluation and
+inference reproduce training exactly; they are plain arrays, never pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from omicsfusion.data.errors import NonFiniteError, OmicsDataError
+
+__all__ = ["FeatureNormalizer", "NORMALIZATIONS"]
+
+#: ``zscore``: (x - mean) / std; ``log1p``: log(1 + x) for counts;
+#: ``log1p_zscore``: log1p then z-score; ``none``: identity.
+NORMALIZATIONS = ("zscore", "log1p", "log1p_zscore", "none")
+
+
+class FeatureNormalizer:
+    """Per-feature affine normalisation, optionally after ``log1p``.
+
+    Args:
+        method: one of :data:`NORMALIZATIONS`.
+
+    Fitted attributes: ``offset_`` and ``scale_`` (float32, one per feature;
+    output = (f(x) - offset_) * scale_), ``feature_names_``.
+    """
+
+    def __init__(self, method: str = "zscore") -> None:
+        if method not in NORMALIZATIONS:
+            raise OmicsDataError(f"unknown normalization {method!r}; use one of {NORMALIZATIONS}")
+        self.method = method
+
+    @property
+    def _log(self) -> bool:
+        return self.method.startswith("log1p")
+
+    def fit(self, X: np.ndarray, feature_names: Sequence[str] | None = None) -> FeatureNormalizer:
+        """Learn per-feature statistics from training rows ``X`` (n, F).
+
+        Raises:
+            NonFiniteError: a feature has NaN/inf in the training rows (named).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise OmicsDataError(f"normaliser needs a non-empty 2-D matrix, got shape {X.shape}")
+        names = np.arange(X.shape[1]).astype(str) if feature_names is None else np.asarray(feature_names, str)
+        if names.size != X.shape[1]:
+            raise OmicsDataError(f"{names.size} feature names for {X.shape[1]} columns")
+        if self._log:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                X = np.log1p(X)
+        bad = ~np.isfinite(X).all(axis=0)
+        if bad.any():
+            raise NonFiniteError(
+                f"{int(bad.sum())} feature(s) have NaN/inf in the training rows"
+                f"{' after log1p' if self._log else ''}, e.g. {names[bad][:5].tolist()}"
+            )
+        offset = np.zeros(X.shape[1])
+        scale = np.ones(X.shape[1])
+        if self.method.endswith("zscore"):
+            offset = X.mean(axis=0)
+            std = X.std(axis=0)
+            scale = np.divide(1.0, std, out=np.ones_like(std), where=std > 1e-12)
+        self.offset_ = offset.astype(np.float32)
+        self.scale_ = scale.astype(np.float32)
+        self.feature_names_ = names
+        return self
+
+    def transform(self, X: np.ndarray, sample_ids: Sequence[str] | None = None) -> np.ndarray:
+        """Normalise ``X`` of shape (F,) or (n, F); returns float32.
+
+        Raises:
+            NonFiniteError: NaN/inf in the result (names the sample and feature).
+        """
+        X = np.asarray(X, dtype=np.float32)
+        if X.shape[-1] != self.offset_.size:
+            raise OmicsDataError(f"normaliser fitted on {self.offset_.size} features, got {X.shape[-1]}")
+        if self._log:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                X = np.log1p(X)
+        out = (X - self.offset_) * self.scale_ if self.method != "log1p" else X
+        if not np.isfinite(out).all():
+            where = np.argwhere(~np.isfinite(np.atleast_2d(out)))[0]
+            sample = sample_ids[where[0]] if sample_ids is not None else f"row {where[0]}"
+            raise NonFiniteError(
+                f"NaN/inf after {self.method} normalisation for sample {sample!r}, "
+                f"feature {self.feature_names_[where[1]]!r}"
+            )
+        return out
+
+    def subset(self, index: np.ndarray) -> FeatureNormalizer:
+        """A normaliser restricted (and reordered) to the feature positions ``index``."""
+        out = FeatureNormalizer(self.method)
+        out.offset_ = self.offset_[index]
+        out.scale_ = self.scale_[index]
+        out.feature_names_ = self.feature_names_[index]
+        return out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays (no objects) for an ``.npz`` file."""
+        return {
+            "method": np.asarray(self.method),
+            "offset": self.offset_,
+            "scale": self.scale_,
+            "feature_names": self.feature_names_.astype(str),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FeatureNormalizer:
+        """Inverse of :meth:`to_arrays`."""
+        out = cls(str(arrays["method"]))
+        out.offset_ = np.asarray(arrays["offset"], np.float32)
+        out.scale_ = np.asarray(arrays["scale"], np.float32)
+        out.feature_names_ = np.asarray(arrays["feature_names"], str)
+        return out

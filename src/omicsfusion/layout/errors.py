@@ -1,0 +1,26 @@
+"""Exceptions and warnings of the layout engine.
+
+Every bad input the layout engine detects raises :class:`LayoutError`, a
+``ValueError`` so that callers who only know the standard library still catch
+it; recoverable oddities (constant features, missing features) are reported
+with :class:`LayoutWarning`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class LayoutError(ValueError):
+    """Bad input to the layout engine (table, grid, layout file)."""
+
+
+class LayoutWarning(UserWarning):
+    """Something was dropped or filled in; the message says what and how much."""
+
+
+def first_names(names: Iterable[object], limit: int = 5) -> str:
+    """Comma-separated first ``limit`` names, with '...' when there are more."""
+    names = [str(n) for n in names]
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (", ..." if len(names) > limit else "")

@@ -1,0 +1,315 @@
+"""OTLayout: the fitted feature -> pixel map, sklearn style.
+
+A layout is a sparse pixel x feature matrix ``A`` (``matrix_``) with the
+grid shape and the ordered feature names: ``image = (A @ x).reshape(grid_)``
+and attributions go back to features as ``A.T @ a``. Occupied pixels hold
+the weighted mean of their features (rows of ``A`` sum to 1); with at least
+as many pixels as features every feature has its own pixel.
+
+Methods:
+    "multiscale" (used by "auto"): PCA-initialised UMAP-style embedding of
+        the features, then coarse-to-fine exact OT onto grid blocks. Scales
+        to tens of thousands of features.
+    "emd": the same embedding transported onto all pixels by one exact OT
+        problem (O(F * P) memory; up to a few thousand features).
+    "gw": Gromov-Wasserstein between 1 - correlation and the Euclidean pixel
+        distances of the real grid, rounded to an integral plan (small F).
+    "random", "deepinsight": baselines for comparison only.
+3-D grids (H, W, D) embed the features in 3 dimensions directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import io
+from .assign import block_plan, exact_plan, plan_to_matrix
+from .baselines import deepinsight_plan, random_plan
+from .embed import embed
+from .errors import LayoutError, LayoutWarning, first_names
+from .grid import blocks, parse_grid, pixel_coordinates
+from .gw import gw_plan
+from .inputs import as_matrix, drop_constant, fill, impute_values
+from .metrics import collisions, feature_positions, score_layout, unit_profiles
+
+METHODS = ("auto", "multiscale", "emd", "gw", "random", "deepinsight")
+# methods whose plan may split a feature's mass (or bin several features) when pixels < features
+SPLITTING = ("multiscale", "emd", "gw", "deepinsight")
+
+
+class OTLayout:
+    """Optimal-transport layout of omics features on a 2-D or 3-D pixel grid.
+
+    Args:
+        grid: "auto" (H = ceil(sqrt F), W = ceil(F / H)), (H, W), (H, W, D) or "HxW".
+        method: one of METHODS; "auto" means "multiscale".
+        metric: "correlation" (Pearson) or "spearman"; distance is 1 - correlation.
+        random_state: seed of every random step.
+        verbose: print progress lines to stderr.
+        impute: "none" (NaN/inf is an error), "mean" or "median" (training values).
+        min_overlap: smallest fraction of layout features a table must have.
+        n_neighbors: kNN graph size of the embedding.
+        n_components: SVD dimensions of the feature profiles before the kNN graph.
+        n_epochs: embedding epochs (None: 500 for small tables down to 200 for large).
+        block_pixels: pixels per block of the coarse-to-fine assignment.
+        gw_max_iter: outer iterations of Gromov-Wasserstein.
+    """
+
+    def __init__(
+        self,
+        grid: str | tuple[int, ...] = "auto",
+        method: str = "auto",
+        metric: str = "correlation",
+        random_state: int = 0,
+        verbose: bool = False,
+        impute: str = "none",
+        min_overlap: float = 0.5,
+        n_neighbors: int = 15,
+        n_components: int = 50,
+        n_epochs: int | None = None,
+        block_pixels: int = 256,
+        gw_max_iter: int = 100,
+    ) -> None:
+        self.grid = grid
+        self.method = method
+        self.metric = metric
+        self.random_state = random_state
+        self.verbose = verbose
+        self.impute = impute
+        self.min_overlap = min_overlap
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.n_epochs = n_epochs
+        self.block_pixels = block_pixels
+        self.gw_max_iter = gw_max_iter
+
+    def get_params(self) -> dict:
+        """Constructor parameters (plain values)."""
+        names = self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount]
+        return {name: getattr(self, name) for name in names}
+
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            elapsed = time.perf_counter() - getattr(self, "_started", time.perf_counter())
+            print(f"[layout {elapsed:7.2f}s] {message}", file=sys.stderr, flush=True)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: np.ndarray | pd.DataFrame, feature_names: object = None) -> OTLayout:
+        """Learn the layout from a (n_samples, n_features) training table."""
+        self._started = time.perf_counter()
+        if self.method not in METHODS:
+            raise LayoutError(f"method must be one of {METHODS}, got {self.method!r}")
+        method = "multiscale" if self.method == "auto" else self.method
+        matrix = as_matrix(X, feature_names)
+        n_in = matrix.values.shape[1]
+        fills = impute_values(matrix, self.impute)
+        matrix.values = fill(matrix.values, fills)
+        matrix, keep = drop_constant(matrix)
+        n_feat = matrix.values.shape[1]
+        grid = parse_grid(self.grid, n_feat)
+        n_pix = int(np.prod(grid))
+        if n_pix < n_feat and method not in SPLITTING:
+            raise LayoutError(f"grid {'x'.join(map(str, grid))} has {n_pix} pixels for {n_feat} features; "
+                              f"method {method!r} needs one pixel per feature (use a larger grid or "
+                              f"one of {SPLITTING})")
+        self._say(f"{method}: {matrix.values.shape[0]} samples x {n_feat} features -> grid {grid}")
+        profiles = unit_profiles(matrix.values, self.metric)
+        seed = int(self.random_state)
+        coords = pixel_coordinates(grid)
+        if method in ("multiscale", "emd"):
+            points = embed(profiles, len(grid), self.n_components, self.n_neighbors, self.n_epochs,
+                           seed=seed, progress=self._say)
+            self._say("assigning features to pixels by optimal transport")
+            if method == "emd":
+                plan = exact_plan(points, coords)
+            else:
+                plan = block_plan(points, coords, blocks(grid, self.block_pixels))
+        elif method == "gw":
+            plan = gw_plan(profiles, grid, self.gw_max_iter, seed, verbose=self.verbose)
+        elif method == "random":
+            plan = random_plan(n_feat, n_pix, seed)
+        else:
+            plan = deepinsight_plan(profiles, grid, seed)
+        self.matrix_ = plan_to_matrix(plan)
+        self.grid_ = tuple(int(s) for s in grid)
+        self.feature_names_ = matrix.feature_names
+        self.n_features_in_ = n_in
+        self.method_ = method
+        self.impute_values_ = None if fills is None else fills[keep]
+        self.extras_ = {}
+        self.fit_seconds_ = time.perf_counter() - self._started
+        self._say(f"done in {self.fit_seconds_:.2f}s")
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "matrix_"):
+            raise LayoutError("this OTLayout is not fitted; call fit() or OTLayout.load() first")
+
+    # ------------------------------------------------------------ alignment
+    def feature_index(self, names: object, min_overlap: float | None = None) -> np.ndarray:
+        """Column index in ``names`` of every layout feature, -1 where absent.
+
+        Raises LayoutError (count + first missing names) when fewer than
+        ``min_overlap`` (default: the layout's) of the layout features are present.
+        """
+        self._check_fitted()
+        names = np.asarray([str(n) for n in names])
+        uniques, counts = np.unique(names, return_counts=True)
+        if (counts > 1).any():
+            raise LayoutError(f"duplicate feature name(s): {first_names(uniques[counts > 1])}")
+        lookup = {name: i for i, name in enumerate(names)}
+        index = np.array([lookup.get(name, -1) for name in self.feature_names_], dtype=np.int64)
+        threshold = self.min_overlap if min_overlap is None else min_overlap
+        missing = self.feature_names_[index < 0]
+        present = 1.0 - missing.size / index.size
+        if present < threshold:
+            raise LayoutError(f"{missing.size} of {index.size} layout features are missing "
+                              f"({present:.1%} present, need {threshold:.0%}): {first_names(missing)}")
+        return index
+
+    def _aligned(self, X: object, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """(values (n, F) in layout order, present mask); missing features are 0 and reported."""
+        self._check_fitted()
+        n_feat = self.feature_names_.size
+        if isinstance(X, pd.DataFrame):
+            matrix = as_matrix(X, min_samples=min_samples)
+            index = self.feature_index(matrix.feature_names)
+            present = index >= 0
+            if not present.all():
+                warnings.warn(f"{(~present).sum()} of {n_feat} layout features missing from the table, "
+                              f"filled with 0: {first_names(self.feature_names_[~present])}",
+                              LayoutWarning, stacklevel=3)
+            values = np.zeros((matrix.values.shape[0], n_feat))
+            values[:, present] = matrix.values[:, index[present]]
+            samples = matrix.sample_ids
+        else:
+            values = np.asarray(X, dtype=np.float64)
+            if values.ndim == 1:
+                values = values[None, :]
+            if values.ndim != 2 or values.shape[1] != n_feat:
+                raise LayoutError(f"X has shape {values.shape}; the layout expects (n, {n_feat}) columns in "
+                                  "feature_names_ order (or pass a DataFrame to align by name)")
+            if values.shape[0] < min_samples:
+                raise LayoutError(f"need at least {min_samples} samples, got {values.shape[0]}")
+            present = np.ones(n_feat, dtype=bool)
+            samples = np.asarray([f"sample{i}" for i in range(values.shape[0])])
+        bad = ~np.isfinite(values)
+        if bad.any():
+            if self.impute_values_ is None:
+                rows, cols = np.nonzero(bad)
+                cells = [f"{samples[r]}/{self.feature_names_[c]}" for r, c in zip(rows[:5], cols[:5])]
+                raise LayoutError(f"{rows.size} NaN/inf value(s) (sample/feature: {first_names(cells)})")
+            values = fill(values, self.impute_values_)
+        return values, present
+
+    # ------------------------------------------------------------- mapping
+    def transform(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
+        """Images (n, *grid_) float32: ``(A @ x).reshape(grid_)`` for every sample."""
+        values, _ = self._aligned(X, min_samples=1)
+        images = (self.matrix_ @ values.T).T
+        return np.ascontiguousarray(images, dtype=np.float32).reshape((-1, *self.grid_))
+
+    def backproject(self, maps: np.ndarray) -> np.ndarray:
+        """Per-feature values (n, F) = ``A.T @ a`` for maps (n, *grid_) or (n, n_pixels)."""
+        self._check_fitted()
+        maps = np.asarray(maps, dtype=np.float64)
+        n_pix = self.matrix_.shape[0]
+        if maps.shape[1:] == self.grid_:
+            flat = maps.reshape(maps.shape[0], n_pix)
+        elif maps.ndim == 2 and maps.shape[1] == n_pix:
+            flat = maps
+        else:
+            raise LayoutError(f"maps have shape {maps.shape}; expected (n, *{self.grid_}) or (n, {n_pix})")
+        return np.asarray(self.matrix_.T @ flat.T).T
+
+    # ------------------------------------------------------------- quality
+    def score(self, X: np.ndarray | pd.DataFrame, n_pairs: int = 200_000, n_queries: int = 5000) -> dict:
+        """Quality of the layout on a table: spearman, knn10, collisions, fit_seconds.
+
+        spearman: rank correlation of 1 - correlation and pixel distance over
+        (at most ``n_pairs``) seeded feature pairs. knn10: mean fraction of a
+        feature's 10 most correlated features that are among its 10 nearest by
+        pixel distance (exact; a seeded subset of ``n_queries`` query features
+        above that). collisions: features sharing a pixel with another. A
+        feature split over pixels sits at its weighted mean pixel position.
+        Features missing from a DataFrame are left out of spearman and knn10.
+        """
+        values, present = self._aligned(X, min_samples=2)
+        profiles = unit_profiles(values[:, present], self.metric)
+        positions = feature_positions(self.matrix_, pixel_coordinates(self.grid_))[present]
+        rho, knn = score_layout(profiles, positions, n_pairs, n_queries, seed=int(self.random_state))
+        return {"spearman": rho, "knn10": knn, "collisions": collisions(self.matrix_),
+                "fit_seconds": float(self.fit_seconds_)}
+
+    # ------------------------------------------------------------ storage
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted layout as plain arrays (with format version and checksum)."""
+        self._check_fitted()
+        params = dict(self.get_params(), grid=list(self.grid) if not isinstance(self.grid, str) else self.grid)
+        arrays = {
+            "format_version": np.asarray(io.FORMAT_VERSION, dtype=np.int64),
+            "grid": np.asarray(self.grid_, dtype=np.int64),
+            "feature_names": self.feature_names_.astype(str),
+            "matrix_data": self.matrix_.data.astype(np.float64),
+            "matrix_indices": self.matrix_.indices.astype(np.int64),
+            "matrix_indptr": self.matrix_.indptr.astype(np.int64),
+            "n_features_in": np.asarray(self.n_features_in_, dtype=np.int64),
+            "fit_seconds": np.asarray(self.fit_seconds_, dtype=np.float64),
+            "method": np.asarray(self.method_),
+            "params": np.asarray(json.dumps(params)),
+            "impute_values": np.zeros(0) if self.impute_values_ is None else self.impute_values_,
+        }
+        return io.seal(arrays)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], source: str = "layout arrays") -> OTLayout:
+        """Rebuild a fitted layout from ``to_arrays()`` output (version and checksum checked)."""
+        io.check_version(arrays, source)
+        keys = ("grid", "feature_names", "matrix_data", "matrix_indices", "matrix_indptr",
+                "n_features_in", "fit_seconds", "method", "params", "impute_values")
+        layout_arrays = {k: arrays[k] for k in (*keys, "format_version", io.CHECKSUM_KEY) if k in arrays}
+        missing = [k for k in keys if k not in arrays]
+        if missing:
+            raise LayoutError(f"{source}: missing layout arrays {first_names(missing)}")
+        io.verify(layout_arrays, source)
+        params = json.loads(str(arrays["params"]))
+        if isinstance(params.get("grid"), list):
+            params["grid"] = tuple(params["grid"])
+        layout = cls(**params)
+        layout.grid_ = tuple(int(s) for s in arrays["grid"])
+        layout.feature_names_ = np.asarray(arrays["feature_names"]).astype(str)
+        n_pix, n_feat = int(np.prod(layout.grid_)), layout.feature_names_.size
+        layout.matrix_ = sp.csr_matrix((arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
+                                       shape=(n_pix, n_feat))
+        layout.n_features_in_ = int(arrays["n_features_in"])
+        layout.fit_seconds_ = float(arrays["fit_seconds"])
+        layout.method_ = str(arrays["method"])
+        fills = np.asarray(arrays["impute_values"], dtype=np.float64)
+        layout.impute_values_ = fills if fills.size else None
+        layout.extras_ = {}
+        return layout
+
+    def save(self, path: str | os.PathLike, extras: dict[str, np.ndarray] | None = None) -> Path:
+        """Write the layout (and ``extras`` arrays) to an ``.npz`` atomically."""
+        arrays = {f"layout/{k}": v for k, v in self.to_arrays().items()}
+        for key, value in (extras or {}).items():
+            arrays[f"extras/{key}"] = np.asarray(value)
+        return io.write_npz(path, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> OTLayout:
+        """Read a layout written by ``save``; ``extras_`` holds the saved extras."""
+        arrays = io.read_npz(path)
+        layout = cls.from_arrays({k[len("layout/"):]: v for k, v in arrays.items() if k.startswith("layout/")},
+                                 source=str(path))
+        layout.extras_ = {k[len("extras/"):]: v for k, v in arrays.items() if k.startswith("extras/")}
+        return layout

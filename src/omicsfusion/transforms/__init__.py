@@ -1,0 +1,56 @@
+"""MONAI transforms that make omics rows into image channels aligned with a reference.
+
+``array`` does the work, ``dictionary`` wraps it (MONAI style); ``guard``
+enforces the augmentation rule; ``attribution`` maps fused-input
+attributions back to omics features.
+"""
+
+from omicsfusion.transforms.array import (
+    OMICS_META_KEYS,
+    AlignToReference,
+    FuseChannels,
+    LoadOmics,
+    OmicsToImage,
+    ReferenceShapeError,
+)
+from omicsfusion.transforms.attribution import omics_feature_attributions
+from omicsfusion.transforms.dictionary import (
+    AlignToReferenced,
+    AlignToReferenceD,
+    AlignToReferenceDict,
+    FuseChannelsd,
+    FuseChannelsD,
+    FuseChannelsDict,
+    LoadOmicsd,
+    LoadOmicsD,
+    LoadOmicsDict,
+    OmicsToImaged,
+    OmicsToImageD,
+    OmicsToImageDict,
+)
+from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
+
+__all__ = [
+    "OMICS_META_KEYS",
+    "AlignToReference",
+    "AlignToReferenceD",
+    "AlignToReferenceDict",
+    "AlignToReferenced",
+    "FuseChannels",
+    "FuseChannelsD",
+    "FuseChannelsDict",
+    "FuseChannelsd",
+    "LoadOmics",
+    "LoadOmicsD",
+    "LoadOmicsDict",
+    "LoadOmicsd",
+    "OmicsAugmentationError",
+    "OmicsToImage",
+    "OmicsToImageD",
+    "OmicsToImageDict",
+    "OmicsToImaged",
+    "ReferenceShapeError",
+    "check_omics_augmentation",
+    "is_intensity_transform",
+    "omics_feature_attributions",
+]

@@ -1,0 +1,399 @@
+"""Array transforms that turn omics rows into image channels aligned with a reference.
+
+``LoadOmics`` (sample id -> vectors) -> ``OmicsToImage`` (vectors -> ``(C, *grid)``
+via the fitted layouts) -> ``AlignToReference`` (-> the reference image's
+spatial grid, 2-D or 3-D, with its meta and affine) -> ``FuseChannels``
+(image channels first, omics channels last). Following MONAI, these classes
+do the work and :mod:`omicsfusion.transforms.dictionary` wraps them.
+
+Meta keys written (all omics keys start with ``omics_``):
+``omics_channels`` (list of omics types in channel order),
+``omics_sample_id`` (str), ``omics_missing`` (bool: some type had no row and
+was zero-filled), ``omics_missing_channels`` (bool array, one per channel);
+after fusion also ``channel_names`` (list, image channels then omics types)
+and ``n_image_channels`` (int).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from monai.data import MetaTensor
+from monai.transforms import Transform
+from monai.utils import TransformBackends
+
+from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
+from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.data.tables import OmicsTable
+
+__all__ = [
+    "ReferenceShapeError",
+    "LoadOmics",
+    "OmicsToImage",
+    "AlignToReference",
+    "FuseChannels",
+    "OMICS_META_KEYS",
+]
+
+PathLike = Union[str, os.PathLike]
+#: meta keys the omics transforms write (carried through alignment and fusion)
+OMICS_META_KEYS = ("omics_channels", "omics_sample_id", "omics_missing", "omics_missing_channels")
+_MODES = ("nearest", "bilinear", "trilinear")
+
+
+class ReferenceShapeError(ValueError):
+    """The reference (or omics) image has an unexpected number of spatial dims or shape."""
+
+
+def _preprocessor(layout: OmicsPreprocessor | PathLike) -> OmicsPreprocessor:
+    return layout if isinstance(layout, OmicsPreprocessor) else OmicsPreprocessor.cached(layout)
+
+
+def _table(tables: OmicsTable | Mapping[str, Any], id_column: Any, layer: Any) -> OmicsTable:
+    if isinstance(tables, OmicsTable):
+        return tables
+    if all(isinstance(v, (str, os.PathLike)) for v in tables.values()):
+        return OmicsTable.cached(tables, id_column=id_column, layer=layer)
+    return OmicsTable(tables, id_column=id_column, layer=layer)
+
+
+class LoadOmics(Transform):
+    """Sample id -> ``({type: float32 vector}, meta)`` from a process-wide cached table.
+
+    Without ``preprocessor`` the vectors are the table's raw rows (read-only,
+    in the table's feature order; ``meta["omics_features"]`` names them) and
+    :class:`OmicsToImage` aligns and normalises them. With ``preprocessor``
+    they are already aligned to its features and normalised (faster; the
+    alignment index is computed once here).
+
+    Args:
+        tables: an :class:`OmicsTable` or a mapping type -> file path (read
+            once per process via :meth:`OmicsTable.cached`) or DataFrame.
+        preprocessor: optional fitted :class:`OmicsPreprocessor` or its file.
+        id_column: sample-id column of the table files (see ``OmicsTable``).
+        layer: AnnData layer to read instead of ``X``.
+        on_missing: ``"raise"`` (default) raises :class:`MissingSampleError`
+            naming the sample and file; ``"zeros"`` yields a zero vector, the
+            type is listed in ``meta["omics_missing"]`` and becomes an
+            all-zero channel with ``omics_missing=True`` in the image meta.
+        fill_value: value (in normalised units: 0 is the training mean under
+            z-score) for layout features absent from the table.
+        min_overlap: least share of layout features the table must hold.
+    """
+
+    backend = [TransformBackends.NUMPY]
+
+    def __init__(
+        self,
+        tables: OmicsTable | Mapping[str, Any],
+        preprocessor: OmicsPreprocessor | PathLike | None = None,
+        id_column: str | Mapping[str, str] | None = None,
+        layer: str | Mapping[str, str] | None = None,
+        on_missing: str = "raise",
+        fill_value: float = 0.0,
+        min_overlap: float = 0.5,
+    ) -> None:
+        if on_missing not in ("raise", "zeros"):
+            raise ValueError(f"on_missing must be 'raise' or 'zeros', got {on_missing!r}")
+        self.table = _table(tables, id_column, layer)
+        self.preprocessor = None if preprocessor is None else _preprocessor(preprocessor)
+        self.on_missing = on_missing
+        self.fill_value = float(fill_value)
+        if self.preprocessor is None:
+            self.types = list(self.table.types)
+            self._features = {t: self.table.features(t) for t in self.types}
+        else:
+            absent = [t for t in self.preprocessor.channel_names if t not in self.table.types]
+            if absent:
+                raise FeatureMismatchError(f"preprocessor types {absent} are not in the omics table {self.table.types}")
+            self.types = self.preprocessor.channel_names
+            self._features = {t: self.preprocessor.feature_names(t) for t in self.types}
+            self._index = {t: self.table.feature_index(t, self._features[t], min_overlap) for t in self.types}
+            self._absent = {t: np.flatnonzero(i < 0) for t, i in self._index.items()}
+            self._index = {t: np.maximum(i, 0) for t, i in self._index.items()}
+
+    def __call__(self, sample_id: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        sample_id = str(sample_id)
+        vectors, missing = {}, []
+        for t in self.types:
+            if not self.table.has(t, sample_id):
+                if self.on_missing == "raise":
+                    self.table.row(t, sample_id)  # raises MissingSampleError naming id and file
+                vectors[t] = np.zeros(self._features[t].size, np.float32)
+                missing.append(t)
+                continue
+            row = self.table.row(t, sample_id)
+            if self.preprocessor is not None:
+                row = self.preprocessor.normalize(t, row[self._index[t]], sample_id)
+                row[self._absent[t]] = self.fill_value
+            vectors[t] = row
+        meta = {
+            "omics_sample_id": sample_id,
+            "omics_features": self._features,
+            "omics_normalized": self.preprocessor is not None,
+            "omics_missing": missing,
+        }
+        return vectors, meta
+
+
+class OmicsToImage(Transform):
+    """Vectors per omics type -> ``(C_omics, *grid)`` float32 MetaTensor via the fitted layouts.
+
+    Args:
+        layout: fitted :class:`OmicsPreprocessor` or its ``.npz`` file (the
+            bundle's ``models/layout.npz``; loaded once per process).
+        omics_types: which types become channels, in order (default all the
+            preprocessor's types) - e.g. a modality subset for an ablation.
+        fill_value: value (normalised units) for layout features absent from
+            the vectors' feature names.
+        min_overlap: least share of layout features the vectors must name.
+
+    ``__call__(vectors, meta=None)``: ``meta`` is what :class:`LoadOmics`
+    returns; without it the vectors must already hold the preprocessor's
+    features in order (raw, i.e. not yet normalised).
+    """
+
+    backend = [TransformBackends.NUMPY, TransformBackends.TORCH]
+
+    def __init__(
+        self,
+        layout: OmicsPreprocessor | PathLike,
+        omics_types: Sequence[str] | None = None,
+        fill_value: float = 0.0,
+        min_overlap: float = 0.5,
+    ) -> None:
+        self.preprocessor = _preprocessor(layout)
+        types = self.preprocessor.channel_names if omics_types is None else [str(t) for t in omics_types]
+        unknown = [t for t in types if t not in self.preprocessor.channel_names]
+        if unknown:
+            raise OmicsDataError(f"omics types {unknown} not in the layout file; it has {self.preprocessor.channel_names}")
+        self.omics_types = types
+        self.fill_value = float(fill_value)
+        self.min_overlap = float(min_overlap)
+        self._align: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _aligned(self, t: str, x: np.ndarray, names: np.ndarray, sample_id: str | None) -> np.ndarray:
+        """Reorder raw vector ``x`` (features ``names``) to the layout's features, then normalise."""
+        want = self.preprocessor.feature_names(t)
+        if names is not want and not (names.size == want.size and np.array_equal(names, want)):
+            key = (t, id(names))
+            if key not in self._align:
+                index = pd.Index(names).get_indexer(want).astype(np.int64)
+                present = (index >= 0).sum()
+                if want.size and present / want.size < self.min_overlap:
+                    raise FeatureMismatchError(
+                        f"omics type {t!r}: vectors name only {present} of {want.size} layout features "
+                        f"(min_overlap={self.min_overlap}); absent e.g. {want[index < 0][:5].tolist()}"
+                    )
+                self._align[key] = (names, np.maximum(index, 0), np.flatnonzero(index < 0))
+            _, index, absent = self._align[key]
+            out = self.preprocessor.normalize(t, x[index], sample_id)
+            out[absent] = self.fill_value
+            return out
+        return self.preprocessor.normalize(t, x, sample_id)
+
+    def __call__(self, vectors: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> MetaTensor:
+        meta = meta or {}
+        names = meta.get("omics_features", {})
+        missing = set(meta.get("omics_missing", ()))
+        sample_id = meta.get("omics_sample_id")
+        pre = self.preprocessor
+        channels = np.zeros((len(self.omics_types), int(np.prod(pre.grid_))), np.float32)
+        for c, t in enumerate(self.omics_types):
+            if t in missing:
+                continue
+            if t not in vectors:
+                raise OmicsDataError(f"no vector for omics type {t!r} (sample {sample_id!r}); got {list(vectors)}")
+            x = np.asarray(vectors[t], dtype=np.float32)
+            if meta.get("omics_normalized", False):
+                if x.size != pre.feature_names(t).size:
+                    raise FeatureMismatchError(
+                        f"omics type {t!r}: normalised vector has {x.size} features, layout has "
+                        f"{pre.feature_names(t).size}"
+                    )
+            elif t in names:
+                x = self._aligned(t, x, np.asarray(names[t]), sample_id)
+            else:
+                if x.size != pre.feature_names(t).size:
+                    raise FeatureMismatchError(
+                        f"omics type {t!r}: vector has {x.size} features, layout has {pre.feature_names(t).size}"
+                        " (pass LoadOmics meta to align by name)"
+                    )
+                x = pre.normalize(t, x, sample_id)
+            channels[c] = pre.matrix(t) @ x
+        missing_mask = np.asarray([t in missing for t in self.omics_types])
+        out_meta = {
+            "omics_channels": list(self.omics_types),
+            "omics_sample_id": "" if sample_id is None else str(sample_id),
+            "omics_missing": bool(missing_mask.any()),
+            "omics_missing_channels": missing_mask,
+        }
+        return MetaTensor(torch.from_numpy(channels.reshape((len(self.omics_types),) + pre.grid_)), meta=out_meta)
+
+
+def _nearest_index(n_in: int, n_out: int) -> torch.Tensor:
+    """Source index of each output pixel, pixel centres aligned (torch's 'nearest-exact')."""
+    return torch.clamp(((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out)).floor().long(), max=n_in - 1)
+
+
+class AlignToReference(Transform):
+    """Resize an omics image ``(C, *grid)`` onto a reference image's spatial grid.
+
+    * 2-D grid, reference ``(C', H, W)``: interpolate to ``(H, W)``.
+    * 2-D grid, reference ``(C', H, W, D)``: interpolate in-plane (the two
+      spatial axes other than ``axis``), then repeat along ``axis``.
+    * 3-D grid, reference ``(C', H, W, D)``: interpolate in 3-D.
+
+    ``nearest`` (default) keeps one gene one block of pixels (centre-aligned,
+    torch's ``nearest-exact``); ``bilinear``/``trilinear`` (linear in as many
+    dims as the grid has; ``align_corners=False``) give smoother maps. The
+    result copies the reference's meta and affine (and keeps the ``omics_*``
+    meta keys), so MONAI treats both alike afterwards.
+
+    Args:
+        mode: ``"nearest"``, ``"bilinear"`` or ``"trilinear"``.
+        axis: spatial axis of a 3-D reference along which a 2-D map is
+            broadcast (default -1: the last, e.g. axial slices).
+
+    Raises:
+        ReferenceShapeError: the reference is not channel-first 2-D/3-D, or a
+            3-D layout meets a 2-D reference.
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(self, mode: str = "nearest", axis: int = -1) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        if axis not in (-3, -2, -1, 0, 1, 2):
+            raise ValueError(f"axis must be a spatial axis of a 3-D volume (-3..2), got {axis}")
+        self.mode = mode
+        self.axis = axis % 3
+        self._index_cache: dict[tuple[int, int], torch.Tensor] = {}
+
+    def plan(self, grid: Sequence[int], spatial: Sequence[int]) -> tuple[tuple[int, ...], int | None]:
+        """Target size of the interpolation and the broadcast axis (``None``: no broadcast)."""
+        grid, spatial = tuple(int(g) for g in grid), tuple(int(s) for s in spatial)
+        if len(spatial) not in (2, 3):
+            raise ReferenceShapeError(
+                f"reference must be channel-first (C, H, W) or (C, H, W, D); got spatial shape {spatial}"
+            )
+        if len(grid) not in (2, 3):
+            raise ReferenceShapeError(f"omics image must be (C, H, W) or (C, H, W, D); got grid {grid}")
+        if len(grid) == 3 and len(spatial) == 2:
+            raise ReferenceShapeError(f"a 3-D layout grid {grid} cannot align to a 2-D reference of shape {spatial}")
+        if len(grid) == 2 and len(spatial) == 3:
+            return tuple(s for i, s in enumerate(spatial) if i != self.axis), self.axis
+        return spatial, None
+
+    def _index(self, n_in: int, n_out: int) -> torch.Tensor:
+        key = (n_in, n_out)
+        if key not in self._index_cache:
+            self._index_cache[key] = _nearest_index(n_in, n_out)
+        return self._index_cache[key]
+
+    def _resize(self, x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+        """(C, *grid) -> (C, *size)."""
+        if tuple(x.shape[1:]) == size:
+            return x
+        if self.mode == "nearest":
+            for d, (n_in, n_out) in enumerate(zip(x.shape[1:], size, strict=True)):
+                if n_in != n_out:
+                    x = x.index_select(d + 1, self._index(n_in, n_out))
+            return x
+        mode = "bilinear" if len(size) == 2 else "trilinear"
+        return F.interpolate(x[None], size=size, mode=mode, align_corners=False)[0]
+
+    def __call__(self, img: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray) -> MetaTensor:
+        x = torch.as_tensor(img, dtype=torch.float32)
+        x = x.as_tensor() if isinstance(x, MetaTensor) else x
+        size, axis = self.plan(x.shape[1:], reference.shape[1:])
+        out = self._resize(x, size)
+        if axis is not None:
+            out = out.unsqueeze(axis + 1).expand(*out.shape[: axis + 1], reference.shape[axis + 1], *out.shape[axis + 1:])
+            out = out.contiguous()
+        omics_meta = {k: v for k, v in getattr(img, "meta", {}).items() if k.startswith("omics_")}
+        if isinstance(reference, MetaTensor):
+            meta = {k: v for k, v in reference.meta.items() if k != "affine"}
+            meta.update(omics_meta)
+            return MetaTensor(out, affine=reference.affine.clone(), meta=meta)
+        return MetaTensor(out, meta=omics_meta)
+
+    def adjoint(self, attr: torch.Tensor | np.ndarray, grid: Sequence[int]) -> torch.Tensor:
+        """Exact adjoint: maps ``(C, *reference_spatial)`` back to ``(C, *grid)``.
+
+        Nearest: sums each output block into its source pixel (and the
+        broadcast axis); linear modes: the vector-Jacobian product of the
+        (linear) interpolation, so ``<T x, a> == <x, T* a>`` holds exactly.
+        """
+        a = torch.as_tensor(attr, dtype=torch.float64)
+        a = a.as_tensor() if isinstance(a, MetaTensor) else a
+        grid = tuple(int(g) for g in grid)
+        size, axis = self.plan(grid, a.shape[1:])
+        if axis is not None:
+            a = a.sum(dim=axis + 1)
+        if tuple(a.shape[1:]) == grid:
+            return a
+        if self.mode == "nearest":
+            for d, (n_in, n_out) in enumerate(zip(grid, size, strict=True)):
+                if n_in != n_out:
+                    shape = list(a.shape)
+                    shape[d + 1] = n_in
+                    a = torch.zeros(shape, dtype=a.dtype).index_add_(d + 1, self._index(n_in, n_out), a)
+            return a
+        x = torch.zeros((a.shape[0],) + grid, dtype=torch.float64)
+        _, vjp = torch.func.vjp(lambda v: self._resize(v, size), x)
+        return vjp(a)[0]
+
+
+class FuseChannels(Transform):
+    """Concatenate image and omics tensors on the channel axis, recording which is which.
+
+    Items whose meta holds ``omics_channels`` are omics; all of them must come
+    after the image items. The result keeps the first item's meta/affine and
+    adds ``channel_names``, ``n_image_channels`` and the ``omics_*`` keys.
+
+    Args:
+        image_channel_names: names of the image channels (default
+            ``image_0``, ``image_1``, ...).
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(self, image_channel_names: Sequence[str] | None = None) -> None:
+        self.image_channel_names = None if image_channel_names is None else [str(n) for n in image_channel_names]
+
+    def __call__(self, items: Sequence[torch.Tensor | np.ndarray]) -> MetaTensor:
+        tensors = [torch.as_tensor(i) for i in items]
+        spatial = {tuple(t.shape[1:]) for t in tensors}
+        if len(spatial) != 1:
+            raise ReferenceShapeError(f"cannot fuse items with different spatial shapes {sorted(spatial)}; align first")
+        n_image, omics_names, omics_meta = 0, [], {}
+        for item, t in zip(items, tensors, strict=True):
+            meta = getattr(item, "meta", {})
+            if "omics_channels" in meta:
+                omics_names += list(meta["omics_channels"])
+                omics_meta = {k: v for k, v in meta.items() if k.startswith("omics_")}
+            elif omics_names:
+                raise ValueError("image items must come before omics items when fusing channels")
+            else:
+                n_image += t.shape[0]
+        if self.image_channel_names is not None and len(self.image_channel_names) != n_image:
+            raise ValueError(f"{len(self.image_channel_names)} image channel names for {n_image} image channels")
+        image_names = self.image_channel_names or [f"image_{i}" for i in range(n_image)]
+        dtype = torch.promote_types(torch.float32, tensors[0].dtype)
+        fused = torch.cat([t.to(dtype) for t in tensors], dim=0)
+        first = items[0]
+        meta = {k: v for k, v in first.meta.items() if k != "affine"} if isinstance(first, MetaTensor) else {}
+        meta.update(omics_meta)
+        meta.update({"channel_names": image_names + omics_names, "n_image_channels": n_image,
+                     "omics_channels": omics_names})
+        affine = first.affine.clone() if isinstance(first, MetaTensor) else None
+        fused = fused.as_tensor() if isinstance(fused, MetaTensor) else fused
+        return MetaTensor(fused, affine=affine, meta=meta)
