@@ -1,123 +1,107 @@
 """Per-fold image makers: the OT layouts, the random-layout control and the peer layouts.
 
-Every maker is fitted on the (normalised) training fold only and turns any
-fold's tables into ``(n, C, *grid)`` images, one channel per omics type. All
-CNN models of a fold share the OT grid, so they compare layouts on the same
-pixels.
+Every maker is fitted on the training samples of a fold only and turns any
+samples into ``(n, C, *grid)`` images, one channel per omics type. The OT
+makers are :class:`omicsfusion.data.OmicsPreprocessor` itself (normaliser +
+layout per type, or one shared layout), so the benchmark measures exactly the
+preprocessing the bundles use. The control and the peers reuse its fitted
+normalisers and its grid, so all CNNs of a fold compare layouts on the same
+normalised values and the same pixels.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
-from omicsfusion.layout import OTLayout, fit_shared_layout
+from omicsfusion.data import OmicsPreprocessor, OmicsTable
 
 
-class Layout(Protocol):
-    """What the benchmark needs from a layout: the engine's and the peers' common shape."""
+class PeerLayout(Protocol):
+    """What a peer layout offers (see :mod:`omicsfusion.benchmark.peers`)."""
 
-    grid_: tuple[int, ...]
+    def fit(self, X: np.ndarray) -> PeerLayout: ...
 
     def transform(self, X: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
 class Imager:
-    """Fitted layouts (one per omics type, possibly the same object) stacked as channels.
+    """A fitted image maker.
 
     Attributes:
-        layouts: omics type -> fitted layout, in channel order.
-        columns: omics type -> the feature names each layout reads, in order.
+        images: sample ids -> ``(n, C, *grid)`` float32 images.
+        grid: the pixel grid.
         description: how the layout was made, for the report.
-        fit_s: seconds spent fitting the layouts.
-        shuffles: omics type -> column permutation applied before the layout
-            (the random-layout control), or empty.
+        fit_s: seconds spent fitting normalisers and layouts.
     """
 
-    layouts: dict[str, Layout]
-    columns: dict[str, np.ndarray]
+    images: Callable[[Sequence[str]], np.ndarray]
+    grid: tuple[int, ...]
     description: str
     fit_s: float
-    shuffles: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def grid(self) -> tuple[int, ...]:
-        return tuple(next(iter(self.layouts.values())).grid_)
-
-    def transform(self, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
-        """Images ``(n, C, *grid)`` float32; features a layout knows but a table lacks read as 0."""
-        channels = []
-        for omics_type, layout in self.layouts.items():
-            x = tables[omics_type].reindex(columns=self.columns[omics_type], fill_value=0.0).to_numpy(np.float32)
-            if omics_type in self.shuffles:
-                x = x[:, self.shuffles[omics_type]]
-            channels.append(np.asarray(layout.transform(x), dtype=np.float32))
-        return np.stack(channels, axis=1)
 
 
-def _timed(fit: Callable[[], Any]) -> tuple[Any, float]:
+def normalized(pre: OmicsPreprocessor, table: OmicsTable, omics_type: str, ids: Sequence[str]) -> np.ndarray:
+    """Rows of one type, aligned to the preprocessor's features and normalised with its statistics."""
+    rows = table.aligned_rows(omics_type, ids, pre.feature_names(omics_type))
+    return pre.normalize(omics_type, rows)
+
+
+def fit_preprocessor(
+    table: OmicsTable,
+    train_ids: Sequence[str],
+    normalization: str,
+    layout_params: Mapping[str, Any],
+    shared: bool,
+) -> tuple[OmicsPreprocessor, float]:
+    """OmicsPreprocessor fitted on the training ids, and the seconds it took."""
     start = time.perf_counter()
-    result = fit()
-    return result, time.perf_counter() - start
+    pre = OmicsPreprocessor().fit(table, train_ids, normalization=normalization, shared=shared, **layout_params)
+    return pre, time.perf_counter() - start
 
 
-def fit_per_type(
-    train: Mapping[str, pd.DataFrame], layout_params: Mapping[str, Any], description: str
-) -> Imager:
-    """One OTLayout per omics type; the widest type sets the grid the others reuse.
-
-    Args:
-        train: normalised training tables.
-        layout_params: OTLayout parameters (``method``, ``grid``, ``random_state``...).
-        description: report text, e.g. "OTLayout(method='auto')".
-    """
-    order = sorted(train, key=lambda t: -train[t].shape[1])
-    layouts: dict[str, OTLayout] = {}
-    seconds = 0.0
-    params = dict(layout_params)
-    for omics_type in order:
-        layout, spent = _timed(lambda: OTLayout(**params).fit(train[omics_type]))
-        layouts[omics_type] = layout
-        seconds += spent
-        params["grid"] = tuple(layout.grid_)
-    ordered = {t: layouts[t] for t in train}
-    return Imager(ordered, {t: np.asarray(l.feature_names_) for t, l in ordered.items()}, description, seconds)
+def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: str, fit_s: float) -> Imager:
+    """Images straight from a fitted preprocessor (OT per type, OT shared, or its deepinsight method)."""
+    return Imager(lambda ids: pre.transform(table, ids), tuple(pre.grid_), description, fit_s)
 
 
-def fit_shared(train: Mapping[str, pd.DataFrame], layout_params: Mapping[str, Any]) -> Imager:
-    """One layout over the union of all types' features; each type is one channel on it."""
-    layout, seconds = _timed(lambda: fit_shared_layout(dict(train), **layout_params))
-    names = np.asarray(layout.feature_names_)
-    return Imager(
-        {t: layout for t in train},
-        {t: names for t in train},
-        f"fit_shared_layout(method={layout_params.get('method', 'auto')!r})",
-        seconds,
-    )
-
-
-def shuffled(imager: Imager, seed: int) -> Imager:
+def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int) -> Imager:
     """The random-layout control: the same fitted pixels, each type's features permuted.
 
     A feature lands on the pixel another feature got from the OT layout, so
     the image statistics are unchanged and only the neighbourhoods are lost.
     """
     rng = np.random.default_rng(seed)
-    shuffles = {t: rng.permutation(len(cols)) for t, cols in imager.columns.items()}
-    return Imager(imager.layouts, imager.columns, f"{imager.description}, features shuffled", 0.0, shuffles)
+    perms = {t: rng.permutation(pre.feature_names(t).size) for t in pre.channel_names}
+
+    def images(ids: Sequence[str]) -> np.ndarray:
+        vectors = {t: normalized(pre, table, t, ids)[:, perm] for t, perm in perms.items()}
+        return pre.images(vectors, normalized=True)
+
+    return Imager(images, tuple(pre.grid_), f"{description}, features shuffled", 0.0)
 
 
-def fit_peer(train: Mapping[str, pd.DataFrame], make: Callable[[], Any], description: str) -> Imager:
-    """A peer layout (see :mod:`omicsfusion.benchmark.peers`) per omics type, fitted on arrays."""
-    layouts, seconds = {}, 0.0
-    for omics_type, frame in train.items():
-        layout, spent = _timed(lambda: make().fit(frame.to_numpy(np.float64)))
-        layouts[omics_type] = layout
-        seconds += spent
-    return Imager(layouts, {t: np.asarray(f.columns) for t, f in train.items()}, description, seconds)
+def fit_peer(
+    pre: OmicsPreprocessor,
+    table: OmicsTable,
+    train_ids: Sequence[str],
+    make: Callable[[], PeerLayout],
+    description: str,
+) -> Imager:
+    """A peer layout per omics type, fitted on the preprocessor's normalised training rows."""
+    layouts: dict[str, PeerLayout] = {}
+    start = time.perf_counter()
+    for t in pre.channel_names:
+        layouts[t] = make().fit(normalized(pre, table, t, train_ids).astype(np.float64))
+    fit_s = time.perf_counter() - start
+
+    def images(ids: Sequence[str]) -> np.ndarray:
+        channels = [layouts[t].transform(normalized(pre, table, t, ids)) for t in pre.channel_names]
+        return np.stack(channels, axis=1).astype(np.float32)
+
+    return Imager(images, tuple(pre.grid_), description, fit_s)

@@ -31,11 +31,12 @@ def format_table(result: BenchmarkResult) -> str:
     lines.append("")
     lines.append(
         f"{meta['n_samples']} samples, features {meta['n_features']}, classes {meta['classes']}; "
-        f"{meta['split']}, seed {meta['seed']}, grid {meta.get('grid')}, {meta['total_s']:.0f} s in all"
+        f"{meta['split']}, seed {meta['seed']}, {meta['total_s']:.0f} s in all"
     )
     for model, s in result.summary.items():
         if "layout" in s:
-            lines.append(f"- {model}: {s['layout']} (mean {s['epochs_mean']:.1f} epochs)")
+            grid = "x".join(map(str, s["grid"]))
+            lines.append(f"- {model}: {s['layout']}, grid {grid}, {s['epochs_mean']:.1f} epochs on average")
     for model, reason in meta.get("skipped", {}).items():
         lines.append(f"- {model}: skipped, {reason}")
     for note in meta.get("notes", []):

@@ -25,7 +25,7 @@ from omicsfusion.benchmark.evaluate import aggregate, fold_metrics, predefined_s
 from omicsfusion.benchmark.inputs import BenchmarkData
 from omicsfusion.benchmark.models import CNNClassifier
 from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_available
-from omicsfusion.data import FeatureNormalizer
+from omicsfusion.data import FeatureNormalizer, OmicsPreprocessor, OmicsTable
 
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
 ALL_MODELS = CNN_MODELS + TABULAR_MODELS
@@ -70,27 +70,38 @@ def _select_models(models: Sequence[str] | None, n_types: int, grid_dims: int) -
 
 
 class _Fold:
-    """One split: normalised tables and lazily fitted image makers, shared by the models."""
+    """One split: the training/test ids and lazily fitted image makers shared by the models."""
 
-    def __init__(self, data: BenchmarkData, train: np.ndarray, test: np.ndarray, normalization: str,
-                 layout_params: Mapping[str, Any], seed: int) -> None:
+    def __init__(self, table: OmicsTable, data: BenchmarkData, train: np.ndarray, test: np.ndarray,
+                 normalization: str, layout_params: Mapping[str, Any], seed: int) -> None:
+        self.table = table
+        self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
         self.y_train, self.y_test = data.y[train], data.y[test]
-        self.train: dict[str, pd.DataFrame] = {}
-        self.test: dict[str, pd.DataFrame] = {}
-        start = time.perf_counter()
-        for omics_type, frame in data.tables.items():
-            names = np.asarray(frame.columns, dtype=str)
-            norm = FeatureNormalizer(normalization).fit(frame.to_numpy()[train], names)
-            for rows, target in ((train, self.train), (test, self.test)):
-                ids = data.sample_ids[rows]
-                target[omics_type] = pd.DataFrame(norm.transform(frame.to_numpy()[rows], ids), index=ids, columns=names)
-        self.normalize_s = time.perf_counter() - start
+        self.normalization = normalization
         self.layout_params = dict(layout_params)
         self.seed = seed
         self._imagers: dict[str, imaging.Imager] = {}
+        self._pre: dict[str, tuple[OmicsPreprocessor, float]] = {}
 
-    def tabular(self, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
-        return np.concatenate([tables[t].to_numpy() for t in self.train], axis=1)
+    def tabular(self) -> tuple[np.ndarray, np.ndarray]:
+        """(train, test) feature matrices: every type normalised on the training rows, side by side."""
+        parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        for t in self.table.types:
+            norm = FeatureNormalizer(self.normalization).fit(self.table.rows(t, self.train_ids), self.table.features(t))
+            for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
+                out.append(norm.transform(self.table.rows(t, ids), ids))
+        return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
+
+    def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
+        """Fitted OmicsPreprocessor: "ot" (per type), "shared", or "deepinsight" (its baseline method)."""
+        if key not in self._pre:
+            params = dict(self.layout_params)
+            if key == "deepinsight":
+                params.update(method="deepinsight", grid=self.preprocessor("ot")[0].grid_)
+            self._pre[key] = imaging.fit_preprocessor(
+                self.table, self.train_ids, self.normalization, params, shared=key == "shared"
+            )
+        return self._pre[key]
 
     def imager(self, model: str) -> imaging.Imager:
         if model not in self._imagers:
@@ -99,25 +110,31 @@ class _Fold:
 
     def _fit_imager(self, model: str) -> imaging.Imager:
         method = self.layout_params.get("method", "auto")
+        ot_text = f"OmicsPreprocessor + OTLayout(method={method!r}) per omics type"
         if model == "ot_cnn":
-            return imaging.fit_per_type(self.train, self.layout_params, f"OTLayout(method={method!r}) per omics type")
+            return imaging.from_preprocessor(*self._with("ot"), ot_text, self.preprocessor("ot")[1])
         if model == "ot_cnn_shared":
-            return imaging.fit_shared(self.train, self.layout_params)
+            return imaging.from_preprocessor(*self._with("shared"), f"OmicsPreprocessor(shared=True), method={method!r}",
+                                             self.preprocessor("shared")[1])
+        pre = self.preprocessor("ot")[0]
         if model == "random_layout_cnn":
-            return imaging.shuffled(self.imager("ot_cnn"), self.seed)
-        grid = self.imager("ot_cnn").grid
+            return imaging.shuffled(pre, self.table, ot_text, self.seed)
+        grid = tuple(pre.grid_)
         if model == "deepinsight_cnn":
             if peer_available("pyDeepInsight"):
-                return imaging.fit_peer(self.train, lambda: DeepInsightPeer(grid, self.seed), DeepInsightPeer.name)
-            params = {**self.layout_params, "method": "deepinsight", "grid": grid}
-            return imaging.fit_per_type(
-                self.train, params,
-                "omicsfusion OTLayout(method='deepinsight') stand-in: pyDeepInsight is not installed",
+                return imaging.fit_peer(pre, self.table, self.train_ids, lambda: DeepInsightPeer(grid, self.seed),
+                                        DeepInsightPeer.name)
+            return imaging.from_preprocessor(
+                *self._with("deepinsight"),
+                "omicsfusion OTLayout(method='deepinsight') stand-in, pyDeepInsight not installed",
+                self.preprocessor("deepinsight")[1],
             )
         if model == "genomap_cnn":
-            return imaging.fit_peer(self.train, lambda: GenomapPeer(grid), GenomapPeer.name)
+            return imaging.fit_peer(pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name)
         raise BenchmarkError(f"{model!r} is not a CNN model")
 
+    def _with(self, key: str) -> tuple[OmicsPreprocessor, OmicsTable]:
+        return self.preprocessor(key)[0], self.table
 
 def _full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:
     """Probabilities over all classes when a model saw only some in training (predefined splits)."""
@@ -157,8 +174,10 @@ def run_benchmark(
         BenchmarkError: unknown models, unusable labels or split.
     """
     params = {"random_state": seed, **(layout_params or {})}
-    grid = params.get("grid", "auto")
-    grid_dims = 3 if (isinstance(grid, str) and grid.count("x") == 2) or (not isinstance(grid, str) and len(grid) == 3) else 2
+    if params.get("grid") == "auto":
+        del params["grid"]  # let the widest omics type choose the grid the others reuse
+    grid = params.get("grid")
+    grid_dims = 2 if grid is None else len(grid.lower().split("x") if isinstance(grid, str) else grid)
     chosen, skipped = _select_models(models, len(data.tables), grid_dims)
     if not chosen:
         raise BenchmarkError(f"no model left to run; skipped: {skipped}")
@@ -169,32 +188,36 @@ def run_benchmark(
     n_classes = len(data.classes)
     per_fold: dict[str, list[dict[str, float]]] = {m: [] for m in chosen}
     layouts: dict[str, str] = {}
+    grids: dict[str, list[int]] = {}
     epochs: dict[str, list[int]] = {m: [] for m in chosen if m in CNN_MODELS}
     started = time.perf_counter()
+    table = OmicsTable(data.tables)
     with tqdm(total=len(splits) * len(chosen), desc="benchmark", unit="fit", disable=not progress) as bar:
         for train, test in splits:
-            fold = _Fold(data, train, test, normalization, params, seed)
+            fold = _Fold(table, data, train, test, normalization, params, seed)
             for model in chosen:
                 bar.set_postfix_str(model)
                 t0 = time.perf_counter()
                 if model in TABULAR_MODELS:
-                    clf = make_tabular(model, seed, threads).fit(fold.tabular(fold.train), fold.y_train)
+                    x_train, x_test = fold.tabular()
+                    clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
                     fit_s = time.perf_counter() - t0
-                    proba = _full_proba(clf.predict_proba(fold.tabular(fold.test)), clf.classes_, n_classes)
+                    proba = _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes)
                 else:
                     imager = fold.imager(model)
-                    x_train = imager.transform(fold.train)
                     cnn = CNNClassifier(seed=seed, threads=threads, **(cnn_params or {}))
-                    cnn.fit(x_train, fold.y_train, n_classes)
+                    cnn.fit(imager.images(fold.train_ids), fold.y_train, n_classes)
                     fit_s = imager.fit_s + time.perf_counter() - t0
-                    proba = cnn.predict_proba(imager.transform(fold.test))
+                    proba = cnn.predict_proba(imager.images(fold.test_ids))
                     layouts[model] = imager.description
+                    grids[model] = list(imager.grid)
                     epochs[model].append(cnn.epochs_)
-                per_fold[model].append(fold_metrics(fold.y_test, proba, fit_s + fold.normalize_s))
+                per_fold[model].append(fold_metrics(fold.y_test, proba, fit_s))
                 bar.update()
     summary = {m: aggregate(per_fold[m]) for m in chosen}
     for model, values in epochs.items():
         summary[model]["layout"] = layouts[model]
+        summary[model]["grid"] = grids[model]
         summary[model]["epochs_mean"] = float(np.mean(values))
     counts = np.bincount(data.y, minlength=n_classes)
     meta = {
@@ -205,7 +228,6 @@ def run_benchmark(
         "seed": seed,
         "normalization": normalization,
         "layout_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
-        "grid": list(fold.imager("ot_cnn").grid) if "ot_cnn" in chosen else None,
         "skipped": skipped,
         "notes": list(data.notes),
         "threads": threads,
