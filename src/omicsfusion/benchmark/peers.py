@@ -8,14 +8,21 @@ one cannot be imported its model is reported as skipped, never faked.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 
 import numpy as np
 
 
-def peer_available(module: str) -> bool:
-    """Whether the peer package ``module`` can be imported."""
-    return importlib.util.find_spec(module) is not None
+def peer_problem(module: str) -> str | None:
+    """``None`` when the peer package imports, else why it does not (missing, or a missing dependency)."""
+    if importlib.util.find_spec(module) is None:
+        return f"{module} is not installed (pip install 'omicsfusion[bench]')"
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        return f"{module} does not import: {err}"
+    return None
 
 
 def _varying(X: np.ndarray) -> np.ndarray:

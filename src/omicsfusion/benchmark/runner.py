@@ -24,7 +24,7 @@ from omicsfusion.benchmark.errors import BenchmarkError
 from omicsfusion.benchmark.evaluate import aggregate, fold_metrics, predefined_split, stratified_folds
 from omicsfusion.benchmark.inputs import BenchmarkData
 from omicsfusion.benchmark.models import CNNClassifier
-from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_available
+from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_problem
 from omicsfusion.data import FeatureNormalizer, OmicsPreprocessor, OmicsTable
 
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
@@ -61,8 +61,8 @@ def _select_models(models: Sequence[str] | None, n_types: int, grid_dims: int) -
     skipped: dict[str, str] = {}
     if "ot_cnn_shared" in wanted and n_types < 2:
         skipped["ot_cnn_shared"] = "one omics type: the shared layout is the per-type layout"
-    if "genomap_cnn" in wanted and not peer_available("genomap"):
-        skipped["genomap_cnn"] = "genomap is not installed (pip install 'omicsfusion[bench]')"
+    if "genomap_cnn" in wanted and (problem := peer_problem("genomap")):
+        skipped["genomap_cnn"] = problem
     for peer in ("genomap_cnn", "deepinsight_cnn"):
         if peer in wanted and peer not in skipped and grid_dims != 2:
             skipped[peer] = "peer layouts are 2-D only"
@@ -121,12 +121,13 @@ class _Fold:
             return imaging.shuffled(pre, self.table, ot_text, self.seed)
         grid = tuple(pre.grid_)
         if model == "deepinsight_cnn":
-            if peer_available("pyDeepInsight"):
+            problem = peer_problem("pyDeepInsight")
+            if problem is None:
                 return imaging.fit_peer(pre, self.table, self.train_ids, lambda: DeepInsightPeer(grid, self.seed),
                                         DeepInsightPeer.name)
             return imaging.from_preprocessor(
                 *self._with("deepinsight"),
-                "omicsfusion OTLayout(method='deepinsight') stand-in, pyDeepInsight not installed",
+                f"stand-in: omicsfusion OTLayout(method='deepinsight') (t-SNE + binning), because {problem}",
                 self.preprocessor("deepinsight")[1],
             )
         if model == "genomap_cnn":
