@@ -7,6 +7,8 @@ same features as images. One progress bar ticks once per (split, model).
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -15,7 +17,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from omicsfusion.benchmark import images as imaging
@@ -83,6 +84,7 @@ class _Fold:
         self._imagers: dict[str, imaging.Imager] = {}
         self._pre: dict[str, tuple[OmicsPreprocessor, float]] = {}
 
+    @functools.cached_property
     def tabular(self) -> tuple[np.ndarray, np.ndarray]:
         """(train, test) feature matrices: every type normalised on the training rows, side by side."""
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
@@ -186,6 +188,9 @@ def run_benchmark(
         predefined_split(list(data.sample_ids), *split) if split is not None
         else stratified_folds(data.y, folds, seed, list(data.classes))
     )
+    for train, _ in splits:
+        if len(np.unique(data.y[train])) < 2:
+            raise BenchmarkError(f"the training samples hold one class only ({data.classes[data.y[train][0]]!r})")
     n_classes = len(data.classes)
     per_fold: dict[str, list[dict[str, float]]] = {m: [] for m in chosen}
     layouts: dict[str, str] = {}
@@ -200,7 +205,7 @@ def run_benchmark(
                 bar.set_postfix_str(model)
                 t0 = time.perf_counter()
                 if model in TABULAR_MODELS:
-                    x_train, x_test = fold.tabular()
+                    x_train, x_test = fold.tabular
                     clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
                     fit_s = time.perf_counter() - t0
                     proba = _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes)
@@ -233,7 +238,7 @@ def run_benchmark(
         "notes": list(data.notes),
         "threads": threads,
         "total_s": time.perf_counter() - started,
-        "machine": f"{platform.machine()} {platform.processor() or platform.system()}, python {platform.python_version()}",
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     return BenchmarkResult(summary, per_fold, meta)
