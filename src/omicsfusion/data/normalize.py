@@ -89,7 +89,7 @@ class FeatureNormalizer:
             sample = sample_ids[where[0]] if sample_ids is not None else f"row {where[0]}"
             raise NonFiniteError(
                 f"NaN/inf after {self.method} normalisation for sample {sample!r}, "
-                f"feature {self.feature_names_[where[1]]!r}"
+                f"feature {str(self.feature_names_[where[1]])!r}"
             )
         return out
 

@@ -11,6 +11,7 @@ inference reproduce training exactly.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -107,7 +108,7 @@ class OmicsPreprocessor:
         if len(grids) != 1:
             raise FeatureMismatchError(f"layouts of {types} have different grids {sorted(grids)}")
         self.grid_ = grids.pop()
-        self.normalizers_, self._matrices = {}, {}
+        self.normalizers_, self._matrices, self._fingerprint = {}, {}, None
         for t in types:
             layout_names = pd.Index(np.asarray(layouts[t].feature_names_, str))
             position = layout_names.get_indexer(normalizers[t].feature_names_)
@@ -123,6 +124,20 @@ class OmicsPreprocessor:
     def channel_names(self) -> list[str]:
         """Omics types in channel order (the bundle's ``channel_def`` names)."""
         return list(self.types_)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the fitted state, so transforms can check they share one preprocessor."""
+        if getattr(self, "_fingerprint", None) is None:
+            digest = hashlib.sha256()
+            for t in self.types_:
+                norm, matrix = self.normalizers_[t], self._matrices[t]
+                for array in (norm.feature_names_, norm.offset_, norm.scale_, matrix.data, matrix.indices,
+                              matrix.indptr):
+                    digest.update(np.ascontiguousarray(array).tobytes())
+                digest.update(f"{t}|{norm.method}|{matrix.shape}".encode())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
 
     def feature_names(self, omics_type: str) -> np.ndarray:
         """Features a vector of this type must hold, in order."""

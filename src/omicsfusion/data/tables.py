@@ -83,7 +83,17 @@ def _numeric(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return numeric
 
 
-def _read_anndata(adata: Any, source: str, id_column: str | None, layer: str | None) -> _Frame:
+def _excluded(names: np.ndarray, exclude: Sequence[str], source: str) -> np.ndarray:
+    """Mask of the names to keep; an excluded name that does not exist is an error (typo guard)."""
+    unknown = sorted(set(exclude) - set(names.tolist()))
+    if unknown:
+        raise OmicsDataError(f"{source}: cannot exclude unknown column(s) {unknown[:5]}")
+    return ~np.isin(names, list(exclude))
+
+
+def _read_anndata(
+    adata: Any, source: str, id_column: str | None, layer: str | None, exclude: Sequence[str] = ()
+) -> _Frame:
     if layer is not None:
         if layer not in adata.layers:
             raise MissingLayerError(
@@ -100,21 +110,32 @@ def _read_anndata(adata: Any, source: str, id_column: str | None, layer: str | N
         ids = adata.obs[id_column].to_numpy()
     else:
         ids = adata.obs_names.to_numpy()
-    return _Frame(np.asarray(matrix), ids, adata.var_names.to_numpy(), source)
+    features = adata.var_names.to_numpy().astype(str)
+    keep = _excluded(features, exclude, source)
+    return _Frame(np.asarray(matrix)[:, keep], ids, features[keep], source)
 
 
-def _read_dataframe(df: pd.DataFrame, source: str, id_column: str | None, from_file: bool) -> _Frame:
+def _read_dataframe(
+    df: pd.DataFrame, source: str, id_column: str | None, from_file: bool, exclude: Sequence[str] = ()
+) -> _Frame:
     if id_column is not None:
         if id_column not in df.columns:
             raise OmicsDataError(f"{source}: no id column {id_column!r}; it has {list(df.columns[:10])}...")
         df = df.set_index(id_column)
     elif from_file and isinstance(df.index, pd.RangeIndex):
         df = df.set_index(df.columns[0])  # csv/tsv/parquet: the first column holds the ids
+    df = df.loc[:, _excluded(df.columns.to_numpy().astype(str), exclude, source)]
     df = _numeric(df, source)
     return _Frame(df.to_numpy(), df.index.to_numpy(), df.columns.to_numpy(), source)
 
 
-def read_table(source: TableSource, *, id_column: str | None = None, layer: str | None = None) -> _Frame:
+def read_table(
+    source: TableSource,
+    *,
+    id_column: str | None = None,
+    layer: str | None = None,
+    exclude: Sequence[str] = (),
+) -> _Frame:
     """Read one omics type from a file or an in-memory frame.
 
     Args:
@@ -124,6 +145,8 @@ def read_table(source: TableSource, *, id_column: str | None = None, layer: str 
             the first column of a text/parquet file, the index of a DataFrame,
             ``obs_names`` of an AnnData.
         layer: AnnData layer to read instead of ``X``.
+        exclude: columns (features) to leave out, e.g. outcome or bookkeeping
+            columns of a clinical-molecular table.
 
     Raises:
         MissingLayerError: the AnnData file has no such layer.
@@ -131,9 +154,9 @@ def read_table(source: TableSource, *, id_column: str | None = None, layer: str 
         OmicsDataError: unknown file type, no numeric columns, bad id column.
     """
     if isinstance(source, pd.DataFrame):
-        return _read_dataframe(source, "<DataFrame>", id_column, from_file=False)
+        return _read_dataframe(source, "<DataFrame>", id_column, False, exclude)
     if hasattr(source, "obs") and hasattr(source, "var_names"):
-        return _read_anndata(source, "<AnnData>", id_column, layer)
+        return _read_anndata(source, "<AnnData>", id_column, layer, exclude)
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"omics table not found: {path}")
@@ -141,20 +164,20 @@ def read_table(source: TableSource, *, id_column: str | None = None, layer: str 
     if name.endswith(".h5ad"):
         import anndata  # imported lazily: heavy, and only h5ad needs it
 
-        return _read_anndata(anndata.read_h5ad(path), str(path), id_column, layer)
+        return _read_anndata(anndata.read_h5ad(path), str(path), id_column, layer, exclude)
     if layer is not None:
         raise OmicsDataError(f"{path}: layer={layer!r} only applies to .h5ad files")
     if name.endswith(".parquet"):
         df = pd.read_parquet(path)
         if id_column is None and not isinstance(df.index, pd.RangeIndex):
-            return _read_dataframe(df, str(path), None, from_file=False)
-        return _read_dataframe(df, str(path), id_column, from_file=True)
+            return _read_dataframe(df, str(path), None, False, exclude)
+        return _read_dataframe(df, str(path), id_column, True, exclude)
     if name.endswith((".csv", ".tsv", ".txt")):
         sep = "," if name.endswith(".csv") else "\t"
         df = pd.read_csv(path, sep=sep, dtype={id_column: str} if id_column else None)
         if id_column is None:
             df[df.columns[0]] = df[df.columns[0]].astype(str)
-        return _read_dataframe(df, str(path), id_column, from_file=True)
+        return _read_dataframe(df, str(path), id_column, True, exclude)
     raise OmicsDataError(f"{path}: unsupported omics table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
 
 
@@ -167,17 +190,31 @@ class OmicsTable:
             mapping is the order of :attr:`types`.
         id_column: sample-id column, one for all types or a mapping per type.
         layer: AnnData layer, one for all types or a mapping per type.
+        exclude: columns to leave out, one list for all types or a mapping
+            per type (e.g. ``{"clin": ["Survival months"]}``).
 
     Example:
         >>> table = OmicsTable({"rna": "rna.csv"})            # doctest: +SKIP
         >>> table.row("rna", "TCGA-06-0174")                  # doctest: +SKIP
     """
 
-    def __init__(self, sources: Mapping[str, TableSource], *, id_column: PerType = None, layer: PerType = None) -> None:
+    def __init__(
+        self,
+        sources: Mapping[str, TableSource],
+        *,
+        id_column: PerType = None,
+        layer: PerType = None,
+        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
+    ) -> None:
         if not sources:
             raise OmicsDataError("OmicsTable needs at least one omics type")
         self._frames = {
-            str(t): read_table(src, id_column=_per_type(id_column, t), layer=_per_type(layer, t))
+            str(t): read_table(
+                src,
+                id_column=_per_type(id_column, t),
+                layer=_per_type(layer, t),
+                exclude=exclude.get(t, ()) if isinstance(exclude, Mapping) else exclude,
+            )
             for t, src in sources.items()
         }
 
@@ -188,6 +225,7 @@ class OmicsTable:
         *,
         id_column: PerType = None,
         layer: PerType = None,
+        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
     ) -> OmicsTable:
         """Return the process-wide table for these files, reading them only once.
 
@@ -201,10 +239,10 @@ class OmicsTable:
                 raise FileNotFoundError(f"omics table for {t!r} not found: {path}")
             st = path.stat()
             parts.append((str(t), str(path), st.st_mtime_ns, st.st_size))
-        key = (tuple(parts), repr(id_column), repr(layer))
+        key = (tuple(parts), repr(id_column), repr(layer), repr(exclude))
         table = _CACHE.get(key)
         if table is None:
-            table = _CACHE[key] = cls(sources, id_column=id_column, layer=layer)
+            table = _CACHE[key] = cls(sources, id_column=id_column, layer=layer, exclude=exclude)
         return table
 
     @property

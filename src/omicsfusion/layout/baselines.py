@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.manifold import TSNE
 
 from .embed import pca_init, reduce
 
@@ -23,9 +22,11 @@ def random_plan(n_features: int, n_pixels: int, seed: int) -> sp.csr_matrix:
 
 def deepinsight_plan(profiles: np.ndarray, grid: tuple[int, ...], seed: int) -> sp.csr_matrix:
     """t-SNE (PCA above 5,000 features) of the features, binned onto the grid."""
-    reduced = reduce(profiles, 50, seed)
+    reduced = reduce(profiles, 50)
     ndim = len(grid)
     if reduced.shape[0] <= _TSNE_MAX:
+        from sklearn.manifold import TSNE  # imported here: slow to import, baseline only
+
         perplexity = min(30.0, (reduced.shape[0] - 1) / 3.0)
         emb = TSNE(ndim, perplexity=perplexity, metric="cosine", init="pca",
                    random_state=seed).fit_transform(reduced)

@@ -39,7 +39,11 @@ def as_matrix(X: object, feature_names: object = None, min_samples: int = 2) -> 
     when samples are only mapped (transform).
     """
     if isinstance(X, pd.DataFrame):
-        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        dup = _duplicates(np.asarray([str(c) for c in X.columns]))
+        if dup:
+            raise LayoutError(f"{len(dup)} duplicate feature name(s): {first_names(dup)}")
+        bad = [c for c, dtype in X.dtypes.items()
+               if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))]
         if bad:
             raise LayoutError(f"{len(bad)} non-numeric feature column(s): {first_names(bad)}")
         names = np.asarray([str(c) for c in X.columns])

@@ -40,6 +40,7 @@ from .grid import blocks, parse_grid, pixel_coordinates
 from .gw import gw_plan
 from .inputs import as_matrix, drop_constant, fill, impute_values
 from .metrics import collisions, feature_positions, score_layout, unit_profiles
+from .refine import refine
 
 METHODS = ("auto", "multiscale", "emd", "gw", "random", "deepinsight")
 # methods whose plan may split a feature's mass (or bin several features) when pixels < features
@@ -61,6 +62,9 @@ class OTLayout:
         n_components: SVD dimensions of the feature profiles before the kNN graph.
         n_epochs: embedding epochs (None: 500 for small tables down to 200 for large).
         block_pixels: pixels per block of the coarse-to-fine assignment.
+        n_refine: refinement rounds after the first placement ("multiscale", "emd");
+            None = 8 up to 5,000 features, 2 above (the gain shrinks with size, the cost does not).
+        local_weight: refinement blend, 0 = global distances only, 1 = neighbours only.
         gw_max_iter: outer iterations of Gromov-Wasserstein.
     """
 
@@ -77,6 +81,8 @@ class OTLayout:
         n_components: int = 50,
         n_epochs: int | None = None,
         block_pixels: int = 256,
+        n_refine: int | None = None,
+        local_weight: float = 0.6,
         gw_max_iter: int = 100,
     ) -> None:
         self.grid = grid
@@ -90,6 +96,8 @@ class OTLayout:
         self.n_components = n_components
         self.n_epochs = n_epochs
         self.block_pixels = block_pixels
+        self.n_refine = n_refine
+        self.local_weight = local_weight
         self.gw_max_iter = gw_max_iter
 
     def get_params(self) -> dict:
@@ -126,13 +134,22 @@ class OTLayout:
         seed = int(self.random_state)
         coords = pixel_coordinates(grid)
         if method in ("multiscale", "emd"):
-            points = embed(profiles, len(grid), self.n_components, self.n_neighbors, self.n_epochs,
-                           seed=seed, progress=self._say)
-            self._say("assigning features to pixels by optimal transport")
-            if method == "emd":
-                plan = exact_plan(points, coords)
-            else:
-                plan = block_plan(points, coords, blocks(grid, self.block_pixels))
+            embedding = embed(profiles, len(grid), self.n_components, self.n_neighbors, self.n_epochs,
+                              seed=seed, progress=self._say)
+            labels = blocks(grid, self.block_pixels)
+
+            placed: list[sp.csr_matrix] = []
+
+            def place(points: np.ndarray) -> np.ndarray:
+                placed.append(exact_plan(points, coords) if method == "emd" else block_plan(points, coords, labels))
+                self._say(f"OT placement {len(placed)}")
+                return feature_positions(plan_to_matrix(placed[-1]), coords)
+
+            rounds = (8 if n_feat <= 5000 else 2) if self.n_refine is None else int(self.n_refine)
+            positions = place(embedding.points)
+            if embedding.graph.nnz:
+                refine(positions, embedding.reduced, embedding.graph, place, rounds, self.local_weight, seed)
+            plan = placed[-1]
         elif method == "gw":
             plan = gw_plan(profiles, grid, self.gw_max_iter, seed, verbose=self.verbose)
         elif method == "random":

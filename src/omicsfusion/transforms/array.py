@@ -17,6 +17,7 @@ and ``n_image_channels`` (int).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
@@ -55,12 +56,12 @@ def _preprocessor(layout: OmicsPreprocessor | PathLike) -> OmicsPreprocessor:
     return layout if isinstance(layout, OmicsPreprocessor) else OmicsPreprocessor.cached(layout)
 
 
-def _table(tables: OmicsTable | Mapping[str, Any], id_column: Any, layer: Any) -> OmicsTable:
+def _table(tables: OmicsTable | Mapping[str, Any], id_column: Any, layer: Any, exclude: Any) -> OmicsTable:
     if isinstance(tables, OmicsTable):
         return tables
     if all(isinstance(v, (str, os.PathLike)) for v in tables.values()):
-        return OmicsTable.cached(tables, id_column=id_column, layer=layer)
-    return OmicsTable(tables, id_column=id_column, layer=layer)
+        return OmicsTable.cached(tables, id_column=id_column, layer=layer, exclude=exclude)
+    return OmicsTable(tables, id_column=id_column, layer=layer, exclude=exclude)
 
 
 class LoadOmics(Transform):
@@ -78,6 +79,7 @@ class LoadOmics(Transform):
         preprocessor: optional fitted :class:`OmicsPreprocessor` or its file.
         id_column: sample-id column of the table files (see ``OmicsTable``).
         layer: AnnData layer to read instead of ``X``.
+        exclude: table columns to leave out (see ``OmicsTable``).
         on_missing: ``"raise"`` (default) raises :class:`MissingSampleError`
             naming the sample and file; ``"zeros"`` yields a zero vector, the
             type is listed in ``meta["omics_missing"]`` and becomes an
@@ -95,13 +97,14 @@ class LoadOmics(Transform):
         preprocessor: OmicsPreprocessor | PathLike | None = None,
         id_column: str | Mapping[str, str] | None = None,
         layer: str | Mapping[str, str] | None = None,
+        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
         on_missing: str = "raise",
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
     ) -> None:
         if on_missing not in ("raise", "zeros"):
             raise ValueError(f"on_missing must be 'raise' or 'zeros', got {on_missing!r}")
-        self.table = _table(tables, id_column, layer)
+        self.table = _table(tables, id_column, layer, exclude)
         self.preprocessor = None if preprocessor is None else _preprocessor(preprocessor)
         self.on_missing = on_missing
         self.fill_value = float(fill_value)
@@ -136,7 +139,7 @@ class LoadOmics(Transform):
         meta = {
             "omics_sample_id": sample_id,
             "omics_features": self._features,
-            "omics_normalized": self.preprocessor is not None,
+            "omics_normalized_by": None if self.preprocessor is None else self.preprocessor.fingerprint,
             "omics_missing": missing,
         }
         return vectors, meta
@@ -172,37 +175,51 @@ class OmicsToImage(Transform):
         types = self.preprocessor.channel_names if omics_types is None else [str(t) for t in omics_types]
         unknown = [t for t in types if t not in self.preprocessor.channel_names]
         if unknown:
-            raise OmicsDataError(f"omics types {unknown} not in the layout file; it has {self.preprocessor.channel_names}")
+            raise OmicsDataError(
+                f"omics types {unknown} not in the layout file; it has {self.preprocessor.channel_names}"
+            )
         self.omics_types = types
         self.fill_value = float(fill_value)
         self.min_overlap = float(min_overlap)
-        self._align: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._align: dict[tuple[str, int], tuple[np.ndarray, np.ndarray | None, np.ndarray]] = {}
 
     def _aligned(self, t: str, x: np.ndarray, names: np.ndarray, sample_id: str | None) -> np.ndarray:
-        """Reorder raw vector ``x`` (features ``names``) to the layout's features, then normalise."""
-        want = self.preprocessor.feature_names(t)
-        if names is not want and not (names.size == want.size and np.array_equal(names, want)):
-            key = (t, id(names))
-            if key not in self._align:
-                index = pd.Index(names).get_indexer(want).astype(np.int64)
-                present = (index >= 0).sum()
-                if want.size and present / want.size < self.min_overlap:
-                    raise FeatureMismatchError(
-                        f"omics type {t!r}: vectors name only {present} of {want.size} layout features "
-                        f"(min_overlap={self.min_overlap}); absent e.g. {want[index < 0][:5].tolist()}"
-                    )
-                self._align[key] = (names, np.maximum(index, 0), np.flatnonzero(index < 0))
-            _, index, absent = self._align[key]
-            out = self.preprocessor.normalize(t, x[index], sample_id)
-            out[absent] = self.fill_value
-            return out
-        return self.preprocessor.normalize(t, x, sample_id)
+        """Reorder raw vector ``x`` (features ``names``) to the layout's features, then normalise.
+
+        The index is computed once per feature-name array (LoadOmics passes the
+        same array for every sample) and skipped when the orders already agree.
+        """
+        key = (t, id(names))
+        if key not in self._align:
+            want = self.preprocessor.feature_names(t)
+            index = pd.Index(names).get_indexer(want).astype(np.int64)
+            present = int((index >= 0).sum())
+            if want.size and present / want.size < self.min_overlap:
+                raise FeatureMismatchError(
+                    f"omics type {t!r}: vectors name only {present} of {want.size} layout features "
+                    f"(min_overlap={self.min_overlap}); absent e.g. {want[index < 0][:5].tolist()}"
+                )
+            if present < want.size:
+                warnings.warn(
+                    f"omics type {t!r}: {want.size - present} of {want.size} layout features absent from the "
+                    f"table, filled with {self.fill_value}", UserWarning, stacklevel=3,
+                )
+            identity = names.size == want.size and bool((index == np.arange(want.size)).all())
+            # keep ``names`` referenced so its id is not reused while cached
+            self._align[key] = (names, None if identity else np.maximum(index, 0), np.flatnonzero(index < 0))
+        _, index, absent = self._align[key]
+        if index is None:
+            return self.preprocessor.normalize(t, x, sample_id)
+        out = self.preprocessor.normalize(t, x[index], sample_id)
+        out[absent] = self.fill_value
+        return out
 
     def __call__(self, vectors: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> MetaTensor:
         meta = meta or {}
         names = meta.get("omics_features", {})
         missing = set(meta.get("omics_missing", ()))
         sample_id = meta.get("omics_sample_id")
+        normalized_by = meta.get("omics_normalized_by")
         pre = self.preprocessor
         channels = np.zeros((len(self.omics_types), int(np.prod(pre.grid_))), np.float32)
         for c, t in enumerate(self.omics_types):
@@ -211,11 +228,11 @@ class OmicsToImage(Transform):
             if t not in vectors:
                 raise OmicsDataError(f"no vector for omics type {t!r} (sample {sample_id!r}); got {list(vectors)}")
             x = np.asarray(vectors[t], dtype=np.float32)
-            if meta.get("omics_normalized", False):
-                if x.size != pre.feature_names(t).size:
+            if normalized_by is not None:
+                if normalized_by != pre.fingerprint:
                     raise FeatureMismatchError(
-                        f"omics type {t!r}: normalised vector has {x.size} features, layout has "
-                        f"{pre.feature_names(t).size}"
+                        f"omics type {t!r}: vectors were normalised by LoadOmics with a different layout "
+                        "file than this OmicsToImage uses; give both the same layout file"
                     )
             elif t in names:
                 x = self._aligned(t, x, np.asarray(names[t]), sample_id)
@@ -275,7 +292,7 @@ class AlignToReference(Transform):
             raise ValueError(f"axis must be a spatial axis of a 3-D volume (-3..2), got {axis}")
         self.mode = mode
         self.axis = axis % 3
-        self._index_cache: dict[tuple[int, int], torch.Tensor] = {}
+        self._index_cache: dict[tuple[tuple[int, ...], tuple[int, ...]], torch.Tensor] = {}
 
     def plan(self, grid: Sequence[int], spatial: Sequence[int]) -> tuple[tuple[int, ...], int | None]:
         """Target size of the interpolation and the broadcast axis (``None``: no broadcast)."""
@@ -292,21 +309,28 @@ class AlignToReference(Transform):
             return tuple(s for i, s in enumerate(spatial) if i != self.axis), self.axis
         return spatial, None
 
-    def _index(self, n_in: int, n_out: int) -> torch.Tensor:
-        key = (n_in, n_out)
+    def _index(self, grid: tuple[int, ...], size: tuple[int, ...]) -> torch.Tensor:
+        """Flat source pixel of every output pixel (nearest), cached per shape pair."""
+        key = (grid, size)
         if key not in self._index_cache:
-            self._index_cache[key] = _nearest_index(n_in, n_out)
+            per_dim = [_nearest_index(n_in, n_out) for n_in, n_out in zip(grid, size, strict=True)]
+            strides = np.cumprod((1,) + grid[:0:-1])[::-1].tolist()  # row-major strides of the grid
+            flat = torch.zeros(size, dtype=torch.long)
+            for d, (idx, stride) in enumerate(zip(per_dim, strides, strict=True)):
+                shape = [1] * len(size)
+                shape[d] = size[d]
+                flat = flat + (idx * stride).reshape(shape)
+            self._index_cache[key] = flat.reshape(-1)
         return self._index_cache[key]
 
     def _resize(self, x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
         """(C, *grid) -> (C, *size)."""
-        if tuple(x.shape[1:]) == size:
+        grid = tuple(x.shape[1:])
+        if grid == size:
             return x
-        if self.mode == "nearest":
-            for d, (n_in, n_out) in enumerate(zip(x.shape[1:], size, strict=True)):
-                if n_in != n_out:
-                    x = x.index_select(d + 1, self._index(n_in, n_out))
-            return x
+        if self.mode == "nearest":  # one gather over the flattened grid
+            flat = x.reshape(x.shape[0], -1).index_select(1, self._index(grid, size))
+            return flat.reshape((x.shape[0],) + size)
         mode = "bilinear" if len(size) == 2 else "trilinear"
         return F.interpolate(x[None], size=size, mode=mode, align_corners=False)[0]
 
@@ -316,8 +340,9 @@ class AlignToReference(Transform):
         size, axis = self.plan(x.shape[1:], reference.shape[1:])
         out = self._resize(x, size)
         if axis is not None:
-            out = out.unsqueeze(axis + 1).expand(*out.shape[: axis + 1], reference.shape[axis + 1], *out.shape[axis + 1:])
-            out = out.contiguous()
+            shape = list(out.shape)
+            shape.insert(axis + 1, reference.shape[axis + 1])
+            out = out.unsqueeze(axis + 1).expand(shape).contiguous()
         omics_meta = {k: v for k, v in getattr(img, "meta", {}).items() if k.startswith("omics_")}
         if isinstance(reference, MetaTensor):
             meta = {k: v for k, v in reference.meta.items() if k != "affine"}
@@ -340,13 +365,10 @@ class AlignToReference(Transform):
             a = a.sum(dim=axis + 1)
         if tuple(a.shape[1:]) == grid:
             return a
-        if self.mode == "nearest":
-            for d, (n_in, n_out) in enumerate(zip(grid, size, strict=True)):
-                if n_in != n_out:
-                    shape = list(a.shape)
-                    shape[d + 1] = n_in
-                    a = torch.zeros(shape, dtype=a.dtype).index_add_(d + 1, self._index(n_in, n_out), a)
-            return a
+        if self.mode == "nearest":  # scatter-add each output pixel into its source pixel
+            out = torch.zeros((a.shape[0], int(np.prod(grid))), dtype=a.dtype)
+            out.index_add_(1, self._index(grid, size), a.reshape(a.shape[0], -1))
+            return out.reshape((a.shape[0],) + grid)
         x = torch.zeros((a.shape[0],) + grid, dtype=torch.float64)
         _, vjp = torch.func.vjp(lambda v: self._resize(v, size), x)
         return vjp(a)[0]

@@ -49,6 +49,7 @@ class LoadOmicsd(MapTransform):
         preprocessor: Any = None,
         id_column: str | Mapping[str, str] | None = None,
         layer: str | Mapping[str, str] | None = None,
+        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
         on_missing: str = "raise",
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
@@ -56,7 +57,7 @@ class LoadOmicsd(MapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.loader = LoadOmics(tables, preprocessor, id_column, layer, on_missing, fill_value, min_overlap)
+        self.loader = LoadOmics(tables, preprocessor, id_column, layer, exclude, on_missing, fill_value, min_overlap)
         self.meta_key_postfix = meta_key_postfix
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:

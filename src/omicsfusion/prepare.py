@@ -1,0 +1,184 @@
+"""Bundle preparation: data, datalist and fitted layouts exist before training.
+
+A bundle's ``train.json`` calls :func:`prepare_classification` in its
+``initialize`` step, so ``python -m monai.bundle run`` works with no arguments
+on a fresh clone: an empty ``dataset_dir`` gets the bundle's phantom, a missing
+datalist is built from ``samples.csv`` with a stratified, seeded split and
+stored next to the checkpoint (the split belongs to the model), and the omics
+normalisation + OT layouts are fitted on the TRAINING split only and written
+to ``models/layout.npz``. Evaluation and inference call :func:`require_trained`
+instead, which never fits anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch.distributed as dist
+
+from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
+from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.data.phantoms import make_pan_cancer_phantom
+
+logger = logging.getLogger(__name__)
+
+PHANTOMS: dict[str, Callable[..., dict]] = {"pan_cancer": make_pan_cancer_phantom}
+
+
+def _dataset_is_empty(dataset_dir: Path) -> bool:
+    return not dataset_dir.is_dir() or not any(dataset_dir.iterdir())
+
+
+def ensure_dataset(dataset_dir: str | os.PathLike, phantom: str | None, phantom_size: int = 60, seed: int = 0) -> Path:
+    """Return ``dataset_dir``, generating the named phantom there first when it is missing or empty."""
+    root = Path(dataset_dir)
+    if not _dataset_is_empty(root):
+        return root
+    if not phantom:
+        raise FileNotFoundError(
+            f"dataset_dir {root} is missing or empty and phantom generation is disabled (phantom=null): "
+            "point dataset_dir at a folder holding samples.csv (sample_id,image,label) and the omics tables, "
+            "or give a datalist with --datalist_file"
+        )
+    if phantom not in PHANTOMS:
+        raise ValueError(f"unknown phantom {phantom!r}; available: {sorted(PHANTOMS)}")
+    logger.info("dataset_dir %s is empty: writing the %s phantom (%d per class)", root, phantom, phantom_size)
+    PHANTOMS[phantom](root, n_per_class=phantom_size, seed=seed)
+    return root
+
+
+def ensure_datalist(
+    datalist_file: str | os.PathLike,
+    dataset_dir: str | os.PathLike,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Path:
+    """Build ``datalist_file`` from ``dataset_dir/samples.csv`` unless it already exists."""
+    path = Path(datalist_file)
+    if path.is_file():
+        return path
+    samples_csv = Path(dataset_dir) / "samples.csv"
+    if not samples_csv.is_file():
+        raise FileNotFoundError(
+            f"no datalist at {path} and no {samples_csv} to build one from (columns sample_id,image,label)"
+        )
+    samples = pd.read_csv(samples_csv, dtype={"sample_id": str})
+    datalist = build_datalist(samples, omics_key="sample_id", val_fraction=val_fraction,
+                              test_fraction=test_fraction, seed=seed)
+    logger.info("datalist %s: %s", path, {k: len(v) for k, v in datalist.items()})
+    return write_datalist(datalist, path)
+
+
+def check_rows(rows: Sequence[Mapping], class_names: Sequence[str], table: OmicsTable | None,
+               omics_types: Sequence[str], source: str) -> None:
+    """Refuse rows whose image is missing, whose label is unknown, or whose sample lacks omics."""
+    for row in rows:
+        if not Path(row["image"]).is_file():
+            raise FileNotFoundError(f"{source}: image of sample {row['omics']!r} not found: {row['image']}")
+        label = row.get("label")
+        if label is not None and not 0 <= int(label) < len(class_names):
+            raise OmicsDataError(
+                f"{source}: sample {row['omics']!r} has label {label}, outside the {len(class_names)} classes "
+                f"{list(class_names)}"
+            )
+    for omics_type in omics_types:
+        missing = [row["omics"] for row in rows if not table.has(omics_type, str(row["omics"]))]
+        if missing:
+            raise MissingSampleError(
+                f"{source}: {len(missing)} sample(s) absent from the {omics_type!r} table "
+                f"{table.source(omics_type)}: {missing[:5]}"
+            )
+
+
+def prepare_classification(
+    dataset_dir: str | os.PathLike,
+    datalist_file: str | os.PathLike,
+    layout_file: str | os.PathLike,
+    omics_tables: Mapping[str, str],
+    omics_types: Sequence[str],
+    class_names: Sequence[str],
+    phantom: str | None = None,
+    phantom_size: int = 60,
+    seed: int = 0,
+    layout_params: Mapping | None = None,
+) -> Path:
+    """Make data, datalist and layout ready for training; return the datalist path.
+
+    Runs on rank 0 only when torch.distributed is initialised; the other ranks
+    wait at a barrier and then reuse the files.
+
+    Args:
+        dataset_dir: folder of the data (generated from ``phantom`` when empty).
+        datalist_file: decathlon-style datalist (built when missing).
+        layout_file: fitted normalisation + layouts (fitted on the training split when
+            missing or when it lacks one of ``omics_types``).
+        omics_tables: omics type -> table file.
+        omics_types: the omics channels this run uses (may be empty: image only).
+        class_names: output classes; labels must index into it.
+        phantom: phantom to generate into an empty ``dataset_dir`` (``None``: never).
+        phantom_size: phantom samples per class.
+        seed: seed of the phantom and of the split.
+        layout_params: ``OTLayout`` parameters (e.g. ``{"method": "auto"}``).
+    """
+    distributed = dist.is_available() and dist.is_initialized()
+    if not distributed or dist.get_rank() == 0:
+        _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
+                 phantom_size, seed, dict(layout_params or {}))
+    if distributed:
+        dist.barrier()
+    return Path(datalist_file)
+
+
+def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
+             phantom_size, seed, layout_params) -> None:
+    ensure_dataset(dataset_dir, phantom, phantom_size, seed)
+    ensure_datalist(datalist_file, dataset_dir, seed=seed)
+    table = _table(omics_tables, omics_types)
+    for section in SECTIONS:
+        try:
+            rows = load_datalist(datalist_file, section, base_dir=dataset_dir)
+        except OmicsDataError:
+            continue  # section absent (e.g. no test split)
+        check_rows(rows, class_names, table, omics_types, f"{datalist_file}[{section}]")
+    if not omics_types:
+        return
+    layout_path = Path(layout_file)
+    if layout_path.is_file():
+        fitted = OmicsPreprocessor.load(layout_path)
+        if set(omics_types) <= set(fitted.channel_names):
+            return
+        logger.info("%s lacks %s: refitting", layout_path, sorted(set(omics_types) - set(fitted.channel_names)))
+    train_ids = [row["omics"] for row in load_datalist(datalist_file, "training", base_dir=dataset_dir)]
+    logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
+    OmicsPreprocessor().fit(table, train_ids, omics_types=list(omics_types), random_state=seed,
+                            **layout_params).save(layout_path)
+
+
+def _table(omics_tables: Mapping[str, str], omics_types: Sequence[str]) -> OmicsTable | None:
+    unknown = [t for t in omics_types if t not in omics_tables]
+    if unknown:
+        raise OmicsDataError(f"modalities {unknown} have no table in omics_tables ({sorted(omics_tables)})")
+    return OmicsTable.cached({t: omics_tables[t] for t in omics_types}) if omics_types else None
+
+
+def require_trained(checkpoint: str | os.PathLike, layout_file: str | os.PathLike,
+                    omics_types: Sequence[str]) -> None:
+    """Refuse evaluation / inference / saliency before training wrote its files."""
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"no trained checkpoint at {checkpoint}: run configs/train.json first")
+    if omics_types and not Path(layout_file).is_file():
+        raise FileNotFoundError(
+            f"no fitted layout at {layout_file} (modalities {list(omics_types)} need it): it is written by "
+            "configs/train.json next to the checkpoint"
+        )
+    if omics_types:
+        fitted = OmicsPreprocessor.cached(layout_file)
+        missing = [t for t in omics_types if t not in fitted.channel_names]
+        if missing:
+            raise OmicsDataError(f"{layout_file} holds layouts for {fitted.channel_names}, not for {missing}")

@@ -1,0 +1,39 @@
+"""Run bundle configs the way MONAI does (ConfigWorkflow), for the bundle tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monai.bundle import ConfigWorkflow
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLES = REPO / "bundles"
+SCHEMA = BUNDLES / "schema" / "meta_schema.json"
+
+
+def run_workflow(bundle: str, configs: list[str], workflow_type: str, **overrides) -> ConfigWorkflow:
+    """initialize -> check_properties -> run -> finalize, as ``python -m monai.bundle run`` does."""
+    root = BUNDLES / bundle
+    workflow = ConfigWorkflow(
+        config_file=[str(root / "configs" / c) for c in configs],
+        meta_file=str(root / "configs" / "metadata.json"),
+        logging_file=str(root / "configs" / "logging.conf"),
+        workflow_type=workflow_type,
+        bundle_root=str(root),
+        **overrides,
+    )
+    workflow.initialize()
+    missing = workflow.check_properties()
+    assert not missing, f"{bundle} {configs}: missing required properties {missing}"
+    workflow.run()
+    workflow.finalize()
+    return workflow
+
+
+def error_chain(error: BaseException) -> str:
+    """All messages of an exception and its causes (MONAI wraps config errors in RuntimeError)."""
+    messages = []
+    while error is not None:
+        messages.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(messages)

@@ -1,0 +1,118 @@
+"""The pan-cancer bundle through monai.bundle: metadata checks, train, evaluate, inference, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from monai.bundle import verify_metadata, verify_net_in_out
+
+from bundle_utils import BUNDLES, SCHEMA, error_chain, run_workflow
+
+BUNDLE = "pan_cancer_classification"
+CONFIGS = BUNDLES / BUNDLE / "configs"
+TINY = {"phantom_size": 6, "max_epochs": 1, "batch_size": 8}
+
+
+def _dirs(base, name):
+    return {"dataset_dir": str(base / "data"), "ckpt_dir": str(base / name / "models"),
+            "output_dir": str(base / name / "eval")}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One fused and one image-only training run on a tiny phantom (1 epoch)."""
+    base = tmp_path_factory.mktemp("pan_cancer")
+    runs = {}
+    for name, modalities in {"fused": ["image", "rna", "cnv", "meth"], "image": ["image"]}.items():
+        # the image-only run also exercises `--tracking mlflow` (offline, local SQLite store)
+        tracking = {"tracking": "mlflow"} if name == "image" else {}
+        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base, name), **TINY, modalities=modalities,
+                     **tracking)
+        runs[name] = base / name
+    return base, runs
+
+
+def test_metadata_verifies_offline_and_version_is_in_changelog():
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(SCHEMA))
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    assert meta["version"] in meta["changelog"]
+    channels = meta["network_data_format"]["inputs"]["image"]["channel_def"]
+    assert [channels[str(i)] for i in range(3)] == ["R", "G", "B"]
+    assert all(channels[str(i)].startswith("omics:") for i in range(3, 6))
+
+
+def test_network_input_output_matches_metadata():
+    for config in ("train.json", "inference.json"):
+        verify_net_in_out(net_id="network_def", meta_file=str(CONFIGS / "metadata.json"),
+                          config_file=str(CONFIGS / config), device="cpu")
+
+
+def test_train_writes_checkpoint_layout_and_datalist(trained):
+    _, runs = trained
+    models = runs["fused"] / "models"
+    assert {"model.pt", "layout.npz", "datalist.json"} <= {p.name for p in models.iterdir()}
+    state = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
+    assert state["features.conv0.weight"].shape[1] == 6
+    image_state = torch.load(runs["image"] / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert image_state["features.conv0.weight"].shape[1] == 3
+    assert not (runs["image"] / "models" / "layout.npz").exists()
+
+
+def test_mlflow_tracking_writes_a_local_sqlite_store(trained):
+    mlflow = pytest.importorskip("mlflow")
+    _, runs = trained
+    store = runs["image"] / "eval" / "mlruns.db"
+    assert store.is_file()
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{store}")
+    experiment = client.get_experiment_by_name("monai_experiment")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert "train_loss" in run.data.metrics
+
+
+def test_layout_is_fitted_on_the_training_split_only(trained):
+    from omicsfusion.data import OmicsPreprocessor
+
+    _, runs = trained
+    datalist = json.loads((runs["fused"] / "models" / "datalist.json").read_text())
+    pre = OmicsPreprocessor.load(runs["fused"] / "models" / "layout.npz")
+    assert pre.channel_names == ["rna", "cnv", "meth"]
+    base = trained[0]
+    rna = pd.read_csv(base / "data" / "omics" / "rna.csv", index_col=0)
+    train_ids = [row["omics"] for row in datalist["training"]]
+    mean_train = rna.loc[train_ids, pre.feature_names("rna")].mean().to_numpy()
+    assert abs(pre.normalizers_["rna"].offset_ - mean_train).max() < 1e-3
+
+
+@pytest.mark.parametrize("name", ["fused", "image"])
+def test_evaluate_and_inference(trained, name):
+    base, runs = trained
+    modalities = ["image", "rna", "cnv", "meth"] if name == "fused" else ["image"]
+    dirs = _dirs(base, name)
+    run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **dirs, modalities=modalities)
+    n_test = len(json.loads((runs[name] / "models" / "datalist.json").read_text())["test"])
+    summary = json.loads((runs[name] / "eval" / "summary.json").read_text())
+    assert summary["n"] == n_test and 0.0 <= summary["accuracy"] <= 1.0
+    per_class = pd.read_csv(runs[name] / "eval" / "per_class_metrics.csv")
+    assert list(per_class["class"]) == ["type_a", "type_b", "type_c", "type_d"]
+    assert (runs[name] / "eval" / "confusion_matrix.png").stat().st_size > 0
+
+    run_workflow(BUNDLE, ["inference.json"], "infer", **dirs, modalities=modalities)
+    predictions = pd.read_csv(runs[name] / "eval" / "predictions.csv")
+    assert len(predictions) == n_test
+    probs = predictions[[c for c in predictions.columns if c.startswith("prob_")]].to_numpy()
+    assert abs(probs.sum(axis=1) - 1).max() < 1e-5
+
+
+def test_evaluate_without_checkpoint_is_refused(tmp_path):
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **_dirs(tmp_path, "none"))
+    assert "no trained checkpoint" in error_chain(info.value)
+
+
+def test_empty_dataset_dir_without_phantom_is_refused(tmp_path):
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(tmp_path, "x"), phantom=None, **TINY)
+    assert "phantom generation is disabled" in error_chain(info.value)

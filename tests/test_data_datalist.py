@@ -1,0 +1,61 @@
+"""Decathlon datalists: stratified seeded split, atomic write, validated load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omicsfusion.data import OmicsDataError, build_datalist, load_datalist, stratified_split, write_datalist
+
+
+def _samples(n_per_class=(20, 10, 5)) -> pd.DataFrame:
+    rows = []
+    for label, n in enumerate(n_per_class):
+        rows += [{"image": f"img/{label}_{i}.png", "omics": f"S{label}_{i}", "label": label} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_split_is_stratified_seeded_and_disjoint():
+    dl = build_datalist(_samples(), val_fraction=0.2, test_fraction=0.2, seed=7)
+    assert dl == build_datalist(_samples(), val_fraction=0.2, test_fraction=0.2, seed=7)
+    assert dl != build_datalist(_samples(), val_fraction=0.2, test_fraction=0.2, seed=8)
+    ids = [r["omics"] for s in ("training", "validation", "test") for r in dl[s]]
+    assert len(ids) == len(set(ids)) == 35
+    for section in ("validation", "test"):
+        counts = np.bincount([r["label"] for r in dl[section]], minlength=3)
+        np.testing.assert_array_equal(counts, [4, 2, 1])
+    assert set(dl["training"][0]) == {"image", "omics", "label"}
+
+
+def test_no_test_section_by_default_and_small_classes():
+    dl = build_datalist(_samples((3, 1)), val_fraction=0.2)
+    assert set(dl) == {"training", "validation"}
+    assert [r["label"] for r in dl["validation"]] == [0]  # a class of 3 still gives one
+    parts = stratified_split([0] * 10, [0.3])
+    assert [p.size for p in parts] == [7, 3]
+
+
+def test_write_and_load_resolve_paths(tmp_path):
+    dl = build_datalist(_samples(), seed=0)
+    path = write_datalist(dl, tmp_path / "datalist.json")
+    assert json.loads(path.read_text()) == dl
+    rows = load_datalist(path, "validation")
+    assert rows[0]["image"] == str(tmp_path / dl["validation"][0]["image"])
+    assert load_datalist(path, "training", base_dir="/data")[0]["image"].startswith("/data/img/")
+
+
+def test_bad_inputs_are_named(tmp_path):
+    with pytest.raises(OmicsDataError, match="lacks column 'label'"):
+        build_datalist([{"image": "a", "omics": "x"}])
+    with pytest.raises(OmicsDataError, match="repeated.*'x'"):
+        build_datalist([{"image": "a", "omics": "x", "label": 0}, {"image": "b", "omics": "x", "label": 1}])
+    with pytest.raises(OmicsDataError, match="integers"):
+        build_datalist([{"image": "a", "omics": "x", "label": "tumour"}])
+    (tmp_path / "d.json").write_text(json.dumps({"training": [{"image": "a", "label": 0}]}))
+    with pytest.raises(OmicsDataError, match=r"training\[0\] lacks \['omics'\]"):
+        load_datalist(tmp_path / "d.json")
+    with pytest.raises(OmicsDataError, match="no section 'test'"):
+        load_datalist(tmp_path / "d.json", "test")

@@ -1,0 +1,106 @@
+"""FeatureNormalizer and OmicsPreprocessor: training-only fit, one-file round trip, adjoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omicsfusion.data import FeatureNormalizer, NonFiniteError, OmicsDataError, OmicsPreprocessor, OmicsTable
+from omicsfusion.layout import OTLayout, modular_table
+
+
+@pytest.fixture(scope="module")
+def table() -> OmicsTable:
+    rna = modular_table(40, 90, n_modules=4, seed=1)
+    cnv = modular_table(40, 30, n_modules=3, seed=2)
+    cnv.columns = [f"C{j}" for j in range(cnv.shape[1])]
+    return OmicsTable({"rna": rna, "cnv": cnv})
+
+
+def test_normalizer_methods_and_round_trip():
+    rng = np.random.default_rng(0)
+    X = rng.poisson(5.0, size=(30, 6)).astype(float)
+    z = FeatureNormalizer("zscore").fit(X)
+    out = z.transform(X)
+    np.testing.assert_allclose(out.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(0), 1, atol=1e-4)
+    np.testing.assert_allclose(FeatureNormalizer("log1p").fit(X).transform(X), np.log1p(X), rtol=1e-6)
+    lz = FeatureNormalizer("log1p_zscore").fit(X).transform(X)
+    np.testing.assert_allclose(lz.std(0), 1, atol=1e-4)
+    np.testing.assert_array_equal(FeatureNormalizer("none").fit(X).transform(X), X.astype(np.float32))
+    back = FeatureNormalizer.from_arrays(z.to_arrays())
+    np.testing.assert_array_equal(back.transform(X), out)
+    with pytest.raises(OmicsDataError, match="unknown normalization"):
+        FeatureNormalizer("quantile")
+
+
+def test_normalizer_names_non_finite_feature_and_sample():
+    X = np.ones((4, 3))
+    X[:, 1] = [1, 2, 3, 4]
+    X[2, 2] = np.nan
+    with pytest.raises(NonFiniteError, match=r"1 feature.*\['c'\]"):
+        FeatureNormalizer().fit(X, ["a", "b", "c"])
+    norm = FeatureNormalizer("log1p").fit(np.abs(X[:, :2]), ["a", "b"])
+    with pytest.raises(NonFiniteError, match=r"sample 'S9', feature 'b'"):
+        norm.transform(np.array([[1.0, -3.0]]), ["S9"])
+
+
+def test_preprocessor_matches_layout_transform_and_round_trips(table, tmp_path):
+    train = table.sample_ids()[:30]
+    pre = OmicsPreprocessor().fit(table, train, method="random", grid=(10, 10))
+    assert pre.channel_names == ["rna", "cnv"] and pre.grid_ == (10, 10)
+    test_ids = table.sample_ids()[30:]
+    images = pre.transform(table, test_ids)
+    assert images.shape == (10, 2, 10, 10) and images.dtype == np.float32
+    # channel c == layout.transform(normalised vector): the preprocessor adds nothing else
+    x = pre.normalize("cnv", table.aligned_rows("cnv", test_ids, pre.feature_names("cnv")))
+    np.testing.assert_allclose(images[:, 1], pre.layouts_["cnv"].transform(x), rtol=1e-5, atol=1e-6)
+    # statistics come from the training split only
+    raw = table.aligned_rows("rna", train, pre.feature_names("rna"))
+    np.testing.assert_allclose(pre.normalizers_["rna"].offset_, raw.mean(0), rtol=1e-5)
+    path = pre.save(tmp_path / "models" / "layout.npz")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["layout.npz"]  # no temp file left
+    loaded = OmicsPreprocessor.load(path)
+    np.testing.assert_array_equal(loaded.transform(table, test_ids), images)
+    assert OTLayout.load(path).grid_ == (10, 10)  # the file is a regular layout file too
+    assert OmicsPreprocessor.cached(path) is OmicsPreprocessor.cached(str(path))
+
+
+def test_auto_grid_is_shared_across_types(table):
+    pre = OmicsPreprocessor().fit(table, table.sample_ids()[:30], method="random")
+    assert pre.layouts_["rna"].grid_ == pre.layouts_["cnv"].grid_ == pre.grid_
+
+
+def test_shared_layout_and_normalization_per_type(table):
+    pre = OmicsPreprocessor().fit(
+        table, table.sample_ids()[:30], normalization={"rna": "zscore", "cnv": "none"}, shared=True,
+        method="random", grid=(11, 11),
+    )
+    assert pre.layouts_["rna"] is pre.layouts_["cnv"]
+    assert pre.normalizers_["cnv"].method == "none"
+    union = pre.layouts_["rna"].feature_names_
+    x = {t: np.random.default_rng(3).normal(size=pre.feature_names(t).size) for t in pre.channel_names}
+    img = pre.images(x, normalized=True)
+    # channel c equals the shared layout applied to the union vector holding only type c's features
+    for c, t in enumerate(pre.channel_names):
+        full = pd.Series(0.0, index=union)
+        full[pre.feature_names(t)] = x[t]
+        np.testing.assert_allclose(img[c], pre.layouts_[t].transform(full.to_numpy()[None])[0], atol=1e-6)
+
+
+def test_backproject_is_adjoint_of_images(table):
+    pre = OmicsPreprocessor().fit(table, table.sample_ids()[:30], method="random", grid=(10, 10))
+    rng = np.random.default_rng(0)
+    x = {t: rng.normal(size=pre.feature_names(t).size) for t in pre.channel_names}
+    a = rng.normal(size=(2, 10, 10))
+    lhs = float((pre.images(x, normalized=True).astype(np.float64) * a).sum())
+    back = pre.backproject(a)
+    rhs = sum(float(x[t] @ back[t]) for t in pre.channel_names)
+    assert lhs == pytest.approx(rhs, rel=1e-5)
+
+
+def test_wrong_vector_length_is_named(table):
+    pre = OmicsPreprocessor().fit(table, table.sample_ids()[:30], method="random", grid=(10, 10))
+    with pytest.raises(OmicsDataError, match="'cnv'.*3 features"):
+        pre.images({"rna": np.zeros(pre.feature_names("rna").size), "cnv": np.zeros(3)})

@@ -1,0 +1,126 @@
+"""OmicsTable: formats, O(1) lookup, named errors, process cache, feature alignment."""
+
+from __future__ import annotations
+
+import os
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from omicsfusion.data import (
+    DuplicateSampleError,
+    FeatureMismatchError,
+    MissingLayerError,
+    MissingSampleError,
+    OmicsDataError,
+    OmicsTable,
+)
+
+
+def _frame(n: int = 6, f: int = 4, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        rng.normal(size=(n, f)),
+        index=pd.Index([f"P{i}" for i in range(n)], name="sample"),
+        columns=[f"g{j}" for j in range(f)],
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.gz", ".parquet"])
+def test_text_and_parquet_round_trip(tmp_path, suffix):
+    df = _frame()
+    path = tmp_path / f"rna{suffix}"
+    if suffix == ".parquet":
+        df.to_parquet(path)
+    else:
+        df.to_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    table = OmicsTable({"rna": path})
+    assert table.types == ("rna",)
+    assert table.sample_ids("rna") == list(df.index)
+    np.testing.assert_array_equal(table.features("rna"), df.columns)
+    np.testing.assert_allclose(table.row("rna", "P3"), df.loc["P3"].to_numpy(), rtol=1e-6)
+    assert table.row("rna", "P3").dtype == np.float32
+    assert not table.row("rna", "P3").flags.writeable
+
+
+def test_id_column_and_non_numeric_columns(tmp_path):
+    df = _frame().reset_index()
+    df.insert(1, "project", "TCGA-GBM")
+    df.insert(0, "row", range(len(df)))
+    df.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.warns(UserWarning, match="non-numeric.*project"):
+        table = OmicsTable({"rna": tmp_path / "t.csv"}, id_column="sample")
+    assert list(table.features("rna")) == ["row", "g0", "g1", "g2", "g3"]
+    assert table.has("rna", "P0") and not table.has("rna", "P99")
+
+
+def test_h5ad_sparse_layer_and_obs_id(tmp_path):
+    X = sp.random(5, 7, density=0.4, format="csr", random_state=0, dtype=np.float32)
+    adata = anndata.AnnData(
+        X=X,
+        obs=pd.DataFrame({"barcode": [f"b{i}" for i in range(5)]}, index=[f"c{i}" for i in range(5)]),
+        var=pd.DataFrame(index=[f"gene{j}" for j in range(7)]),
+        layers={"counts": X * 10},
+    )
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    table = OmicsTable({"rna": tmp_path / "a.h5ad"})
+    np.testing.assert_allclose(table.row("rna", "c2"), X[2].toarray().ravel())
+    counts = OmicsTable({"rna": tmp_path / "a.h5ad"}, layer="counts", id_column="barcode")
+    np.testing.assert_allclose(counts.row("rna", "b2"), 10 * X[2].toarray().ravel(), rtol=1e-6)
+    with pytest.raises(MissingLayerError, match=r"a\.h5ad: no layer 'raw'.*counts"):
+        OmicsTable({"rna": tmp_path / "a.h5ad"}, layer="raw")
+
+
+def test_missing_sample_names_id_and_file(tmp_path):
+    _frame().to_csv(tmp_path / "cnv.csv")
+    table = OmicsTable({"cnv": tmp_path / "cnv.csv"})
+    with pytest.raises(MissingSampleError, match=r"'NOPE'.*'cnv'.*cnv\.csv") as err:
+        table.row("cnv", "NOPE")
+    assert isinstance(err.value, KeyError)
+    with pytest.raises(MissingSampleError, match="NOPE"):
+        table.rows("cnv", ["P0", "NOPE"])
+
+
+def test_duplicate_ids_and_unknown_format(tmp_path):
+    df = _frame()
+    df.index = ["A", "B", "A", "C", "D", "B"]
+    df.to_csv(tmp_path / "dup.csv")
+    with pytest.raises(DuplicateSampleError, match=r"dup\.csv.*2 sample id.*'A'"):
+        OmicsTable({"rna": tmp_path / "dup.csv"})
+    (tmp_path / "x.xlsx").write_text("")
+    with pytest.raises(OmicsDataError, match="unsupported"):
+        OmicsTable({"rna": tmp_path / "x.xlsx"})
+
+
+def test_several_types_and_common_samples():
+    a, b = _frame(6), _frame(4, 3, seed=1)
+    table = OmicsTable({"rna": a, "cnv": b})
+    assert table.types == ("rna", "cnv")
+    assert table.sample_ids() == ["P0", "P1", "P2", "P3"]
+    assert table.frame("cnv").shape == (4, 3)
+
+
+def test_cache_reads_once_and_rereads_changed_file(tmp_path):
+    path = tmp_path / "rna.csv"
+    _frame().to_csv(path)
+    first = OmicsTable.cached({"rna": str(path)})
+    assert OmicsTable.cached({"rna": path}) is first
+    _frame(seed=5).to_csv(path)
+    os.utime(path, ns=(1, 10**18))
+    second = OmicsTable.cached({"rna": path})
+    assert second is not first
+    np.testing.assert_allclose(second.row("rna", "P0"), _frame(seed=5).loc["P0"], rtol=1e-6)
+
+
+def test_feature_alignment_fills_reports_and_refuses():
+    table = OmicsTable({"rna": _frame(f=4)})
+    with pytest.warns(UserWarning, match="1 of 4 layout features absent"):
+        rows = table.aligned_rows("rna", ["P1"], ["g3", "g0", "zz", "g1"], fill_value=-7.0)
+    expected = table.row("rna", "P1")[[3, 0, 0, 1]].copy()
+    expected[2] = -7.0
+    np.testing.assert_allclose(rows[0], expected)
+    with pytest.raises(FeatureMismatchError, match=r"only 1 of 4.*absent e\.g\."):
+        table.feature_index("rna", ["g0", "x1", "x2", "x3"], min_overlap=0.5)

@@ -1,0 +1,93 @@
+"""Every layout method: shapes, one pixel per feature, mass splitting, 3-D, quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omicsfusion.layout import LayoutError, OTLayout, modular_table
+from omicsfusion.layout.grid import auto_grid
+from omicsfusion.layout.metrics import collisions
+
+
+@pytest.fixture(scope="module")
+def table():
+    return modular_table(n_samples=60, n_features=120, n_modules=6, noise=0.5, seed=3)
+
+
+def _check_matrix(layout: OTLayout, n_features: int) -> None:
+    a = layout.matrix_
+    assert a.shape == (int(np.prod(layout.grid_)), n_features)
+    row_sums = np.asarray(a.sum(axis=1)).ravel()
+    occupied = row_sums > 0
+    np.testing.assert_allclose(row_sums[occupied], 1.0)  # pixels are weighted means
+    assert (np.asarray((a != 0).sum(axis=0)).ravel() > 0).all()  # no feature dropped
+
+
+@pytest.mark.parametrize("method", ["auto", "multiscale", "emd", "gw", "random", "deepinsight"])
+def test_every_method_fits_and_maps(table, method):
+    layout = OTLayout(method=method, random_state=1).fit(table)
+    assert layout.grid_ == auto_grid(120) == (11, 11)
+    _check_matrix(layout, 120)
+    images = layout.transform(table)
+    assert images.shape == (60, 11, 11) and images.dtype == np.float32
+    scores = layout.score(table)
+    assert set(scores) == {"spearman", "knn10", "collisions", "fit_seconds"}
+    if method != "deepinsight":
+        assert scores["collisions"] == 0  # pixels >= features: one pixel each
+
+
+@pytest.mark.parametrize("method", ["multiscale", "emd", "gw"])
+def test_fewer_pixels_than_features_splits_mass(table, method):
+    layout = OTLayout(grid=(6, 8), method=method).fit(table)
+    _check_matrix(layout, 120)
+    assert (np.asarray(layout.matrix_.sum(axis=1)).ravel() > 0).all()  # every pixel used
+    assert collisions(layout.matrix_) == 120
+
+
+def test_one_to_one_method_refuses_small_grid(table):
+    with pytest.raises(LayoutError, match=r"48 pixels for 120 features"):
+        OTLayout(grid=(6, 8), method="random").fit(table)
+
+
+@pytest.mark.parametrize("method", ["multiscale", "emd"])
+def test_three_dimensional_grid(table, method):
+    layout = OTLayout(grid=(5, 5, 5), method=method).fit(table)
+    assert layout.transform(table).shape == (60, 5, 5, 5)
+    assert layout.score(table)["collisions"] == 0
+
+
+def test_explicit_rectangular_grid_and_string(table):
+    layout = OTLayout(grid="10x14").fit(table)
+    assert layout.grid_ == (10, 14)
+    assert layout.score(table)["collisions"] == 0
+
+
+def test_auto_grid_rule():
+    assert auto_grid(1577) == (40, 40)
+    assert auto_grid(1500) == (39, 39)
+    assert auto_grid(12) == (4, 3)
+    for n in range(1, 300):
+        h, w = auto_grid(n)
+        assert h * w >= n and h - 1 <= w <= h
+
+
+def test_fit_is_deterministic(table):
+    a = OTLayout(random_state=5).fit(table).matrix_
+    b = OTLayout(random_state=5).fit(table).matrix_
+    assert (a != b).nnz == 0
+
+
+def test_verbose_reports_progress(table, capsys):
+    OTLayout(verbose=True).fit(table)
+    err = capsys.readouterr().err
+    assert "embedding epoch" in err and "OT placement" in err and "done in" in err
+
+
+def test_multiscale_beats_random_on_modular_data():
+    table = modular_table(n_samples=150, n_features=600, n_modules=10, noise=0.5, seed=0)
+    good = OTLayout(method="auto").fit(table).score(table)
+    rand = OTLayout(method="random").fit(table).score(table)
+    assert good["spearman"] > 0.5 and rand["spearman"] < 0.1
+    assert good["knn10"] > 0.15 and good["knn10"] > 5 * rand["knn10"]
+    assert good["collisions"] == 0

@@ -1,0 +1,227 @@
+"""Omics transforms: array == dict, meta/affine carried over, named errors, collation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from monai.data import DataLoader, Dataset, MetaTensor
+from monai.transforms import Compose, ConcatItemsd
+
+from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsPreprocessor, OmicsTable
+from omicsfusion.layout import modular_table
+from omicsfusion.transforms import (
+    AlignToReference,
+    AlignToReferenced,
+    FuseChannels,
+    FuseChannelsd,
+    LoadOmics,
+    LoadOmicsd,
+    OmicsToImage,
+    OmicsToImaged,
+    ReferenceShapeError,
+)
+
+AFFINE = torch.tensor([[0.5, 0, 0, 10.0], [0, 0.5, 0, -3.0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Two omics csv files (the cnv one lacks sample S0002) and a fitted layout file."""
+    root = tmp_path_factory.mktemp("omics")
+    rna = modular_table(30, 50, n_modules=3, seed=1)
+    cnv = modular_table(30, 20, n_modules=2, seed=2).drop(index="S0002")
+    cnv.columns = [f"C{j}" for j in range(20)]
+    rna.to_csv(root / "rna.csv")
+    cnv.to_csv(root / "cnv.csv")
+    table = OmicsTable.cached({"rna": root / "rna.csv", "cnv": root / "cnv.csv"})
+    train = [s for s in table.sample_ids() if s != "S0029"]
+    OmicsPreprocessor().fit(table, train, method="random", grid=(8, 8)).save(root / "layout.npz")
+    return {"rna": str(root / "rna.csv"), "cnv": str(root / "cnv.csv")}, str(root / "layout.npz")
+
+
+def _image(shape=(3, 32, 24)) -> MetaTensor:
+    return MetaTensor(torch.rand(shape), affine=AFFINE.clone(), meta={"filename_or_obj": "slide.png"})
+
+
+def test_array_and_dict_transforms_agree(files):
+    tables, layout = files
+    ref = _image()
+    vectors, meta = LoadOmics(tables)("S0001")
+    omics = OmicsToImage(layout)(vectors, meta)
+    aligned = AlignToReference()(omics, ref)
+    fused = FuseChannels()([ref, aligned])
+    pipeline = Compose([
+        LoadOmicsd(keys="omics", tables=tables),
+        OmicsToImaged(keys="omics", layout=layout),
+        AlignToReferenced(keys="omics", ref_key="image"),
+        FuseChannelsd(keys=["image", "omics"], name="image"),
+    ])
+    out = pipeline({"image": ref, "omics": "S0001", "label": 1})
+    assert "omics_meta_dict" not in out
+    torch.testing.assert_close(out["image"].as_tensor(), fused.as_tensor())
+    assert out["image"].meta["channel_names"] == ["image_0", "image_1", "image_2", "rna", "cnv"]
+    assert out["image"].meta["n_image_channels"] == 3
+    assert out["image"].meta["omics_sample_id"] == "S0001"
+    torch.testing.assert_close(out["image"].affine, AFFINE)
+
+
+def test_preprocessor_in_loader_gives_the_same_image(files):
+    tables, layout = files
+    raw = OmicsToImage(layout)(*LoadOmics(tables)("S0005"))
+    fast = OmicsToImage(layout)(*LoadOmics(tables, preprocessor=layout)("S0005"))
+    torch.testing.assert_close(raw.as_tensor(), fast.as_tensor())
+    pre = OmicsPreprocessor.cached(layout)
+    table = OmicsTable.cached(tables)
+    np.testing.assert_allclose(raw.numpy(), pre.transform(table, ["S0005"])[0], rtol=1e-5, atol=1e-6)
+    assert raw.meta["omics_channels"] == ["rna", "cnv"]
+
+
+def test_tables_are_shared_and_layout_files_must_agree(files, tmp_path):
+    tables, layout = files
+    assert LoadOmicsd(keys="omics", tables=tables).loader.table is LoadOmics(tables, layout).table
+    table = OmicsTable.cached(tables)
+    other = OmicsPreprocessor().fit(table, table.sample_ids()[:20], method="random", grid=(8, 8), random_state=3)
+    other_file = other.save(tmp_path / "other.npz")
+    vectors, meta = LoadOmics(tables, preprocessor=other_file)("S0001")
+    with pytest.raises(FeatureMismatchError, match="different layout file"):
+        OmicsToImage(layout)(vectors, meta)
+
+
+def test_omics_type_subset(files):
+    tables, layout = files
+    img = OmicsToImage(layout, omics_types=["cnv"])(*LoadOmics(tables)("S0003"))
+    full = OmicsToImage(layout)(*LoadOmics(tables)("S0003"))
+    assert img.shape == (1, 8, 8) and img.meta["omics_channels"] == ["cnv"]
+    torch.testing.assert_close(img[0].as_tensor(), full[1].as_tensor())
+
+
+def test_missing_sample_raises_or_zero_fills(files):
+    tables, layout = files
+    with pytest.raises(MissingSampleError, match=r"'S0002'.*'cnv'.*cnv\.csv"):
+        LoadOmicsd(keys="omics", tables=tables)({"omics": "S0002"})
+    d = LoadOmicsd(keys="omics", tables=tables, on_missing="zeros")({"omics": "S0002"})
+    img = OmicsToImaged(keys="omics", layout=layout)(d)["omics"]
+    assert img.meta["omics_missing"] is True
+    np.testing.assert_array_equal(img.meta["omics_missing_channels"], [False, True])
+    assert float(img[1].abs().sum()) == 0.0 and float(img[0].abs().sum()) > 0
+    ok = OmicsToImage(layout)(*LoadOmics(tables, on_missing="zeros")("S0001"))
+    assert ok.meta["omics_missing"] is False
+
+
+def test_layout_feature_mismatch_is_named(files, tmp_path):
+    _, layout = files
+    other = modular_table(5, 50, seed=9)
+    other.columns = [f"X{j}" for j in range(50)]
+    other.to_csv(tmp_path / "rna.csv")
+    with pytest.raises(FeatureMismatchError, match="'rna'.*only 0 of"):
+        LoadOmics({"rna": tmp_path / "rna.csv", "cnv": files[0]["cnv"]}, preprocessor=layout)
+    vectors, meta = LoadOmics({"rna": tmp_path / "rna.csv"})("S0001")
+    with pytest.raises(FeatureMismatchError, match="'rna'.*name only 0 of"):
+        OmicsToImage(layout, omics_types=["rna"])(vectors, meta)
+
+
+def test_align_2d_nearest_blocks_and_meta(files):
+    tables, layout = files
+    omics = OmicsToImage(layout)(*LoadOmics(tables)("S0001"))
+    ref = _image((3, 32, 24))
+    out = AlignToReference()(omics, ref)
+    assert out.shape == (2, 32, 24)
+    torch.testing.assert_close(out.affine, AFFINE)
+    assert out.meta["filename_or_obj"] == "slide.png" and out.meta["omics_channels"] == ["rna", "cnv"]
+    # nearest: each grid pixel is a 4 x 3 block
+    torch.testing.assert_close(out[:, ::4, ::3].as_tensor(), omics.as_tensor())
+    torch.testing.assert_close(out[:, 3::4, 2::3].as_tensor(), omics.as_tensor())
+    smooth = AlignToReference(mode="bilinear")(omics, ref)
+    assert smooth.shape == out.shape and not torch.equal(smooth.as_tensor(), out.as_tensor())
+
+
+def test_align_3d_broadcast_axis_and_3d_grid():
+    omics = MetaTensor(torch.rand(2, 4, 5), meta={"omics_channels": ["a", "b"]})
+    vol = MetaTensor(torch.rand(1, 8, 10, 6), affine=AFFINE.clone())
+    out = AlignToReference()(omics, vol)
+    assert out.shape == (2, 8, 10, 6)
+    torch.testing.assert_close(out.affine, AFFINE)
+    assert torch.equal(out[..., 0].as_tensor(), out[..., 5].as_tensor())
+    side = AlignToReference(axis=0)(omics, vol)
+    assert side.shape == (2, 8, 10, 6) and torch.equal(side[:, 0].as_tensor(), side[:, 7].as_tensor())
+    grid3 = MetaTensor(torch.rand(2, 4, 5, 3))
+    assert AlignToReference(mode="trilinear")(grid3, vol).shape == (2, 8, 10, 6)
+
+
+def test_bad_reference_dims_are_named():
+    omics = torch.rand(2, 4, 5)
+    with pytest.raises(ReferenceShapeError, match=r"channel-first.*\(64,\)"):
+        AlignToReference()(omics, torch.rand(1, 64))
+    with pytest.raises(ReferenceShapeError, match="3-D layout grid"):
+        AlignToReference()(torch.rand(2, 4, 5, 3), torch.rand(3, 16, 16))
+    with pytest.raises(ReferenceShapeError, match="different spatial shapes"):
+        FuseChannels()([torch.rand(3, 8, 8), torch.rand(2, 4, 4)])
+
+
+def test_fused_batches_collate(files):
+    tables, layout = files
+    pipeline = Compose([
+        LoadOmicsd(keys="omics", tables=tables),
+        OmicsToImaged(keys="omics", layout=layout),
+        AlignToReferenced(keys="omics", ref_key="image"),
+        FuseChannelsd(keys=["image", "omics"], name="image"),
+    ])
+    data = [{"image": _image((1, 16, 16)), "omics": f"S{i:04d}", "label": i % 2} for i in (0, 1, 3, 4)]
+    batch = next(iter(DataLoader(Dataset(data, pipeline), batch_size=4, num_workers=0)))
+    assert batch["image"].shape == (4, 3, 16, 16)
+    assert batch["label"].tolist() == [0, 1, 1, 0]
+
+
+def test_concat_itemsd_also_works(files):
+    """MONAI's ConcatItemsd gives the same tensor (without the channel bookkeeping)."""
+    tables, layout = files
+    steps = [LoadOmicsd(keys="omics", tables=tables), OmicsToImaged(keys="omics", layout=layout),
+             AlignToReferenced(keys="omics", ref_key="image")]
+    d = Compose(steps)({"image": _image((1, 16, 16)), "omics": "S0004"})
+    a = ConcatItemsd(keys=["image", "omics"], name="fused")(d)["fused"]
+    b = FuseChannelsd(keys=["image", "omics"], name="fused")(d)["fused"]
+    torch.testing.assert_close(a.as_tensor(), b.as_tensor())
+
+
+def test_vectors_without_meta_must_match_layout(files):
+    _, layout = files
+    pre = OmicsPreprocessor.cached(layout)
+    vectors = {t: np.zeros(pre.feature_names(t).size, np.float32) for t in pre.channel_names}
+    assert OmicsToImage(layout)(vectors).shape == (2, 8, 8)
+    vectors["rna"] = pd.Series(np.zeros(3)).to_numpy()
+    with pytest.raises(FeatureMismatchError, match="'rna': vector has 3 features"):
+        OmicsToImage(layout)(vectors)
+
+
+def test_bundle_config_snippet(files, tmp_path):
+    """The preprocessing block documented in docs/transforms.md parses and runs with monai.bundle."""
+    from monai.bundle import ConfigParser
+
+    tables, layout = files
+    image = tmp_path / "patch.npy"
+    np.save(image, np.random.default_rng(0).random((20, 16)).astype(np.float32))
+    config = {
+        "imports": ["$from omicsfusion.transforms import check_omics_augmentation"],
+        "bundle_root": str(tmp_path),
+        "omics_tables": tables,
+        "layout_file": layout,
+        "preprocessing": {
+            "_target_": "Compose",
+            "transforms": [
+                {"_target_": "LoadImaged", "keys": "image", "image_only": True},
+                {"_target_": "EnsureChannelFirstd", "keys": "image", "channel_dim": "no_channel"},
+                {"_target_": "omicsfusion.transforms.LoadOmicsd", "keys": "omics", "tables": "@omics_tables"},
+                {"_target_": "omicsfusion.transforms.OmicsToImaged", "keys": "omics", "layout": "@layout_file"},
+                {"_target_": "omicsfusion.transforms.AlignToReferenced", "keys": "omics", "ref_key": "image"},
+                {"_target_": "omicsfusion.transforms.FuseChannelsd", "keys": ["image", "omics"], "name": "image"},
+            ],
+        },
+        "checked": "$check_omics_augmentation(@preprocessing)",
+    }
+    parser = ConfigParser(config)
+    pipeline = parser.get_parsed_content("checked")
+    out = pipeline({"image": str(image), "omics": "S0007", "label": 0})["image"]
+    assert out.shape == (3, 20, 16)
+    assert out.meta["channel_names"] == ["image_0", "rna", "cnv"]
