@@ -203,14 +203,15 @@ def run_benchmark(
             fold = _Fold(table, data, train, test, normalization, params, seed)
             for model in chosen:
                 bar.set_postfix_str(model)
-                t0 = time.perf_counter()
                 if model in TABULAR_MODELS:
                     x_train, x_test = fold.tabular
+                    t0 = time.perf_counter()
                     clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
                     fit_s = time.perf_counter() - t0
                     proba = _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes)
                 else:
-                    imager = fold.imager(model)
+                    imager = fold.imager(model)  # its own fit time is imager.fit_s
+                    t0 = time.perf_counter()
                     cnn = CNNClassifier(seed=seed, threads=threads, **(cnn_params or {}))
                     cnn.fit(imager.images(fold.train_ids), fold.y_train, n_classes)
                     fit_s = imager.fit_s + time.perf_counter() - t0
