@@ -15,6 +15,7 @@ import sys
 # sets ``func`` (called with the parsed namespace, returns an exit code).
 COMMANDS = {
     "layout": "omicsfusion.layout.cli",
+    "benchmark": "omicsfusion.benchmark.cli",
 }
 
 

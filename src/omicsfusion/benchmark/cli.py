@@ -1,0 +1,169 @@
+"""``python -m omicsfusion benchmark``: does the OT image help on my omics table?
+
+Reads one or several omics tables (one per omics type, joined on sample id)
+and a label column, runs every model on identical stratified folds and prints
+a table of mean ± sd metrics; ``--json`` writes the same as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from omicsfusion.benchmark.errors import BenchmarkError
+from omicsfusion.benchmark.inputs import join_inputs
+from omicsfusion.benchmark.report import format_table, write_json
+from omicsfusion.benchmark.runner import ALL_MODELS, run_benchmark
+from omicsfusion.data import OmicsTable
+from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.layout import LayoutError
+
+
+def _typed_paths(specs: list[str]) -> dict[str, str]:
+    """``TYPE=PATH`` or ``PATH`` (type = file name without suffixes) -> {type: path}."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            path = spec
+            name = Path(spec).name.split(".")[0]
+        if name in out:
+            raise BenchmarkError(f"omics type {name!r} given twice ({out[name]}, {path}); name them TYPE=PATH")
+        out[name] = path
+    return out
+
+
+def _is_anndata_h5(path: str) -> bool:
+    """An AnnData file saved with a plain ``.h5`` suffix (as stLearn's test data is)."""
+    if not path.lower().endswith(".h5") or not Path(path).is_file():
+        return False
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return "obs" in handle and "var" in handle and "X" in handle
+
+
+def _anndata_h5(path: str) -> object:
+    """The path itself, or the AnnData object when an AnnData file has a ``.h5`` suffix.
+
+    The data layer reads ``.h5ad`` by suffix; an in-memory AnnData goes through
+    the same reader.
+    """
+    if _is_anndata_h5(path):
+        import anndata
+
+        return anndata.read_h5ad(path)
+    return path
+
+
+def _read_frame(path: str, id_column: str | None) -> pd.DataFrame:
+    """A table of sample annotations (csv/tsv/txt/parquet, or an h5ad's obs) indexed by sample id."""
+    lower = path.lower().removesuffix(".gz")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"table not found: {path}")
+    if lower.endswith(".h5ad") or _is_anndata_h5(path):
+        import anndata
+
+        obs = anndata.read_h5ad(path, backed="r").obs
+        frame = obs.set_index(id_column) if id_column else obs
+    elif lower.endswith(".parquet"):
+        frame = pd.read_parquet(path)
+        if id_column or isinstance(frame.index, pd.RangeIndex):
+            frame = frame.set_index(id_column or frame.columns[0])
+    elif lower.endswith((".csv", ".tsv", ".txt")):
+        frame = pd.read_csv(path, sep="," if lower.endswith(".csv") else "\t", dtype=str)
+        frame = frame.set_index(id_column or frame.columns[0])
+    else:
+        raise BenchmarkError(f"{path}: unsupported table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
+    frame.index = frame.index.astype(str)
+    return frame
+
+
+def _labels(args: argparse.Namespace, paths: dict[str, str]) -> pd.Series:
+    """The label column, from ``--label-table`` or else from the first omics table that has it."""
+    sources = [args.label_table] if args.label_table else list(paths.values())
+    for source in sources:
+        frame = _read_frame(source, args.label_id_column if args.label_table else args.id_column)
+        if args.label_column in frame.columns:
+            column = frame[args.label_column]
+            return column.where(column.notna() & (column.astype(str).str.strip() != ""))
+    where = args.label_table or ", ".join(sources)
+    raise BenchmarkError(f"label column {args.label_column!r} not found in {where}")
+
+
+def _ids(path: str) -> list[str]:
+    """Sample ids, one per line (a csv's first column also works); blank lines ignored."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"id list not found: {path}")
+    lines = [line.split(",")[0].strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of the subcommand; bad input prints one ``error:`` line and returns 2."""
+    try:
+        if (args.train_ids is None) != (args.test_ids is None):
+            raise BenchmarkError("--train-ids and --test-ids go together")
+        paths = _typed_paths(args.tables)
+        table = OmicsTable({t: _anndata_h5(p) for t, p in paths.items()}, id_column=args.id_column)
+        frames = {t: table.frame(t).drop(columns=[args.label_column], errors="ignore") for t in table.types}
+        split = (_ids(args.train_ids), _ids(args.test_ids)) if args.train_ids else None
+        data = join_inputs(
+            frames,
+            _labels(args, paths),
+            max_missing_labels=args.max_missing_labels,
+            drop_classes_below=(2 if split else args.folds) if args.drop_small_classes else 0,
+        )
+        models = args.models.split(",") if args.models else None
+        layout_params = {"method": args.layout_method, "grid": args.grid}
+        cnn_params = {"max_epochs": args.max_epochs, "patience": args.patience}
+        result = run_benchmark(
+            data, folds=args.folds, seed=args.seed, split=split, models=models,
+            normalization=args.normalization, layout_params=layout_params, cnn_params=cnn_params,
+            threads=args.threads, progress=not args.no_progress,
+        )
+    except (BenchmarkError, OmicsDataError, LayoutError, MissingSampleError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    if args.json:
+        print(f"wrote {write_json(result, args.json)}", file=sys.stderr)
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``benchmark`` with the ``python -m omicsfusion`` parser."""
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="compare the OT-image CNN with a random layout, peer layouts and tabular models",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("tables", nargs="+", metavar="TABLE",
+                        help="omics table(s), samples as rows: PATH or TYPE=PATH (.csv/.tsv/.parquet/.h5ad)")
+    parser.add_argument("--label-column", required=True, help="label column (in --label-table, else in a TABLE)")
+    parser.add_argument("--label-table", help="separate labels table (csv/tsv/parquet/h5ad obs), ids in its first column")
+    parser.add_argument("--label-id-column", help="sample-id column of --label-table (default: first column)")
+    parser.add_argument("--id-column", help="sample-id column of the omics tables (default: first column / obs_names)")
+    parser.add_argument("--folds", type=int, default=5, help="stratified outer folds")
+    parser.add_argument("--seed", type=int, default=0, help="seeds folds, layouts and models")
+    parser.add_argument("--train-ids", help="file of training sample ids (one per line): a predefined split")
+    parser.add_argument("--test-ids", help="file of test sample ids (one per line)")
+    parser.add_argument("--models", help=f"comma-separated subset of: {','.join(ALL_MODELS)}")
+    parser.add_argument("--normalization", default="zscore", help="per-feature normalisation fitted per training fold")
+    parser.add_argument("--layout-method", default="auto", help="OTLayout method of the OT-CNN")
+    parser.add_argument("--grid", default="auto", help="layout grid: auto, HxW")
+    parser.add_argument("--max-epochs", type=int, default=60, help="CNN epoch cap")
+    parser.add_argument("--patience", type=int, default=8, help="CNN early-stopping patience (epochs)")
+    parser.add_argument("--max-missing-labels", type=float, default=0.2,
+                        help="largest share of samples without a label that is dropped rather than refused")
+    parser.add_argument("--drop-small-classes", action="store_true",
+                        help="drop classes with fewer samples than folds instead of refusing")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch, random forest)")
+    parser.add_argument("--json", help="write the results as JSON here")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=run)
+    return parser

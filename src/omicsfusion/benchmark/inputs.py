@@ -1,0 +1,137 @@
+"""Join omics tables and labels on sample id, refusing inputs that cannot be compared.
+
+The benchmark is only fair when every model sees the same samples, so the
+joined sample set is decided once here and every problem with it is named.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from omicsfusion.benchmark.errors import BenchmarkError
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    """Samples shared by every table and labelled, in one fixed order.
+
+    Attributes:
+        tables: omics type -> DataFrame (rows = ``sample_ids``, numeric columns).
+        sample_ids: the joined sample ids.
+        y: integer class code per sample, ``0..len(classes)-1``.
+        classes: class names in code order.
+        notes: what was dropped on the way, for the report.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    sample_ids: np.ndarray
+    y: np.ndarray
+    classes: np.ndarray
+    notes: tuple[str, ...]
+
+
+def _shared_ids(tables: Mapping[str, pd.DataFrame]) -> pd.Index:
+    """Sample ids present in every table; refuse an empty or near-empty overlap."""
+    for name, table in tables.items():
+        if table.index.has_duplicates:
+            dup = table.index[table.index.duplicated()].unique()
+            raise BenchmarkError(f"table {name!r}: duplicated sample id(s) {list(dup[:3])}")
+        if table.shape[0] == 0 or table.shape[1] == 0:
+            raise BenchmarkError(f"table {name!r} is empty ({table.shape[0]} samples x {table.shape[1]} features)")
+    names = list(tables)
+    shared = tables[names[0]].index
+    for name in names[1:]:
+        shared = shared.intersection(tables[name].index, sort=False)
+    if len(shared) == 0:
+        counts = ", ".join(f"{n!r}: {len(tables[n].index)}" for n in names)
+        pairs = ", ".join(
+            f"{a!r}&{b!r}: {len(tables[a].index.intersection(tables[b].index))}"
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
+        )
+        raise BenchmarkError(
+            f"the tables share no sample id (samples per table: {counts}; pairwise overlap: {pairs}); "
+            f"first ids: " + ", ".join(f"{n!r}: {list(tables[n].index[:2])}" for n in names)
+        )
+    return shared
+
+
+def join_inputs(
+    tables: Mapping[str, pd.DataFrame],
+    labels: pd.Series,
+    *,
+    max_missing_labels: float = 0.2,
+    drop_classes_below: int = 0,
+) -> BenchmarkData:
+    """Restrict every table to samples shared by all tables and carrying a label.
+
+    Args:
+        tables: omics type -> DataFrame indexed by sample id.
+        labels: class label per sample id (NaN / absent = unlabelled).
+        max_missing_labels: largest share of the shared samples that may lack a
+            label; those are dropped with a warning, more is refused.
+        drop_classes_below: drop (with a warning) classes with fewer samples
+            than this; 0 keeps every class.
+
+    Raises:
+        BenchmarkError: no tables, no shared sample id, duplicated ids, a
+            non-numeric or non-finite feature, or too many missing labels.
+    """
+    if not tables:
+        raise BenchmarkError("no omics table given")
+    notes: list[str] = []
+    shared = _shared_ids(tables)
+    for name, table in tables.items():
+        if len(shared) < len(table.index):
+            notes.append(f"table {name!r}: {len(table.index) - len(shared)} of {len(table.index)} samples are not in every table and were dropped")
+    if labels.index.has_duplicates:
+        dup = labels.index[labels.index.duplicated()].unique()
+        raise BenchmarkError(f"labels: duplicated sample id(s) {list(dup[:3])}")
+    found = labels.reindex(shared)
+    missing = found.isna()
+    if missing.all():
+        raise BenchmarkError(
+            f"none of the {len(shared)} samples shared by the tables has a label "
+            f"(table ids e.g. {list(shared[:3])}, label ids e.g. {list(labels.index[:3])})"
+        )
+    share = float(missing.mean())
+    if share > max_missing_labels:
+        raise BenchmarkError(
+            f"{int(missing.sum())} of {len(shared)} samples ({share:.0%}) have no label, more than the allowed "
+            f"{max_missing_labels:.0%} (--max-missing-labels); first unlabelled: {list(shared[missing.to_numpy()][:3])}"
+        )
+    if missing.any():
+        notes.append(f"{int(missing.sum())} of {len(shared)} samples have no label and were dropped")
+    found = found[~missing].astype(str)
+    if drop_classes_below > 0:
+        counts = found.value_counts()
+        small = counts[counts < drop_classes_below]
+        if len(small):
+            notes.append(
+                "dropped class(es) with fewer than "
+                f"{drop_classes_below} samples: " + ", ".join(f"{c!r} ({n})" for c, n in small.items())
+            )
+            found = found[~found.isin(small.index)]
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    ids = found.index
+    joined: dict[str, pd.DataFrame] = {}
+    for name, table in tables.items():
+        frame = table.loc[ids]
+        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if bad:
+            raise BenchmarkError(f"table {name!r}: non-numeric feature column(s) {bad[:3]}")
+        values = frame.to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            row, col = np.argwhere(~np.isfinite(values))[0]
+            raise BenchmarkError(
+                f"table {name!r}: non-finite value in sample {ids[row]!r}, feature {frame.columns[col]!r}"
+            )
+        joined[name] = frame
+    classes, y = np.unique(found.to_numpy(), return_inverse=True)
+    return BenchmarkData(joined, np.asarray(ids, dtype=str), y.astype(np.int64), classes, tuple(notes))

@@ -1,0 +1,71 @@
+"""Human-readable table and atomic JSON output of a benchmark result."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from omicsfusion.benchmark.runner import BenchmarkResult
+
+_COLUMNS = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"), ("auc", "AUC"), ("fit_s", "fit s"))
+
+
+def _cell(mean: float | None, sd: float | None, digits: int) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "n/a"
+    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def format_table(result: BenchmarkResult) -> str:
+    """A Markdown table (mean ± sd per metric, one row per model) plus the layouts used and skips."""
+    auc_name = "AUC" if len(result.meta.get("classes", {})) == 2 else "AUC (macro OvR)"
+    header = ["model"] + [auc_name if key == "auc" else name for key, name in _COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model, s in result.summary.items():
+        cells = [_cell(s[k], s[f"{k}_sd"], 1 if k == "fit_s" else 3) for k, _ in _COLUMNS]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    meta = result.meta
+    lines.append("")
+    lines.append(
+        f"{meta['n_samples']} samples, features {meta['n_features']}, classes {meta['classes']}; "
+        f"{meta['split']}, seed {meta['seed']}, {meta['total_s']:.0f} s in all"
+    )
+    for model, s in result.summary.items():
+        if "layout" in s:
+            grid = "x".join(map(str, s["grid"]))
+            lines.append(f"- {model}: {s['layout']}, grid {grid}, {s['epochs_mean']:.1f} epochs on average")
+    for model, reason in meta.get("skipped", {}).items():
+        lines.append(f"- {model}: skipped, {reason}")
+    for note in meta.get("notes", []):
+        lines.append(f"- note: {note}")
+    return "\n".join(lines)
+
+
+def _clean(value: object) -> object:
+    """NaN -> None so the file is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(result: BenchmarkResult, path: str | os.PathLike) -> Path:
+    """Write ``result.to_json_dict()`` atomically (temp file in the same folder, then replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(_clean(result.to_json_dict()), handle, indent=2, allow_nan=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,245 @@
+"""Run every model on identical folds and collect per-fold metrics.
+
+Per split: the normaliser and every layout are fitted on the training samples
+only; the tabular models read the normalised features, the CNN models read the
+same features as images. One progress bar ticks once per (split, model).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from omicsfusion.benchmark import images as imaging
+from omicsfusion.benchmark.baselines import TABULAR_MODELS, make_tabular
+from omicsfusion.benchmark.errors import BenchmarkError
+from omicsfusion.benchmark.evaluate import aggregate, fold_metrics, predefined_split, stratified_folds
+from omicsfusion.benchmark.inputs import BenchmarkData
+from omicsfusion.benchmark.models import CNNClassifier
+from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_problem
+from omicsfusion.data import FeatureNormalizer, OmicsPreprocessor, OmicsTable
+
+CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
+ALL_MODELS = CNN_MODELS + TABULAR_MODELS
+
+
+@dataclass
+class BenchmarkResult:
+    """Per-model summaries, per-fold metrics and what was run.
+
+    Attributes:
+        summary: model -> aggregated metrics (see :func:`evaluate.aggregate`).
+        per_fold: model -> list of per-fold metric dicts.
+        meta: data shape, classes, split, layouts used, skipped models, notes.
+    """
+
+    summary: dict[str, dict[str, Any]]
+    per_fold: dict[str, list[dict[str, float]]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """``{model: {"accuracy": ..., "accuracy_sd": ..., ...}, "_meta": {...}}``."""
+        out: dict[str, Any] = {name: dict(values) for name, values in self.summary.items()}
+        out["_meta"] = self.meta
+        return out
+
+
+def _select_models(models: Sequence[str] | None, n_types: int, grid_dims: int) -> tuple[list[str], dict[str, str]]:
+    """Requested models that can run here, and the reason each other one is skipped."""
+    wanted = list(ALL_MODELS if models is None else models)
+    unknown = [m for m in wanted if m not in ALL_MODELS]
+    if unknown:
+        raise BenchmarkError(f"unknown model(s) {unknown}; choose from {', '.join(ALL_MODELS)}")
+    skipped: dict[str, str] = {}
+    if "ot_cnn_shared" in wanted and n_types < 2:
+        skipped["ot_cnn_shared"] = "one omics type: the shared layout is the per-type layout"
+    if "genomap_cnn" in wanted and (problem := peer_problem("genomap")):
+        skipped["genomap_cnn"] = problem
+    for peer in ("genomap_cnn", "deepinsight_cnn"):
+        if peer in wanted and peer not in skipped and grid_dims != 2:
+            skipped[peer] = "peer layouts are 2-D only"
+    return [m for m in wanted if m not in skipped], skipped
+
+
+class _Fold:
+    """One split: the training/test ids and lazily fitted image makers shared by the models."""
+
+    def __init__(self, table: OmicsTable, data: BenchmarkData, train: np.ndarray, test: np.ndarray,
+                 normalization: str, layout_params: Mapping[str, Any], seed: int) -> None:
+        self.table = table
+        self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
+        self.y_train, self.y_test = data.y[train], data.y[test]
+        self.normalization = normalization
+        self.layout_params = dict(layout_params)
+        self.seed = seed
+        self._imagers: dict[str, imaging.Imager] = {}
+        self._pre: dict[str, tuple[OmicsPreprocessor, float]] = {}
+
+    @functools.cached_property
+    def tabular(self) -> tuple[np.ndarray, np.ndarray]:
+        """(train, test) feature matrices: every type normalised on the training rows, side by side."""
+        parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        for t in self.table.types:
+            norm = FeatureNormalizer(self.normalization).fit(self.table.rows(t, self.train_ids), self.table.features(t))
+            for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
+                out.append(norm.transform(self.table.rows(t, ids), ids))
+        return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
+
+    def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
+        """Fitted OmicsPreprocessor: "ot" (per type), "shared", or "deepinsight" (its baseline method)."""
+        if key not in self._pre:
+            params = dict(self.layout_params)
+            if key == "deepinsight":
+                params.update(method="deepinsight", grid=self.preprocessor("ot")[0].grid_)
+            self._pre[key] = imaging.fit_preprocessor(
+                self.table, self.train_ids, self.normalization, params, shared=key == "shared"
+            )
+        return self._pre[key]
+
+    def imager(self, model: str) -> imaging.Imager:
+        if model not in self._imagers:
+            self._imagers[model] = self._fit_imager(model)
+        return self._imagers[model]
+
+    def _fit_imager(self, model: str) -> imaging.Imager:
+        method = self.layout_params.get("method", "auto")
+        ot_text = f"OmicsPreprocessor + OTLayout(method={method!r}) per omics type"
+        if model == "ot_cnn":
+            return imaging.from_preprocessor(*self._with("ot"), ot_text, self.preprocessor("ot")[1])
+        if model == "ot_cnn_shared":
+            return imaging.from_preprocessor(*self._with("shared"), f"OmicsPreprocessor(shared=True), method={method!r}",
+                                             self.preprocessor("shared")[1])
+        pre = self.preprocessor("ot")[0]
+        if model == "random_layout_cnn":
+            return imaging.shuffled(pre, self.table, ot_text, self.seed)
+        grid = tuple(pre.grid_)
+        if model == "deepinsight_cnn":
+            problem = peer_problem("pyDeepInsight")
+            if problem is None:
+                return imaging.fit_peer(pre, self.table, self.train_ids, lambda: DeepInsightPeer(grid, self.seed),
+                                        DeepInsightPeer.name)
+            return imaging.from_preprocessor(
+                *self._with("deepinsight"),
+                f"stand-in: omicsfusion OTLayout(method='deepinsight') (t-SNE + binning), because {problem}",
+                self.preprocessor("deepinsight")[1],
+            )
+        if model == "genomap_cnn":
+            return imaging.fit_peer(pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name)
+        raise BenchmarkError(f"{model!r} is not a CNN model")
+
+    def _with(self, key: str) -> tuple[OmicsPreprocessor, OmicsTable]:
+        return self.preprocessor(key)[0], self.table
+
+def _full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities over all classes when a model saw only some in training (predefined splits)."""
+    out = np.zeros((proba.shape[0], n_classes))
+    out[:, seen] = proba
+    return out
+
+
+def run_benchmark(
+    data: BenchmarkData,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    split: tuple[Sequence[str], Sequence[str]] | None = None,
+    models: Sequence[str] | None = None,
+    normalization: str = "zscore",
+    layout_params: Mapping[str, Any] | None = None,
+    cnn_params: Mapping[str, Any] | None = None,
+    threads: int = 2,
+    progress: bool = True,
+) -> BenchmarkResult:
+    """Compare the OT-CNN with the layout controls, peer layouts and tabular baselines.
+
+    Args:
+        data: joined tables and labels (:func:`omicsfusion.benchmark.inputs.join_inputs`).
+        folds: stratified folds (ignored when ``split`` is given).
+        seed: seeds folds, layouts, the shuffle control and every model.
+        split: (train ids, test ids) to use one predefined split instead of folds.
+        models: subset of :data:`ALL_MODELS`; default all that can run.
+        normalization: FeatureNormalizer method fitted per training fold.
+        layout_params: extra OTLayout parameters (e.g. ``method``, ``grid``).
+        cnn_params: overrides of :class:`CNNClassifier` fields (e.g. ``max_epochs``).
+        threads: CPU threads for torch and the random forest.
+        progress: show a tqdm bar over (split, model).
+
+    Raises:
+        BenchmarkError: unknown models, unusable labels or split.
+    """
+    params = {"random_state": seed, **(layout_params or {})}
+    if params.get("grid") == "auto":
+        del params["grid"]  # let the widest omics type choose the grid the others reuse
+    grid = params.get("grid")
+    grid_dims = 2 if grid is None else len(grid.lower().split("x") if isinstance(grid, str) else grid)
+    chosen, skipped = _select_models(models, len(data.tables), grid_dims)
+    if not chosen:
+        raise BenchmarkError(f"no model left to run; skipped: {skipped}")
+    splits = (
+        predefined_split(list(data.sample_ids), *split) if split is not None
+        else stratified_folds(data.y, folds, seed, list(data.classes))
+    )
+    for train, _ in splits:
+        if len(np.unique(data.y[train])) < 2:
+            raise BenchmarkError(f"the training samples hold one class only ({data.classes[data.y[train][0]]!r})")
+    n_classes = len(data.classes)
+    per_fold: dict[str, list[dict[str, float]]] = {m: [] for m in chosen}
+    layouts: dict[str, str] = {}
+    grids: dict[str, list[int]] = {}
+    epochs: dict[str, list[int]] = {m: [] for m in chosen if m in CNN_MODELS}
+    started = time.perf_counter()
+    table = OmicsTable(data.tables)
+    with tqdm(total=len(splits) * len(chosen), desc="benchmark", unit="fit", disable=not progress) as bar:
+        for train, test in splits:
+            fold = _Fold(table, data, train, test, normalization, params, seed)
+            for model in chosen:
+                bar.set_postfix_str(model)
+                if model in TABULAR_MODELS:
+                    x_train, x_test = fold.tabular
+                    t0 = time.perf_counter()
+                    clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
+                    fit_s = time.perf_counter() - t0
+                    proba = _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes)
+                else:
+                    imager = fold.imager(model)  # its own fit time is imager.fit_s
+                    t0 = time.perf_counter()
+                    cnn = CNNClassifier(seed=seed, threads=threads, **(cnn_params or {}))
+                    cnn.fit(imager.images(fold.train_ids), fold.y_train, n_classes)
+                    fit_s = imager.fit_s + time.perf_counter() - t0
+                    proba = cnn.predict_proba(imager.images(fold.test_ids))
+                    layouts[model] = imager.description
+                    grids[model] = list(imager.grid)
+                    epochs[model].append(cnn.epochs_)
+                per_fold[model].append(fold_metrics(fold.y_test, proba, fit_s))
+                bar.update()
+    summary = {m: aggregate(per_fold[m]) for m in chosen}
+    for model, values in epochs.items():
+        summary[model]["layout"] = layouts[model]
+        summary[model]["grid"] = grids[model]
+        summary[model]["epochs_mean"] = float(np.mean(values))
+    counts = np.bincount(data.y, minlength=n_classes)
+    meta = {
+        "n_samples": int(len(data.y)),
+        "n_features": {t: int(f.shape[1]) for t, f in data.tables.items()},
+        "classes": {str(c): int(n) for c, n in zip(data.classes, counts)},
+        "split": "predefined train/test ids" if split is not None else f"{folds}-fold stratified",
+        "seed": seed,
+        "normalization": normalization,
+        "layout_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+        "skipped": skipped,
+        "notes": list(data.notes),
+        "threads": threads,
+        "total_s": time.perf_counter() - started,
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    return BenchmarkResult(summary, per_fold, meta)
