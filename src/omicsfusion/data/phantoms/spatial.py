@@ -194,7 +194,7 @@ def make_spatial_phantom(
         sections.csv                      section,format,path,image,annotations  (paths relative)
         <section>/filtered_feature_bc_matrix.h5
         <section>/spatial/{tissue_positions.csv | tissue_positions_list.csv, scalefactors_json.json,
-                           tissue_hires_image.png, tissue_lowres_image.png}
+                           tissue_hires_image.png (slides >= 2000 px), tissue_lowres_image.png}
         <section>/image.tif               pyramidal full-resolution slide
         <section>/annotations.csv         barcode,tissue_class
         ground_truth.json
@@ -291,14 +291,14 @@ def make_spatial_phantom(
 
 
 def _write_downsampled(folder: Path, side_px: int, factors: dict) -> None:
-    """Space Ranger's 2000 px hires and 600 px lowres PNGs (read back from the pyramid) and their factors."""
+    """Space Ranger's 2000 px hires (only for slides at least that large) and 600 px lowres PNGs + factors."""
     from omicsfusion.data.spatial.wsi import open_slide
 
     slide = open_slide(folder / "image.tif", backend="tifffile")
     for kind, long_side in (("hires", 2000), ("lowres", 600)):
-        image, scale = slide.thumbnail(long_side)
-        if max(image.shape[:2]) != min(long_side, side_px):
-            image = np.asarray(Image.fromarray(image).resize((min(long_side, side_px),) * 2, Image.Resampling.BOX))
+        if side_px < long_side:
+            continue
+        image, _ = slide.thumbnail(long_side)
         factors[f"tissue_{kind}_scalef"] = image.shape[1] / side_px
         _atomic(folder / "spatial" / f"tissue_{kind}_image.png",
                 lambda tmp, im=image: Image.fromarray(im).save(tmp, format="PNG", compress_level=1))
