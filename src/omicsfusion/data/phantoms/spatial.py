@@ -225,7 +225,7 @@ def make_spatial_phantom(
     spec = OmicsSpec("rna", genes, module_size=10, kind="expression")
     if spec.n_modules < len(CLASS_NAMES):
         raise ValueError(f"n_genes={n_genes} gives {spec.n_modules} modules; need >= {len(CLASS_NAMES)}")
-    manifest, counts_per_class = [], {c: 0 for c in CLASS_NAMES}
+    manifest, counts_per_class, sections = [], {c: 0 for c in CLASS_NAMES}, []
     textures = {m: tissue_texture(rng, period_px, m, nucleus_px=3.5 / mpp) for m in sorted(set(MORPHOLOGY.values()))}
     bank = {1: np.stack([textures[MORPHOLOGY[c]] for c in CLASS_NAMES])}
     for s in range(1, n_sections + 1):
@@ -254,23 +254,29 @@ def make_spatial_phantom(
         else:
             grid[columns].to_csv(folder / "spatial" / "tissue_positions.csv", index=False)
 
-        spots = grid[in_tissue].reset_index(drop=True)
-        shift = np.zeros((len(spots), spec.n_modules))
-        shift[np.arange(len(spots)), spots["label"].to_numpy()] = shift_sd
-        expression = draw_omics(spec, spots["barcode"].tolist(), shift, rng).to_numpy(np.float64)
-        counts = rng.poisson(np.exp2(expression - 4.0)).astype(np.int32)
-        write_10x_h5(folder / "filtered_feature_bc_matrix.h5", counts, spots["barcode"].tolist(), list(genes), list(genes))
-        annotations = pd.DataFrame({"barcode": spots["barcode"],
-                                    ANNOTATION_COLUMN: [CLASS_NAMES[k] for k in spots["label"]]})
-        _atomic(folder / "annotations.csv", lambda tmp: annotations.to_csv(tmp, index=False))
-        for k, n in spots["label"].value_counts().items():
-            counts_per_class[CLASS_NAMES[int(k)]] += int(n)
-
+        sections.append((name, folder, grid[in_tissue].reset_index(drop=True)))
         factors = {"spot_diameter_fullres": SPOT_DIAMETER_UM / mpp, "fiducial_diameter_fullres": 65.0 / mpp}
         _write_downsampled(folder, side_px, factors)
         _atomic(folder / "spatial" / "scalefactors_json.json", lambda tmp: tmp.write_text(json.dumps(factors)))
         manifest.append({"section": name, "format": "spaceranger", "path": name, "image": f"{name}/image.tif",
                          "annotations": f"{name}/annotations.csv"})
+    # One draw for all sections: the same genes have the same baseline and loadings everywhere (no batch effect).
+    spots = pd.concat([section for _, _, section in sections], ignore_index=True)
+    shift = np.zeros((len(spots), spec.n_modules))
+    shift[np.arange(len(spots)), spots["label"].to_numpy()] = shift_sd
+    expression = draw_omics(spec, spots["barcode"].tolist(), shift, rng).to_numpy(np.float64)
+    counts = rng.poisson(np.exp2(expression - 4.0)).astype(np.int32)
+    start = 0
+    for name, folder, section in sections:
+        rows = slice(start, start + len(section))
+        start += len(section)
+        write_10x_h5(folder / "filtered_feature_bc_matrix.h5", counts[rows], section["barcode"].tolist(),
+                     list(genes), list(genes))
+        annotations = pd.DataFrame({"barcode": section["barcode"],
+                                    ANNOTATION_COLUMN: [CLASS_NAMES[k] for k in section["label"]]})
+        _atomic(folder / "annotations.csv", lambda tmp, a=annotations: a.to_csv(tmp, index=False))
+        for k, n in section["label"].value_counts().items():
+            counts_per_class[CLASS_NAMES[int(k)]] += int(n)
     _atomic(root / "sections.csv", lambda tmp: pd.DataFrame(manifest).to_csv(tmp, index=False))
     truth = {
         "task": "pathology_spatial_transcriptomics",
