@@ -51,11 +51,12 @@ class _EpochPredictions:
     """Collect ``(sample id, class probabilities, label)`` of every sample of an evaluator epoch."""
 
     def __init__(self, class_names: Sequence[str], id_key: str = "sample_id", pred_key: str = "pred",
-                 label_key: str | None = "label") -> None:
+                 label_key: str | None = "label", extra_keys: Sequence[str] = ()) -> None:
         self.class_names = [str(c) for c in class_names]
         self.id_key = id_key
         self.pred_key = pred_key
         self.label_key = label_key
+        self.extra_keys = list(extra_keys)
         self._rows: list[tuple] = []
 
     def attach(self, engine: Engine) -> None:
@@ -84,7 +85,8 @@ class _EpochPredictions:
             if label is not None:  # a class index, or a one-hot vector
                 label = torch.as_tensor(label).reshape(-1)
                 label = int(label.argmax() if label.numel() > 1 else label[0])
-            self._rows.append((str(_scalar(sample_id)), probs, label))
+            extras = {k: _scalar(source.get(k, item.get(k))) for k in self.extra_keys}
+            self._rows.append((str(_scalar(sample_id)), probs, label, extras))
 
     def _completed(self, engine: Engine) -> None:
         rows = _gather(self._rows)
@@ -104,20 +106,25 @@ class ClassProbabilityWriter(_EpochPredictions):
         id_key: key of the sample id in the batch (e.g. copied from ``"omics"`` by ``CopyItemsd``).
         pred_key: key of the (softmax) probabilities in the engine output.
         label_key: key of the label in the engine output, or ``None`` for inference.
+        extra_keys: batch keys written as further columns after the id (e.g. a spot's
+            ``barcode``, ``x``, ``y``).
     """
 
     def __init__(self, output_file: str | os.PathLike, class_names: Sequence[str], id_key: str = "sample_id",
-                 pred_key: str = "pred", label_key: str | None = None) -> None:
-        super().__init__(class_names, id_key, pred_key, label_key)
+                 pred_key: str = "pred", label_key: str | None = None, extra_keys: Sequence[str] = ()) -> None:
+        super().__init__(class_names, id_key, pred_key, label_key, extra_keys)
         self.output_file = Path(output_file)
 
     def write(self, rows: list[tuple]) -> None:
         probs = np.stack([r[1] for r in rows])
         frame = pd.DataFrame(probs, columns=[f"prob_{c}" for c in self.class_names])
         frame.insert(0, "sample_id", [r[0] for r in rows])
-        frame.insert(1, "predicted_class", [self.class_names[k] for k in probs.argmax(axis=1)])
+        for k, key in enumerate(self.extra_keys, start=1):
+            frame.insert(k, key, [r[3][key] for r in rows])
+        column = 1 + len(self.extra_keys)
+        frame.insert(column, "predicted_class", [self.class_names[k] for k in probs.argmax(axis=1)])
         if any(r[2] is not None for r in rows):
-            frame.insert(2, "true_class", [self.class_names[r[2]] if r[2] is not None else "" for r in rows])
+            frame.insert(column + 1, "true_class", [self.class_names[r[2]] if r[2] is not None else "" for r in rows])
         self.output_file.parent.mkdir(parents=True, exist_ok=True)
         _atomic_csv(frame, self.output_file, index=False)
 
@@ -194,3 +201,40 @@ class ClassificationReport(_EpochPredictions):
         fig.savefig(tmp, format="png", dpi=100)
         plt.close(fig)
         os.replace(tmp, self.output_dir / "confusion_matrix.png")
+
+
+class SpotOverlayWriter(_EpochPredictions):
+    """Draw each slide's predicted spot classes over its thumbnail: ``<output_dir>/overlay_<group>.png``.
+
+    Needs, per spot, the slide path (``slide_key``, e.g. copied from ``image`` before
+    the patch is loaded), the level-0 centre (``x_key``, ``y_key``), the slide's microns
+    per pixel (``mpp_key``) and a group name (``group_key``: the section).
+
+    Args:
+        output_dir: folder of the PNGs.
+        class_names: class names in output-channel order (legend).
+        spot_um: drawn spot diameter in microns (Visium: 55).
+        max_side: thumbnail long side in pixels.
+    """
+
+    def __init__(self, output_dir: str | os.PathLike, class_names: Sequence[str], id_key: str = "sample_id",
+                 pred_key: str = "pred", slide_key: str = "slide", x_key: str = "x", y_key: str = "y",
+                 mpp_key: str = "mpp", group_key: str = "group", spot_um: float = 55.0, max_side: int = 1024) -> None:
+        super().__init__(class_names, id_key, pred_key, None, [slide_key, x_key, y_key, mpp_key, group_key])
+        self.output_dir = Path(output_dir)
+        self.spot_um = float(spot_um)
+        self.max_side = int(max_side)
+
+    def write(self, rows: list[tuple]) -> None:
+        from omicsfusion.data.spatial.overlay import write_overlay
+
+        slide_key, x_key, y_key, mpp_key, group_key = self.extra_keys
+        groups: dict[tuple[str, str], list[tuple]] = {}
+        for row in rows:
+            groups.setdefault((str(row[3][group_key]), str(row[3][slide_key])), []).append(row)
+        for (group, slide), members in groups.items():
+            xy = np.asarray([[r[3][x_key], r[3][y_key]] for r in members], dtype=np.float64)
+            predicted = np.stack([r[1] for r in members]).argmax(axis=1)
+            write_overlay(self.output_dir / f"overlay_{group}.png", slide, xy, predicted, self.class_names,
+                          spot_px=self.spot_um / float(members[0][3][mpp_key]), max_side=self.max_side,
+                          title=group)

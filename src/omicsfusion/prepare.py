@@ -23,11 +23,11 @@ import torch.distributed as dist
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
-from omicsfusion.data.phantoms import make_pan_cancer_phantom
+from omicsfusion.data.phantoms import make_pan_cancer_phantom, make_spatial_phantom
 
 logger = logging.getLogger(__name__)
 
-PHANTOMS: dict[str, Callable[..., dict]] = {"pan_cancer": make_pan_cancer_phantom}
+PHANTOMS: dict[str, Callable[..., dict]] = {"pan_cancer": make_pan_cancer_phantom, "spatial": make_spatial_phantom}
 
 
 def _dataset_is_empty(dataset_dir: Path) -> bool:
@@ -58,8 +58,14 @@ def ensure_datalist(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     seed: int = 0,
+    group_column: str | None = None,
+    extra_columns: Sequence[str] = (),
 ) -> Path:
-    """Build ``datalist_file`` from ``dataset_dir/samples.csv`` unless it already exists."""
+    """Build ``datalist_file`` from ``dataset_dir/samples.csv`` unless it already exists.
+
+    With ``group_column`` whole groups (e.g. tissue sections) are split, never single samples;
+    ``extra_columns`` are copied into every row.
+    """
     path = Path(datalist_file)
     if path.is_file():
         return path
@@ -68,9 +74,10 @@ def ensure_datalist(
         raise FileNotFoundError(
             f"no datalist at {path} and no {samples_csv} to build one from (columns sample_id,image,label)"
         )
-    samples = pd.read_csv(samples_csv, dtype={"sample_id": str})
+    samples = pd.read_csv(samples_csv, dtype={"sample_id": str, **({group_column: str} if group_column else {})})
     datalist = build_datalist(samples, omics_key="sample_id", val_fraction=val_fraction,
-                              test_fraction=test_fraction, seed=seed)
+                              test_fraction=test_fraction, seed=seed, group_key=group_column,
+                              extra_keys=extra_columns)
     logger.info("datalist %s: %s", path, {k: len(v) for k, v in datalist.items()})
     return write_datalist(datalist, path)
 
@@ -136,9 +143,9 @@ def prepare_classification(
 
 
 def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
-             phantom_size, seed, layout_params) -> None:
+             phantom_size, seed, layout_params, group_column=None, extra_columns=()) -> None:
     ensure_dataset(dataset_dir, phantom, phantom_size, seed)
-    ensure_datalist(datalist_file, dataset_dir, seed=seed)
+    ensure_datalist(datalist_file, dataset_dir, seed=seed, group_column=group_column, extra_columns=extra_columns)
     table = _table(omics_tables, omics_types)
     for section in SECTIONS:
         try:
@@ -158,6 +165,51 @@ def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types,
     logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
     OmicsPreprocessor().fit(table, train_ids, omics_types=list(omics_types), random_state=seed,
                             **layout_params).save(layout_path)
+
+
+def prepare_spatial(
+    dataset_dir: str | os.PathLike,
+    spots_dir: str | os.PathLike,
+    datalist_file: str | os.PathLike,
+    layout_file: str | os.PathLike,
+    omics_types: Sequence[str],
+    class_names: Sequence[str],
+    annotation_column: str,
+    phantom: str | None = None,
+    phantom_size: int = 60,
+    seed: int = 0,
+    layout_params: Mapping | None = None,
+    max_genes: int | None = None,
+) -> Path:
+    """Spatial counterpart of :func:`prepare_classification`: one sample per spot, split by SECTION.
+
+    ``dataset_dir`` holds ``sections.csv`` and the sections (the phantom is generated there
+    when it is empty); every section is read with its reader and exported to ``spots_dir``
+    (``samples.csv`` with spot centre, pixel size and section, ``omics/rna.parquet``); the
+    datalist splits whole sections; the layout is fitted on the training sections only.
+    Rank 0 only under torch.distributed; returns the datalist path.
+    """
+    from omicsfusion.data.spatial.export import export_spots
+
+    distributed = dist.is_available() and dist.is_initialized()
+    if not distributed or dist.get_rank() == 0:
+        ensure_dataset(dataset_dir, phantom, phantom_size, seed)
+        export_spots(dataset_dir, spots_dir, annotation_column, class_names, max_genes=max_genes)
+        _prepare(spots_dir, datalist_file, layout_file, spot_tables(spots_dir), omics_types, class_names, None,
+                 phantom_size, seed, dict(layout_params or {}), group_column="group",
+                 extra_columns=SPOT_COLUMNS)
+    if distributed:
+        dist.barrier()
+    return Path(datalist_file)
+
+
+#: per-spot columns of a spot export that travel into datalist rows
+SPOT_COLUMNS = ("x", "y", "mpp", "barcode", "group")
+
+
+def spot_tables(spots_dir: str | os.PathLike) -> dict[str, str]:
+    """Omics tables of a spot export (type -> file)."""
+    return {"rna": str(Path(spots_dir) / "omics" / "rna.parquet")}
 
 
 def _table(omics_tables: Mapping[str, str], omics_types: Sequence[str]) -> OmicsTable | None:

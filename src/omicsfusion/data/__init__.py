@@ -1,6 +1,6 @@
 """Omics data layer: tables, normalisation, the fitted preprocessor, datalists (no torch)."""
 
-from omicsfusion.data.datalist import build_datalist, load_datalist, stratified_split, write_datalist
+from omicsfusion.data.datalist import build_datalist, grouped_split, load_datalist, stratified_split, write_datalist
 from omicsfusion.data.errors import (
     DuplicateSampleError,
     FeatureMismatchError,
@@ -25,6 +25,7 @@ __all__ = [
     "OmicsPreprocessor",
     "OmicsTable",
     "build_datalist",
+    "grouped_split",
     "load_datalist",
     "read_table",
     "stratified_split",

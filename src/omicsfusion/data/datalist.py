@@ -20,7 +20,7 @@ import pandas as pd
 
 from omicsfusion.data.errors import OmicsDataError
 
-__all__ = ["SECTIONS", "build_datalist", "stratified_split", "write_datalist", "load_datalist"]
+__all__ = ["SECTIONS", "build_datalist", "grouped_split", "stratified_split", "write_datalist", "load_datalist"]
 
 SECTIONS = ("training", "validation", "test")
 _ROW_KEYS = ("image", "omics", "label")
@@ -56,6 +56,36 @@ def stratified_split(
     return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
 
 
+def grouped_split(groups: Sequence[Any], fractions: Sequence[float], seed: int = 0) -> list[np.ndarray]:
+    """Split positions ``0..n-1`` by GROUP (e.g. tissue section), seeded: a group never straddles two parts.
+
+    Groups are shuffled and whole groups are given to each part in turn:
+    ``round(fraction * n_groups)`` groups, at least one where the fraction is
+    positive; the remaining groups form the first part (training). Needed when
+    samples of one group leak into each other (spots of one section).
+
+    Raises:
+        OmicsDataError: too few groups for one per non-empty part plus training.
+    """
+    if sum(fractions) >= 1 or any(f < 0 for f in fractions):
+        raise OmicsDataError(f"split fractions {list(fractions)} must be >= 0 and sum below 1")
+    groups = np.asarray([str(g) for g in groups])
+    names = np.random.default_rng(seed).permutation(np.unique(groups))
+    needed = 1 + sum(1 for f in fractions if f > 0)
+    if names.size < needed:
+        raise OmicsDataError(f"a split by group into {needed} parts needs >= {needed} groups; got {names.size} "
+                             f"({names.tolist()})")
+    parts: list[list[str]] = [[] for _ in range(len(fractions) + 1)]
+    start = 0
+    for k, frac in enumerate(fractions, start=1):
+        take = max(int(round(frac * names.size)), 1) if frac > 0 else 0
+        take = min(take, names.size - start - 1)
+        parts[k] = names[start:start + take].tolist()
+        start += take
+    parts[0] = names[start:].tolist()
+    return [np.flatnonzero(np.isin(groups, p)) for p in parts]
+
+
 def build_datalist(
     samples: pd.DataFrame | Sequence[Mapping[str, Any]],
     *,
@@ -65,8 +95,10 @@ def build_datalist(
     val_fraction: float = 0.2,
     test_fraction: float = 0.0,
     seed: int = 0,
+    group_key: str | None = None,
+    extra_keys: Sequence[str] = (),
 ) -> dict[str, list[dict[str, Any]]]:
-    """Datalist from a table with one row per sample, split stratified by label.
+    """Datalist from a table with one row per sample, split stratified by label (or by group).
 
     Args:
         samples: rows with an image path, a sample id and an integer label
@@ -74,13 +106,16 @@ def build_datalist(
         val_fraction: share of each class in ``validation``.
         test_fraction: share of each class in ``test`` (section omitted when 0).
         seed: split seed; equal seeds give equal datalists.
+        group_key: column of the split unit (e.g. tissue section): whole groups go to one
+            section (:func:`grouped_split`) instead of a per-sample stratified split.
+        extra_keys: further columns copied into every row (e.g. spot ``x``, ``y``).
 
     Raises:
         OmicsDataError: a column is missing, a label is not an integer, or a
             sample id repeats (a sample must never sit in two sections).
     """
     df = pd.DataFrame(list(samples)) if not isinstance(samples, pd.DataFrame) else samples
-    for col in (image_key, omics_key, label_key):
+    for col in (image_key, omics_key, label_key, *([group_key] if group_key else []), *extra_keys):
         if col not in df.columns:
             raise OmicsDataError(f"datalist table lacks column {col!r}; it has {list(df.columns)}")
     ids = df[omics_key].astype(str)
@@ -93,7 +128,13 @@ def build_datalist(
         {"image": str(img), "omics": sid, "label": int(lbl)}
         for img, sid, lbl in zip(df[image_key], ids, labels.astype(int), strict=True)
     ]
-    train, val, test = stratified_split(labels.astype(int).tolist(), [val_fraction, test_fraction], seed)
+    for key in extra_keys:
+        for row, value in zip(rows, df[key].tolist(), strict=True):
+            row[key] = value.item() if isinstance(value, np.generic) else value
+    if group_key:
+        train, val, test = grouped_split(df[group_key].tolist(), [val_fraction, test_fraction], seed)
+    else:
+        train, val, test = stratified_split(labels.astype(int).tolist(), [val_fraction, test_fraction], seed)
     out = {"training": [rows[i] for i in train], "validation": [rows[i] for i in val]}
     if test_fraction > 0:
         out["test"] = [rows[i] for i in test]

@@ -119,3 +119,56 @@ def tissue_tile(
     image = image * (1.0 - lumen[..., None]) + LUMEN[None, None, :] * lumen[..., None]
     image += rng.normal(0.0, 4.0, size=image.shape)
     return np.clip(image, 0, 255).astype(np.uint8), mask
+
+
+def tissue_texture(rng: np.random.Generator, size: int, morphology: str, nucleus_px: float = 3.5) -> np.ndarray:
+    """Draw a ``size`` x ``size`` RGB texture filled with ``morphology`` everywhere (whole-slide phantoms).
+
+    Unlike :func:`tissue_tile` there is no background region: the texture is
+    meant to be tiled over a region of a slide. The texture wraps around
+    (nuclei and glands are stamped modulo ``size``), so tiling shows no seams.
+
+    Args:
+        rng: random generator (the caller seeds it).
+        size: edge in pixels.
+        morphology: one of :data:`MORPHOLOGIES`.
+        nucleus_px: nucleus radius in pixels (about 3.5 um of tissue).
+    """
+    if morphology not in MORPHOLOGIES:
+        raise ValueError(f"unknown morphology {morphology!r}; expected one of {MORPHOLOGIES}")
+    pad = int(8 * nucleus_px)
+    full = size + 2 * pad
+    ink = np.zeros((full, full))
+    lumen = np.zeros((full, full))
+    area = size * size
+
+    def centres(n: int) -> np.ndarray:
+        return rng.uniform(0, size, size=(n, 2))
+
+    def wrap(points: np.ndarray) -> np.ndarray:  # stamp every point and its periodic copies near the edges
+        shifts = np.array([(dy, dx) for dy in (-size, 0, size) for dx in (-size, 0, size)])
+        return (points[None, :, :] + shifts[:, None, :]).reshape(-1, 2) + pad
+
+    _stamp_nuclei(ink, wrap(centres(int(area / (60 * nucleus_px**2)))), radius=nucleus_px)
+    if morphology == "dense":
+        _stamp_nuclei(ink, wrap(centres(int(area / (9 * nucleus_px**2)))), radius=nucleus_px * 0.8)
+    elif morphology == "glandular":
+        gland_r = 7 * nucleus_px
+        for gy, gx in wrap(centres(max(int(area / (16 * gland_r**2)), 1))):
+            yy, xx = np.ogrid[:full, :full]
+            lumen = np.maximum(lumen, ((yy - gy) ** 2 + (xx - gx) ** 2 <= (0.7 * gland_r) ** 2).astype(float))
+            n_ring = max(int(2 * np.pi * gland_r / (2.2 * nucleus_px)), 6)
+            angles = np.linspace(0, 2 * np.pi, n_ring, endpoint=False)
+            ring = np.stack([gy + gland_r * np.sin(angles), gx + gland_r * np.cos(angles)], axis=1)
+            _stamp_nuclei(ink, ring, radius=nucleus_px)
+    else:  # spindle
+        angle = rng.uniform(0, np.pi)
+        _stamp_nuclei(ink, wrap(centres(int(area / (30 * nucleus_px**2)))), radius=nucleus_px * 0.6,
+                      elongation=3.5, angle=angle)
+    fibres = np.abs(_smooth_noise(rng, (full, full), sigma=4 * nucleus_px))
+    stroma = EOSIN[None, None, :] * (1.0 - 0.06 * fibres[..., None])
+    image = stroma * (1.0 - ink[..., None]) + HAEMATOXYLIN[None, None, :] * ink[..., None]
+    image = image * (1.0 - lumen[..., None]) + LUMEN[None, None, :] * lumen[..., None]
+    image = image[pad : pad + size, pad : pad + size]
+    image += rng.normal(0.0, 4.0, size=image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)

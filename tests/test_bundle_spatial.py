@@ -1,0 +1,95 @@
+"""The spatial bundle through monai.bundle: metadata, train (fused + image-only), evaluate, inference, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from monai.bundle import verify_metadata, verify_net_in_out
+
+from bundle_utils import BUNDLES, SCHEMA, error_chain, run_workflow
+
+BUNDLE = "pathology_spatial_transcriptomics"
+CONFIGS = BUNDLES / BUNDLE / "configs"
+TINY = {"phantom_size": 8, "max_epochs": 1, "batch_size": 32}
+CLASSES = ["tumor", "normal_epithelium", "stroma", "immune"]
+
+
+def _dirs(base, name):
+    return {"dataset_dir": str(base / "data"), "ckpt_dir": str(base / name / "models"),
+            "output_dir": str(base / name / "eval")}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Fused and image-only runs of 1 epoch on a tiny 4-section phantom."""
+    base = tmp_path_factory.mktemp("spatial_bundle")
+    for name, modalities in {"fused": ["image", "rna"], "image": ["image"]}.items():
+        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base, name), **TINY, modalities=modalities)
+    return base
+
+
+def test_metadata_verifies_offline_and_names_every_channel():
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(SCHEMA))
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    assert meta["version"] in meta["changelog"]
+    fmt = meta["network_data_format"]
+    assert [fmt["inputs"]["image"]["channel_def"][str(i)] for i in range(3)] == ["R", "G", "B"]
+    assert fmt["inputs"]["image"]["channel_def"]["3"].startswith("omics:rna")
+    assert list(fmt["outputs"]["pred"]["channel_def"].values()) == CLASSES
+
+
+def test_network_input_output_matches_metadata():
+    for config in ("train.json", "inference.json"):
+        verify_net_in_out(net_id="network_def", meta_file=str(CONFIGS / "metadata.json"),
+                          config_file=str(CONFIGS / config), device="cpu")
+
+
+def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
+    from omicsfusion.data import OmicsPreprocessor
+
+    models = trained / "fused" / "models"
+    datalist = json.loads((models / "datalist.json").read_text())
+    groups = {k: {row["group"] for row in rows} for k, rows in datalist.items()}
+    assert groups["training"] and not (groups["training"] & groups["validation"]) \
+        and not (groups["training"] & groups["test"]) and not (groups["validation"] & groups["test"])
+    expression = pd.read_parquet(models / "spots" / "omics" / "rna.parquet")
+    pre = OmicsPreprocessor.load(models / "layout.npz")
+    train_ids = [row["omics"] for row in datalist["training"]]
+    mean = expression.loc[train_ids, pre.feature_names("rna")].mean().to_numpy()
+    assert abs(pre.normalizers_["rna"].offset_ - mean).max() < 1e-3
+    fused = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
+    image = torch.load(trained / "image" / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert fused["conv1.weight"].shape[1] == 4 and image["conv1.weight"].shape[1] == 3
+
+
+@pytest.mark.parametrize("name", ["fused", "image"])
+def test_evaluate_and_inference_write_spot_outputs(trained, name):
+    modalities = ["image", "rna"] if name == "fused" else ["image"]
+    dirs = _dirs(trained, name)
+    run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **dirs, modalities=modalities)
+    eval_dir = trained / name / "eval"
+    test_rows = json.loads((trained / name / "models" / "datalist.json").read_text())["test"]
+    assert json.loads((eval_dir / "summary.json").read_text())["n"] == len(test_rows)
+    run_workflow(BUNDLE, ["inference.json"], "infer", **dirs, modalities=modalities)
+    predictions = pd.read_csv(eval_dir / "spot_predictions.csv")
+    assert list(predictions.columns[1:4]) == ["barcode", "x", "y"] and len(predictions) == len(test_rows)
+    probs = predictions[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    assert abs(probs.sum(axis=1) - 1).max() < 1e-5
+    section = test_rows[0]["group"]
+    assert (eval_dir / f"overlay_{section}.png").stat().st_size > 0
+
+
+def test_missing_annotation_column_is_named(trained):
+    dirs = _dirs(trained, "bad")
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(BUNDLE, ["train.json"], "train", **dirs, **TINY, annotation_column="grade")
+    assert "AnnotationColumnError" in error_chain(info.value) and "tissue_class" in error_chain(info.value)
+
+
+def test_evaluate_without_checkpoint_is_refused(tmp_path):
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **_dirs(tmp_path, "none"))
+    assert "no trained checkpoint" in error_chain(info.value)
