@@ -1,6 +1,8 @@
 """Seeded phantom data sets with planted, known signal, written as real files."""
 
+from .neuro import CLASS_NAMES as NEURO_CLASSES
+from .neuro import make_neuro_phantom
 from .pan_cancer import CLASS_NAMES as PAN_CANCER_CLASSES
 from .pan_cancer import make_pan_cancer_phantom
 
-__all__ = ["PAN_CANCER_CLASSES", "make_pan_cancer_phantom"]
+__all__ = ["NEURO_CLASSES", "PAN_CANCER_CLASSES", "make_neuro_phantom", "make_pan_cancer_phantom"]
