@@ -54,8 +54,8 @@ PATHOMIC_CNV_ARMS = (
 IDH_WT_CNV_MODULE = ("EGFR", "7p", "7q", "CDKN2A", "CDKN2B", "PTEN")
 # (omics type, module index, shift in activity SD, classes carrying it)
 PLANTED = (
-    ("rna", 2, 3.5, ("glioma_idh_mutant",)),
-    ("cnv", 0, 3.5, ("glioma_idh_wildtype",)),
+    ("rna", 2, 4.0, ("glioma_idh_mutant",)),
+    ("cnv", 0, 4.0, ("glioma_idh_wildtype",)),
 )
 IMAGE_ONLY_CEILING = 0.75
 OMICS_ONLY_CEILING = 0.75
@@ -101,9 +101,9 @@ def head_volume(rng: np.random.Generator, size: int, class_name: str) -> tuple[n
     head_r = np.array([0.42, 0.46, 0.40]) * size * scale
     r_head = _ellipsoid(coords, centre, head_r)
     atrophy = class_name == "atrophy"
-    brain_fraction = (0.78 if atrophy else 0.86) * rng.uniform(0.98, 1.02)
+    brain_fraction = (0.76 if atrophy else 0.86) * rng.uniform(0.98, 1.02)
     r_brain = _ellipsoid(coords, centre, head_r * brain_fraction)
-    vent_scale = (1.75 if atrophy else 1.0) * rng.uniform(0.9, 1.1)
+    vent_scale = (2.0 if atrophy else 1.0) * rng.uniform(0.9, 1.1)
     vent_r = np.array([0.05, 0.14, 0.08]) * size * vent_scale
     ventricles = np.zeros((size,) * 3, bool)
     for side in (-1.0, 1.0):
@@ -150,7 +150,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def make_neuro_phantom(
     dataset_dir: str | os.PathLike,
-    n_per_class: int = 24,
+    n_per_class: int = 40,
     size: int = 48,
     seed: int = 0,
     dicom_subjects: int = 1,
