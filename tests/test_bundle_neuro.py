@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nibabel as nib
@@ -28,7 +29,8 @@ BUNDLE = "neuro_mri_molecular"
 CONFIGS = BUNDLES / BUNDLE / "configs"
 TINY = {"phantom_size": 4, "max_epochs": 1, "batch_size": 8}
 FUSED = ["image", "rna", "cnv"]
-REAL = REPO.parent / "shared" / "data" / "pyradiomics_mri"
+# ../shared/data next to the repository; OMICSFUSION_SHARED_DATA points elsewhere (e.g. from a git worktree)
+REAL = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data")) / "pyradiomics_mri"
 
 
 def _dirs(base, name):
