@@ -16,7 +16,6 @@ from monai.transforms import EnsureChannelFirstd, LoadImaged
 
 from bundle_utils import BUNDLES, REPO, SCHEMA, error_chain, run_workflow
 from omicsfusion.data import (
-    MissingSampleError,
     MixedSeriesError,
     NonFiniteVolumeError,
     SequenceMismatchError,
