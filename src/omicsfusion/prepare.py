@@ -23,11 +23,15 @@ import torch.distributed as dist
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
-from omicsfusion.data.phantoms import make_pan_cancer_phantom, make_spatial_phantom
+from omicsfusion.data.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
 
 logger = logging.getLogger(__name__)
 
-PHANTOMS: dict[str, Callable[..., dict]] = {"pan_cancer": make_pan_cancer_phantom, "spatial": make_spatial_phantom}
+PHANTOMS: dict[str, Callable[..., dict]] = {
+    "pan_cancer": make_pan_cancer_phantom,
+    "spatial": make_spatial_phantom,
+    "neuro": make_neuro_phantom,
+}
 
 
 def _dataset_is_empty(dataset_dir: Path) -> bool:
@@ -86,7 +90,7 @@ def check_rows(rows: Sequence[Mapping], class_names: Sequence[str], table: Omics
                omics_types: Sequence[str], source: str) -> None:
     """Refuse rows whose image is missing, whose label is unknown, or whose sample lacks omics."""
     for row in rows:
-        if not Path(row["image"]).is_file():
+        if not Path(row["image"]).exists():  # a file, or a DICOM series folder
             raise FileNotFoundError(f"{source}: image of sample {row['omics']!r} not found: {row['image']}")
         label = row.get("label")
         if label is not None and not 0 <= int(label) < len(class_names):

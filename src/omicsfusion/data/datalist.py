@@ -157,11 +157,16 @@ def write_datalist(datalist: Mapping[str, list[Mapping[str, Any]]], path: str | 
 
 
 def load_datalist(
-    path: str | os.PathLike, section: str = "training", base_dir: str | os.PathLike | None = None
+    path: str | os.PathLike,
+    section: str = "training",
+    base_dir: str | os.PathLike | None = None,
+    image_keys: Sequence[str] = ("image",),
 ) -> list[dict[str, Any]]:
     """Rows of one section; relative image paths are resolved against ``base_dir``.
 
     ``base_dir`` defaults to the datalist's own folder (MONAI's convention).
+    ``image_keys`` names every key holding a path (e.g. further MRI sequences
+    ``["image", "flair"]``); keys other than ``"image"`` may be absent from a row.
 
     Raises:
         OmicsDataError: unknown section or a row without image/omics/label.
@@ -177,5 +182,6 @@ def load_datalist(
         missing = [k for k in _ROW_KEYS if k not in row]
         if missing:
             raise OmicsDataError(f"{path}: {section}[{i}] lacks {missing}")
-        rows.append({**row, "image": str(base / row["image"]), "omics": str(row["omics"])})
+        paths = {k: str(base / row[k]) for k in dict.fromkeys(("image", *image_keys)) if k in row}
+        rows.append({**row, **paths, "omics": str(row["omics"])})
     return rows

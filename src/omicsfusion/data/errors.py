@@ -36,3 +36,23 @@ class FeatureMismatchError(OmicsDataError):
 
 class NonFiniteError(OmicsDataError):
     """NaN or inf remained after normalisation."""
+
+
+class VolumeError(ValueError):
+    """Base class of every bad-input error about an image volume (message names the file)."""
+
+
+class VolumeDimensionError(VolumeError):
+    """An image has fewer (or more) spatial dimensions than the pipeline needs, e.g. 2-D where 3-D is required."""
+
+
+class NonFiniteVolumeError(VolumeError):
+    """An image volume holds NaN or inf voxels."""
+
+
+class SequenceMismatchError(VolumeError):
+    """Sequences of one subject differ in shape or affine beyond the tolerance."""
+
+
+class MixedSeriesError(VolumeError):
+    """A DICOM folder holds more than one series (or no DICOM file at all)."""

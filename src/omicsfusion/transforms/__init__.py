@@ -2,7 +2,7 @@
 
 ``array`` does the work, ``dictionary`` wraps it (MONAI style); ``guard``
 enforces the augmentation rule; ``attribution`` maps fused-input
-attributions back to omics features.
+attributions back to omics features; ``volume`` checks loaded MRI volumes.
 """
 
 from omicsfusion.transforms.array import (
@@ -15,6 +15,15 @@ from omicsfusion.transforms.array import (
 )
 from omicsfusion.transforms.attribution import omics_feature_attributions
 from omicsfusion.transforms.dictionary import (
+    CheckDicomSeriesd,
+    CheckDicomSeriesD,
+    CheckDicomSeriesDict,
+    CheckVolumed,
+    CheckVolumeD,
+    CheckVolumeDict,
+    MatchSequencesd,
+    MatchSequencesD,
+    MatchSequencesDict,
     AlignToReferenced,
     AlignToReferenceD,
     AlignToReferenceDict,
@@ -28,6 +37,7 @@ from omicsfusion.transforms.dictionary import (
     OmicsToImageD,
     OmicsToImageDict,
 )
+from omicsfusion.transforms.volume import CheckVolume, MatchSequences
 from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
 
 __all__ = [
@@ -36,6 +46,13 @@ __all__ = [
     "AlignToReferenceD",
     "AlignToReferenceDict",
     "AlignToReferenced",
+    "CheckDicomSeriesD",
+    "CheckDicomSeriesDict",
+    "CheckDicomSeriesd",
+    "CheckVolume",
+    "CheckVolumeD",
+    "CheckVolumeDict",
+    "CheckVolumed",
     "FuseChannels",
     "FuseChannelsD",
     "FuseChannelsDict",
@@ -44,6 +61,10 @@ __all__ = [
     "LoadOmicsD",
     "LoadOmicsDict",
     "LoadOmicsd",
+    "MatchSequences",
+    "MatchSequencesD",
+    "MatchSequencesDict",
+    "MatchSequencesd",
     "OmicsAugmentationError",
     "OmicsToImage",
     "OmicsToImageD",

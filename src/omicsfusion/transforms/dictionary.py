@@ -9,6 +9,10 @@ network input with::
     AlignToReferenced(keys="omics", ref_key="image"),
     FuseChannelsd(keys=["image", "omics"], name="image")
 
+Volume checks for 3-D MRI (``CheckDicomSeriesd`` before ``LoadImaged``,
+``CheckVolumed`` and ``MatchSequencesd`` after ``EnsureChannelFirstd``) raise
+named errors instead of failing later without naming the file.
+
 ``LoadOmicsd`` stores its meta under ``"<key>_meta_dict"`` (MONAI's convention
 for non-tensor data); ``OmicsToImaged`` consumes and removes it, so the
 batch collates as usual.
@@ -16,19 +20,25 @@ batch collates as usual.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from omicsfusion.data.dicom import check_dicom_series
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, LoadOmics, OmicsToImage
+from omicsfusion.transforms.volume import CheckVolume, MatchSequences, source_name
 
 __all__ = [
     "LoadOmicsd", "LoadOmicsD", "LoadOmicsDict",
     "OmicsToImaged", "OmicsToImageD", "OmicsToImageDict",
     "AlignToReferenced", "AlignToReferenceD", "AlignToReferenceDict",
     "FuseChannelsd", "FuseChannelsD", "FuseChannelsDict",
+    "CheckDicomSeriesd", "CheckDicomSeriesD", "CheckDicomSeriesDict",
+    "CheckVolumed", "CheckVolumeD", "CheckVolumeDict",
+    "MatchSequencesd", "MatchSequencesD", "MatchSequencesDict",
 ]
 
 
@@ -162,3 +172,63 @@ LoadOmicsD = LoadOmicsDict = LoadOmicsd
 OmicsToImageD = OmicsToImageDict = OmicsToImaged
 AlignToReferenceD = AlignToReferenceDict = AlignToReferenced
 FuseChannelsD = FuseChannelsDict = FuseChannelsd
+
+
+class CheckDicomSeriesd(MapTransform):
+    """Before ``LoadImaged``: every value under ``keys`` that is a folder must hold one DICOM series.
+
+    Files pass through untouched. Raises
+    :class:`~omicsfusion.data.errors.MixedSeriesError` naming the folder and its series.
+    """
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            if os.path.isdir(d[key]):
+                check_dicom_series(d[key])
+        return d
+
+
+class CheckVolumed(MapTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.volume.CheckVolume`."""
+
+    backend = CheckVolume.backend
+
+    def __init__(self, keys: KeysCollection, spatial_dims: int = 3, min_size: int = 2,
+                 allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.checker = CheckVolume(spatial_dims, min_size)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.checker(d[key])
+        return d
+
+
+class MatchSequencesd(MapTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.volume.MatchSequences`.
+
+    The first of ``keys`` present is the reference grid of the others.
+    """
+
+    backend = MatchSequences.backend
+
+    def __init__(self, keys: KeysCollection, resample: bool = False, atol: float = 1e-3, mode: str = "bilinear",
+                 allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.matcher = MatchSequences(resample, atol, mode)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        keys = list(self.key_iterator(d))
+        if len(keys) > 1:
+            names = [source_name(d[k], str(k)) for k in keys]
+            for key, img in zip(keys, self.matcher([d[k] for k in keys], names), strict=True):
+                d[key] = img
+        return d
+
+
+CheckDicomSeriesD = CheckDicomSeriesDict = CheckDicomSeriesd
+CheckVolumeD = CheckVolumeDict = CheckVolumed
+MatchSequencesD = MatchSequencesDict = MatchSequencesd
