@@ -82,6 +82,18 @@ def _read_frame(path: str, id_column: str | None) -> pd.DataFrame:
     return frame
 
 
+def _header(path: str) -> list[str]:
+    """Column names of a csv/tsv/txt/parquet table without reading its rows (none for AnnData)."""
+    lower = path.lower().removesuffix(".gz")
+    if lower.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if lower.endswith((".csv", ".tsv", ".txt")) and Path(path).is_file():
+        return list(pd.read_csv(path, sep="," if lower.endswith(".csv") else "\t", nrows=0).columns)
+    return []
+
+
 def _labels(args: argparse.Namespace, paths: dict[str, str]) -> pd.Series:
     """The label column, from ``--label-table`` or else from the first omics table that has it."""
     sources = [args.label_table] if args.label_table else list(paths.values())
@@ -108,8 +120,10 @@ def run(args: argparse.Namespace) -> int:
         if (args.train_ids is None) != (args.test_ids is None):
             raise BenchmarkError("--train-ids and --test-ids go together")
         paths = _typed_paths(args.tables)
-        table = OmicsTable({t: _anndata_h5(p) for t, p in paths.items()}, id_column=args.id_column)
-        frames = {t: table.frame(t).drop(columns=[args.label_column], errors="ignore") for t in table.types}
+        # a label column inside an omics table is never a feature
+        exclude = {t: [args.label_column] for t, p in paths.items() if args.label_column in _header(p)}
+        table = OmicsTable({t: _anndata_h5(p) for t, p in paths.items()}, id_column=args.id_column, exclude=exclude)
+        frames = {t: table.frame(t) for t in table.types}
         split = (_ids(args.train_ids), _ids(args.test_ids)) if args.train_ids else None
         data = join_inputs(
             frames,
