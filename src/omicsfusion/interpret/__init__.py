@@ -16,7 +16,7 @@ from omicsfusion.interpret.errors import (
     SaliencyError,
     TargetLayerError,
 )
-from omicsfusion.interpret.runner import SaliencyRunner, load_checkpoint
+from omicsfusion.interpret.runner import SaliencyRunner, load_checkpoint, require_checkpoint
 
 __all__ = [
     "ClassIndexError",
@@ -26,4 +26,5 @@ __all__ = [
     "SaliencyRunner",
     "TargetLayerError",
     "load_checkpoint",
+    "require_checkpoint",
 ]

@@ -37,16 +37,22 @@ from omicsfusion.interpret.errors import LayoutMismatchError, MissingCheckpointE
 from omicsfusion.interpret.targets import check_class_index, class_weights, contrast_weights, fused_baseline
 from omicsfusion.transforms import AlignToReference, AlignToReferenced, LoadOmics
 
-__all__ = ["SaliencyRunner", "load_checkpoint", "first_conv_channels", "find_aligner", "read_ground_truth"]
+__all__ = ["SaliencyRunner", "require_checkpoint", "load_checkpoint", "first_conv_channels", "find_aligner", "read_ground_truth"]
 
 logger = logging.getLogger(__name__)
 
 
-def load_checkpoint(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """State dict of a trained model (``weights_only``); a ``{"model": state}`` wrapper is unwrapped."""
+def require_checkpoint(checkpoint: str | os.PathLike) -> Path:
+    """Refuse a saliency run before training: ``saliency.json`` calls this first in ``initialize``."""
     path = Path(checkpoint)
     if not path.is_file():
         raise MissingCheckpointError(f"no trained checkpoint at {path}: run configs/train.json before saliency")
+    return path
+
+
+def load_checkpoint(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """State dict of a trained model (``weights_only``); a ``{"model": state}`` wrapper is unwrapped."""
+    path = require_checkpoint(checkpoint)
     state = torch.load(path, map_location="cpu", weights_only=True)
     if "model" in state and isinstance(state["model"], Mapping):
         state = state["model"]
