@@ -80,27 +80,42 @@ def default_target_layer(model: nn.Module, x: torch.Tensor) -> str:
     return spatial[-1]
 
 
+class _TargetColumn(nn.Module):
+    """``forward(x) = logit[target[b]]`` as a ``(B, 1)`` output, so one CAM call serves a whole batch."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.weights: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.model(x) * self.weights).sum(dim=1, keepdim=True)
+
+
 def gradcam_maps(model: nn.Module, x: torch.Tensor, target: torch.Tensor, target_layer: str,
                  plus: bool = False) -> np.ndarray:
     """GradCAM (or GradCAM++) of ``logit[target[b]]`` per sample, upsampled to the input grid.
 
-    MONAI's CAM takes one class index per call, so samples are grouped by
-    target class (GradCAM++ sample by sample: MONAI's GradCAMpp broadcasts the
-    class score against the wrong axis for batches > 1). The CAM runs on a
-    copy of the model: ``ModelWithHooks`` registers hooks it never removes.
+    MONAI's CAM takes one class index per call; wrapping the model so that its
+    single output column is each sample's target logit lets one forward and
+    backward serve the whole batch (GradCAM++ runs sample by sample: MONAI's
+    GradCAMpp broadcasts the class score against the wrong axis for batches
+    > 1). The CAM runs on a copy of the model: ``ModelWithHooks`` registers
+    hooks it never removes.
     """
     from monai.visualize import GradCAM, GradCAMpp
 
     check_target_layer(model, target_layer)
-    cam_class = GradCAMpp if plus else GradCAM
-    cam = cam_class(copy.deepcopy(model).eval(), target_layers=target_layer, postprocessing=lambda m: m)
+    wrapped = _TargetColumn(copy.deepcopy(model).eval())
+    cam = (GradCAMpp if plus else GradCAM)(wrapped, target_layers=f"model.{target_layer}",
+                                           postprocessing=lambda m: m)
+    weights = torch.nn.functional.one_hot(target.long(), model(x[:1]).shape[1]).to(x.dtype)
     out = np.zeros((x.shape[0],) + tuple(x.shape[2:]), dtype=np.float32)
-    for k in torch.unique(target).tolist():
-        rows = torch.nonzero(target == k).reshape(-1).cpu()
-        chunks = rows.split(1) if plus else (rows,)
-        for chunk in chunks:
-            maps = cam(x[chunk.to(x.device)], class_idx=int(k))
-            out[chunk.numpy()] = maps[:, 0].detach().float().cpu().numpy()
+    chunks = torch.arange(x.shape[0]).split(1 if plus else x.shape[0])
+    for chunk in chunks:
+        wrapped.weights = weights[chunk.to(x.device)]
+        maps = cam(x[chunk.to(x.device)], class_idx=0)
+        out[chunk.numpy()] = maps[:, 0].detach().float().cpu().numpy()
     return out
 
 

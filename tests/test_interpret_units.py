@@ -1,4 +1,4 @@
-"""Named errors of the saliency run, on a tiny untrained network (no training needed)."""
+"""Interpretation building blocks and named errors, on tiny untrained networks (no training needed)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,33 @@ def test_baseline_and_groups():
     mask, n = channel_groups(x, 3)
     assert n == 3 and mask.shape == (1, 5, 2, 2)
     assert mask[0, :, 0, 0].tolist() == [0, 0, 0, 1, 2]
+
+
+def test_batched_gradcam_equals_monai_per_sample():
+    from monai.visualize import GradCAM
+
+    from omicsfusion.interpret.regions import gradcam_maps
+
+    net = _net().eval()
+    x = torch.rand(4, 5, 32, 32)
+    target = torch.tensor([0, 2, 1, 2])
+    ours = gradcam_maps(net, x, target, "class_layers.relu")
+    cam = GradCAM(net, "class_layers.relu", postprocessing=lambda m: m)
+    reference = np.concatenate([cam(x[i:i + 1], class_idx=int(target[i]))[:, 0].detach().numpy() for i in range(4)])
+    assert np.allclose(ours, reference, atol=1e-6)
+
+
+def test_ig_group_sums_are_complete_and_shares_sum_to_one():
+    from omicsfusion.interpret import modalities
+    from omicsfusion.interpret.targets import class_weights
+
+    net = _net().eval()
+    x = torch.rand(3, 5, 16, 16)
+    weights = class_weights(torch.tensor([0, 1, 2]), 3)
+    ig = modalities.integrated_gradients(net, x, weights, fused_baseline(x, 3), n_steps=16)
+    sums = modalities.group_sums(ig.attr, 3)
+    assert sums.shape == (3, 3)
+    assert np.allclose(sums.sum(axis=1) - ig.gap, ig.delta, atol=1e-4)
+    assert np.allclose(modalities.shares(sums).sum(axis=1), 1.0)
+    ablation = modalities.ablation_groups(net, x, weights, fused_baseline(x, 3), 3)
+    assert ablation.shape == (3, 3) and np.allclose(modalities.shares(ablation).sum(axis=1), 1.0)
