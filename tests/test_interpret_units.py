@@ -12,7 +12,10 @@ from omicsfusion.interpret import TargetLayerError
 from omicsfusion.interpret.regions import check_target_layer, default_target_layer
 from omicsfusion.interpret.targets import channel_groups, check_class_index, fused_baseline
 
+from bundle_utils import error_chain, run_workflow
+
 CLASSES = ["a", "b", "c"]
+BUNDLE = "pan_cancer_classification"
 
 
 def _net(in_channels=5):
@@ -110,3 +113,31 @@ def test_ig_group_sums_are_complete_and_shares_sum_to_one():
     assert np.allclose(modalities.shares(sums).sum(axis=1), 1.0)
     ablation = modalities.ablation_groups(net, x, weights, fused_baseline(x, 3), 3)
     assert ablation.shape == (3, 3) and np.allclose(modalities.shares(ablation).sum(axis=1), 1.0)
+
+
+def test_nifti_map_keeps_the_input_affine(tmp_path):
+    """3-D: the region map is a NIfTI file with the affine of the input volume."""
+    import nibabel as nib
+    from monai.data import MetaTensor
+    from monai.networks.nets import DenseNet
+
+    from omicsfusion.interpret import SaliencyRunner
+
+    torch.manual_seed(0)
+    net = DenseNet(spatial_dims=3, in_channels=1, out_channels=2, init_features=4, growth_rate=4, block_config=(1,))
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+    affine = torch.diag(torch.tensor([2.0, 1.5, 3.0, 1.0]))
+    affine[:3, 3] = torch.tensor([-10.0, 5.0, 7.0])
+    data = [{"image": MetaTensor(torch.rand(1, 12, 10, 8), affine=affine, meta={"n_image_channels": 1}),
+             "label": i % 2, "sample_id": f"s{i}"} for i in range(2)]
+    SaliencyRunner(net, tmp_path / "model.pt", data, ["x", "y"], tmp_path / "out", n_steps=4).run()
+    volume = nib.load(tmp_path / "out" / "regions" / "s0.nii.gz")
+    assert volume.shape == (12, 10, 8)
+    assert np.allclose(volume.affine, affine.numpy())
+
+
+def test_saliency_before_training_is_refused(tmp_path):
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", dataset_dir=str(tmp_path / "data"),
+                     ckpt_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "eval"), phantom_size=6)
+    assert "MissingCheckpointError" in error_chain(info.value)
