@@ -16,7 +16,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 
 from bundle_utils import error_chain, run_workflow
