@@ -1,0 +1,164 @@
+"""Image-region saliency restricted to the IMAGE channels of a fused input.
+
+MONAI's GradCAM sums a late layer over all its channels, and that layer has
+already mixed tissue with the omics blocks that early fusion paints onto the
+same pixel grid; its OcclusionSensitivity occludes every channel at once.
+This module keeps the image apart:
+
+* ``"ig"``: the image channels of an Integrated Gradients attribution of the
+  fused input, summed over channels (positive evidence for the target) and
+  lightly smoothed, since pixel-level gradients are speckled;
+* ``"occlusion"``: captum ``Occlusion`` sliding a window over the image
+  channels only, the omics channels held fixed;
+* ``"gradcam"`` / ``"gradcampp"``: ``monai.visualize.GradCAM`` /
+  ``GradCAMpp`` on a named layer (the network sees both modalities there).
+
+Maps are ``(B, *spatial)`` float32 arrays in the network's orientation
+(the orientation of the loaded image tensor).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy import ndimage
+from torch import nn
+
+from omicsfusion.interpret.errors import TargetLayerError
+from omicsfusion.interpret.targets import WeightedLogits
+
+__all__ = ["REGION_METHODS", "layer_names", "check_target_layer", "default_target_layer", "gradcam_maps",
+           "occlusion_maps", "ig_image_maps"]
+
+REGION_METHODS = ("ig", "occlusion", "gradcam", "gradcampp")
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Names of every sub-module (what ``target_layer`` may be)."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def check_target_layer(model: nn.Module, target_layer: str) -> str:
+    """Return ``target_layer`` or raise :class:`TargetLayerError` listing the valid names."""
+    names = layer_names(model)
+    if target_layer not in names:
+        raise TargetLayerError(
+            f"target layer {target_layer!r} does not exist in {type(model).__name__}; valid layer names: "
+            f"{', '.join(names)}"
+        )
+    return target_layer
+
+
+def default_target_layer(model: nn.Module, x: torch.Tensor) -> str:
+    """The last module (in execution order) whose output is still a spatial map larger than 1 pixel.
+
+    For MONAI's DenseNet121 that is ``class_layers.relu`` (the final feature
+    map before global pooling), the layer MONAI's own GradCAM examples use.
+    """
+    spatial: list[str] = []
+    handles = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+
+        def hook(_m, _i, out, name=name):
+            if isinstance(out, torch.Tensor) and out.ndim == x.ndim and int(np.prod(out.shape[2:])) > 1:
+                spatial.append(name)
+
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not spatial:
+        raise TargetLayerError(f"{type(model).__name__} has no layer with a spatial output to run GradCAM on")
+    return spatial[-1]
+
+
+class _TargetColumn(nn.Module):
+    """``forward(x) = logit[target[b]]`` as a ``(B, 1)`` output, so one CAM call serves a whole batch."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.weights: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.model(x) * self.weights).sum(dim=1, keepdim=True)
+
+
+def gradcam_maps(model: nn.Module, x: torch.Tensor, target: torch.Tensor, target_layer: str,
+                 plus: bool = False) -> np.ndarray:
+    """GradCAM (or GradCAM++) of ``logit[target[b]]`` per sample, upsampled to the input grid.
+
+    MONAI's CAM takes one class index per call; wrapping the model so that its
+    single output column is each sample's target logit lets one forward and
+    backward serve the whole batch (GradCAM++ runs sample by sample: MONAI's
+    GradCAMpp broadcasts the class score against the wrong axis for batches
+    > 1). The CAM runs on a copy of the model: ``ModelWithHooks`` registers
+    hooks it never removes.
+    """
+    from monai.visualize import GradCAM, GradCAMpp
+
+    check_target_layer(model, target_layer)
+    wrapped = _TargetColumn(copy.deepcopy(model).eval())
+    cam = (GradCAMpp if plus else GradCAM)(wrapped, target_layers=f"model.{target_layer}",
+                                           postprocessing=lambda m: m)
+    weights = torch.nn.functional.one_hot(target.long(), model(x[:1]).shape[1]).to(x.dtype)
+    out = np.zeros((x.shape[0],) + tuple(x.shape[2:]), dtype=np.float32)
+    chunks = torch.arange(x.shape[0]).split(1 if plus else x.shape[0])
+    for chunk in chunks:
+        wrapped.weights = weights[chunk.to(x.device)]
+        maps = cam(x[chunk.to(x.device)], class_idx=0)
+        out[chunk.numpy()] = maps[:, 0].detach().float().cpu().numpy()
+    return out
+
+
+class _ImageChannels(nn.Module):
+    """``forward(image, omics, weights)``: the fused model seen as a function of the image channels only."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.explained = WeightedLogits(model)
+
+    def forward(self, image: torch.Tensor, omics: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return self.explained(torch.cat([image, omics], dim=1), weights)
+
+
+def occlusion_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor,
+                   n_image_channels: int, window: int | Sequence[int] = 8,
+                   stride: int | Sequence[int] = 4) -> np.ndarray:
+    """Occlusion over the image channels only: drop of the explained score when a window is set to baseline."""
+    from captum.attr import Occlusion
+
+    spatial_dims = x.ndim - 2
+    window = (int(window),) * spatial_dims if isinstance(window, int) else tuple(int(w) for w in window)
+    stride = (int(stride),) * spatial_dims if isinstance(stride, int) else tuple(int(s) for s in stride)
+    image, omics = x[:, :n_image_channels], x[:, n_image_channels:]
+    with torch.no_grad():
+        attr = Occlusion(_ImageChannels(model)).attribute(
+            image, sliding_window_shapes=(n_image_channels,) + window, strides=(n_image_channels,) + stride,
+            baselines=baseline[:, :n_image_channels], additional_forward_args=(omics, weights),
+            perturbations_per_eval=16,
+        )
+    return attr.sum(dim=1).detach().float().cpu().numpy()
+
+
+def ig_image_maps(attr: torch.Tensor, n_image_channels: int, sigma: float | None = None) -> np.ndarray:
+    """Image-channel part of a fused IG attribution: channel sum (signed evidence), Gaussian-smoothed.
+
+    Args:
+        attr: ``(B, C, *spatial)`` attribution of the fused input.
+        n_image_channels: leading image channels.
+        sigma: smoothing in pixels (default: 1/32 of the smallest spatial edge, at least 1).
+    """
+    maps = attr[:, :n_image_channels].sum(dim=1).detach().double().cpu().numpy()
+    sigma = max(1.0, min(maps.shape[1:]) / 32.0) if sigma is None else float(sigma)
+    if sigma > 0:
+        maps = np.stack([ndimage.gaussian_filter(m, sigma) for m in maps])
+    return maps.astype(np.float32)

@@ -1,0 +1,515 @@
+"""One saliency run over a datalist: regions, omics-type shares, gene ranking, files, planted-truth checks.
+
+A bundle's ``configs/saliency.json`` (merged on ``train.json``) builds a
+:class:`SaliencyRunner` from config references only (network, checkpoint,
+validation preprocessing, layout file, class names, ...) and calls
+:meth:`SaliencyRunner.run`. Everything is written into ``output_dir``
+(the bundle's ``eval/saliency``):
+
+* ``samples.csv``: per sample target, prediction, IG delta, modality shares
+  (IG and FeatureAblation), pointing-game hits when masks exist;
+* ``modality_shares.csv`` + ``modality_shares.png``: class x modality;
+* ``genes.csv`` (class x omics type x feature: mean |attribution|, signed mean,
+  rank) + ``layout_<type>_<class>.png`` (OT map, top genes labelled);
+* ``regions/<sample>.png`` (2-D overlay on the tile) or ``.nii.gz`` (3-D, input affine);
+* ``checks.json`` + ``deletion_curves.csv`` / ``.png`` when the dataset holds a
+  phantom's ``ground_truth.json``;
+* ``summary.json``: settings, timings, completeness gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.interpret import checks, genes, modalities, regions, writers
+from omicsfusion.interpret.errors import LayoutMismatchError, MissingCheckpointError, SaliencyError
+from omicsfusion.interpret.targets import check_class_index, class_weights, contrast_weights, fused_baseline
+from omicsfusion.transforms import AlignToReference, AlignToReferenced, LoadOmics
+
+__all__ = ["SaliencyRunner", "require_checkpoint", "load_checkpoint", "first_conv_channels", "find_aligner", "read_ground_truth"]
+
+logger = logging.getLogger(__name__)
+
+
+def require_checkpoint(checkpoint: str | os.PathLike) -> Path:
+    """Refuse a saliency run before training: ``saliency.json`` calls this first in ``initialize``."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise MissingCheckpointError(f"no trained checkpoint at {path}: run configs/train.json before saliency")
+    return path
+
+
+def load_checkpoint(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """State dict of a trained model (``weights_only``); a ``{"model": state}`` wrapper is unwrapped."""
+    path = require_checkpoint(checkpoint)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "model" in state and isinstance(state["model"], Mapping):
+        state = state["model"]
+    return dict(state)
+
+
+def first_conv_channels(state: Mapping[str, torch.Tensor]) -> int:
+    """Input channels of a network: dim 1 of the first convolution weight (>= 3-D tensor) of its state dict."""
+    for name, value in state.items():
+        if name.endswith("weight") and value.ndim >= 3:
+            return int(value.shape[1])
+    raise SaliencyError("the checkpoint holds no convolution weight to read its input channels from")
+
+
+def find_aligner(transform) -> AlignToReference | None:
+    """The ``AlignToReference`` of the first ``AlignToReferenced`` in a (nested) Compose, if any."""
+    if isinstance(transform, AlignToReferenced):
+        return transform.aligner
+    for child in getattr(transform, "transforms", ()) or ():
+        found = find_aligner(child)
+        if found is not None:
+            return found
+    return None
+
+
+def read_ground_truth(dataset_dir: str | os.PathLike | None) -> dict:
+    """``dataset_dir/ground_truth.json`` of a phantom, or ``{}`` (real data: checks are skipped)."""
+    import json
+
+    if dataset_dir is None:
+        return {}
+    path = Path(dataset_dir) / "ground_truth.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+class SaliencyRunner:
+    """Explain a trained fused classifier on a dataset and write the results.
+
+    Args:
+        network: the bundle's network (weights are loaded from ``checkpoint``).
+        checkpoint: trained weights (``models/model.pt``).
+        dataset: dataset of preprocessed dicts with the fused ``image`` (meta
+            ``n_image_channels``), ``label`` (optional) and ``sample_id``.
+        class_names: output classes in logit order.
+        output_dir: where files go (created).
+        layout_file: the fitted ``models/layout.npz`` (needed with omics channels).
+        omics_types: omics channels of the run, in channel order.
+        omics_tables: omics type -> table file; enables the gene-deletion curves.
+        region_method: map written as overlay and used as "the" region map:
+            ``"ig"`` (default; measured best on the pan-cancer phantom, see
+            docs/interpret.md), ``"occlusion"``, ``"gradcam"`` or ``"gradcampp"``.
+        compare_methods: further region methods to score in the pointing game.
+        target_layer: GradCAM layer (default: the last spatial layer).
+        n_steps: Integrated Gradients steps.
+        batch_size: samples per batch.
+        class_index: explain this class for every sample (default: the label,
+            or the prediction when there is no label).
+        max_samples: explain at most this many samples.
+        ground_truth_dir: folder holding ``ground_truth.json`` and ``masks/``
+            (a phantom's ``dataset_dir``); checks run when present.
+        device: torch device.
+        reverse_indexing: the image loader reversed the axes (MONAI's
+            PILReader default); 2-D PNGs are transposed back for viewers.
+        write_regions: write one region file per sample.
+        top_genes: genes labelled on the layout maps.
+        deletion_ks: numbers of genes deleted in the faithfulness curves.
+        occlusion_window, occlusion_stride: occlusion window/stride in pixels.
+        seed: seed of the random deletions.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        checkpoint: str | os.PathLike,
+        dataset: torch.utils.data.Dataset,
+        class_names: Sequence[str],
+        output_dir: str | os.PathLike,
+        layout_file: str | os.PathLike | None = None,
+        omics_types: Sequence[str] = (),
+        omics_tables: Mapping[str, str] | None = None,
+        region_method: str = "ig",
+        compare_methods: Sequence[str] = ("gradcam",),
+        target_layer: str | None = None,
+        n_steps: int = 32,
+        batch_size: int = 16,
+        class_index: int | None = None,
+        max_samples: int | None = None,
+        ground_truth_dir: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        reverse_indexing: bool = True,
+        write_regions: bool = True,
+        top_genes: int = 10,
+        deletion_ks: Sequence[int] = (1, 2, 5, 10, 20, 50, 100),
+        occlusion_window: int = 8,
+        occlusion_stride: int = 4,
+        seed: int = 0,
+    ) -> None:
+        methods = [region_method] + [m for m in compare_methods if m != region_method]
+        unknown = [m for m in methods if m not in regions.REGION_METHODS]
+        if unknown:
+            raise SaliencyError(f"unknown region method(s) {unknown}; choose from {regions.REGION_METHODS}")
+        self.class_names = [str(c) for c in class_names]
+        if class_index is not None:
+            check_class_index(class_index, self.class_names)
+        if target_layer is not None:
+            regions.check_target_layer(network, target_layer)
+        self.network = network
+        self.checkpoint = Path(checkpoint)
+        self.dataset = dataset
+        self.output_dir = Path(output_dir)
+        self.layout_file = None if layout_file is None else Path(layout_file)
+        self.omics_types = [str(t) for t in omics_types]
+        self.omics_tables = dict(omics_tables or {})
+        self.methods = methods
+        self.target_layer = target_layer
+        self.n_steps = int(n_steps)
+        self.batch_size = int(batch_size)
+        self.class_index = class_index
+        self.max_samples = max_samples
+        self.ground_truth_dir = None if ground_truth_dir is None else Path(ground_truth_dir)
+        self.device = torch.device(device)
+        self.reverse_indexing = bool(reverse_indexing)
+        self.write_regions = bool(write_regions)
+        self.top_genes = int(top_genes)
+        self.deletion_ks = tuple(int(k) for k in deletion_ks)
+        self.occlusion_window = int(occlusion_window)
+        self.occlusion_stride = int(occlusion_stride)
+        self.seed = int(seed)
+
+    # ------------------------------------------------------------------ setup
+    def _prepare(self) -> None:
+        """Checkpoint, layout and network must agree before anything is computed."""
+        state = load_checkpoint(self.checkpoint)
+        self.preprocessor = None
+        if self.omics_types:
+            if self.layout_file is None or not self.layout_file.is_file():
+                raise MissingCheckpointError(
+                    f"no fitted layout at {self.layout_file} (omics channels {self.omics_types} need it): "
+                    "configs/train.json writes it next to the checkpoint"
+                )
+            self.preprocessor = OmicsPreprocessor.load(self.layout_file)
+            absent = [t for t in self.omics_types if t not in self.preprocessor.channel_names]
+            if absent:
+                raise LayoutMismatchError(
+                    f"layout file {self.layout_file} holds omics channels {self.preprocessor.channel_names}, "
+                    f"not {absent}; the checkpoint {self.checkpoint} was trained with omics channels "
+                    f"{self.omics_types}"
+                )
+        expected = first_conv_channels(state)
+        built = first_conv_channels(self.network.state_dict())
+        if expected != built:
+            raise LayoutMismatchError(
+                f"checkpoint {self.checkpoint} expects {expected} input channels but this run builds "
+                f"{built} ({built - len(self.omics_types)} image + omics {self.omics_types} from "
+                f"{self.layout_file}): the layout / modalities do not match the checkpoint"
+            )
+        self.network.load_state_dict(state)
+        self.network.to(self.device).eval()
+        self.align = find_aligner(getattr(self.dataset, "transform", None)) or AlignToReference()
+        self.truth = read_ground_truth(self.ground_truth_dir)
+        self.loader = None
+        if self.omics_tables and self.omics_types:
+            missing = [t for t in self.omics_types if t not in self.omics_tables]
+            if missing:
+                raise SaliencyError(f"omics_tables has no table for {missing} ({sorted(self.omics_tables)})")
+            self.loader = LoadOmics({t: self.omics_tables[t] for t in self.omics_types}, self.preprocessor)
+
+    def _partner(self) -> dict[int, int]:
+        """Class -> the other class of its planted pair (ground truth), for the pair-contrast attribution."""
+        pairs = list(self.truth.get("omics_only_pairs", [])) + list(self.truth.get("image_only_pairs", []))
+        partner = {}
+        for a, b in pairs:
+            if a in self.class_names and b in self.class_names:
+                i, j = self.class_names.index(a), self.class_names.index(b)
+                partner[i], partner[j] = j, i
+        return partner
+
+    def _mask(self, sample_id: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The planted-region mask of a sample, loaded like the image (same reader, same orientation)."""
+        from monai.transforms import EnsureChannelFirst, LoadImage
+
+        if self.ground_truth_dir is None:
+            return None
+        found = sorted((self.ground_truth_dir / "masks").glob(f"{sample_id}.*"))
+        if not found:
+            return None
+        mask = EnsureChannelFirst()(LoadImage(image_only=True)(str(found[0])))
+        mask = np.asarray(mask)[0] > 0
+        if mask.shape != shape:
+            raise SaliencyError(f"mask {found[0]} has shape {mask.shape}, the image of {sample_id!r} {shape}")
+        return mask
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> dict:
+        """Explain every sample (up to ``max_samples``), write all outputs, return the summary."""
+        from monai.data import DataLoader
+
+        start = time.perf_counter()
+        self._prepare()
+        partner = self._partner()
+        timings: dict[str, float] = defaultdict(float)
+        records: list[dict] = []
+        gene_parts: dict[str, list[np.ndarray]] = defaultdict(list)
+        grid_sums: dict[int, np.ndarray] = {}
+        targets_all: list[int] = []
+        contrast_rows: list[dict] = []
+        deletion_parts: list[tuple[int, pd.DataFrame]] = []
+        hits: dict[str, list[bool]] = defaultdict(list)
+        seen = 0
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, num_workers=0)
+        for batch in loader:
+            if self.max_samples is not None and seen >= self.max_samples:
+                break
+            x_meta = batch["image"]
+            x = torch.as_tensor(x_meta.as_tensor() if hasattr(x_meta, "as_tensor") else x_meta).float()
+            n_image = self._n_image(x_meta, x)
+            if self.max_samples is not None:
+                x = x[: self.max_samples - seen]
+            x = x.to(self.device)
+            ids = [str(s) for s in batch.get("sample_id", [f"sample_{seen + i}" for i in range(len(x))])][: len(x)]
+            labels = batch.get("label")
+            labels = None if labels is None else torch.as_tensor(labels).reshape(-1)[: len(x)].long()
+            if labels is not None:
+                check_class_index(labels, self.class_names)
+            seen += len(x)
+
+            with torch.no_grad():
+                probs = torch.softmax(self.network(x), dim=1).cpu()
+            predicted = probs.argmax(dim=1)
+            if self.class_index is not None:
+                target = torch.full_like(predicted, int(self.class_index))
+            else:
+                target = labels if labels is not None else predicted
+            baseline = fused_baseline(x, n_image)
+            weights = class_weights(target, len(self.class_names)).to(self.device)
+
+            t = time.perf_counter()
+            ig = modalities.integrated_gradients(self.network, x, weights, baseline, self.n_steps)
+            timings["integrated_gradients"] += time.perf_counter() - t
+            t = time.perf_counter()
+            ablation = modalities.ablation_groups(self.network, x, weights, baseline, n_image)
+            timings["feature_ablation"] += time.perf_counter() - t
+            ig_shares = modalities.shares(modalities.group_sums(ig.attr, n_image))
+            ab_shares = modalities.shares(ablation)
+            groups = modalities.group_names(n_image, self.omics_types)
+
+            maps = {}
+            if n_image:
+                maps = self._region_maps(x, ig.attr, target, weights, baseline, n_image, timings)
+            if self.preprocessor is not None:
+                t = time.perf_counter()
+                per_type = genes.feature_attributions(ig.attr, self.preprocessor, n_image, self.omics_types,
+                                                      self.align)
+                for omics_type, values in per_type.items():
+                    gene_parts[omics_type].append(values)
+                grid = genes.grid_maps(ig.attr, n_image, self.preprocessor, self.align)
+                for b, k in enumerate(target.tolist()):
+                    grid_sums[k] = grid_sums.get(k, 0) + grid[b]
+                timings["gene_backprojection"] += time.perf_counter() - t
+                if self.loader is not None and self.truth:
+                    t = time.perf_counter()
+                    vectors = self._vectors(ids)
+                    curves = checks.deletion_curves(self.network, x, target, vectors, per_type, self.preprocessor,
+                                                    self.omics_types, self.align, n_image, self.deletion_ks,
+                                                    seed=self.seed)
+                    deletion_parts.append((len(x), curves))
+                    timings["deletion_curves"] += time.perf_counter() - t
+            if partner and n_image and self.omics_types:
+                t = time.perf_counter()
+                contrast_rows += self._pair_contrast(x, target, baseline, n_image, partner, ids)
+                timings["pair_contrast"] += time.perf_counter() - t
+
+            for b, sample_id in enumerate(ids):
+                row = {"sample_id": sample_id,
+                       "label": self.class_names[int(labels[b])] if labels is not None else "",
+                       "target": self.class_names[int(target[b])],
+                       "predicted": self.class_names[int(predicted[b])],
+                       "target_probability": float(probs[b, target[b]]),
+                       "ig_delta": ig.delta[b], "ig_gap": ig.gap[b]}
+                row.update({f"ig_share_{g}": ig_shares[b, i] for i, g in enumerate(groups)})
+                row.update({f"ablation_share_{g}": ab_shares[b, i] for i, g in enumerate(groups)})
+                mask = self._mask(sample_id, tuple(x.shape[2:])) if maps else None
+                if mask is not None:
+                    for method, m in maps.items():
+                        hit = bool(checks.pointing_hits(m[b][None], mask[None])[0])
+                        row[f"pointing_{method}"] = hit
+                        if labels is not None and int(predicted[b]) == int(labels[b]):
+                            hits[method].append(hit)
+                records.append(row)
+                if self.write_regions and maps:
+                    self._write_region(sample_id, x[b, :n_image].cpu().numpy(), maps[self.methods[0]][b],
+                                       x_meta, b)
+            targets_all += target.tolist()
+
+        if not records:
+            raise SaliencyError("the saliency dataset is empty: nothing to explain")
+        return self._finish(records, gene_parts, grid_sums, np.asarray(targets_all), contrast_rows,
+                            deletion_parts, hits, timings, time.perf_counter() - start, seen)
+
+    # ------------------------------------------------------------------ pieces
+    def _n_image(self, x_meta, x: torch.Tensor) -> int:
+        meta = getattr(x_meta, "meta", {}) or {}
+        value = meta.get("n_image_channels")
+        if value is not None:
+            n_image = int(torch.as_tensor(value).reshape(-1)[0])
+        else:
+            n_image = x.shape[1] - len(self.omics_types)
+        if n_image + len(self.omics_types) != x.shape[1]:
+            raise LayoutMismatchError(
+                f"the fused input has {x.shape[1]} channels, not {n_image} image + {len(self.omics_types)} omics "
+                f"({self.omics_types})"
+            )
+        return n_image
+
+    def _region_maps(self, x, attr, target, weights, baseline, n_image, timings) -> dict[str, np.ndarray]:
+        maps = {}
+        for method in self.methods:
+            t = time.perf_counter()
+            if method == "ig":
+                maps[method] = regions.ig_image_maps(attr, n_image)
+            elif method == "occlusion":
+                maps[method] = regions.occlusion_maps(self.network, x, weights, baseline, n_image,
+                                                      self.occlusion_window, self.occlusion_stride)
+            else:
+                if self.target_layer is None:
+                    self.target_layer = regions.default_target_layer(self.network, x)
+                maps[method] = regions.gradcam_maps(self.network, x, target.to(x.device), self.target_layer,
+                                                    plus=method == "gradcampp")
+            timings[method] += time.perf_counter() - t
+        return maps
+
+    def _vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = [self.loader(i)[0] for i in ids]
+        return {t: np.stack([r[t] for r in rows]) for t in self.omics_types}
+
+    def _pair_contrast(self, x, target, baseline, n_image, partner, ids) -> list[dict]:
+        """IG and FeatureAblation shares of ``logit[class] - logit[partner]`` for samples of paired classes."""
+        rows = torch.tensor([b for b, k in enumerate(target.tolist()) if k in partner], dtype=torch.long)
+        if rows.numel() == 0:
+            return []
+        own = target[rows]
+        other = torch.tensor([partner[int(k)] for k in own.tolist()])
+        weights = contrast_weights(own, other, len(self.class_names)).to(self.device)
+        xs, bs = x[rows.to(x.device)], baseline[rows.to(x.device)]
+        ig = modalities.integrated_gradients(self.network, xs, weights, bs, self.n_steps)
+        ig_shares = modalities.shares(modalities.group_sums(ig.attr, n_image))
+        ab_shares = modalities.shares(modalities.ablation_groups(self.network, xs, weights, bs, n_image))
+        out = []
+        for i, b in enumerate(rows.tolist()):
+            for estimator, s in (("integrated_gradients", ig_shares[i]), ("feature_ablation", ab_shares[i])):
+                out.append({"sample_id": ids[b], "class": self.class_names[int(own[i])],
+                            "versus": self.class_names[int(other[i])], "estimator": estimator,
+                            "image_share": float(s[0]), "omics_share": float(s[1:].sum())})
+        return out
+
+    def _write_region(self, sample_id: str, image: np.ndarray, saliency: np.ndarray, x_meta, b: int) -> None:
+        folder = self.output_dir / "regions"
+        if saliency.ndim == 2:
+            writers.write_overlay_png(image, saliency, folder / f"{sample_id}.png",
+                                      reverse_indexing=self.reverse_indexing)
+        else:
+            affine = getattr(x_meta, "affine", None)
+            affine = np.eye(4) if affine is None else np.asarray(torch.as_tensor(affine).reshape(-1, 4, 4)[b])
+            writers.write_nifti(saliency, affine, folder / f"{sample_id}.nii.gz")
+
+    def _finish(self, records, gene_parts, grid_sums, targets, contrast_rows, deletion_parts, hits, timings,
+                seconds, seen) -> dict:
+        out = self.output_dir
+        samples = pd.DataFrame(records)
+        writers.write_csv(samples, out / "samples.csv")
+        share_tables = {}
+        for estimator, prefix in (("integrated_gradients", "ig_share_"), ("feature_ablation", "ablation_share_")):
+            columns = [c for c in samples.columns if c.startswith(prefix)]
+            table = samples.groupby("target")[columns].mean()
+            table.columns = [c[len(prefix):] for c in columns]
+            share_tables[estimator] = table.reindex([c for c in self.class_names if c in table.index])
+        long = pd.concat({k: v for k, v in share_tables.items()}, names=["estimator", "class"]).reset_index()
+        writers.write_csv(long, out / "modality_shares.csv")
+        writers.write_share_bars(share_tables["integrated_gradients"], out / "modality_shares.png",
+                                 f"Integrated Gradients ({self.n_steps} steps): share per modality")
+        summary: dict = {
+            "n_samples": int(seen), "region_method": self.methods[0], "compared_methods": self.methods[1:],
+            "target_layer": self.target_layer, "ig_steps": self.n_steps,
+            "baseline": "image channels: per-sample spatial mean; omics channels: 0 (training mean, z-score)",
+            "ig_mean_abs_delta": float(samples["ig_delta"].abs().mean()),
+            "ig_mean_abs_gap": float(samples["ig_gap"].abs().mean()),
+        }
+        gene_table = None
+        if gene_parts:
+            per_sample = {t: np.concatenate(v) for t, v in gene_parts.items()}
+            gene_table = genes.class_gene_table(per_sample, targets, self.class_names, self.preprocessor)
+            writers.write_csv(gene_table, out / "genes.csv")
+            for k, total in grid_sums.items():
+                mean_map = total / max(int((targets == k).sum()), 1)
+                for c, omics_type in enumerate(self.omics_types):
+                    names = self.preprocessor.feature_names(omics_type)
+                    top = genes.top_features(gene_table, self.class_names[k], omics_type, self.top_genes)
+                    writers.write_layout_map(mean_map[c], genes.feature_positions(self.preprocessor, omics_type),
+                                             names, top, out / f"layout_{omics_type}_{self.class_names[k]}.png",
+                                             f"{omics_type}: mean attribution, class {self.class_names[k]}")
+        if self.truth:
+            summary["checks"] = self._checks(samples, gene_table, per_sample if gene_parts else {}, targets,
+                                             contrast_rows, deletion_parts, hits)
+            writers.write_json(summary["checks"], out / "checks.json")
+        summary["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
+        summary["total_seconds"] = round(seconds, 3)
+        writers.write_json(summary, out / "summary.json")
+        logger.info("saliency for %d samples written to %s in %.1f s", seen, out, seconds)
+        return summary
+
+    def _checks(self, samples, gene_table, per_sample, targets, contrast_rows, deletion_parts, hits) -> dict:
+        result: dict = {}
+        if hits:
+            result["pointing_game"] = {m: {"hit_rate": float(np.mean(h)), "n_correct": len(h)}
+                                       for m, h in hits.items()}
+        informative = self.truth.get("informative_features", {})
+        planted = {p["omics"]: p.get("classes") for p in self.truth.get("planted", [])}
+        recovery = {}
+        for omics_type, features in informative.items():
+            if omics_type not in per_sample:
+                continue
+            classes = [self.class_names.index(c) for c in planted.get(omics_type) or self.class_names
+                       if c in self.class_names]
+            rows = np.isin(targets, classes)
+            importance = np.abs(per_sample[omics_type][rows]).mean(axis=0)
+            names = self.preprocessor.feature_names(omics_type)
+            ranked = [str(n) for n in names[np.argsort(-importance, kind="stable")]]
+            recovery[omics_type] = {
+                "k": len(features), "classes": [self.class_names[c] for c in classes],
+                "precision_at_k": checks.precision_at_k(ranked, features),
+                "random_ranking_precision_at_k": checks.random_ranking_precision(names, features, seed=self.seed),
+                "top_k": ranked[: len(features)],
+            }
+        if recovery:
+            result["gene_recovery"] = recovery
+        if contrast_rows:
+            contrast = pd.DataFrame(contrast_rows)
+            writers.write_csv(contrast, self.output_dir / "pair_contrast_shares.csv")
+            result["modality_pairs"] = {}
+            for estimator, part in contrast.groupby("estimator"):
+                table = part.groupby("class")[["image_share", "omics_share"]].mean()
+                check = checks.pair_modality_check(table, self.truth.get("omics_only_pairs", []),
+                                                   self.truth.get("image_only_pairs", []))
+                result["modality_pairs"][estimator] = {
+                    "passed_share": float(check["passed"].mean()) if len(check) else None,
+                    "classes": check.to_dict(orient="records")}
+        if deletion_parts:
+            weights = np.array([n for n, _ in deletion_parts], dtype=float)
+            curves = sum(w * c for w, (_, c) in zip(weights, deletion_parts)) / weights.sum()
+            curves["k"] = curves["k"].round().astype(int)
+            writers.write_csv(curves, self.output_dir / "deletion_curves.csv")
+            writers.write_deletion_curves(curves, self.output_dir / "deletion_curves.png")
+            k = max(len(v) for v in informative.values()) if informative else int(curves["k"].max())
+            row = curves.iloc[(curves["k"] - k).abs().argmin()]
+            result["faithfulness"] = {"k": int(row["k"]), "top_drop": float(row["top_drop"]),
+                                      "random_drop": float(row["random_drop"]),
+                                      "passed": bool(row["top_drop"] > row["random_drop"]),
+                                      "curves": curves.to_dict(orient="list")}
+        return result

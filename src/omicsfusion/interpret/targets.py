@@ -1,0 +1,85 @@
+"""What an attribution explains: one weighted sum of logits per sample, and against which baseline.
+
+Captum attributes a scalar per sample. Explaining "the logit of class k" is a
+one-hot weight vector; explaining "class i rather than class j" (the decision
+between two classes designed to differ in one modality only) is ``e_i - e_j``.
+Both run through the same wrapper, whose weights travel as an additional
+forward argument so that Integrated Gradients expands them with its steps.
+
+The stated baseline of the fused input ``[image | omics]``: every image
+channel replaced by its own spatial mean (a flat tile of the sample's average
+colour: no morphology, same stain), every omics channel by 0, which after the
+z-score normalisation fitted on the training split is the training mean of
+every feature ("no molecular deviation").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from omicsfusion.interpret.errors import ClassIndexError
+
+__all__ = ["WeightedLogits", "class_weights", "contrast_weights", "fused_baseline", "channel_groups",
+           "check_class_index"]
+
+
+class WeightedLogits(nn.Module):
+    """``forward(x, weights) = (model(x) * weights).sum(1)``: one scalar per sample.
+
+    Args:
+        model: a classifier returning logits ``(B, K)``.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return (self.model(x) * weights).sum(dim=1)
+
+
+def check_class_index(index: int | Sequence[int] | torch.Tensor, class_names: Sequence[str]) -> None:
+    """Raise :class:`ClassIndexError` unless every index lies in ``[0, len(class_names))``."""
+    values = torch.as_tensor(index).reshape(-1).tolist()
+    bad = [int(v) for v in values if not 0 <= int(v) < len(class_names)]
+    if bad:
+        raise ClassIndexError(
+            f"class index {bad[0]} is out of range: the model has {len(class_names)} classes "
+            f"{list(class_names)} (valid indices 0..{len(class_names) - 1})"
+        )
+
+
+def class_weights(target: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """One-hot ``(B, K)`` weights that select the logit of ``target[b]`` for each sample."""
+    return torch.nn.functional.one_hot(torch.as_tensor(target).long(), n_classes).float()
+
+
+def contrast_weights(target: torch.Tensor, other: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``(B, K)`` weights of ``logit[target] - logit[other]`` for each sample."""
+    return class_weights(target, n_classes) - class_weights(other, n_classes)
+
+
+def fused_baseline(x: torch.Tensor, n_image_channels: int) -> torch.Tensor:
+    """The stated baseline: image channels -> their per-sample spatial mean; omics channels -> 0."""
+    baseline = torch.zeros_like(x)
+    if n_image_channels:
+        image = x[:, :n_image_channels]
+        spatial = tuple(range(2, x.ndim))
+        baseline[:, :n_image_channels] = image.mean(dim=spatial, keepdim=True).expand_as(image)
+    return baseline
+
+
+def channel_groups(x: torch.Tensor, n_image_channels: int) -> tuple[torch.Tensor, int]:
+    """Captum ``feature_mask`` (shape of one sample, batch dim 1): image channels group 0, omics channel k group k+1.
+
+    Returns:
+        ``(mask, n_groups)``; with no image channels the omics groups start at 0.
+    """
+    n_channels = x.shape[1]
+    offset = 1 if n_image_channels else 0
+    group_of = [0] * n_image_channels + [offset + k for k in range(n_channels - n_image_channels)]
+    mask = torch.as_tensor(group_of, dtype=torch.long).reshape((1, n_channels) + (1,) * (x.ndim - 2))
+    return mask.expand((1,) + tuple(x.shape[1:])).contiguous(), offset + n_channels - n_image_channels

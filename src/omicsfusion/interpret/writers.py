@@ -1,0 +1,172 @@
+"""Saliency outputs in formats standard tools open: CSV, PNG (2-D), NIfTI (3-D), JSON.
+
+Every file is written to a temporary name in its folder and moved into place
+with ``os.replace``. Orientation: tensors are in the network's orientation;
+MONAI's ``PILReader`` (the default reader of PNG/JPEG in ``LoadImage``)
+reverses the axes of what PIL shows (``reverse_indexing=True``: array
+``(W, H)`` for a ``W x H`` picture), so 2-D writers transpose back unless told
+the loader did not, and an overlay lines up with the tile a viewer shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["atomic_path", "write_csv", "write_json", "to_viewer_orientation", "write_overlay_png",
+           "write_nifti", "write_share_bars", "write_layout_map", "write_deletion_curves"]
+
+
+def atomic_path(path: Path) -> Path:
+    """A temporary sibling of ``path`` that keeps its suffixes (nibabel/PIL pick the format from them)."""
+    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
+
+
+def _replace(tmp: Path, path: Path) -> Path:
+    os.replace(tmp, path)
+    return path
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Path:
+    """Write a DataFrame as CSV (no index unless asked)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("index", False)
+    tmp = atomic_path(path)
+    frame.to_csv(tmp, **kwargs)
+    return _replace(tmp, path)
+
+
+def write_json(data: Mapping, path: str | os.PathLike) -> Path:
+    """Write JSON (numpy scalars converted)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    tmp.write_text(json.dumps(data, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    return _replace(tmp, path)
+
+
+def to_viewer_orientation(array: np.ndarray, reverse_indexing: bool = True) -> np.ndarray:
+    """Network orientation -> the row/column order PIL and image viewers use (2-D: swap the last two axes)."""
+    return np.swapaxes(array, -1, -2) if reverse_indexing else array
+
+
+def _unit(array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array, dtype=np.float64)
+    low, high = np.nanmin(array), np.nanmax(array)
+    return np.zeros_like(array) if high <= low else (array - low) / (high - low)
+
+
+def write_overlay_png(image: np.ndarray, saliency: np.ndarray, path: str | os.PathLike, alpha: float = 0.45,
+                      reverse_indexing: bool = True, cmap: str = "jet") -> Path:
+    """RGB PNG: the tile (1 or 3 image channels, ``(C, *spatial)``) with the saliency map blended on top.
+
+    Only the positive part of the map is shown; the tile keeps its own colours
+    where saliency is low.
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    image = np.asarray(image, dtype=np.float64)
+    tile = _unit(image[:3] if image.shape[0] >= 3 else np.repeat(image[:1], 3, axis=0))
+    heat = _unit(np.clip(np.asarray(saliency, dtype=np.float64), 0, None))
+    colour = colormaps[cmap](heat)[..., :3].transpose(2, 0, 1)
+    weight = alpha * heat[None]
+    blended = (1 - weight) * tile + weight * colour
+    rgb = to_viewer_orientation(blended, reverse_indexing).transpose(1, 2, 0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB").save(tmp, format="PNG")
+    return _replace(tmp, path)
+
+
+def write_nifti(volume: np.ndarray, affine: np.ndarray, path: str | os.PathLike) -> Path:
+    """A 3-D map as NIfTI with the input image's affine (same voxel order as the network input)."""
+    import nibabel as nib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    nib.save(nib.Nifti1Image(np.asarray(volume, dtype=np.float32), np.asarray(affine, dtype=np.float64)), tmp)
+    return _replace(tmp, path)
+
+
+def write_share_bars(table: pd.DataFrame, path: str | os.PathLike, title: str) -> Path:
+    """Stacked bar chart PNG of a class x modality share table (rows sum to one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.1 * len(table) + 2.5, 3.6))
+    bottom = np.zeros(len(table))
+    for column in table.columns:
+        ax.bar(table.index.astype(str), table[column].to_numpy(), bottom=bottom, label=str(column))
+        bottom += table[column].to_numpy()
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of attribution")
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+def write_layout_map(grid_map: np.ndarray, positions: np.ndarray, names: Sequence[str], labelled: Sequence[str],
+                     path: str | os.PathLike, title: str) -> Path:
+    """PNG of a 2-D layout-grid attribution map (signed, diverging colours) with chosen features labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid_map = np.asarray(grid_map, dtype=float)
+    if grid_map.ndim == 3:  # 3-D layout: show the slice holding the largest |attribution|
+        grid_map = grid_map[..., int(np.abs(grid_map).sum(axis=(0, 1)).argmax())]
+    limit = float(np.abs(grid_map).max()) or 1.0
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    shown = ax.imshow(grid_map, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(shown, ax=ax, fraction=0.046, label="attribution")
+    index = {str(n): i for i, n in enumerate(names)}
+    for name in labelled:
+        row, col = positions[index[str(name)]][:2]
+        ax.plot(col, row, "k.", markersize=4)
+        ax.annotate(str(name), (col, row), fontsize=6, xytext=(2, 2), textcoords="offset points")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+def write_deletion_curves(curves: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Line plot PNG: true-class probability vs number of deleted genes, top-attributed vs random."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.plot(curves["k"], curves["top_probability"], "o-", label="top-attributed genes deleted")
+    ax.plot(curves["k"], curves["random_probability"], "s--", label="random genes deleted")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("genes deleted (set to the training mean)")
+    ax.set_ylabel("true-class probability")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+def _save_figure(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return _replace(tmp, path)

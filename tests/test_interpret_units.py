@@ -1,0 +1,143 @@
+"""Interpretation building blocks and named errors, on tiny untrained networks (no training needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.networks.nets import DenseNet
+
+from omicsfusion.interpret import ClassIndexError, LayoutMismatchError, MissingCheckpointError, SaliencyRunner
+from omicsfusion.interpret import TargetLayerError
+from omicsfusion.interpret.regions import check_target_layer, default_target_layer
+from omicsfusion.interpret.targets import channel_groups, check_class_index, fused_baseline
+
+from bundle_utils import error_chain, run_workflow
+
+CLASSES = ["a", "b", "c"]
+BUNDLE = "pan_cancer_classification"
+
+
+def _net(in_channels=5):
+    torch.manual_seed(0)
+    return DenseNet(spatial_dims=2, in_channels=in_channels, out_channels=3, init_features=8, growth_rate=4,
+                    block_config=(1, 1))
+
+
+def _runner(tmp_path, **kwargs):
+    args = {"network": _net(), "checkpoint": tmp_path / "model.pt", "dataset": [], "class_names": CLASSES,
+            "output_dir": tmp_path / "out"}
+    args.update(kwargs)
+    return SaliencyRunner(**args)
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(MissingCheckpointError, match="no trained checkpoint"):
+        _runner(tmp_path).run()
+
+
+def test_unknown_target_layer_lists_valid_names(tmp_path):
+    with pytest.raises(TargetLayerError) as info:
+        _runner(tmp_path, target_layer="features.nope")
+    message = str(info.value)
+    assert "features.nope" in message and "class_layers.relu" in message and "features.denseblock1" in message
+    assert check_target_layer(_net(), "class_layers.relu") == "class_layers.relu"
+
+
+def test_default_target_layer_is_the_last_spatial_one():
+    assert default_target_layer(_net(), torch.zeros(1, 5, 32, 32)) == "class_layers.relu"
+
+
+def test_class_index_out_of_range(tmp_path):
+    with pytest.raises(ClassIndexError, match="3 classes"):
+        _runner(tmp_path, class_index=3)
+    with pytest.raises(ClassIndexError):
+        check_class_index(torch.tensor([0, -1]), CLASSES)
+
+
+def test_checkpoint_with_other_input_channels_is_a_layout_mismatch(tmp_path):
+    torch.save(_net(in_channels=6).state_dict(), tmp_path / "model.pt")
+    with pytest.raises(LayoutMismatchError, match="expects 6 input channels"):
+        _runner(tmp_path).run()
+
+
+def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path):
+    import pandas as pd
+
+    from omicsfusion.data import OmicsPreprocessor, OmicsTable
+
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(12)]
+    rna = pd.DataFrame(rng.normal(size=(12, 16)), index=ids, columns=[f"g{i}" for i in range(16)])
+    OmicsPreprocessor().fit(OmicsTable({"rna": rna}), ids, grid=(4, 4)).save(tmp_path / "layout.npz")
+    torch.save(_net().state_dict(), tmp_path / "model.pt")
+    with pytest.raises(LayoutMismatchError, match=r"holds omics channels \['rna'\], not \['cnv'\]"):
+        _runner(tmp_path, layout_file=tmp_path / "layout.npz", omics_types=["rna", "cnv"]).run()
+
+
+def test_baseline_and_groups():
+    x = torch.arange(2 * 5 * 2 * 2, dtype=torch.float32).reshape(2, 5, 2, 2)
+    base = fused_baseline(x, 3)
+    assert torch.allclose(base[:, :3], x[:, :3].mean(dim=(2, 3), keepdim=True).expand(2, 3, 2, 2))
+    assert not base[:, 3:].any()
+    mask, n = channel_groups(x, 3)
+    assert n == 3 and mask.shape == (1, 5, 2, 2)
+    assert mask[0, :, 0, 0].tolist() == [0, 0, 0, 1, 2]
+
+
+def test_batched_gradcam_equals_monai_per_sample():
+    from monai.visualize import GradCAM
+
+    from omicsfusion.interpret.regions import gradcam_maps
+
+    net = _net().eval()
+    x = torch.rand(4, 5, 32, 32)
+    target = torch.tensor([0, 2, 1, 2])
+    ours = gradcam_maps(net, x, target, "class_layers.relu")
+    cam = GradCAM(net, "class_layers.relu", postprocessing=lambda m: m)
+    reference = np.concatenate([cam(x[i:i + 1], class_idx=int(target[i]))[:, 0].detach().numpy() for i in range(4)])
+    assert np.allclose(ours, reference, atol=1e-6)
+
+
+def test_ig_group_sums_are_complete_and_shares_sum_to_one():
+    from omicsfusion.interpret import modalities
+    from omicsfusion.interpret.targets import class_weights
+
+    net = _net().eval()
+    x = torch.rand(3, 5, 16, 16)
+    weights = class_weights(torch.tensor([0, 1, 2]), 3)
+    ig = modalities.integrated_gradients(net, x, weights, fused_baseline(x, 3), n_steps=16)
+    sums = modalities.group_sums(ig.attr, 3)
+    assert sums.shape == (3, 3)
+    assert np.allclose(sums.sum(axis=1) - ig.gap, ig.delta, atol=1e-4)
+    assert np.allclose(modalities.shares(sums).sum(axis=1), 1.0)
+    ablation = modalities.ablation_groups(net, x, weights, fused_baseline(x, 3), 3)
+    assert ablation.shape == (3, 3) and np.allclose(modalities.shares(ablation).sum(axis=1), 1.0)
+
+
+def test_nifti_map_keeps_the_input_affine(tmp_path):
+    """3-D: the region map is a NIfTI file with the affine of the input volume."""
+    import nibabel as nib
+    from monai.data import MetaTensor
+    from monai.networks.nets import DenseNet
+
+    from omicsfusion.interpret import SaliencyRunner
+
+    torch.manual_seed(0)
+    net = DenseNet(spatial_dims=3, in_channels=1, out_channels=2, init_features=4, growth_rate=4, block_config=(1,))
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+    affine = torch.diag(torch.tensor([2.0, 1.5, 3.0, 1.0]))
+    affine[:3, 3] = torch.tensor([-10.0, 5.0, 7.0])
+    data = [{"image": MetaTensor(torch.rand(1, 12, 10, 8), affine=affine, meta={"n_image_channels": 1}),
+             "label": i % 2, "sample_id": f"s{i}"} for i in range(2)]
+    SaliencyRunner(net, tmp_path / "model.pt", data, ["x", "y"], tmp_path / "out", n_steps=4).run()
+    volume = nib.load(tmp_path / "out" / "regions" / "s0.nii.gz")
+    assert volume.shape == (12, 10, 8)
+    assert np.allclose(volume.affine, affine.numpy())
+
+
+def test_saliency_before_training_is_refused(tmp_path):
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", dataset_dir=str(tmp_path / "data"),
+                     ckpt_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "eval"), phantom_size=6)
+    assert "MissingCheckpointError" in error_chain(info.value)
