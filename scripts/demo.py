@@ -19,9 +19,10 @@ BUNDLE = ROOT / "bundles" / "pan_cancer_classification"
 MODALITY_SETS = {"image": ["image"], "fused": ["image", "rna", "cnv", "meth"]}
 
 
-def run_bundle(config: str, overrides: dict[str, str]) -> None:
-    configs = BUNDLE / "configs" / config
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--bundle_root", str(BUNDLE), "--config_file", str(configs)]
+def run_bundle(configs: list[str], overrides: dict[str, str]) -> None:
+    """``python -m monai.bundle run`` with ``configs`` merged in order (as evaluate.json needs train.json)."""
+    files = json.dumps([str(BUNDLE / "configs" / c) for c in configs])
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--bundle_root", str(BUNDLE), "--config_file", files]
     for key, value in overrides.items():
         cmd += [f"--{key}", value]
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -46,8 +47,8 @@ def main() -> int:
             "modalities": json.dumps(modalities),
         }
         start = time.perf_counter()
-        run_bundle("train.json", {**overrides, "max_epochs": str(args.epochs)})
-        run_bundle("evaluate.json", overrides)
+        run_bundle(["train.json"], {**overrides, "max_epochs": str(args.epochs)})
+        run_bundle(["train.json", "evaluate.json"], overrides)
         report = json.loads((run_dir / "eval" / "summary.json").read_text())
         summary[name] = {"accuracy": report["accuracy"], "auc": report["macro_auc"], "n_test": report["n"],
                          "seconds": round(time.perf_counter() - start, 1), "reports": str(run_dir / "eval")}
