@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 from ignite.engine import Engine, Events
 
+from omicsfusion.fileio import atomic_write
+
 
 def _is_rank0() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -34,9 +36,7 @@ def _gather(values: list) -> list:
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path, **kwargs) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, **kwargs)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
 
 
 def _scalar(value) -> object:
@@ -175,9 +175,7 @@ class ClassificationReport(_EpochPredictions):
             "macro_f1": float(np.mean(f1)),
             "macro_auc": float(np.nanmean(auc)) if not np.all(np.isnan(auc)) else None,
         }
-        tmp = self.output_dir / ".summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, self.output_dir / "summary.json")
+        atomic_write(self.output_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
 
     def _plot(self, matrix: np.ndarray) -> None:
         import matplotlib
@@ -197,10 +195,8 @@ class ClassificationReport(_EpochPredictions):
                 ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
                         color="white" if matrix[i, j] > matrix.max() / 2 else "black")
         fig.tight_layout()
-        tmp = self.output_dir / ".confusion_matrix.png.tmp"
-        fig.savefig(tmp, format="png", dpi=100)
+        atomic_write(self.output_dir / "confusion_matrix.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
         plt.close(fig)
-        os.replace(tmp, self.output_dir / "confusion_matrix.png")
 
 
 class SpotOverlayWriter(_EpochPredictions):

@@ -18,37 +18,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_path", "write_csv", "write_json", "to_viewer_orientation", "write_overlay_png",
+from omicsfusion.fileio import atomic_write
+
+__all__ = ["write_csv", "write_json", "to_viewer_orientation", "write_overlay_png",
            "write_nifti", "write_share_bars", "write_layout_map", "write_deletion_curves"]
-
-
-def atomic_path(path: Path) -> Path:
-    """A temporary sibling of ``path`` that keeps its suffixes (nibabel/PIL pick the format from them)."""
-    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
-
-
-def _replace(tmp: Path, path: Path) -> Path:
-    os.replace(tmp, path)
-    return path
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Path:
     """Write a DataFrame as CSV (no index unless asked)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("index", False)
-    tmp = atomic_path(path)
-    frame.to_csv(tmp, **kwargs)
-    return _replace(tmp, path)
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
 
 
 def write_json(data: Mapping, path: str | os.PathLike) -> Path:
     """Write JSON (numpy scalars converted)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    tmp.write_text(json.dumps(data, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
-    return _replace(tmp, path)
+    text = json.dumps(data, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def to_viewer_orientation(array: np.ndarray, reverse_indexing: bool = True) -> np.ndarray:
@@ -79,22 +64,16 @@ def write_overlay_png(image: np.ndarray, saliency: np.ndarray, path: str | os.Pa
     weight = alpha * heat[None]
     blended = (1 - weight) * tile + weight * colour
     rgb = to_viewer_orientation(blended, reverse_indexing).transpose(1, 2, 0)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB").save(tmp, format="PNG")
-    return _replace(tmp, path)
+    pixels = Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
+    return atomic_write(path, lambda tmp: pixels.save(tmp, format="PNG"))
 
 
 def write_nifti(volume: np.ndarray, affine: np.ndarray, path: str | os.PathLike) -> Path:
     """A 3-D map as NIfTI with the input image's affine (same voxel order as the network input)."""
     import nibabel as nib
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    nib.save(nib.Nifti1Image(np.asarray(volume, dtype=np.float32), np.asarray(affine, dtype=np.float64)), tmp)
-    return _replace(tmp, path)
+    image = nib.Nifti1Image(np.asarray(volume, dtype=np.float32), np.asarray(affine, dtype=np.float64))
+    return atomic_write(path, lambda tmp: nib.save(image, tmp))
 
 
 def write_share_bars(table: pd.DataFrame, path: str | os.PathLike, title: str) -> Path:
@@ -165,8 +144,6 @@ def write_deletion_curves(curves: pd.DataFrame, path: str | os.PathLike) -> Path
 def _save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    fig.savefig(tmp, format="png", dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
-    return _replace(tmp, path)
+    return path

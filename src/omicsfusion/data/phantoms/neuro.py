@@ -35,6 +35,8 @@ from scipy import ndimage
 
 from omicsfusion.data.dicom import write_dicom_series
 
+from omicsfusion.fileio import atomic_write
+
 from .omics import OmicsSpec, draw_omics
 
 CLASS_NAMES = ("control", "atrophy", "glioma_idh_mutant", "glioma_idh_wildtype")
@@ -142,12 +144,6 @@ def _save_nifti(array: np.ndarray, affine_: np.ndarray, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def make_neuro_phantom(
     dataset_dir: str | os.PathLike,
     n_per_class: int = 40,
@@ -226,5 +222,5 @@ def make_neuro_phantom(
         "spacing_mm": SPACING_MM,
         "seed": seed,
     }
-    _atomic_write_text(root / "ground_truth.json", json.dumps(truth, indent=2))
+    atomic_write(root / "ground_truth.json", lambda tmp: tmp.write_text(json.dumps(truth, indent=2)))
     return truth

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from omicsfusion.fileio import atomic_write
+
 from .omics import OmicsSpec, draw_omics
 from .tissue import tissue_tile
 
@@ -52,12 +54,6 @@ def omics_specs(n_genes: int = 400, n_cpgs: int = 300) -> dict[str, OmicsSpec]:
         "cnv": OmicsSpec("cnv", genes[: n_genes // 2], module_size=15, kind="copy_number", noise=0.4),
         "meth": OmicsSpec("meth", cpgs, module_size=15, kind="methylation"),
     }
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def make_pan_cancer_phantom(
@@ -133,5 +129,5 @@ def make_pan_cancer_phantom(
         "tile_size": tile_size,
         "seed": seed,
     }
-    _atomic_write_text(root / "ground_truth.json", json.dumps(truth, indent=2))
+    atomic_write(root / "ground_truth.json", lambda tmp: tmp.write_text(json.dumps(truth, indent=2)))
     return truth

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from omicsfusion.fileio import atomic_write
+
 from .omics import OmicsSpec, draw_omics
 from .tissue import tissue_texture
 
@@ -46,12 +48,6 @@ SPOT_DIAMETER_UM = 55.0
 ANNOTATION_COLUMN = "tissue_class"
 _TILE = 256
 _REGION_CELL_UM = 25.0
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _region_map(rng: np.random.Generator, side_um: float, n_regions_per_class: int) -> np.ndarray:
@@ -124,7 +120,7 @@ def write_pyramid(path: Path, painter: _SlidePainter, side_px: int, mpp: float, 
                           resolution=(res, res), resolutionunit="CENTIMETER",
                           subfiletype=1 if level else 0, metadata=None)
 
-    _atomic(path, write)
+    atomic_write(path, write)
     return [(s, s) for s, _ in sizes]
 
 
@@ -164,7 +160,7 @@ def write_10x_h5(path: Path, counts, barcodes: list[str], gene_ids: list[str], g
             feats["feature_type"] = np.asarray(["Gene Expression"] * len(gene_ids), dtype="S")
             feats["genome"] = np.asarray(["phantom"] * len(gene_ids), dtype="S")
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def _barcode(rng: np.random.Generator, n: int) -> list[str]:
@@ -257,7 +253,7 @@ def make_spatial_phantom(
         sections.append((name, folder, grid[in_tissue].reset_index(drop=True)))
         factors = {"spot_diameter_fullres": SPOT_DIAMETER_UM / mpp, "fiducial_diameter_fullres": 65.0 / mpp}
         _write_downsampled(folder, side_px, factors)
-        _atomic(folder / "spatial" / "scalefactors_json.json", lambda tmp: tmp.write_text(json.dumps(factors)))
+        atomic_write(folder / "spatial" / "scalefactors_json.json", lambda tmp: tmp.write_text(json.dumps(factors)))
         manifest.append({"section": name, "format": "spaceranger", "path": name, "image": f"{name}/image.tif",
                          "annotations": f"{name}/annotations.csv"})
     # One draw for all sections: the same genes have the same baseline and loadings everywhere (no batch effect).
@@ -274,10 +270,10 @@ def make_spatial_phantom(
                      list(genes), list(genes))
         annotations = pd.DataFrame({"barcode": section["barcode"],
                                     ANNOTATION_COLUMN: [CLASS_NAMES[k] for k in section["label"]]})
-        _atomic(folder / "annotations.csv", lambda tmp, a=annotations: a.to_csv(tmp, index=False))
+        atomic_write(folder / "annotations.csv", lambda tmp, a=annotations: a.to_csv(tmp, index=False))
         for k, n in section["label"].value_counts().items():
             counts_per_class[CLASS_NAMES[int(k)]] += int(n)
-    _atomic(root / "sections.csv", lambda tmp: pd.DataFrame(manifest).to_csv(tmp, index=False))
+    atomic_write(root / "sections.csv", lambda tmp: pd.DataFrame(manifest).to_csv(tmp, index=False))
     truth = {
         "task": "pathology_spatial_transcriptomics",
         "classes": list(CLASS_NAMES),
@@ -292,7 +288,7 @@ def make_spatial_phantom(
         "mpp": mpp,
         "seed": seed,
     }
-    _atomic(root / "ground_truth.json", lambda tmp: tmp.write_text(json.dumps(truth, indent=2)))
+    atomic_write(root / "ground_truth.json", lambda tmp: tmp.write_text(json.dumps(truth, indent=2)))
     return truth
 
 
@@ -306,5 +302,5 @@ def _write_downsampled(folder: Path, side_px: int, factors: dict) -> None:
             continue
         image, _ = slide.thumbnail(long_side)
         factors[f"tissue_{kind}_scalef"] = image.shape[1] / side_px
-        _atomic(folder / "spatial" / f"tissue_{kind}_image.png",
+        atomic_write(folder / "spatial" / f"tissue_{kind}_image.png",
                 lambda tmp, im=image: Image.fromarray(im).save(tmp, format="PNG", compress_level=1))
