@@ -37,3 +37,23 @@ def error_chain(error: BaseException) -> str:
         messages.append(f"{type(error).__name__}: {error}")
         error = error.__cause__ or error.__context__
     return "\n".join(messages)
+
+
+def verified_metadata(bundle: str) -> dict:
+    """Run MONAI's metadata checks on a bundle and return its metadata.
+
+    ``verify_metadata`` against the offline schema, the version present in the
+    changelog, and ``verify_net_in_out`` for ``train.json`` and ``inference.json``.
+    """
+    import json
+
+    from monai.bundle import verify_metadata, verify_net_in_out
+
+    meta_file = BUNDLES / bundle / "configs" / "metadata.json"
+    verify_metadata(meta_file=str(meta_file), filepath=str(SCHEMA))
+    meta = json.loads(meta_file.read_text())
+    assert meta["version"] in meta["changelog"], f"{bundle}: version {meta['version']} not in changelog"
+    for config in ("train.json", "inference.json"):
+        verify_net_in_out(net_id="network_def", meta_file=str(meta_file),
+                          config_file=str(BUNDLES / bundle / "configs" / config), device="cpu")
+    return meta

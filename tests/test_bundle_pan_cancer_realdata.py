@@ -10,7 +10,6 @@ one epoch, then inference), not accuracy.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
