@@ -57,3 +57,9 @@ def verified_metadata(bundle: str) -> dict:
         verify_net_in_out(net_id="network_def", meta_file=str(meta_file),
                           config_file=str(BUNDLES / bundle / "configs" / config), device="cpu")
     return meta
+
+
+def run_dirs(base: Path, name: str = "") -> dict[str, str]:
+    """Overrides that keep one run's data, checkpoint and reports under ``base`` (data shared by runs)."""
+    run = base / name if name else base
+    return {"dataset_dir": str(base / "data"), "ckpt_dir": str(run / "models"), "output_dir": str(run / "eval")}

@@ -14,7 +14,7 @@ import torch
 from monai.bundle import ConfigParser
 from monai.transforms import EnsureChannelFirstd, LoadImaged
 
-from bundle_utils import BUNDLES, REPO, error_chain, run_workflow, verified_metadata
+from bundle_utils import BUNDLES, REPO, error_chain, run_dirs, run_workflow, verified_metadata
 from omicsfusion.data import (
     MixedSeriesError,
     NonFiniteVolumeError,
@@ -32,10 +32,6 @@ FUSED = ["image", "rna", "cnv"]
 REAL = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data")) / "pyradiomics_mri"
 
 
-def _dirs(base, name):
-    return {"dataset_dir": str(base / "data"), "ckpt_dir": str(base / name / "models"),
-            "output_dir": str(base / name / "eval")}
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -43,7 +39,7 @@ def trained(tmp_path_factory):
     base = tmp_path_factory.mktemp("neuro")
     runs = {}
     for name, modalities in {"fused": FUSED, "image": ["image"]}.items():
-        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base, name), **TINY, modalities=modalities)
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **TINY, modalities=modalities)
         runs[name] = base / name
     return base, runs
 
@@ -99,7 +95,7 @@ def test_phantom_ground_truth_and_dicom_subject(trained):
 def test_evaluate_and_inference(trained, name):
     base, runs = trained
     modalities = FUSED if name == "fused" else ["image"]
-    dirs = _dirs(base, name)
+    dirs = run_dirs(base, name)
     run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **dirs, modalities=modalities)
     n_test = len(json.loads((runs[name] / "models" / "datalist.json").read_text())["test"])
     summary = json.loads((runs[name] / "eval" / "summary.json").read_text())
@@ -128,7 +124,7 @@ def test_subject_absent_from_molecular_tables_is_named(trained, tmp_path):
     base, runs = trained
     row = {"image": str(base / "data" / "images" / "S0002.nii.gz"), "omics": "NO_SUCH_SUBJECT"}
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["inference.json"], "infer", **_dirs(base, "fused"), modalities=FUSED,
+        run_workflow(BUNDLE, ["inference.json"], "infer", **run_dirs(base, "fused"), modalities=FUSED,
                      input_data=[row], predictions_file=str(tmp_path / "p.csv"))
     chain = error_chain(info.value)
     assert "MissingSampleError" in chain and "NO_SUCH_SUBJECT" in chain
@@ -136,7 +132,7 @@ def test_subject_absent_from_molecular_tables_is_named(trained, tmp_path):
 
 def test_evaluate_without_checkpoint_is_refused(tmp_path):
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **_dirs(tmp_path, "none"))
+        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **run_dirs(tmp_path, "none"))
     assert "no trained checkpoint" in error_chain(info.value)
 
 

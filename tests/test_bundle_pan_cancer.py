@@ -8,15 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from bundle_utils import error_chain, run_workflow, verified_metadata
+from bundle_utils import error_chain, run_dirs, run_workflow, verified_metadata
 
 BUNDLE = "pan_cancer_classification"
 TINY = {"phantom_size": 6, "max_epochs": 1, "batch_size": 8}
 
-
-def _dirs(base, name):
-    return {"dataset_dir": str(base / "data"), "ckpt_dir": str(base / name / "models"),
-            "output_dir": str(base / name / "eval")}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +23,7 @@ def trained(tmp_path_factory):
     for name, modalities in {"fused": ["image", "rna", "cnv", "meth"], "image": ["image"]}.items():
         # the image-only run also exercises `--tracking mlflow` (offline, local SQLite store)
         tracking = {"tracking": "mlflow"} if name == "image" else {}
-        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base, name), **TINY, modalities=modalities,
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **TINY, modalities=modalities,
                      **tracking)
         runs[name] = base / name
     return base, runs
@@ -81,7 +77,7 @@ def test_layout_is_fitted_on_the_training_split_only(trained):
 def test_evaluate_and_inference(trained, name):
     base, runs = trained
     modalities = ["image", "rna", "cnv", "meth"] if name == "fused" else ["image"]
-    dirs = _dirs(base, name)
+    dirs = run_dirs(base, name)
     run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **dirs, modalities=modalities)
     n_test = len(json.loads((runs[name] / "models" / "datalist.json").read_text())["test"])
     summary = json.loads((runs[name] / "eval" / "summary.json").read_text())
@@ -99,11 +95,11 @@ def test_evaluate_and_inference(trained, name):
 
 def test_evaluate_without_checkpoint_is_refused(tmp_path):
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **_dirs(tmp_path, "none"))
+        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **run_dirs(tmp_path, "none"))
     assert "no trained checkpoint" in error_chain(info.value)
 
 
 def test_empty_dataset_dir_without_phantom_is_refused(tmp_path):
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(tmp_path, "x"), phantom=None, **TINY)
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(tmp_path, "x"), phantom=None, **TINY)
     assert "phantom generation is disabled" in error_chain(info.value)

@@ -8,16 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from bundle_utils import error_chain, run_workflow, verified_metadata
+from bundle_utils import error_chain, run_dirs, run_workflow, verified_metadata
 
 BUNDLE = "pathology_spatial_transcriptomics"
 TINY = {"phantom_size": 8, "max_epochs": 1, "batch_size": 32}
 CLASSES = ["tumor", "normal_epithelium", "stroma", "immune"]
 
-
-def _dirs(base, name):
-    return {"dataset_dir": str(base / "data"), "ckpt_dir": str(base / name / "models"),
-            "output_dir": str(base / name / "eval")}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +21,7 @@ def trained(tmp_path_factory):
     """Fused and image-only runs of 1 epoch on a tiny 4-section phantom."""
     base = tmp_path_factory.mktemp("spatial_bundle")
     for name, modalities in {"fused": ["image", "rna"], "image": ["image"]}.items():
-        run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base, name), **TINY, modalities=modalities)
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **TINY, modalities=modalities)
     return base
 
 
@@ -59,7 +55,7 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
 @pytest.mark.parametrize("name", ["fused", "image"])
 def test_evaluate_and_inference_write_spot_outputs(trained, name):
     modalities = ["image", "rna"] if name == "fused" else ["image"]
-    dirs = _dirs(trained, name)
+    dirs = run_dirs(trained, name)
     run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **dirs, modalities=modalities)
     eval_dir = trained / name / "eval"
     test_rows = json.loads((trained / name / "models" / "datalist.json").read_text())["test"]
@@ -74,7 +70,7 @@ def test_evaluate_and_inference_write_spot_outputs(trained, name):
 
 
 def test_missing_annotation_column_is_named(trained):
-    dirs = _dirs(trained, "bad")
+    dirs = run_dirs(trained, "bad")
     with pytest.raises(RuntimeError) as info:
         run_workflow(BUNDLE, ["train.json"], "train", **dirs, **TINY, annotation_column="grade")
     assert "AnnotationColumnError" in error_chain(info.value) and "tissue_class" in error_chain(info.value)
@@ -82,5 +78,5 @@ def test_missing_annotation_column_is_named(trained):
 
 def test_evaluate_without_checkpoint_is_refused(tmp_path):
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **_dirs(tmp_path, "none"))
+        run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **run_dirs(tmp_path, "none"))
     assert "no trained checkpoint" in error_chain(info.value)

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bundle_utils import error_chain, run_workflow
+from bundle_utils import error_chain, run_dirs, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +33,12 @@ TRAIN = {"phantom_size": 150, "max_epochs": EPOCHS, "val_interval": EPOCHS, "net
 SALIENCY = {"saliency#runner#max_samples": 48, "saliency#runner#compare_methods": ["gradcam"]}
 
 
-def _dirs(base):
-    return {"dataset_dir": str(base / "data"), "ckpt_dir": str(base / "models"), "output_dir": str(base / "eval")}
-
 
 @pytest.fixture(scope="module")
 def explained(tmp_path_factory):
     base = tmp_path_factory.mktemp("interpret")
-    run_workflow(BUNDLE, ["train.json"], "train", **_dirs(base), **TRAIN)
-    run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **_dirs(base), **TRAIN, **SALIENCY)
+    run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base), **TRAIN)
+    run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **run_dirs(base), **TRAIN, **SALIENCY)
     out = base / "eval" / "saliency"
     return base, out, json.loads((out / "checks.json").read_text())
 
@@ -90,7 +87,7 @@ def test_overlay_hot_spot_lies_in_the_mask_in_viewer_orientation(explained):
 def test_saliency_with_a_wrong_target_layer_lists_valid_ones(explained):
     base, _, _ = explained
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **_dirs(base), **TRAIN,
+        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **run_dirs(base), **TRAIN,
                      **{"saliency#runner#target_layer": "features.norm5"})
     chain = error_chain(info.value)
     assert "TargetLayerError" in chain and "layer4" in chain
