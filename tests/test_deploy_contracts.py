@@ -23,6 +23,7 @@ from monai.transforms import LoadImage
 from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from monailabel_task import BundleInferTask
 from omicsfusion.data.spatial import LoadSpotPatch
+from omicsfusion.transforms import CheckDicomSeriesd
 
 TINY = {
     "pan_cancer_classification": {"phantom_size": 6, "max_epochs": 1, "batch_size": 8},
@@ -126,3 +127,10 @@ def test_monai_label_bundle_infer_task_predicts_an_in_memory_sample(exported, tm
     assert [p["label"] for p in result["prediction"]] == [c.lower() for c in class_names]
     scores = [p["score"] for p in result["prediction"]]
     np.testing.assert_allclose(scores, bundle_probabilities(bundle, base).loc[row["omics"]], atol=1e-5)
+
+
+def test_in_memory_images_get_named_errors_or_pass_the_path_checks():
+    with pytest.raises(ValueError, match=r"channel-last \(32, 32, 3\).*\(3, 32, 32\)"):
+        LoadSpotPatch(100.0, 32).from_array(np.zeros((3, 32, 32), np.uint8))
+    volume = torch.ones(8, 8, 8, 1)
+    assert CheckDicomSeriesd("image")({"image": volume})["image"] is volume
