@@ -14,14 +14,22 @@ from monai.transforms import LoadImage
 from omicsfusion.handlers import ClassProbabilityWriter
 
 OMICS = "omics"
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def sample_id(path: Path) -> str:
+    """``P0010.png`` -> ``P0010``, ``S0002.nii.gz`` -> ``S0002``; dots inside an id are kept."""
+    name = path.name
+    suffix = next((s for s in IMAGE_SUFFIXES if name.lower().endswith(s)), path.suffix)
+    return name[: len(name) - len(suffix)]
 
 
 class SampleLoaderOperator(Operator):
     """Emit one sample per call: the image as MONAI reads it (``image``) and its omics sample id (``omics``).
 
     The bundle operator strips ``LoadImaged`` from the bundle's preprocessing, so the image is
-    read here with MONAI's own reader: same axis order and channel-last meta as in training.
-    The file stem is the sample id.
+    read here with MONAI's own reader: same axis order, channel meta and affine as in training.
+    The file name less its image suffix (``.png``, ``.nii.gz``, ...) is the sample id.
     """
 
     def __init__(self, fragment: Fragment, *args, images: Sequence[Path], **kwargs) -> None:
@@ -39,7 +47,7 @@ class SampleLoaderOperator(Operator):
         self.index += 1
         image = self.reader(str(path))
         op_output.emit(Image(np.asarray(image), metadata=dict(image.meta)), "image")
-        op_output.emit(path.stem, OMICS)
+        op_output.emit(sample_id(path), OMICS)
 
 
 class FusedBundleInferenceOperator(MonaiBundleInferenceOperator):
