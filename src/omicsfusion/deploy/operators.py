@@ -75,6 +75,7 @@ class FusedBundleInferenceOperator(MonaiBundleInferenceOperator):
         spec.input(OMICS)
 
     def _get_compose(self, obj_name, disallowed_prefixes):
+        # the SDK builds the bundle's pre/postprocessing here, after parsing the config inside model.ts
         self._parser.update(self.overrides)
         return super()._get_compose(obj_name, disallowed_prefixes)
 
