@@ -177,14 +177,15 @@ FuseChannelsD = FuseChannelsDict = FuseChannelsd
 class CheckDicomSeriesd(MapTransform):
     """Before ``LoadImaged``: every value under ``keys`` that is a folder must hold one DICOM series.
 
-    Files pass through untouched. Raises
+    Files and images already loaded as arrays (MONAI Label's in-memory requests) pass
+    through untouched. Raises
     :class:`~omicsfusion.data.errors.MixedSeriesError` naming the folder and its series.
     """
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            if os.path.isdir(d[key]):
+            if isinstance(d[key], (str, os.PathLike)) and os.path.isdir(d[key]):
                 check_dicom_series(d[key])
         return d
 

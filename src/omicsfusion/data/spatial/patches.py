@@ -8,11 +8,14 @@ sample id for the omics branch. :class:`LoadSpotPatch` reads
 ``size_um / size_px`` (through the slide's MONAI WSI reader, tiles only) and
 resamples to ``size_px``; :class:`LoadSpotPatchd` does it for a datalist row
 ``{"image": slide, "x": .., "y": .., "mpp": ..}`` and keeps every other key,
-so a plain MONAI ``Dataset`` over spot rows is a lazy patch dataset.
+so a plain MONAI ``Dataset`` over spot rows is a lazy patch dataset. A patch
+that a viewer already cut around the spot (MONAI Label hands in-memory images
+as channel-last arrays) goes through :meth:`LoadSpotPatch.from_array` instead.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -56,9 +59,26 @@ class LoadSpotPatch(Transform):
                 "mpp": slide.mpp, "patch_um": self.size_um}
         return MetaTensor(torch.from_numpy(patch.astype(np.float32)), meta=meta)
 
+    def from_array(self, patch: Any) -> MetaTensor:
+        """A patch already cut around the spot, channel-last ``(size_px, size_px, 3)`` -> the same output.
+
+        Channel-last is how MONAI Label hands an in-memory image to a bundle; the
+        caller has cut ``size_um`` microns at the slide's pixel size, so only the shape is checked.
+        """
+        array = np.asarray(patch.detach().cpu() if isinstance(patch, torch.Tensor) else patch)
+        expected = (self.size_px, self.size_px, 3)
+        if array.shape != expected:
+            raise ValueError(f"an in-memory spot patch must be channel-last {expected} ({self.size_um:g} um "
+                             f"around the spot), got shape {array.shape}")
+        channels_first = np.ascontiguousarray(np.moveaxis(array, -1, 0), dtype=np.float32)
+        return MetaTensor(torch.from_numpy(channels_first), meta={"patch_um": self.size_um})
+
 
 class LoadSpotPatchd(MapTransform):
     """Dictionary wrapper of :class:`LoadSpotPatch`: replaces the slide path under ``keys`` by its spot patch.
+
+    A value that is not a path is an already cut patch (:meth:`LoadSpotPatch.from_array`);
+    the spot centre keys are then not needed.
 
     Args:
         keys: key(s) holding the slide path (usually ``"image"``).
@@ -81,7 +101,10 @@ class LoadSpotPatchd(MapTransform):
         d = dict(data)
         mpp = d.get(self.mpp_key) if self.mpp_key else None
         for key in self.key_iterator(d):
-            d[key] = self.loader(d[key], d[self.x_key], d[self.y_key], None if mpp is None else float(mpp))
+            if isinstance(d[key], (str, os.PathLike)):
+                d[key] = self.loader(d[key], d[self.x_key], d[self.y_key], None if mpp is None else float(mpp))
+            else:
+                d[key] = self.loader.from_array(d[key])
         return d
 
 
