@@ -60,9 +60,10 @@ def test_train_writes_3d_checkpoint_layout_and_datalist(trained):
     models = runs["fused"] / "models"
     assert {"model.pt", "layout.npz", "datalist.json"} <= {p.name for p in models.iterdir()}
     state = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
-    assert state["conv1.weight"].ndim == 5 and state["conv1.weight"].shape[1] == 3  # 3-D conv, T1-Gd + rna + cnv
+    conv1 = state["backbone.conv1.weight"]
+    assert conv1.ndim == 5 and conv1.shape[1] == 3 + 3  # 3-D conv: T1-Gd + rna + cnv, then 3 coordinate channels
     image_state = torch.load(runs["image"] / "models" / "model.pt", map_location="cpu", weights_only=True)
-    assert image_state["conv1.weight"].shape[1] == 1
+    assert image_state["backbone.conv1.weight"].shape[1] == 1 + 3
     assert not (runs["image"] / "models" / "layout.npz").exists()
 
 

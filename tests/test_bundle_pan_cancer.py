@@ -42,9 +42,9 @@ def test_train_writes_checkpoint_layout_and_datalist(trained):
     models = runs["fused"] / "models"
     assert {"model.pt", "layout.npz", "datalist.json"} <= {p.name for p in models.iterdir()}
     state = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
-    assert state["features.conv0.weight"].shape[1] == 6
+    assert state["backbone.features.conv0.weight"].shape[1] == 6 + 2  # + 2 coordinate channels
     image_state = torch.load(runs["image"] / "models" / "model.pt", map_location="cpu", weights_only=True)
-    assert image_state["features.conv0.weight"].shape[1] == 3
+    assert image_state["backbone.features.conv0.weight"].shape[1] == 3 + 2
     assert not (runs["image"] / "models" / "layout.npz").exists()
 
 

@@ -205,9 +205,9 @@ class SaliencyRunner:
         built = first_conv_channels(self.network.state_dict())
         if expected != built:
             raise LayoutMismatchError(
-                f"checkpoint {self.checkpoint} expects {expected} input channels but this run builds "
-                f"{built} ({built - len(self.omics_types)} image + omics {self.omics_types} from "
-                f"{self.layout_file}): the layout / modalities do not match the checkpoint"
+                f"checkpoint {self.checkpoint} expects {expected} input channels (first convolution) but this "
+                f"run builds {built} (omics {self.omics_types} from {self.layout_file}): the layout / modalities "
+                "do not match the checkpoint"
             )
         self.network.load_state_dict(state)
         self.network.to(self.device).eval()
