@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 from pathlib import Path
 
 import ignite.distributed as idist
@@ -34,7 +35,7 @@ from monai.handlers import CheckpointLoader, CheckpointSaver
 
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["AtomicCheckpointSaver", "CheckpointError", "ResumeLoader", "latest_checkpoint"]
+__all__ = ["AtomicCheckpointSaver", "CheckpointError", "ResumeLoader", "latest_checkpoint", "load_weights"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,10 +142,26 @@ class ResumeLoader(CheckpointLoader):
         logger.info("resumed from %s: epoch %d of %d done", self.load_path, engine.state.epoch, engine.state.max_epochs)
 
 
+def load_weights(path: str | os.PathLike, map_location: str = "cpu", mmap: bool = False):
+    """``torch.load(path, weights_only=True)``, with a named error when the file holds pickled objects.
+
+    Raises:
+        CheckpointError: the file would need an unsafe load (it pickles classes or functions,
+            i.e. code that unpickling would run); the message names the offending global.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"WeightsUnpickler error: ([^.]*)", str(error))
+        reason = found.group(1) if found else str(error).splitlines()[0]
+        raise CheckpointError(f"{path}: refused by torch.load(weights_only=True): {reason}; the file pickles "
+                              "objects beyond tensors and plain containers, which could run code when loaded") from None
+
+
 def _iteration(path: Path, engine_key: str) -> int:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        state = load_weights(path, mmap=True)
+    except (RuntimeError, EOFError, OSError) as error:
         raise CheckpointError(f"{path}: not a loadable training checkpoint ({error}); delete it to start afresh "
                               "or pass --resume false") from error
     if not isinstance(state, dict) or not isinstance(state.get(engine_key), dict):
