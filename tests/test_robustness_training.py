@@ -88,6 +88,34 @@ def test_resume_into_another_network_or_without_trainer_state_is_refused(tmp_pat
         latest_checkpoint(tmp_path)
 
 
+def test_a_phantom_killed_while_written_leaves_dataset_dir_empty(tmp_path, monkeypatch):
+    from omicsfusion import prepare
+
+    def dies_halfway(root, n_per_class, seed):
+        (root / "images").mkdir(parents=True)
+        (root / "samples.csv").write_text("sample_id,image,label\n")
+        raise KeyboardInterrupt("killed while writing the phantom")
+
+    monkeypatch.setitem(prepare.PHANTOMS, "pan_cancer", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        prepare.ensure_dataset(tmp_path / "data", "pan_cancer", phantom_size=2)
+    assert list(tmp_path.iterdir()) == []  # no half phantom, no temporary folder
+    monkeypatch.undo()
+    prepare.ensure_dataset(tmp_path / "data", "pan_cancer", phantom_size=2)
+    assert (tmp_path / "data" / "samples.csv").is_file() and list(tmp_path.iterdir()) == [tmp_path / "data"]
+
+
+def test_metrics_report_is_renamed_into_place_whole(tmp_path):
+    from omicsfusion.handlers import AtomicMetricsSaver
+
+    engine = Engine(lambda e, b: None)
+    engine.add_event_handler(Events.EPOCH_COMPLETED, lambda e: e.state.metrics.update(val_accuracy=0.75))
+    AtomicMetricsSaver(save_dir=str(tmp_path / "eval"), metrics=["val_accuracy"]).attach(engine)
+    engine.run([0], max_epochs=1)
+    assert [p.name for p in (tmp_path / "eval").iterdir()] == ["metrics.csv"]
+    assert (tmp_path / "eval" / "metrics.csv").read_text().split() == ["val_accuracy,0.75"]
+
+
 def _files_are_whole(models) -> None:
     """Every file under its final name loads completely (the hidden ``.tmp-*`` of a killed save are not)."""
     for path in models.iterdir():

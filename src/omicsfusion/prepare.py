@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -52,7 +53,16 @@ def ensure_dataset(dataset_dir: str | os.PathLike, phantom: str | None, phantom_
     if phantom not in PHANTOMS:
         raise ValueError(f"unknown phantom {phantom!r}; available: {sorted(PHANTOMS)}")
     logger.info("dataset_dir %s is empty: writing the %s phantom (%d per class)", root, phantom, phantom_size)
-    PHANTOMS[phantom](root, n_per_class=phantom_size, seed=seed)
+    # written beside dataset_dir and renamed onto it when complete: a run killed meanwhile leaves dataset_dir
+    # empty (regenerated next time), never a half phantom that later runs would take for data
+    tmp = root.with_name(f".tmp-{os.getpid()}-{root.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        PHANTOMS[phantom](tmp, n_per_class=phantom_size, seed=seed)
+        os.replace(tmp, root)  # onto a missing or empty folder
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return root
 
 
