@@ -117,6 +117,15 @@ def test_datalist_symlink_out_of_the_dataset_is_refused(tmp_path):
     assert load_datalist(path, base_dir=data)[0]["image"] == str(data / "inside" / "a.png")
 
 
+def test_training_prepare_refuses_an_escaping_datalist(tmp_path):
+    from omicsfusion.prepare import prepare_classification
+
+    path, data = _datalist(tmp_path, "../secret.png")
+    (data / "samples.csv").write_text("sample_id,image,label\n")  # a dataset, so no phantom is made
+    with pytest.raises(DatalistPathError, match="secret.png"):
+        prepare_classification(data, path, tmp_path / "layout.npz", {}, [], ["a"], phantom=None)
+
+
 def test_bundle_refuses_an_escaping_datalist_unless_allowed(evil_run):
     dirs, _ = evil_run
     datalist = f"{dirs['ckpt_dir']}/datalist.json"

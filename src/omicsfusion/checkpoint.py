@@ -135,9 +135,9 @@ class ResumeLoader(CheckpointLoader):
             super().__call__(engine)
         except (RuntimeError, KeyError, ValueError) as error:
             raise CheckpointError(
-                f"cannot resume from {self.load_path}: {str(error).rstrip('.')}. It was written by a different configuration "
-                "(network, modalities, omics features or max_epochs); train into a new ckpt_dir or pass "
-                "--resume false"
+                f"cannot resume from {self.load_path}: {str(error).rstrip('.')}. It was written by a different "
+                "configuration (network, modalities, omics features or max_epochs); train into a new ckpt_dir or "
+                "pass --resume false"
             ) from error
         logger.info("resumed from %s: epoch %d of %d done", self.load_path, engine.state.epoch, engine.state.max_epochs)
 

@@ -23,7 +23,7 @@ import torch.distributed as dist
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
-from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.data.errors import DatalistPathError, MissingSampleError, OmicsDataError
 from omicsfusion.data.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
 
 logger = logging.getLogger(__name__)
@@ -168,6 +168,8 @@ def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types,
     for section in SECTIONS:
         try:
             rows = load_datalist(datalist_file, section, base_dir=dataset_dir, root=root, allow_outside=allow_outside)
+        except DatalistPathError:
+            raise
         except OmicsDataError:
             continue  # section absent (e.g. no test split)
         check_rows(rows, class_names, table, omics_types, f"{datalist_file}[{section}]")

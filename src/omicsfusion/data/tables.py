@@ -53,10 +53,12 @@ class _Frame:
         if (counts > 1).any():
             dup = uniq[counts > 1]
             rows = np.asarray(values, dtype=np.float64)[ids == dup[0]]
-            differ = int((~((rows == rows[0]) | (np.isnan(rows) & np.isnan(rows[0])))).any(axis=0).sum())
+            same = (rows == rows[0]) | (np.isnan(rows) & np.isnan(rows[0]))
+            differ = int((~same).any(axis=0).sum())
             raise DuplicateSampleError(
                 f"{source}: {dup.size} sample id(s) occur more than once, e.g. {dup[:5].tolist()}; ids must be "
-                f"unique ({str(dup[0])!r} has {rows.shape[0]} rows, which disagree on {differ} of {rows.shape[1]} features)"
+                f"unique ({str(dup[0])!r} has {rows.shape[0]} rows, which disagree on {differ} of {rows.shape[1]} "
+                "features)"
             )
         funiq, fcounts = np.unique(features, return_counts=True)
         if (fcounts > 1).any():
