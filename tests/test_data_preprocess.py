@@ -104,3 +104,17 @@ def test_wrong_vector_length_is_named(table):
     pre = OmicsPreprocessor().fit(table, table.sample_ids()[:30], method="random", grid=(10, 10))
     with pytest.raises(OmicsDataError, match="'cnv'.*3 features"):
         pre.images({"rna": np.zeros(pre.feature_names("rna").size), "cnv": np.zeros(3)})
+
+
+def test_max_features_keeps_the_most_variable_features_of_the_training_split(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(12)]
+    scale = np.where(np.arange(30) % 3 == 0, 5.0, 0.1)  # every third feature varies 50 times more
+    frame = pd.DataFrame(rng.standard_normal((12, 30)) * scale, index=ids, columns=[f"g{j:02d}" for j in range(30)])
+    table = OmicsTable({"rna": frame})
+    pre = OmicsPreprocessor().fit(table, ids[:10], max_features=10, method="random")
+    assert pre.feature_names("rna").tolist() == [f"g{j:02d}" for j in range(0, 30, 3)]
+    assert pre.grid_ == (4, 3)  # the grid is chosen for the kept features
+    images = pre.transform(table, ids[10:])  # the full table still maps: extra columns are ignored
+    pre.save(tmp_path / "layout.npz")
+    np.testing.assert_array_equal(OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table, ids[10:]), images)

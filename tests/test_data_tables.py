@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omicsfusion.data import (
     DuplicateSampleError,
@@ -125,3 +127,37 @@ def test_feature_alignment_fills_reports_and_refuses():
     np.testing.assert_allclose(rows[0], expected)
     with pytest.raises(FeatureMismatchError, match=r"only 1 of 4.*absent e\.g\."):
         table.feature_index("rna", ["g0", "x1", "x2", "x3"], min_overlap=0.5)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(_TEXT, min_size=1, max_size=6), names=st.lists(_TEXT, min_size=1, max_size=5),
+       data=st.data(), suffix=st.sampled_from([".csv", ".tsv"]))
+def test_text_table_parsing_property(tmp_path_factory, ids, names, data, suffix):
+    """Any ids, feature names and NaNs: the table round-trips exactly, or the first rule it breaks is named."""
+    values = data.draw(st.lists(st.lists(st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan"))),
+                                         min_size=len(names), max_size=len(names)),
+                                min_size=len(ids), max_size=len(ids)))
+    frame = pd.DataFrame(values, index=pd.Index(ids, name="sample"), columns=names, dtype=np.float64)
+    path = tmp_path_factory.mktemp("prop") / f"t{suffix}"
+    frame.to_csv(path, sep="," if suffix == ".csv" else "\t")
+    if any(not n.strip() for n in names):
+        expected = (OmicsDataError, "have no name")
+    elif len(set(names)) < len(names):
+        expected = (OmicsDataError, "feature name\\(s\\) occur more than once")
+    elif any(not i.strip() for i in ids):
+        expected = (OmicsDataError, "has no sample id")
+    elif any(i != i.strip() for i in ids):
+        expected = (OmicsDataError, "leading or trailing spaces")
+    elif len(set(ids)) < len(ids):
+        expected = (DuplicateSampleError, "occur more than once")
+    else:
+        table = OmicsTable({"omics": path})
+        assert table.sample_ids("omics") == ids
+        np.testing.assert_array_equal(table.features("omics"), names)
+        np.testing.assert_array_equal(table.rows("omics", ids), frame.to_numpy(np.float32))  # NaN where NaN
+        return
+    with pytest.raises(expected[0], match=expected[1]):
+        OmicsTable({"omics": path})

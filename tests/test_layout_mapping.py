@@ -37,18 +37,23 @@ def test_backproject_is_the_adjoint(fitted):
     np.testing.assert_allclose(flat, layout.backproject(maps))
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(n_features=st.integers(4, 40), height=st.integers(2, 7), width=st.integers(2, 7),
-       method=st.sampled_from(["multiscale", "emd", "random"]), seed=st.integers(0, 99))
-def test_adjointness_property(n_features, height, width, method, seed):
-    if method == "random" and height * width < n_features:
-        width = -(-n_features // height)
+       depth=st.sampled_from([None, 2, 3]), method=st.sampled_from(["multiscale", "emd", "random"]),
+       n_samples=st.integers(3, 12), seed=st.integers(0, 99))
+def test_adjointness_property(n_features, height, width, depth, method, n_samples, seed):
+    """2-D and 3-D grids, more or fewer pixels than features: <A x, a> == <x, A.T a>."""
+    grid = (height, width) if depth is None else (height, width, depth)
+    if method == "random" and np.prod(grid) < n_features:
+        grid = (height, -(-n_features // (height * (depth or 1))), *grid[2:])
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((8, n_features))
-    layout = OTLayout(grid=(height, width), method=method, random_state=seed, n_epochs=20, n_refine=2).fit(X)
+    X = rng.standard_normal((n_samples, n_features))
+    layout = OTLayout(grid=grid, method=method, random_state=seed, n_epochs=20, n_refine=2).fit(X)
+    assert layout.grid_ == grid
     x = rng.standard_normal((2, layout.feature_names_.size))
-    a = rng.standard_normal((2, height, width))
-    lhs = (layout.transform(x).astype(np.float64) * a).sum(axis=(1, 2))
+    a = rng.standard_normal((2, *grid))
+    axes = tuple(range(1, a.ndim))
+    lhs = (layout.transform(x).astype(np.float64) * a).sum(axis=axes)
     rhs = (x * layout.backproject(a)).sum(axis=1)
     np.testing.assert_allclose(lhs, rhs, rtol=1e-5, atol=1e-5)
 

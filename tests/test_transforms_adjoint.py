@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.layout import modular_table
@@ -82,3 +85,22 @@ def test_nearest_block_sum_by_hand():
     back = AlignToReference().adjoint(a, (2, 3))
     expected = a.reshape(1, 2, 2, 3, 2).sum(dim=(2, 4))
     torch.testing.assert_close(back, expected)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n_features=st.lists(st.integers(3, 25), min_size=1, max_size=3), shared=st.booleans(),
+       grid=st.sampled_from([(3, 4), (6, 6), (3, 3, 2)]), seed=st.integers(0, 99))
+def test_preprocessor_images_adjoint_property(n_features, shared, grid, seed):
+    """Any number of omics types, separate or shared layouts, 2-D or 3-D grids: backproject is the adjoint."""
+    rng = np.random.default_rng(seed)
+    ids = [f"s{i}" for i in range(10)]
+    frames = {f"t{k}": pd.DataFrame(rng.standard_normal((10, f)), index=ids, columns=[f"t{k}_g{j}" for j in range(f)])
+              for k, f in enumerate(n_features)}
+    table = OmicsTable(frames)
+    pre = OmicsPreprocessor().fit(table, ids, shared=shared, grid=grid, n_epochs=20)  # fewer pixels: split mass
+    x = {t: rng.standard_normal((2, pre.feature_names(t).size)) for t in pre.channel_names}
+    maps = rng.standard_normal((2, len(n_features), *grid))
+    lhs = (pre.images(x, normalized=True).astype(np.float64) * maps).sum(axis=tuple(range(1, maps.ndim)))
+    back = pre.backproject(maps)
+    rhs = sum((x[t] * back[t]).sum(axis=1) for t in pre.channel_names)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-5, atol=1e-5)

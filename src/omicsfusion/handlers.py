@@ -5,12 +5,15 @@ sample ids, and ``MetricsSaver`` writes scalars only; bundle users want a
 per-sample CSV they can join on sample id and a per-class report with a
 confusion matrix they can look at. Both collect the decollated evaluator
 outputs of one epoch, gather them across ranks, and write on rank 0 only.
+:class:`AtomicMetricsSaver` is MONAI's ``MetricsSaver`` with files that
+appear whole, like every other file the bundles write.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from ignite.engine import Engine, Events
+from monai.handlers import MetricsSaver
 
 from omicsfusion.fileio import atomic_write
 
@@ -234,3 +238,23 @@ class SpotOverlayWriter(_EpochPredictions):
             write_overlay(self.output_dir / f"overlay_{group}.png", slide, xy, predicted, self.class_names,
                           spot_px=self.spot_um / float(members[0][3][mpp_key]), max_side=self.max_side,
                           title=group)
+
+
+class AtomicMetricsSaver(MetricsSaver):
+    """MONAI ``MetricsSaver`` whose reports are written into a hidden folder beside them, then renamed in.
+
+    MONAI writes ``metrics.csv`` (and detail reports) straight to their final names, so a
+    process killed meanwhile would leave a truncated report. Arguments: MONAI's.
+    """
+
+    def __call__(self, engine: Engine) -> None:
+        final = Path(self.save_dir)
+        final.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".tmp-metrics-", dir=final) as tmp:
+            self.save_dir = tmp
+            try:
+                super().__call__(engine)
+            finally:
+                self.save_dir = str(final)
+            for path in Path(tmp).iterdir():
+                os.replace(path, final / path.name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import torch.distributed as dist
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
-from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.data.errors import DatalistPathError, MissingSampleError, OmicsDataError
 from omicsfusion.data.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,16 @@ def ensure_dataset(dataset_dir: str | os.PathLike, phantom: str | None, phantom_
     if phantom not in PHANTOMS:
         raise ValueError(f"unknown phantom {phantom!r}; available: {sorted(PHANTOMS)}")
     logger.info("dataset_dir %s is empty: writing the %s phantom (%d per class)", root, phantom, phantom_size)
-    PHANTOMS[phantom](root, n_per_class=phantom_size, seed=seed)
+    # written beside dataset_dir and renamed onto it when complete: a run killed meanwhile leaves dataset_dir
+    # empty (regenerated next time), never a half phantom that later runs would take for data
+    tmp = root.with_name(f".tmp-{os.getpid()}-{root.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        PHANTOMS[phantom](tmp, n_per_class=phantom_size, seed=seed)
+        os.replace(tmp, root)  # onto a missing or empty folder
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return root
 
 
@@ -118,6 +128,7 @@ def prepare_classification(
     phantom_size: int = 60,
     seed: int = 0,
     layout_params: Mapping | None = None,
+    allow_outside_dataset: bool = False,
 ) -> Path:
     """Make data, datalist and layout ready for training; return the datalist path.
 
@@ -136,24 +147,29 @@ def prepare_classification(
         phantom_size: phantom samples per class.
         seed: seed of the phantom and of the split.
         layout_params: ``OTLayout`` parameters (e.g. ``{"method": "auto"}``).
+        allow_outside_dataset: accept datalist paths resolving outside ``dataset_dir``
+            (see :func:`~omicsfusion.data.datalist.load_datalist`).
     """
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:
         _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
-                 phantom_size, seed, dict(layout_params or {}))
+                 phantom_size, seed, dict(layout_params or {}), allow_outside=allow_outside_dataset)
     if distributed:
         dist.barrier()
     return Path(datalist_file)
 
 
 def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
-             phantom_size, seed, layout_params, group_column=None, extra_columns=()) -> None:
+             phantom_size, seed, layout_params, group_column=None, extra_columns=(), root=None,
+             allow_outside=False) -> None:
     ensure_dataset(dataset_dir, phantom, phantom_size, seed)
     ensure_datalist(datalist_file, dataset_dir, seed=seed, group_column=group_column, extra_columns=extra_columns)
     table = _table(omics_tables, omics_types)
     for section in SECTIONS:
         try:
-            rows = load_datalist(datalist_file, section, base_dir=dataset_dir)
+            rows = load_datalist(datalist_file, section, base_dir=dataset_dir, root=root, allow_outside=allow_outside)
+        except DatalistPathError:
+            raise
         except OmicsDataError:
             continue  # section absent (e.g. no test split)
         check_rows(rows, class_names, table, omics_types, f"{datalist_file}[{section}]")
@@ -165,7 +181,8 @@ def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types,
         if set(omics_types) <= set(fitted.channel_names):
             return
         logger.info("%s lacks %s: refitting", layout_path, sorted(set(omics_types) - set(fitted.channel_names)))
-    train_ids = [row["omics"] for row in load_datalist(datalist_file, "training", base_dir=dataset_dir)]
+    train_ids = [row["omics"] for row in load_datalist(datalist_file, "training", base_dir=dataset_dir, root=root,
+                                                       allow_outside=allow_outside)]
     logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
     OmicsPreprocessor().fit(table, train_ids, omics_types=list(omics_types), random_state=seed,
                             **layout_params).save(layout_path)
@@ -184,6 +201,7 @@ def prepare_spatial(
     seed: int = 0,
     layout_params: Mapping | None = None,
     max_genes: int | None = None,
+    allow_outside_dataset: bool = False,
 ) -> Path:
     """Spatial counterpart of :func:`prepare_classification`: one sample per spot, split by SECTION.
 
@@ -191,7 +209,8 @@ def prepare_spatial(
     when it is empty); every section is read with its reader and exported to ``spots_dir``
     (``samples.csv`` with spot centre, pixel size and section, ``omics/rna.parquet``); the
     datalist splits whole sections; the layout is fitted on the training sections only.
-    Rank 0 only under torch.distributed; returns the datalist path.
+    Datalist rows (relative to ``spots_dir``) must point inside ``dataset_dir`` unless
+    ``allow_outside_dataset``. Rank 0 only under torch.distributed; returns the datalist path.
     """
     from omicsfusion.data.spatial.export import export_spots
 
@@ -201,7 +220,7 @@ def prepare_spatial(
         export_spots(dataset_dir, spots_dir, annotation_column, class_names, max_genes=max_genes)
         _prepare(spots_dir, datalist_file, layout_file, spot_tables(spots_dir), omics_types, class_names, None,
                  phantom_size, seed, dict(layout_params or {}), group_column="group",
-                 extra_columns=SPOT_COLUMNS)
+                 extra_columns=SPOT_COLUMNS, root=dataset_dir, allow_outside=allow_outside_dataset)
     if distributed:
         dist.barrier()
     return Path(datalist_file)

@@ -3,8 +3,10 @@
 from omicsfusion.data.datalist import build_datalist, grouped_split, load_datalist, stratified_split, write_datalist
 from omicsfusion.data.dicom import check_dicom_series
 from omicsfusion.data.errors import (
+    DatalistPathError,
     DuplicateSampleError,
     FeatureMismatchError,
+    ImageTooLargeError,
     MissingLayerError,
     MissingSampleError,
     MixedSeriesError,
@@ -12,18 +14,23 @@ from omicsfusion.data.errors import (
     NonFiniteVolumeError,
     OmicsDataError,
     SequenceMismatchError,
+    TableEncodingError,
+    TableTooWideError,
     VolumeDimensionError,
     VolumeError,
 )
+from omicsfusion.data.images import check_image_size, image_shape
 from omicsfusion.data.normalize import NORMALIZATIONS, FeatureNormalizer
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable, read_table
 
 __all__ = [
     "NORMALIZATIONS",
+    "DatalistPathError",
     "DuplicateSampleError",
     "FeatureMismatchError",
     "FeatureNormalizer",
+    "ImageTooLargeError",
     "MissingLayerError",
     "MissingSampleError",
     "MixedSeriesError",
@@ -33,11 +40,15 @@ __all__ = [
     "OmicsPreprocessor",
     "OmicsTable",
     "SequenceMismatchError",
+    "TableEncodingError",
+    "TableTooWideError",
     "VolumeDimensionError",
     "VolumeError",
     "build_datalist",
     "check_dicom_series",
+    "check_image_size",
     "grouped_split",
+    "image_shape",
     "load_datalist",
     "read_table",
     "stratified_split",

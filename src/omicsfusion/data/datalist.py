@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from omicsfusion.data.errors import OmicsDataError
+from omicsfusion.data.errors import DatalistPathError, OmicsDataError
 
 __all__ = ["SECTIONS", "build_datalist", "grouped_split", "stratified_split", "write_datalist", "load_datalist"]
 
@@ -156,20 +156,40 @@ def write_datalist(datalist: Mapping[str, list[Mapping[str, Any]]], path: str | 
     return path
 
 
+def _inside(root: Path) -> Callable[[str], bool]:
+    """Whether a path resolves (symlinks followed) inside ``root``; memoised, rows often share an image."""
+    real_root = Path(os.path.realpath(root))
+    cache: dict[str, bool] = {}
+
+    def check(path: str) -> bool:
+        if path not in cache:
+            cache[path] = Path(os.path.realpath(path)).is_relative_to(real_root)
+        return cache[path]
+
+    return check
+
+
 def load_datalist(
     path: str | os.PathLike,
     section: str = "training",
     base_dir: str | os.PathLike | None = None,
     image_keys: Sequence[str] = ("image",),
+    root: str | os.PathLike | None = None,
+    allow_outside: bool = False,
 ) -> list[dict[str, Any]]:
     """Rows of one section; relative image paths are resolved against ``base_dir``.
 
     ``base_dir`` defaults to the datalist's own folder (MONAI's convention).
     ``image_keys`` names every key holding a path (e.g. further MRI sequences
     ``["image", "flair"]``); keys other than ``"image"`` may be absent from a row.
+    Every path must resolve, symlinks followed, inside ``root`` (default
+    ``base_dir``): a datalist from elsewhere must not make a bundle read files
+    outside its dataset through ``..``, an absolute path or a symlink, unless
+    ``allow_outside`` says so.
 
     Raises:
         OmicsDataError: unknown section or a row without image/omics/label.
+        DatalistPathError: a path resolves outside ``root`` (and ``allow_outside`` is false).
     """
     path = Path(path)
     with path.open() as f:
@@ -177,11 +197,21 @@ def load_datalist(
     if section not in content:
         raise OmicsDataError(f"{path}: no section {section!r}; it has {list(content)}")
     base = Path(base_dir) if base_dir is not None else path.parent
+    inside = _inside(Path(root) if root is not None else base)
     rows = []
     for i, row in enumerate(content[section]):
         missing = [k for k in _ROW_KEYS if k not in row]
         if missing:
             raise OmicsDataError(f"{path}: {section}[{i}] lacks {missing}")
         paths = {k: str(base / row[k]) for k in dict.fromkeys(("image", *image_keys)) if k in row}
+        escaping = {k: p for k, p in paths.items() if not allow_outside and not inside(p)}
+        if escaping:
+            key, value = next(iter(escaping.items()))
+            raise DatalistPathError(
+                f"{path}: {section}[{i}] (sample {row['omics']!r}) {key} {row[key]!r} resolves to "
+                f"{os.path.realpath(value)}, outside {os.path.realpath(root if root is not None else base)}; "
+                "keep the data inside dataset_dir, or allow it explicitly (allow_outside=True, bundle config "
+                "--allow_outside_dataset true)"
+            )
         rows.append({**row, **paths, "omics": str(row["omics"])})
     return rows

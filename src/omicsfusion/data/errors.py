@@ -30,6 +30,18 @@ class DuplicateSampleError(OmicsDataError):
     """An omics table holds the same sample id more than once."""
 
 
+class DatalistPathError(OmicsDataError):
+    """A datalist path resolves (through ``..``, an absolute path or a symlink) outside the dataset folder."""
+
+
+class TableTooWideError(OmicsDataError):
+    """A text table's header has more columns than the limit (refused before parsing)."""
+
+
+class TableEncodingError(OmicsDataError):
+    """A table, or a sample id in it, is not UTF-8 text (message names the file and the line)."""
+
+
 class FeatureMismatchError(OmicsDataError):
     """A table shares too few features with a layout / preprocessor."""
 
@@ -44,6 +56,10 @@ class VolumeError(ValueError):
 
 class VolumeDimensionError(VolumeError):
     """An image has fewer (or more) spatial dimensions than the pipeline needs, e.g. 2-D where 3-D is required."""
+
+
+class ImageTooLargeError(VolumeError):
+    """An image header claims more pixels than the limit (a decompression bomb, or a slide that needs a pyramid)."""
 
 
 class NonFiniteVolumeError(VolumeError):

@@ -56,6 +56,7 @@ class OmicsPreprocessor:
         normalization: str | Mapping[str, str] = "zscore",
         shared: bool = False,
         omics_types: Sequence[str] | None = None,
+        max_features: int | None = None,
         **layout_params,
     ) -> OmicsPreprocessor:
         """Fit normalisers and layout(s) on the training samples only.
@@ -67,6 +68,10 @@ class OmicsPreprocessor:
             shared: one layout over the union of features of all types (the
                 same gene lands on the same pixel in every channel).
             omics_types: types to use, in channel order (default all).
+            max_features: per type, lay out only the features of highest training
+                variance (after ``log1p`` for the log normalisations); the others are
+                left out of the image. Bounds time and memory on very wide tables (see
+                the README's wide-table figures); ``None`` keeps every feature.
             layout_params: passed to ``OTLayout`` / ``fit_shared_layout``.
                 Without an explicit ``grid`` and ``shared=False`` the type with
                 most features chooses the grid and the others reuse it, so the
@@ -81,6 +86,10 @@ class OmicsPreprocessor:
             norm = FeatureNormalizer(method).fit(X, table.features(t))
             normalizers[t] = norm
             frames[t] = pd.DataFrame(norm.transform(X, ids), index=ids, columns=norm.feature_names_)
+            if max_features is not None and frames[t].shape[1] > max_features:
+                spread = np.var(np.log1p(X) if method.startswith("log1p") else X, axis=0)
+                keep = np.sort(np.argsort(-spread, kind="stable")[: int(max_features)])
+                frames[t] = frames[t].iloc[:, keep]  # _set() narrows the normaliser to these features
         layouts: dict[str, OTLayout] = {}
         if shared:
             layout = fit_shared_layout(frames, **layout_params)

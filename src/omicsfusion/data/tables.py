@@ -9,8 +9,11 @@ forked into DataLoader workers) never re-read the files.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -24,6 +27,8 @@ from omicsfusion.data.errors import (
     MissingLayerError,
     MissingSampleError,
     OmicsDataError,
+    TableEncodingError,
+    TableTooWideError,
 )
 
 __all__ = ["OmicsTable", "TableSource", "read_table"]
@@ -32,6 +37,8 @@ TableSource = Union[str, os.PathLike, pd.DataFrame, Any]  # Any: an anndata.AnnD
 PerType = Union[None, str, Mapping[str, str]]
 
 _CACHE: dict[tuple, OmicsTable] = {}
+#: default limit of columns in a text table's header (an EPIC methylation array has ~0.94 M probes)
+MAX_COLUMNS = 1_000_000
 
 
 class _Frame:
@@ -40,19 +47,24 @@ class _Frame:
     __slots__ = ("values", "ids", "features", "index", "source")
 
     def __init__(self, values: np.ndarray, ids: np.ndarray, features: np.ndarray, source: str) -> None:
-        ids = np.asarray([str(i) for i in ids], dtype=str)
+        ids = np.asarray([_sample_id(i, row, source) for row, i in enumerate(ids)], dtype=str)
         features = np.asarray([str(f) for f in features], dtype=str)
         uniq, counts = np.unique(ids, return_counts=True)
         if (counts > 1).any():
             dup = uniq[counts > 1]
+            rows = np.asarray(values, dtype=np.float64)[ids == dup[0]]
+            same = (rows == rows[0]) | (np.isnan(rows) & np.isnan(rows[0]))
+            differ = int((~same).any(axis=0).sum())
             raise DuplicateSampleError(
-                f"{source}: {dup.size} sample id(s) occur more than once, e.g. {list(dup[:5])}; ids must be unique"
+                f"{source}: {dup.size} sample id(s) occur more than once, e.g. {dup[:5].tolist()}; ids must be "
+                f"unique ({str(dup[0])!r} has {rows.shape[0]} rows, which disagree on {differ} of {rows.shape[1]} "
+                "features)"
             )
         funiq, fcounts = np.unique(features, return_counts=True)
         if (fcounts > 1).any():
             dup = funiq[fcounts > 1]
             raise OmicsDataError(
-                f"{source}: {dup.size} feature name(s) occur more than once, e.g. {list(dup[:5])}"
+                f"{source}: {dup.size} feature name(s) occur more than once, e.g. {dup[:5].tolist()}"
             )
         values = np.ascontiguousarray(values, dtype=np.float32)
         values.setflags(write=False)
@@ -62,6 +74,88 @@ class _Frame:
         self.features = features
         self.index = {sid: row for row, sid in enumerate(ids.tolist())}
         self.source = source
+
+
+def _sample_id(value: Any, row: int, source: str) -> str:
+    """A sample id as text, exactly as written: none missing, none padded, bytes only as UTF-8."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TableEncodingError(f"{source}: sample id of row {row} is not UTF-8 text: {value!r}") from None
+    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+        raise OmicsDataError(f"{source}: row {row} has no sample id")
+    text = str(value)
+    if text != text.strip():
+        raise OmicsDataError(f"{source}: sample id {text!r} (row {row}) has leading or trailing spaces; it would "
+                             "never match the same id written without them in another table or the datalist")
+    return text
+
+
+def _open(path: Path, mode: str = "rb", **kwargs):
+    return (gzip.open if path.name.lower().endswith(".gz") else open)(path, mode, **kwargs)
+
+
+def _header_width(path: Path, sep: str, limit: int) -> int:
+    """Columns of a text table's first line, read in 1 MiB chunks and given up past ``limit``.
+
+    Counts separators (quoted ones too, so it is an upper bound) without ever holding the
+    line whole, so a header of millions of columns costs a few MiB, not a parse.
+    """
+    width, separator = 1, sep.encode()
+    with _open(path) as stream:
+        while chunk := stream.read(1 << 20):
+            end = chunk.find(b"\n")
+            width += (chunk if end < 0 else chunk[:end]).count(separator)
+            if end >= 0 or width > limit:
+                break
+    return width
+
+
+def _first_bad_line(path: Path) -> tuple[int, bytes]:
+    """Line number (1-based) and text of the first line that is not UTF-8, for the error message."""
+    with _open(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number, line[:80]
+    return 0, b""
+
+
+def _check_header(header: list[str], id_column: str | None, path: Path) -> None:
+    """Refuse blank or repeated feature names, which pandas would silently rename (``Unnamed: 3``, ``g.1``)."""
+    first = 1 if id_column is None else 0  # without id_column the first column holds the ids, named or not
+    features = [(i, name) for i, name in enumerate(header) if i >= first and name != id_column]
+    blank = [i for i, name in features if not name.strip()]
+    if blank:
+        raise OmicsDataError(f"{path}: header column(s) {blank[:5]} (0-based) have no name; every feature needs one")
+    repeated = sorted(name for name, count in Counter(name for _, name in features).items() if count > 1)
+    if repeated:
+        raise OmicsDataError(f"{path}: {len(repeated)} feature name(s) occur more than once, e.g. {repeated[:5]}")
+
+
+def _read_text(path: Path, sep: str, id_column: str | None, max_columns: int) -> pd.DataFrame:
+    """A CSV/TSV read with its ids as text, once its header is known to be sane and it is UTF-8."""
+    width = _header_width(path, sep, max_columns)
+    if width > max_columns:
+        raise TableTooWideError(
+            f"{path}: the header has more than {max_columns:,} columns; refused before parsing (a table that wide "
+            "needs more memory than a sample-by-feature frame should). Select features first, or pass a larger "
+            "max_columns to read_table"
+        )
+    try:
+        with _open(path, "rt", encoding="utf-8-sig", newline="") as stream:
+            header = next(csv.reader(stream, delimiter=sep), [])
+        # ids stay text as written: "007" is not "7", "1" is not "1.0", and "NA" is an id, not a gap
+        frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig", converters={id_column if id_column else 0: str})
+    except UnicodeDecodeError:
+        number, line = _first_bad_line(path)
+        raise TableEncodingError(
+            f"{path}: not UTF-8 text (line {number}: {line!r}); re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+    _check_header(header, id_column, path)
+    return frame
 
 
 def _per_type(option: PerType, omics_type: str) -> str | None:
@@ -136,6 +230,7 @@ def read_table(
     id_column: str | None = None,
     layer: str | None = None,
     exclude: Sequence[str] = (),
+    max_columns: int = MAX_COLUMNS,
 ) -> _Frame:
     """Read one omics type from a file or an in-memory frame.
 
@@ -148,11 +243,17 @@ def read_table(
         layer: AnnData layer to read instead of ``X``.
         exclude: columns (features) to leave out, e.g. outcome or bookkeeping
             columns of a clinical-molecular table.
+        max_columns: most columns a text table's header may have; checked before parsing.
+
+    Sample ids are text exactly as written (a CSV's ``007`` stays ``"007"``).
 
     Raises:
         MissingLayerError: the AnnData file has no such layer.
         DuplicateSampleError: a sample id occurs twice.
-        OmicsDataError: unknown file type, no numeric columns, bad id column.
+        TableTooWideError: a text table's header has more than ``max_columns`` columns.
+        TableEncodingError: a text table, or a sample id, is not UTF-8.
+        OmicsDataError: unknown file type, no numeric columns, bad id column, a missing or
+            space-padded sample id.
     """
     if isinstance(source, pd.DataFrame):
         return _read_dataframe(source, "<DataFrame>", id_column, False, exclude)
@@ -174,10 +275,7 @@ def read_table(
             return _read_dataframe(df, str(path), None, False, exclude)
         return _read_dataframe(df, str(path), id_column, True, exclude)
     if name.endswith((".csv", ".tsv", ".txt")):
-        sep = "," if name.endswith(".csv") else "\t"
-        df = pd.read_csv(path, sep=sep, dtype={id_column: str} if id_column else None)
-        if id_column is None:
-            df[df.columns[0]] = df[df.columns[0]].astype(str)
+        df = _read_text(path, "," if name.endswith(".csv") else "\t", id_column, max_columns)
         return _read_dataframe(df, str(path), id_column, True, exclude)
     raise OmicsDataError(f"{path}: unsupported omics table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
 

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from omicsfusion.checkpoint import load_weights
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.interpret import checks, genes, modalities, regions, writers
 from omicsfusion.interpret.errors import LayoutMismatchError, MissingCheckpointError, SaliencyError
@@ -51,9 +52,13 @@ def require_checkpoint(checkpoint: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """State dict of a trained model (``weights_only``); a ``{"model": state}`` wrapper is unwrapped."""
+    """State dict of a trained model (``weights_only``); a ``{"model": state}`` wrapper is unwrapped.
+
+    Raises:
+        CheckpointError: the file holds pickled objects (code) that ``weights_only`` refuses.
+    """
     path = require_checkpoint(checkpoint)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_weights(path)
     if "model" in state and isinstance(state["model"], Mapping):
         state = state["model"]
     return dict(state)

@@ -9,6 +9,7 @@ network input with::
     AlignToReferenced(keys="omics", ref_key="image"),
     FuseChannelsd(keys=["image", "omics"], name="image")
 
+``CheckImageSized`` (before ``LoadImaged``) refuses pixel bombs by their header.
 Volume checks for 3-D MRI (``CheckDicomSeriesd`` before ``LoadImaged``,
 ``CheckVolumed`` and ``MatchSequencesd`` after ``EnsureChannelFirstd``) raise
 named errors instead of failing later without naming the file.
@@ -28,6 +29,7 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
 from omicsfusion.data.dicom import check_dicom_series
+from omicsfusion.data.images import MAX_PIXELS, check_image_size
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, LoadOmics, OmicsToImage
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences, source_name
 
@@ -37,6 +39,7 @@ __all__ = [
     "AlignToReferenced", "AlignToReferenceD", "AlignToReferenceDict",
     "FuseChannelsd", "FuseChannelsD", "FuseChannelsDict",
     "CheckDicomSeriesd", "CheckDicomSeriesD", "CheckDicomSeriesDict",
+    "CheckImageSized", "CheckImageSizeD", "CheckImageSizeDict",
     "CheckVolumed", "CheckVolumeD", "CheckVolumeDict",
     "MatchSequencesd", "MatchSequencesD", "MatchSequencesDict",
 ]
@@ -190,6 +193,26 @@ class CheckDicomSeriesd(MapTransform):
         return d
 
 
+class CheckImageSized(MapTransform):
+    """Before ``LoadImaged``: refuse an image file whose header claims more than ``max_pixels`` pixels.
+
+    Reads headers only (PNG/JPEG, TIFF, NIfTI; other formats and DICOM folders pass),
+    so a tiny file claiming 50,000 x 50,000 pixels never reaches a decoder. Raises
+    :class:`~omicsfusion.data.errors.ImageTooLargeError` naming the file and its shape.
+    """
+
+    def __init__(self, keys: KeysCollection, max_pixels: int = MAX_PIXELS, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.max_pixels = int(max_pixels)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            if isinstance(d[key], (str, os.PathLike)):
+                check_image_size(d[key], self.max_pixels)
+        return d
+
+
 class CheckVolumed(MapTransform):
     """Dictionary-based wrapper of :class:`omicsfusion.transforms.volume.CheckVolume`."""
 
@@ -231,5 +254,6 @@ class MatchSequencesd(MapTransform):
 
 
 CheckDicomSeriesD = CheckDicomSeriesDict = CheckDicomSeriesd
+CheckImageSizeD = CheckImageSizeDict = CheckImageSized
 CheckVolumeD = CheckVolumeDict = CheckVolumed
 MatchSequencesD = MatchSequencesDict = MatchSequencesd

@@ -16,6 +16,7 @@ a backend; :class:`Slide` is the handle the readers return.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -28,12 +29,15 @@ from monai.data.wsi_reader import BaseWSIReader, CuCIMWSIReader, OpenSlideWSIRea
 from monai.utils import optional_import
 from PIL import Image
 
+from omicsfusion.data.errors import ImageTooLargeError
+from omicsfusion.data.images import TIFF_SUFFIXES, check_shape
 from omicsfusion.data.spatial.errors import PixelSizeError, SlideBackendError
 
 __all__ = ["RegionTiffWSIReader", "PlainImageWSIReader", "Slide", "open_slide", "BACKENDS", "INSTALL_HINTS"]
 
-TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".btf", ".qptiff", ".ndpi", ".scn")
 PLAIN_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: most pixels decoded at once: a whole flat JPEG/PNG, one TIFF tile or strip, a thumbnail level (3 GiB as RGB)
+MAX_DECODED_PIXELS = 2**30
 INSTALL_HINTS = {
     "tifffile": "pip install tifffile imagecodecs  (imagecodecs decodes JPEG/JPEG-2000/LZW tiles)",
     "openslide": "pip install openslide-python openslide-bin",
@@ -133,6 +137,14 @@ class RegionTiffWSIReader(TiffFileWSIReader):
                 self._tiles.move_to_end(key)
                 return self._tiles[key]
         page = self._page(wsi, level)
+        segment_px = math.prod(page.chunks[:2])
+        if segment_px > MAX_DECODED_PIXELS:
+            raise ImageTooLargeError(
+                f"{self.get_file_path(wsi)}: level {level} is stored in segments of {page.chunks[0]} x "
+                f"{page.chunks[1]} = {segment_px:,} pixels (image {page.imagelength} x {page.imagewidth}), above "
+                f"{MAX_DECODED_PIXELS:,} decoded at once; refused before decoding. Re-save it tiled "
+                "(e.g. 512 x 512 tiles, with a pyramid)"
+            )
         fh = wsi.filehandle
         with fh.lock:
             fh.seek(page.dataoffsets[index])
@@ -201,9 +213,10 @@ class PlainImageWSIReader(BaseWSIReader):
         with _PLAIN_LOCK:
             if key not in _PLAIN_CACHE:
                 limit = Image.MAX_IMAGE_PIXELS
-                Image.MAX_IMAGE_PIXELS = None  # slides are large on purpose
+                Image.MAX_IMAGE_PIXELS = None  # slides are large on purpose, up to our own limit
                 try:
-                    with Image.open(path) as img:
+                    with Image.open(path) as img:  # reads the header; pixels are decoded by convert()
+                        check_shape(path, (img.height, img.width), MAX_DECODED_PIXELS)
                         base = np.asarray(img.convert("RGB"))
                 finally:
                     Image.MAX_IMAGE_PIXELS = limit
@@ -357,6 +370,9 @@ class Slide:
         scale = min(1.0, max_side / max(self.shape))
         level = max((lvl for lvl, ds in enumerate(self.downsamples) if 1 / ds >= scale), key=lambda l: self.downsamples[l])
         h, w = self.sizes[level]
+        if h * w > MAX_DECODED_PIXELS:
+            raise ImageTooLargeError(f"{self.path}: its smallest level is {h} x {w} pixels, too large to read whole "
+                                     "for a thumbnail; add a pyramid (reduced levels) to the TIFF")
         image, _ = self.reader.get_data(self.wsi, location=(0, 0), size=(h, w), level=level)
         out = Image.fromarray(np.moveaxis(np.asarray(image), 0, -1))
         target = (max(int(round(self.shape[1] * scale)), 1), max(int(round(self.shape[0] * scale)), 1))
@@ -406,6 +422,8 @@ def open_slide(path: str | os.PathLike, backend: str = "auto", mpp: float | None
             wsi = reader.read(str(path))
             smallest = reader.get_level_count(wsi) - 1
             reader.get_data(wsi, location=(0, 0), size=(1, 1), level=smallest)  # decodes one tile
+        except ImageTooLargeError:
+            raise  # the file's own property: no other backend should try to decode it
         except Exception as error:  # noqa: BLE001 - every backend failure is reported below
             tried.append(f"{name}: {type(error).__name__}: {error}")
             continue
