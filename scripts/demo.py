@@ -31,8 +31,8 @@ def run_bundle(configs: list[str], overrides: dict[str, str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "runs" / "demo"), help="output folder (default runs/demo)")
-    parser.add_argument("--epochs", type=int, default=12, help="training epochs per run")
-    parser.add_argument("--n-per-class", type=int, default=60, help="phantom patients per class")
+    parser.add_argument("--epochs", type=int, default=15, help="training epochs per run")
+    parser.add_argument("--n-per-class", type=int, default=100, help="phantom patients per class")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     data_dir = out / "data"
