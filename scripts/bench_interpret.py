@@ -74,6 +74,9 @@ def report(name: str, summary: dict) -> None:
     for omics_type, value in checks.get("gene_recovery", {}).items():
         print(f"gene precision@{value['k']} [{omics_type}, classes {value['classes']}]: "
               f"{value['precision_at_k']:.2f} (random ranking {value['random_ranking_precision_at_k']:.2f})")
+        if "pair_contrast" in value:
+            c = value["pair_contrast"]
+            print(f"gene precision@{value['k']} [{omics_type}, contrast {c['pair']}]: {c['precision_at_k']:.2f}")
     for estimator, value in checks.get("modality_pairs", {}).items():
         detail = ", ".join(f"{c['class']} image {c['image_share']:.2f} / omics {c['omics_share']:.2f}"
                            for c in value["classes"])

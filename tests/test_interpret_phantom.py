@@ -24,9 +24,10 @@ from bundle_utils import error_chain, run_dirs, run_workflow
 pytestmark = pytest.mark.slow
 
 BUNDLE = "pan_cancer_classification"
-SMALL_RESNET = {"_target_": "ResNet", "block": "basic", "layers": [1, 1, 1, 1],
-                "block_inplanes": [16, 32, 64, 128], "spatial_dims": 2,
-                "n_input_channels": "$@image_channels + len(@omics_types)", "num_classes": "@num_classes"}
+SMALL_RESNET = {"_target_": "omicsfusion.networks.WithCoordinates",
+                "backbone": {"_target_": "ResNet", "block": "basic", "layers": [1, 1, 1, 1],
+                             "block_inplanes": [16, 32, 64, 128], "spatial_dims": 2,
+                             "n_input_channels": "$@input_channels + 2", "num_classes": "@num_classes"}}
 EPOCHS = 8
 TRAIN = {"phantom_size": 150, "max_epochs": EPOCHS, "val_interval": EPOCHS, "network_def": SMALL_RESNET,
          "optimizer#lr": 0.001, "optimizer#weight_decay": 0.01}
@@ -78,6 +79,8 @@ def test_overlay_hot_spot_lies_in_the_mask_in_viewer_orientation(explained):
     for sample_id in hits["sample_id"][:10]:
         overlay = np.asarray(Image.open(out / "regions" / f"{sample_id}.png"), dtype=float)
         tile = np.asarray(Image.open(base / "data" / "images" / f"{sample_id}.png"), dtype=float)
+        low, high = tile.min(axis=(0, 1)), tile.max(axis=(0, 1))
+        tile = np.round((tile - low) / (high - low) * 255)  # the overlay shows each channel rescaled to 0..255
         mask = np.asarray(Image.open(base / "data" / "masks" / f"{sample_id}.png")) > 0
         change = np.abs(overlay - tile).sum(axis=2)
         inside.append(mask[np.unravel_index(change.argmax(), change.shape)])

@@ -126,6 +126,8 @@ class SaliencyRunner:
         deletion_ks: numbers of genes deleted in the faithfulness curves.
         occlusion_window, occlusion_stride: occlusion window/stride in pixels.
         seed: seed of the random deletions.
+        contrast_references: partner-class samples used as references of each sample's
+            pair contrast (see :meth:`_pair_contrast`).
     """
 
     def __init__(
@@ -154,6 +156,7 @@ class SaliencyRunner:
         occlusion_window: int = 8,
         occlusion_stride: int = 4,
         seed: int = 0,
+        contrast_references: int = 2,
     ) -> None:
         methods = [region_method] + [m for m in compare_methods if m != region_method]
         unknown = [m for m in methods if m not in regions.REGION_METHODS]
@@ -186,6 +189,9 @@ class SaliencyRunner:
         self.occlusion_window = int(occlusion_window)
         self.occlusion_stride = int(occlusion_stride)
         self.seed = int(seed)
+        if int(contrast_references) < 1:
+            raise SaliencyError(f"contrast_references must be >= 1, got {contrast_references}")
+        self.contrast_references = int(contrast_references)
 
     # ------------------------------------------------------------------ setup
     def _prepare(self) -> None:
@@ -264,6 +270,8 @@ class SaliencyRunner:
         grid_sums: dict[int, np.ndarray] = {}
         targets_all: list[int] = []
         contrast_rows: list[dict] = []
+        contrast_genes: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        self._references: dict[int, list[torch.Tensor]] = defaultdict(list)
         deletion_parts: list[tuple[int, pd.DataFrame]] = []
         hits: dict[str, list[bool]] = defaultdict(list)
         seen = 0
@@ -328,7 +336,10 @@ class SaliencyRunner:
                     timings["deletion_curves"] += time.perf_counter() - t
             if partner and n_image and self.omics_types:
                 t = time.perf_counter()
-                contrast_rows += self._pair_contrast(x, target, baseline, n_image, partner, ids)
+                rows, per_type_contrast = self._pair_contrast(x, target, n_image, partner, ids)
+                contrast_rows += rows
+                for omics_type, values in per_type_contrast.items():
+                    contrast_genes[omics_type].append(values)
                 timings["pair_contrast"] += time.perf_counter() - t
 
             for b, sample_id in enumerate(ids):
@@ -355,7 +366,7 @@ class SaliencyRunner:
 
         if not records:
             raise SaliencyError("the saliency dataset is empty: nothing to explain")
-        return self._finish(records, gene_parts, grid_sums, np.asarray(targets_all), contrast_rows,
+        return self._finish(records, gene_parts, grid_sums, np.asarray(targets_all), (contrast_rows, contrast_genes),
                             deletion_parts, hits, timings, time.perf_counter() - start, seen)
 
     # ------------------------------------------------------------------ pieces
@@ -394,25 +405,47 @@ class SaliencyRunner:
         rows = [self.loader(i)[0] for i in ids]
         return {t: np.stack([r[t] for r in rows]) for t in self.omics_types}
 
-    def _pair_contrast(self, x, target, baseline, n_image, partner, ids) -> list[dict]:
-        """IG and FeatureAblation shares of ``logit[class] - logit[partner]`` for samples of paired classes."""
-        rows = torch.tensor([b for b, k in enumerate(target.tolist()) if k in partner], dtype=torch.long)
-        if rows.numel() == 0:
-            return []
-        own = target[rows]
+    def _pair_contrast(self, x, target, n_image, partner, ids) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+        """Image vs omics shares of ``logit[class] - logit[partner]``, against samples OF THE PARTNER CLASS.
+
+        The reference input of each sample is a sample of its partner class (up to
+        ``contrast_references`` of them, seen in this or earlier batches; attributions are
+        averaged over them, as in expected gradients). Swapping a modality to the partner's
+        then measures how much of the pair's difference that modality carries: image and
+        omics of the two classes of an omics-only pair share one distribution except for the
+        planted genes, so the image part of the path contributes only what the network reads
+        from per-sample noise. Samples with no partner sample seen yet are skipped. Also
+        returns the contrast's gene attributions per omics type (one row per sample and reference).
+        """
+        for b, k in enumerate(target.tolist()):
+            if len(self._references[k]) < self.contrast_references:
+                self._references[k].append(x[b].detach().clone())
+        pairs = [(b, ref) for b, k in enumerate(target.tolist()) if k in partner
+                 for ref in self._references[partner[k]]]
+        if not pairs:
+            return [], {}
+        rows = torch.tensor([b for b, _ in pairs], dtype=torch.long, device=x.device)
+        own = target[rows.cpu()]
         other = torch.tensor([partner[int(k)] for k in own.tolist()])
         weights = contrast_weights(own, other, len(self.class_names)).to(self.device)
-        xs, bs = x[rows.to(x.device)], baseline[rows.to(x.device)]
-        ig = modalities.integrated_gradients(self.network, xs, weights, bs, self.n_steps)
-        ig_shares = modalities.shares(modalities.group_sums(ig.attr, n_image))
-        ab_shares = modalities.shares(modalities.ablation_groups(self.network, xs, weights, bs, n_image))
+        xs, refs = x[rows], torch.stack([ref for _, ref in pairs]).to(x.device)
+        ig = modalities.integrated_gradients(self.network, xs, weights, refs, self.n_steps)
+        contributions = {"integrated_gradients": modalities.group_sums(ig.attr, n_image),
+                         "feature_ablation": modalities.ablation_groups(self.network, xs, weights, refs, n_image)}
         out = []
-        for i, b in enumerate(rows.tolist()):
-            for estimator, s in (("integrated_gradients", ig_shares[i]), ("feature_ablation", ab_shares[i])):
-                out.append({"sample_id": ids[b], "class": self.class_names[int(own[i])],
-                            "versus": self.class_names[int(other[i])], "estimator": estimator,
-                            "image_share": float(s[0]), "omics_share": float(s[1:].sum())})
-        return out
+        sample_rows = rows.cpu().numpy()
+        for b in sorted(set(sample_rows.tolist())):
+            mine = sample_rows == b
+            for estimator, values in contributions.items():
+                share = modalities.shares(values[mine].mean(axis=0, keepdims=True))[0]
+                out.append({"sample_id": ids[b], "class": self.class_names[int(target[b])],
+                            "versus": self.class_names[partner[int(target[b])]], "estimator": estimator,
+                            "n_references": int(mine.sum()), "image_share": float(share[0]),
+                            "omics_share": float(share[1:].sum())})
+        per_type = genes.feature_attributions(ig.attr, self.preprocessor, n_image, self.omics_types, self.align)
+        classes = [self.class_names[int(k)] for k in own.tolist()]
+        frames = {t: pd.DataFrame(np.abs(v)).assign(_class=classes) for t, v in per_type.items()}
+        return out, frames
 
     def _write_region(self, sample_id: str, image: np.ndarray, saliency: np.ndarray, x_meta, b: int) -> None:
         folder = self.output_dir / "regions"
@@ -424,7 +457,7 @@ class SaliencyRunner:
             affine = np.eye(4) if affine is None else np.asarray(torch.as_tensor(affine).reshape(-1, 4, 4)[b])
             writers.write_nifti(saliency, affine, folder / f"{sample_id}.nii.gz")
 
-    def _finish(self, records, gene_parts, grid_sums, targets, contrast_rows, deletion_parts, hits, timings,
+    def _finish(self, records, gene_parts, grid_sums, targets, contrast, deletion_parts, hits, timings,
                 seconds, seen) -> dict:
         out = self.output_dir
         samples = pd.DataFrame(records)
@@ -461,7 +494,7 @@ class SaliencyRunner:
                                              f"{omics_type}: mean attribution, class {self.class_names[k]}")
         if self.truth:
             summary["checks"] = self._checks(samples, gene_table, per_sample if gene_parts else {}, targets,
-                                             contrast_rows, deletion_parts, hits)
+                                             contrast, deletion_parts, hits)
             writers.write_json(summary["checks"], out / "checks.json")
         summary["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
         summary["total_seconds"] = round(seconds, 3)
@@ -469,7 +502,24 @@ class SaliencyRunner:
         logger.info("saliency for %d samples written to %s in %.1f s", seen, out, seconds)
         return summary
 
-    def _checks(self, samples, gene_table, per_sample, targets, contrast_rows, deletion_parts, hits) -> dict:
+    def _contrast_gene_tables(self, contrast_genes, planted):
+        """``(omics type, "a/b", table)`` for each omics-only pair in which exactly one class carries the type.
+
+        There the planted genes are the only evidence that separates the two classes, so the pair
+        contrast's gene ranking must find them whatever else the model uses for the class as a whole.
+        """
+        for a, b in self.truth.get("omics_only_pairs", []):
+            for omics_type, frames in contrast_genes.items():
+                carriers = set(planted.get(omics_type) or ())
+                if (a in carriers) == (b in carriers) or omics_type not in self.truth.get("informative_features", {}):
+                    continue
+                frame = pd.concat(frames, ignore_index=True)
+                frame = frame[frame["_class"].isin([a, b])]
+                if len(frame):
+                    yield omics_type, f"{a}/{b}", frame
+
+    def _checks(self, samples, gene_table, per_sample, targets, contrast, deletion_parts, hits) -> dict:
+        contrast_rows, contrast_genes = contrast
         result: dict = {}
         if hits:
             result["pointing_game"] = {m: {"hit_rate": float(np.mean(h)), "n_correct": len(h)}
@@ -492,6 +542,14 @@ class SaliencyRunner:
                 "random_ranking_precision_at_k": checks.random_ranking_precision(names, features, seed=self.seed),
                 "top_k": ranked[: len(features)],
             }
+        for omics_type, pair, frame in self._contrast_gene_tables(contrast_genes, planted):
+            features = informative[omics_type]
+            names = self.preprocessor.feature_names(omics_type)
+            importance = frame.drop(columns="_class").to_numpy().mean(axis=0)
+            ranked = [str(n) for n in names[np.argsort(-importance, kind="stable")]]
+            recovery.setdefault(omics_type, {})["pair_contrast"] = {
+                "pair": pair, "n": len(frame), "precision_at_k": checks.precision_at_k(ranked, features),
+                "top_k": ranked[: len(features)]}
         if recovery:
             result["gene_recovery"] = recovery
         if contrast_rows:

@@ -51,14 +51,16 @@ def write_overlay_png(image: np.ndarray, saliency: np.ndarray, path: str | os.Pa
                       reverse_indexing: bool = True, cmap: str = "jet") -> Path:
     """RGB PNG: the tile (1 or 3 image channels, ``(C, *spatial)``) with the saliency map blended on top.
 
-    Only the positive part of the map is shown; the tile keeps its own colours
-    where saliency is low.
+    Only the positive part of the map is shown. Each tile channel is rescaled to [0, 1] on
+    its own, which undoes any per-channel affine intensity normalisation of the network
+    input (e.g. ``NormalizeIntensityd(channel_wise=True)``), so the tile looks like the
+    stained slide where saliency is low.
     """
     from matplotlib import colormaps
     from PIL import Image
 
     image = np.asarray(image, dtype=np.float64)
-    tile = _unit(image[:3] if image.shape[0] >= 3 else np.repeat(image[:1], 3, axis=0))
+    tile = np.stack([_unit(channel) for channel in (image[:3] if image.shape[0] >= 3 else image[:1].repeat(3, 0))])
     heat = _unit(np.clip(np.asarray(saliency, dtype=np.float64), 0, None))
     colour = colormaps[cmap](heat)[..., :3].transpose(2, 0, 1)
     weight = alpha * heat[None]
