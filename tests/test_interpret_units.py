@@ -141,3 +141,26 @@ def test_saliency_before_training_is_refused(tmp_path):
         run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", dataset_dir=str(tmp_path / "data"),
                      ckpt_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "eval"), phantom_size=6)
     assert "MissingCheckpointError" in error_chain(info.value)
+
+
+def test_planted_truth_reads_every_phantom_format():
+    """Pan-cancer / neuro list planted sets and pairs; the spatial phantom lists genes per class and one pair."""
+    from omicsfusion.interpret.checks import planted_truth
+
+    listed = planted_truth({"planted": [{"omics": "cnv", "features": ["EGFR"], "shift_sd": 4.0, "classes": ["b"]}],
+                            "omics_only_pairs": [["a", "b"]], "image_only_pairs": [["c", "d"]]})
+    assert listed == {"feature_sets": [{"name": "cnv", "omics": "cnv", "classes": ["b"], "features": ["EGFR"]}],
+                      "omics_only_pairs": [["a", "b"]], "image_only_pairs": [["c", "d"]]}
+    spots = planted_truth({"informative_genes": {"tumor": ["G1", "G2"], "stroma": ["G3"]},
+                           "ambiguous_pair": ["tumor", "normal_epithelium"]})
+    assert [(s["name"], s["classes"], s["features"]) for s in spots["feature_sets"]] == [
+        ("rna:tumor", ["tumor"], ["G1", "G2"]), ("rna:stroma", ["stroma"], ["G3"])]
+    assert spots["omics_only_pairs"] == [["tumor", "normal_epithelium"]] and spots["image_only_pairs"] == []
+    assert planted_truth({}) == {"feature_sets": [], "omics_only_pairs": [], "image_only_pairs": []}
+
+
+def test_region_file_names_are_file_safe():
+    from omicsfusion.interpret.writers import file_safe
+
+    assert file_safe("section_1:AAAC-1") == "section_1_AAAC-1"
+    assert file_safe("../etc/x y") == "_etc_x_y" and file_safe("S0001") == "S0001"

@@ -3,7 +3,8 @@
 A phantom's ``ground_truth.json`` names the informative features per omics
 type (and which classes carry them), the pairs of classes that differ only in
 omics or only in image, and ``masks/<sample>`` marks each sample's planted
-region. Four checks:
+region; :func:`planted_truth` reads the phantoms' two ways of writing it into
+one shape. Four checks:
 
 * pointing game: the region map's maximum lies inside the planted region;
 * gene recovery: precision@k of a class's gene ranking, k = number planted;
@@ -27,8 +28,36 @@ from torch import nn
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference
 
-__all__ = ["pointing_hits", "precision_at_k", "random_ranking_precision", "pair_modality_check",
+__all__ = ["planted_truth", "pointing_hits", "precision_at_k", "random_ranking_precision", "pair_modality_check",
            "render_omics", "deletion_curves"]
+
+
+#: omics type of the spatial phantom's expression table (``omicsfusion.prepare.spot_tables`` calls it "rna")
+SPOT_OMICS_TYPE = "rna"
+
+
+def planted_truth(truth: Mapping) -> dict:
+    """Feature sets and class pairs of a phantom's ground truth, whichever phantom wrote it.
+
+    The pan-cancer and neuro phantoms list ``planted`` sets (omics type, features,
+    carrier classes) and ``omics_only_pairs`` / ``image_only_pairs``; the spatial
+    phantom lists ``informative_genes`` per class of its one expression table and
+    one ``ambiguous_pair`` (same morphology, different expression: an omics-only pair).
+
+    Returns:
+        ``{"feature_sets": [{"name", "omics", "classes", "features"}], "omics_only_pairs": [[a, b], ...],
+        "image_only_pairs": [...]}``; ``name`` is the omics type, or ``omics:class`` where one
+        omics type carries a set per class.
+    """
+    sets = [{"name": str(p["omics"]), "omics": str(p["omics"]), "classes": [str(c) for c in p["classes"]],
+             "features": [str(f) for f in p["features"]]} for p in truth.get("planted", [])]
+    sets += [{"name": f"{SPOT_OMICS_TYPE}:{c}", "omics": SPOT_OMICS_TYPE, "classes": [str(c)],
+              "features": [str(f) for f in features]} for c, features in truth.get("informative_genes", {}).items()]
+    omics_only = [list(p) for p in truth.get("omics_only_pairs", [])]
+    if truth.get("ambiguous_pair"):
+        omics_only.append(list(truth["ambiguous_pair"]))
+    return {"feature_sets": sets, "omics_only_pairs": omics_only,
+            "image_only_pairs": [list(p) for p in truth.get("image_only_pairs", [])]}
 
 
 def pointing_hits(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:

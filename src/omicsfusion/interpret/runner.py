@@ -7,13 +7,16 @@ validation preprocessing, layout file, class names, ...) and calls
 (the bundle's ``eval/saliency``):
 
 * ``samples.csv``: per sample target, prediction, IG delta, modality shares
-  (IG and FeatureAblation), pointing-game hits when masks exist;
+  (IG and FeatureAblation), pointing-game hits when masks exist, region file;
 * ``modality_shares.csv`` + ``modality_shares.png``: class x modality;
 * ``genes.csv`` (class x omics type x feature: mean |attribution|, signed mean,
   rank) + ``layout_<type>_<class>.png`` (OT map, top genes labelled);
-* ``regions/<sample>.png`` (2-D overlay on the tile) or ``.nii.gz`` (3-D, input affine);
+* ``regions/<sample>.png`` (2-D overlay on the tile) or ``.nii.gz`` (3-D, the
+  affine of the preprocessed input), ``<sample>`` made file-safe;
 * ``checks.json`` + ``deletion_curves.csv`` / ``.png`` when the dataset holds a
-  phantom's ``ground_truth.json``;
+  phantom's ``ground_truth.json`` (any phantom's format, see
+  :func:`~omicsfusion.interpret.checks.planted_truth`); its ``masks/`` are
+  resampled onto the preprocessed input's grid for the pointing game;
 * ``summary.json``: settings, timings, completeness gap.
 """
 
@@ -112,6 +115,8 @@ class SaliencyRunner:
         compare_methods: further region methods to score in the pointing game.
         target_layer: GradCAM layer (default: the last spatial layer).
         n_steps: Integrated Gradients steps.
+        ig_internal_batch_size: inputs per forward pass inside Integrated
+            Gradients (default: all ``batch x n_steps`` at once); bounds memory on 3-D volumes.
         batch_size: samples per batch.
         class_index: explain this class for every sample (default: the label,
             or the prediction when there is no label).
@@ -144,6 +149,7 @@ class SaliencyRunner:
         compare_methods: Sequence[str] = ("gradcam",),
         target_layer: str | None = None,
         n_steps: int = 32,
+        ig_internal_batch_size: int | None = None,
         batch_size: int = 16,
         class_index: int | None = None,
         max_samples: int | None = None,
@@ -177,6 +183,7 @@ class SaliencyRunner:
         self.methods = methods
         self.target_layer = target_layer
         self.n_steps = int(n_steps)
+        self.ig_internal_batch_size = None if ig_internal_batch_size is None else int(ig_internal_batch_size)
         self.batch_size = int(batch_size)
         self.class_index = class_index
         self.max_samples = max_samples
@@ -224,6 +231,7 @@ class SaliencyRunner:
         self.network.to(self.device).eval()
         self.align = find_aligner(getattr(self.dataset, "transform", None)) or AlignToReference()
         self.truth = read_ground_truth(self.ground_truth_dir)
+        self.planted = checks.planted_truth(self.truth)
         self.loader = None
         if self.omics_tables and self.omics_types:
             missing = [t for t in self.omics_types if t not in self.omics_tables]
@@ -233,7 +241,7 @@ class SaliencyRunner:
 
     def _partner(self) -> dict[int, int]:
         """Class -> the other class of its planted pair (ground truth), for the pair-contrast attribution."""
-        pairs = list(self.truth.get("omics_only_pairs", [])) + list(self.truth.get("image_only_pairs", []))
+        pairs = self.planted["omics_only_pairs"] + self.planted["image_only_pairs"]
         partner = {}
         for a, b in pairs:
             if a in self.class_names and b in self.class_names:
@@ -241,9 +249,16 @@ class SaliencyRunner:
                 partner[i], partner[j] = j, i
         return partner
 
-    def _mask(self, sample_id: str, shape: tuple[int, ...]) -> np.ndarray | None:
-        """The planted-region mask of a sample, loaded like the image (same reader, same orientation)."""
-        from monai.transforms import EnsureChannelFirst, LoadImage
+    def _mask(self, sample_id: str, shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray | None:
+        """The planted-region mask of a sample on the network input's grid.
+
+        The mask is loaded like the image (same reader, same orientation) and
+        resampled (nearest) onto the grid the preprocessing left the image on
+        (its affine and shape), so reorientation, respacing, resizing and
+        cropping move the mask with the image. ``None`` when there is no mask or it is empty.
+        """
+        from monai.data import MetaTensor
+        from monai.transforms import EnsureChannelFirst, LoadImage, ResampleToMatch
 
         if self.ground_truth_dir is None:
             return None
@@ -251,10 +266,11 @@ class SaliencyRunner:
         if not found:
             return None
         mask = EnsureChannelFirst()(LoadImage(image_only=True)(str(found[0])))
-        mask = np.asarray(mask)[0] > 0
-        if mask.shape != shape:
-            raise SaliencyError(f"mask {found[0]} has shape {mask.shape}, the image of {sample_id!r} {shape}")
-        return mask
+        if mask.ndim - 1 != len(shape):
+            raise SaliencyError(f"mask {found[0]} is {mask.ndim - 1}-D, the image of {sample_id!r} {len(shape)}-D")
+        grid = MetaTensor(torch.zeros((1,) + tuple(shape)), affine=torch.as_tensor(affine, dtype=torch.float64))
+        mask = np.asarray(ResampleToMatch(mode="nearest", padding_mode="zeros")(mask.float(), img_dst=grid))[0] > 0
+        return mask if mask.any() else None  # an empty mask (a control subject) has no region to point at
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict:
@@ -304,7 +320,8 @@ class SaliencyRunner:
             weights = class_weights(target, len(self.class_names)).to(self.device)
 
             t = time.perf_counter()
-            ig = modalities.integrated_gradients(self.network, x, weights, baseline, self.n_steps)
+            ig = modalities.integrated_gradients(self.network, x, weights, baseline, self.n_steps,
+                                                 self.ig_internal_batch_size)
             timings["integrated_gradients"] += time.perf_counter() - t
             t = time.perf_counter()
             ablation = modalities.ablation_groups(self.network, x, weights, baseline, n_image)
@@ -351,17 +368,18 @@ class SaliencyRunner:
                        "ig_delta": ig.delta[b], "ig_gap": ig.gap[b]}
                 row.update({f"ig_share_{g}": ig_shares[b, i] for i, g in enumerate(groups)})
                 row.update({f"ablation_share_{g}": ab_shares[b, i] for i, g in enumerate(groups)})
-                mask = self._mask(sample_id, tuple(x.shape[2:])) if maps else None
+                affine = self._affine(x_meta, b)
+                mask = self._mask(sample_id, tuple(x.shape[2:]), affine) if maps else None
                 if mask is not None:
                     for method, m in maps.items():
                         hit = bool(checks.pointing_hits(m[b][None], mask[None])[0])
                         row[f"pointing_{method}"] = hit
                         if labels is not None and int(predicted[b]) == int(labels[b]):
                             hits[method].append(hit)
-                records.append(row)
                 if self.write_regions and maps:
-                    self._write_region(sample_id, x[b, :n_image].cpu().numpy(), maps[self.methods[0]][b],
-                                       x_meta, b)
+                    row["region_file"] = self._write_region(sample_id, x[b, :n_image].cpu().numpy(),
+                                                            maps[self.methods[0]][b], affine)
+                records.append(row)
             targets_all += target.tolist()
 
         if not records:
@@ -429,7 +447,8 @@ class SaliencyRunner:
         other = torch.tensor([partner[int(k)] for k in own.tolist()])
         weights = contrast_weights(own, other, len(self.class_names)).to(self.device)
         xs, refs = x[rows], torch.stack([ref for _, ref in pairs]).to(x.device)
-        ig = modalities.integrated_gradients(self.network, xs, weights, refs, self.n_steps)
+        ig = modalities.integrated_gradients(self.network, xs, weights, refs, self.n_steps,
+                                             self.ig_internal_batch_size)
         contributions = {"integrated_gradients": modalities.group_sums(ig.attr, n_image),
                          "feature_ablation": modalities.ablation_groups(self.network, xs, weights, refs, n_image)}
         out = []
@@ -447,15 +466,26 @@ class SaliencyRunner:
         frames = {t: pd.DataFrame(np.abs(v)).assign(_class=classes) for t, v in per_type.items()}
         return out, frames
 
-    def _write_region(self, sample_id: str, image: np.ndarray, saliency: np.ndarray, x_meta, b: int) -> None:
-        folder = self.output_dir / "regions"
+    @staticmethod
+    def _affine(x_meta, b: int) -> np.ndarray:
+        """Sample ``b``'s affine after preprocessing (identity, MetaTensor's default, when the batch carries none)."""
+        affine = getattr(x_meta, "affine", None)
+        if affine is None:
+            return np.eye(4)
+        affine = torch.as_tensor(affine).double()
+        return np.asarray(affine if affine.ndim == 2 else affine[b])
+
+    def _write_region(self, sample_id: str, image: np.ndarray, saliency: np.ndarray, affine: np.ndarray) -> str:
+        """One region file per sample (name: the sample id made file-safe); returns its path relative to output_dir."""
+        name = writers.file_safe(sample_id)
         if saliency.ndim == 2:
-            writers.write_overlay_png(image, saliency, folder / f"{sample_id}.png",
+            relative = f"regions/{name}.png"
+            writers.write_overlay_png(image, saliency, self.output_dir / relative,
                                       reverse_indexing=self.reverse_indexing)
         else:
-            affine = getattr(x_meta, "affine", None)
-            affine = np.eye(4) if affine is None else np.asarray(torch.as_tensor(affine).reshape(-1, 4, 4)[b])
-            writers.write_nifti(saliency, affine, folder / f"{sample_id}.nii.gz")
+            relative = f"regions/{name}.nii.gz"
+            writers.write_nifti(saliency, affine, self.output_dir / relative)
+        return relative
 
     def _finish(self, records, gene_parts, grid_sums, targets, contrast, deletion_parts, hits, timings,
                 seconds, seen) -> dict:
@@ -475,6 +505,7 @@ class SaliencyRunner:
         summary: dict = {
             "n_samples": int(seen), "region_method": self.methods[0], "compared_methods": self.methods[1:],
             "target_layer": self.target_layer, "ig_steps": self.n_steps,
+            "ig_internal_batch_size": self.ig_internal_batch_size,
             "baseline": "image channels: per-sample spatial mean; omics channels: 0 (training mean, z-score)",
             "ig_mean_abs_delta": float(samples["ig_delta"].abs().mean()),
             "ig_mean_abs_gap": float(samples["ig_gap"].abs().mean()),
@@ -502,21 +533,22 @@ class SaliencyRunner:
         logger.info("saliency for %d samples written to %s in %.1f s", seen, out, seconds)
         return summary
 
-    def _contrast_gene_tables(self, contrast_genes, planted):
-        """``(omics type, "a/b", table)`` for each omics-only pair in which exactly one class carries the type.
+    def _contrast_gene_tables(self, contrast_genes):
+        """``(feature set, "a/b", table)`` for each omics-only pair of which exactly one class carries the set.
 
         There the planted genes are the only evidence that separates the two classes, so the pair
         contrast's gene ranking must find them whatever else the model uses for the class as a whole.
         """
-        for a, b in self.truth.get("omics_only_pairs", []):
-            for omics_type, frames in contrast_genes.items():
-                carriers = set(planted.get(omics_type) or ())
-                if (a in carriers) == (b in carriers) or omics_type not in self.truth.get("informative_features", {}):
+        for a, b in self.planted["omics_only_pairs"]:
+            for feature_set in self.planted["feature_sets"]:
+                frames = contrast_genes.get(feature_set["omics"])
+                carriers = set(feature_set["classes"])
+                if not frames or (a in carriers) == (b in carriers):
                     continue
                 frame = pd.concat(frames, ignore_index=True)
                 frame = frame[frame["_class"].isin([a, b])]
                 if len(frame):
-                    yield omics_type, f"{a}/{b}", frame
+                    yield feature_set, f"{a}/{b}", frame
 
     def _checks(self, samples, gene_table, per_sample, targets, contrast, deletion_parts, hits) -> dict:
         contrast_rows, contrast_genes = contrast
@@ -524,32 +556,31 @@ class SaliencyRunner:
         if hits:
             result["pointing_game"] = {m: {"hit_rate": float(np.mean(h)), "n_correct": len(h)}
                                        for m, h in hits.items()}
-        informative = self.truth.get("informative_features", {})
-        planted = {p["omics"]: p.get("classes") for p in self.truth.get("planted", [])}
+        sets = [s for s in self.planted["feature_sets"] if s["omics"] in per_sample]
         recovery = {}
-        for omics_type, features in informative.items():
-            if omics_type not in per_sample:
-                continue
-            classes = [self.class_names.index(c) for c in planted.get(omics_type) or self.class_names
+        for planted in sets:
+            omics_type, features = planted["omics"], planted["features"]
+            classes = [self.class_names.index(c) for c in planted["classes"] or self.class_names
                        if c in self.class_names]
             rows = np.isin(targets, classes)
+            if not rows.any():
+                continue
             importance = np.abs(per_sample[omics_type][rows]).mean(axis=0)
             names = self.preprocessor.feature_names(omics_type)
             ranked = [str(n) for n in names[np.argsort(-importance, kind="stable")]]
-            recovery[omics_type] = {
+            recovery[planted["name"]] = {
                 "k": len(features), "classes": [self.class_names[c] for c in classes],
                 "precision_at_k": checks.precision_at_k(ranked, features),
                 "random_ranking_precision_at_k": checks.random_ranking_precision(names, features, seed=self.seed),
                 "top_k": ranked[: len(features)],
             }
-        for omics_type, pair, frame in self._contrast_gene_tables(contrast_genes, planted):
-            features = informative[omics_type]
-            names = self.preprocessor.feature_names(omics_type)
+        for feature_set, pair, frame in self._contrast_gene_tables(contrast_genes):
+            names = self.preprocessor.feature_names(feature_set["omics"])
             importance = frame.drop(columns="_class").to_numpy().mean(axis=0)
             ranked = [str(n) for n in names[np.argsort(-importance, kind="stable")]]
-            recovery.setdefault(omics_type, {})["pair_contrast"] = {
-                "pair": pair, "n": len(frame), "precision_at_k": checks.precision_at_k(ranked, features),
-                "top_k": ranked[: len(features)]}
+            recovery.setdefault(feature_set["name"], {"k": len(feature_set["features"])})["pair_contrast"] = {
+                "pair": pair, "n": len(frame), "precision_at_k": checks.precision_at_k(ranked, feature_set["features"]),
+                "top_k": ranked[: len(feature_set["features"])]}
         if recovery:
             result["gene_recovery"] = recovery
         if contrast_rows:
@@ -558,8 +589,8 @@ class SaliencyRunner:
             result["modality_pairs"] = {}
             for estimator, part in contrast.groupby("estimator"):
                 table = part.groupby("class")[["image_share", "omics_share"]].mean()
-                check = checks.pair_modality_check(table, self.truth.get("omics_only_pairs", []),
-                                                   self.truth.get("image_only_pairs", []))
+                check = checks.pair_modality_check(table, self.planted["omics_only_pairs"],
+                                                   self.planted["image_only_pairs"])
                 result["modality_pairs"][estimator] = {
                     "passed_share": float(check["passed"].mean()) if len(check) else None,
                     "classes": check.to_dict(orient="records")}
@@ -569,7 +600,7 @@ class SaliencyRunner:
             curves["k"] = curves["k"].round().astype(int)
             writers.write_csv(curves, self.output_dir / "deletion_curves.csv")
             writers.write_deletion_curves(curves, self.output_dir / "deletion_curves.png")
-            k = max(len(v) for v in informative.values()) if informative else int(curves["k"].max())
+            k = max(len(s["features"]) for s in sets) if sets else int(curves["k"].max())
             row = curves.iloc[(curves["k"] - k).abs().argmin()]
             result["faithfulness"] = {"k": int(row["k"]), "top_drop": float(row["top_drop"]),
                                       "random_drop": float(row["random_drop"]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,8 +21,17 @@ import pandas as pd
 
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["write_csv", "write_json", "to_viewer_orientation", "write_overlay_png",
+__all__ = ["file_safe", "write_csv", "write_json", "to_viewer_orientation", "write_overlay_png",
            "write_nifti", "write_share_bars", "write_layout_map", "write_deletion_curves"]
+
+
+def file_safe(name: str) -> str:
+    """``name`` with every character but letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``.
+
+    Sample ids become file names; a spot id such as ``section_1:AAAC-1`` (or a
+    real id holding ``/``) must not open a folder or trip a viewer.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(name)).lstrip(".") or "_"
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Path:
