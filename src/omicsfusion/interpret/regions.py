@@ -150,15 +150,20 @@ def occlusion_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, bas
 
 
 def ig_image_maps(attr: torch.Tensor, n_image_channels: int, sigma: float | None = None) -> np.ndarray:
-    """Image-channel part of a fused IG attribution: channel sum (signed evidence), Gaussian-smoothed.
+    """Image-channel part of a fused IG attribution: sum of |attribution| over channels, Gaussian-smoothed.
+
+    Magnitude, not signed evidence: with channel-wise normalised stain channels the same
+    structure pushes one channel up and another down. Measured on the pan-cancer phantom
+    (fused DenseNet121, 75 correctly classified validation tiles): pointing game 0.64 with the
+    signed sum and sigma 2 px, 0.75 with |.| and sigma 4 px (docs/interpret.md).
 
     Args:
         attr: ``(B, C, *spatial)`` attribution of the fused input.
         n_image_channels: leading image channels.
-        sigma: smoothing in pixels (default: 1/32 of the smallest spatial edge, at least 1).
+        sigma: smoothing in pixels (default: 1/16 of the smallest spatial edge, at least 1).
     """
-    maps = attr[:, :n_image_channels].sum(dim=1).detach().double().cpu().numpy()
-    sigma = max(1.0, min(maps.shape[1:]) / 32.0) if sigma is None else float(sigma)
+    maps = attr[:, :n_image_channels].abs().sum(dim=1).detach().double().cpu().numpy()
+    sigma = max(1.0, min(maps.shape[1:]) / 16.0) if sigma is None else float(sigma)
     if sigma > 0:
         maps = np.stack([ndimage.gaussian_filter(m, sigma) for m in maps])
     return maps.astype(np.float32)

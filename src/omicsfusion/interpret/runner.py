@@ -375,7 +375,7 @@ class SaliencyRunner:
                         hit = bool(checks.pointing_hits(m[b][None], mask[None])[0])
                         row[f"pointing_{method}"] = hit
                         if labels is not None and int(predicted[b]) == int(labels[b]):
-                            hits[method].append(hit)
+                            hits[method].append((self.class_names[int(labels[b])], hit))
                 if self.write_regions and maps:
                     row["region_file"] = self._write_region(sample_id, x[b, :n_image].cpu().numpy(),
                                                             maps[self.methods[0]][b], affine)
@@ -554,8 +554,12 @@ class SaliencyRunner:
         contrast_rows, contrast_genes = contrast
         result: dict = {}
         if hits:
-            result["pointing_game"] = {m: {"hit_rate": float(np.mean(h)), "n_correct": len(h)}
-                                       for m, h in hits.items()}
+            result["pointing_game"] = {}
+            for method, pairs in hits.items():
+                frame = pd.DataFrame(pairs, columns=["class", "hit"])
+                result["pointing_game"][method] = {
+                    "hit_rate": float(frame["hit"].mean()), "n_correct": len(frame),
+                    "per_class": {c: float(v) for c, v in frame.groupby("class")["hit"].mean().items()}}
         sets = [s for s in self.planted["feature_sets"] if s["omics"] in per_sample]
         recovery = {}
         for planted in sets:
