@@ -8,7 +8,7 @@ steps + GradCAM), wall clock and CPU time. With ``--random-layout`` a second
 model is trained on a random layout, and its gene precision is printed next to
 the OT layout's.
 
-    PYTHONPATH=src python scripts/bench_interpret.py --epochs 12 --phantom-size 60
+    PYTHONPATH=src python scripts/bench_interpret.py --epochs 15 --phantom-size 100
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ import torch
 from monai.bundle import ConfigWorkflow
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "pan_cancer_classification"
-SMALL_NET = {"_target_": "DenseNet", "spatial_dims": 2, "in_channels": "$@image_channels + len(@omics_types)",
-             "out_channels": "@num_classes", "init_features": 16, "growth_rate": 12, "block_config": [2, 2, 2, 2]}
+SMALL_NET = {"_target_": "omicsfusion.networks.WithCoordinates",
+             "backbone": {"_target_": "DenseNet", "spatial_dims": 2, "in_channels": "$@input_channels + 2",
+                          "out_channels": "@num_classes", "init_features": 16, "growth_rate": 12,
+                          "block_config": [2, 2, 2, 2]}}
 
 
 def workflow(configs: list[str], workflow_type: str, **overrides) -> ConfigWorkflow:
@@ -93,8 +95,8 @@ def report(name: str, summary: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--phantom-size", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--phantom-size", type=int, default=100)
     parser.add_argument("--network", choices=["bundle", "small"], default="bundle",
                         help="the bundle's DenseNet121, or a small DenseNet (faster on CPU)")
     parser.add_argument("--methods", nargs="+", default=["gradcam", "gradcampp", "occlusion"],
