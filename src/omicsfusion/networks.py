@@ -4,12 +4,13 @@ An OT layout carries its information in *where* a feature sits: gene module k
 always fills the same block of pixels of its omics channel. Classifiers that
 end in global average pooling (DenseNet121, ResNet) are close to translation
 invariant, so on cohorts of a few hundred samples they memorise per-sample
-noise instead of learning "block k is up". On the pan-cancer phantom
-(100 patients per class) an omics-only DenseNet121 reached 0.46 validation
-accuracy where a logistic regression on the same pixels reached 0.73; with
-coordinate channels appended to its input (CoordConv, Liu et al. 2018; MONAI's
-``AddCoordinateChannels`` does the same per sample) the fused DenseNet121 went
-from 0.79 to 0.95 while image-only stayed at 0.73-0.78.
+noise instead of learning "block k is up". On the pan-cancer phantom (60
+patients per class) an omics-only DenseNet121 reached 0.46 validation accuracy
+where a logistic regression on the same pixels reached 0.73; appending
+normalised coordinate channels to the input (CoordConv, Liu et al. 2018; MONAI's
+``AddCoordinateChannels`` does the same per sample) lifted the fused
+DenseNet121 from 0.79 to 0.90 (0.95-0.975 with 100 patients per class, where
+image-only stays at 0.73-0.80).
 
 The coordinates are appended inside the network, not by a transform, so the
 network's input stays "image channels + one channel per omics type": the
