@@ -59,3 +59,25 @@ def test_bad_inputs_are_named(tmp_path):
         load_datalist(tmp_path / "d.json")
     with pytest.raises(OmicsDataError, match="no section 'test'"):
         load_datalist(tmp_path / "d.json", "test")
+
+
+def test_prepare_checks_every_present_section_and_names_a_broken_row(tmp_path):
+    """A datalist may lack a section; a row lacking keys in a present one is refused, never skipped."""
+    from omicsfusion.data.phantoms import make_pan_cancer_phantom
+    from omicsfusion.prepare import prepare_classification
+
+    data = tmp_path / "data"
+    make_pan_cancer_phantom(data, n_per_class=3)
+    samples = pd.read_csv(data / "samples.csv", dtype={"sample_id": str})
+    rows = [{"image": r.image, "omics": r.sample_id, "label": int(r.label)} for r in samples.itertuples()]
+    datalist = tmp_path / "datalist.json"
+    tables = {t: str(data / "omics" / f"{t}.csv") for t in ("rna", "cnv", "meth")}
+    args = dict(dataset_dir=data, datalist_file=datalist, layout_file=tmp_path / "layout.npz", omics_tables=tables,
+                omics_types=[], class_names=["type_a", "type_b", "type_c", "type_d"], phantom=None)
+    datalist.write_text(json.dumps({"training": rows[:8], "validation": rows[8:]}))  # no test section
+    prepare_classification(**args)
+    broken = dict(rows[9])
+    del broken["label"]
+    datalist.write_text(json.dumps({"training": rows[:8], "validation": [rows[8], broken]}))
+    with pytest.raises(OmicsDataError, match=r"validation\[1\] lacks \['label'\]"):
+        prepare_classification(**args)
