@@ -287,9 +287,9 @@ class SaliencyRunner:
         targets_all: list[int] = []
         contrast_rows: list[dict] = []
         contrast_genes: dict[str, list[pd.DataFrame]] = defaultdict(list)
-        self._references: dict[int, list[torch.Tensor]] = defaultdict(list)
+        references: dict[int, list[torch.Tensor]] = defaultdict(list)  # partner-class inputs of the contrasts
         deletion_parts: list[tuple[int, pd.DataFrame]] = []
-        hits: dict[str, list[bool]] = defaultdict(list)
+        hits: dict[str, list[tuple[str, bool]]] = defaultdict(list)  # method -> (true class, hit)
         seen = 0
         self.output_dir.mkdir(parents=True, exist_ok=True)
         loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, num_workers=0)
@@ -353,7 +353,7 @@ class SaliencyRunner:
                     timings["deletion_curves"] += time.perf_counter() - t
             if partner and n_image and self.omics_types:
                 t = time.perf_counter()
-                rows, per_type_contrast = self._pair_contrast(x, target, n_image, partner, ids)
+                rows, per_type_contrast = self._pair_contrast(x, target, n_image, partner, ids, references)
                 contrast_rows += rows
                 for omics_type, values in per_type_contrast.items():
                     contrast_genes[omics_type].append(values)
@@ -423,7 +423,8 @@ class SaliencyRunner:
         rows = [self.loader(i)[0] for i in ids]
         return {t: np.stack([r[t] for r in rows]) for t in self.omics_types}
 
-    def _pair_contrast(self, x, target, n_image, partner, ids) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    def _pair_contrast(self, x, target, n_image, partner, ids,
+                       references) -> tuple[list[dict], dict[str, pd.DataFrame]]:
         """Image vs omics shares of ``logit[class] - logit[partner]``, against samples OF THE PARTNER CLASS.
 
         The reference input of each sample is a sample of its partner class (up to
@@ -432,14 +433,14 @@ class SaliencyRunner:
         then measures how much of the pair's difference that modality carries: image and
         omics of the two classes of an omics-only pair share one distribution except for the
         planted genes, so the image part of the path contributes only what the network reads
-        from per-sample noise. Samples with no partner sample seen yet are skipped. Also
-        returns the contrast's gene attributions per omics type (one row per sample and reference).
+        from per-sample noise. Samples with no partner sample seen yet are skipped. ``references``
+        (class -> inputs) is the run's pool, filled here. Also returns the contrast's gene
+        attributions per omics type (one row per sample and reference).
         """
         for b, k in enumerate(target.tolist()):
-            if len(self._references[k]) < self.contrast_references:
-                self._references[k].append(x[b].detach().clone())
-        pairs = [(b, ref) for b, k in enumerate(target.tolist()) if k in partner
-                 for ref in self._references[partner[k]]]
+            if len(references[k]) < self.contrast_references:
+                references[k].append(x[b].detach().clone())
+        pairs = [(b, ref) for b, k in enumerate(target.tolist()) if k in partner for ref in references[partner[k]]]
         if not pairs:
             return [], {}
         rows = torch.tensor([b for b, _ in pairs], dtype=torch.long, device=x.device)
@@ -506,7 +507,8 @@ class SaliencyRunner:
             "n_samples": int(seen), "region_method": self.methods[0], "compared_methods": self.methods[1:],
             "target_layer": self.target_layer, "ig_steps": self.n_steps,
             "ig_internal_batch_size": self.ig_internal_batch_size,
-            "baseline": "image channels: per-sample spatial mean; omics channels: 0 (training mean, z-score)",
+            "baseline": "image channels: per-sample spatial mean; omics channels: 0 (training mean, z-score); "
+                        "pair contrasts: samples of the partner class",
             "ig_mean_abs_delta": float(samples["ig_delta"].abs().mean()),
             "ig_mean_abs_gap": float(samples["ig_gap"].abs().mean()),
         }
@@ -532,6 +534,11 @@ class SaliencyRunner:
         writers.write_json(summary, out / "summary.json")
         logger.info("saliency for %d samples written to %s in %.1f s", seen, out, seconds)
         return summary
+
+    def _ranked(self, omics_type: str, importance: np.ndarray) -> list[str]:
+        """Feature names of ``omics_type`` by decreasing ``importance`` (ties keep layout order)."""
+        names = self.preprocessor.feature_names(omics_type)
+        return [str(n) for n in names[np.argsort(-importance, kind="stable")]]
 
     def _contrast_gene_tables(self, contrast_genes):
         """``(feature set, "a/b", table)`` for each omics-only pair of which exactly one class carries the set.
@@ -569,9 +576,8 @@ class SaliencyRunner:
             rows = np.isin(targets, classes)
             if not rows.any():
                 continue
-            importance = np.abs(per_sample[omics_type][rows]).mean(axis=0)
             names = self.preprocessor.feature_names(omics_type)
-            ranked = [str(n) for n in names[np.argsort(-importance, kind="stable")]]
+            ranked = self._ranked(omics_type, np.abs(per_sample[omics_type][rows]).mean(axis=0))
             recovery[planted["name"]] = {
                 "k": len(features), "classes": [self.class_names[c] for c in classes],
                 "precision_at_k": checks.precision_at_k(ranked, features),
@@ -579,9 +585,7 @@ class SaliencyRunner:
                 "top_k": ranked[: len(features)],
             }
         for feature_set, pair, frame in self._contrast_gene_tables(contrast_genes):
-            names = self.preprocessor.feature_names(feature_set["omics"])
-            importance = frame.drop(columns="_class").to_numpy().mean(axis=0)
-            ranked = [str(n) for n in names[np.argsort(-importance, kind="stable")]]
+            ranked = self._ranked(feature_set["omics"], frame.drop(columns="_class").to_numpy().mean(axis=0))
             recovery.setdefault(feature_set["name"], {"k": len(feature_set["features"])})["pair_contrast"] = {
                 "pair": pair, "n": len(frame), "precision_at_k": checks.precision_at_k(ranked, feature_set["features"]),
                 "top_k": ranked[: len(feature_set["features"])]}
