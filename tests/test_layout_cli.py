@@ -87,3 +87,10 @@ def test_impute_flag(table_csv, tmp_path, capsys):
     assert main(args) == 2
     assert "NaN/inf" in capsys.readouterr().err
     assert main([*args, "--impute", "median"]) == 0
+
+
+def test_metric_flag(table_csv, tmp_path):
+    args = ["layout", "fit", str(table_csv), "--out", str(tmp_path / "l.npz"), "--label-column", "diagnosis",
+            "--method", "random"]
+    assert main([*args, "--metric", "abs_correlation"]) == 0
+    assert OTLayout.load(tmp_path / "l.npz").metric == "abs_correlation"

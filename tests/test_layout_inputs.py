@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import rankdata
 
 from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, modular_table
+from omicsfusion.layout.metrics import ABS_DIMS, unit_profiles
 
 
 @pytest.fixture()
@@ -82,6 +84,26 @@ def test_unknown_method_metric_policy(table):
 def test_spearman_metric(table):
     layout = OTLayout(method="emd", metric="spearman").fit(table)
     assert layout.score(table)["collisions"] == 0
+
+
+@pytest.mark.parametrize("metric", ["abs_correlation", "abs_spearman"])
+def test_abs_profiles_square_the_correlation(table, metric):
+    def similarity(values):
+        r = np.corrcoef(rankdata(values, axis=0) if metric == "abs_spearman" else values, rowvar=False)
+        return r**2
+
+    values = table.to_numpy()  # 20 samples <= ABS_DIMS: exact
+    values[:, 3] = 2.0  # a constant feature keeps a zero profile
+    profiles = unit_profiles(values, metric)
+    assert profiles.shape == (30, 20 * 21 // 2) and not profiles[3].any()
+    keep = np.arange(30) != 3
+    np.testing.assert_allclose((profiles @ profiles.T)[np.ix_(keep, keep)], similarity(values[:, keep]), atol=1e-12)
+    many = modular_table(n_samples=200, n_features=60, n_modules=6, noise=0.5, seed=3).to_numpy()
+    profiles = unit_profiles(many, metric)  # 200 samples: the leading ABS_DIMS principal dimensions
+    assert profiles.shape == (60, ABS_DIMS * (ABS_DIMS + 1) // 2)
+    np.testing.assert_allclose(np.linalg.norm(profiles, axis=1), 1.0)
+    error = np.abs(profiles @ profiles.T - similarity(many))
+    assert error.mean() < 0.01 and error.max() < 0.1
 
 
 def test_feature_mismatch_reports_count_and_names(table):

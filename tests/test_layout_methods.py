@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from omicsfusion.data.phantoms.omics import OmicsSpec, draw_omics
 from omicsfusion.layout import LayoutError, OTLayout, modular_table
-from omicsfusion.layout.grid import auto_grid
-from omicsfusion.layout.metrics import collisions
+from omicsfusion.layout.grid import auto_grid, pixel_coordinates
+from omicsfusion.layout.metrics import collisions, feature_positions
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,24 @@ def test_multiscale_beats_random_on_modular_data():
     assert good["spearman"] > 0.5 and rand["spearman"] < 0.1
     assert good["knn10"] > 0.15 and good["knn10"] > 5 * rand["knn10"]
     assert good["collisions"] == 0
+
+
+def test_abs_metric_places_anti_correlated_module_members_together():
+    spec = OmicsSpec("rna", tuple(f"g{i:03d}" for i in range(200)), module_size=20)
+    table = draw_omics(spec, [f"s{i}" for i in range(60)], np.zeros((60, 10)), np.random.default_rng(0))
+    module = np.arange(200) // 20
+    sign = np.empty(200)  # loading signs: the leading eigenvector of each module's correlations, majority positive
+    for m in range(10):
+        vector = np.linalg.eigh(np.corrcoef(table.to_numpy()[:, module == m], rowvar=False))[1][:, -1]
+        sign[module == m] = np.sign(vector) * np.sign(np.sign(vector).sum())
+    assert 40 < (sign < 0).sum() < 80
+
+    def negatives_to_centroid(metric):
+        layout = OTLayout(metric=metric).fit(table)
+        positions = feature_positions(layout.matrix_, pixel_coordinates(layout.grid_))
+        return np.mean([np.linalg.norm(positions[(module == m) & (sign < 0)]
+                                       - positions[(module == m) & (sign > 0)].mean(0), axis=1).mean()
+                        for m in range(10)])
+
+    unsigned, signed = negatives_to_centroid("abs_correlation"), negatives_to_centroid("correlation")
+    assert unsigned < 3.0 and signed > 3 * unsigned  # grid 15x14; a module covers about 5x4 pixels

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .errors import LayoutError, LayoutWarning
 from .grid import parse_grid
+from .metrics import METRICS
 from .otlayout import METHODS, OTLayout
 
 
@@ -30,8 +31,8 @@ def read_table(path: str, label_column: str | None) -> pd.DataFrame:
 def _fit(args: argparse.Namespace) -> int:
     table = read_table(args.table, args.label_column)
     grid = "auto" if args.grid == "auto" else parse_grid(args.grid, table.shape[1])
-    layout = OTLayout(grid=grid, method=args.method, random_state=args.seed, verbose=True, impute=args.impute,
-                      min_overlap=args.min_overlap)
+    layout = OTLayout(grid=grid, method=args.method, metric=args.metric, random_state=args.seed, verbose=True,
+                      impute=args.impute, min_overlap=args.min_overlap)
     try:
         layout.fit(table)
     except LayoutError as error:
@@ -82,6 +83,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--out", required=True, help="layout file to write (.npz)")
     fit.add_argument("--grid", default="auto", help="'auto', HxW or HxWxD")
     fit.add_argument("--method", default="auto", choices=METHODS)
+    fit.add_argument("--metric", default="correlation", choices=METRICS,
+                     help="feature similarity: r, or r**2 for the abs_ (unsigned) metrics")
     fit.add_argument("--label-column", default=None, help="column to exclude from the features")
     fit.add_argument("--impute", default="none", choices=("none", "mean", "median"))
     fit.add_argument("--seed", type=int, default=0)

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
-from .metrics import top_k
+from .metrics import principal_coordinates, top_k, unit_rows
 
 # UMAP's curve 1 / (1 + a d^(2b)) for min_dist = 0.1, spread = 1.0
 _A, _B = 1.577, 0.8951
@@ -33,29 +32,11 @@ class Embedding(NamedTuple):
     neighbors: np.ndarray  # (F, k) exact most-correlated features, best first ((F, 0) for tiny tables)
 
 
-def _top_eigh(gram: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` largest eigenpairs of a symmetric matrix (only those are computed: half the time)."""
-    m = gram.shape[0]
-    return scipy.linalg.eigh(gram, subset_by_index=[m - k, m - 1], driver="evr")
-
-
 def reduce(profiles: np.ndarray, n_components: int) -> np.ndarray:
-    """Truncated SVD scores (n_features, <= n_components), rows unit norm.
-
-    The SVD comes from the eigendecomposition of the Gram matrix over the
-    smaller side (samples, usually): one GEMM of F * n^2, exact, and faster
-    than randomized SVD at these shapes (measured).
-    """
-    n_feat, n_samp = profiles.shape
-    if min(n_feat, n_samp) > n_components:
-        if n_samp <= n_feat:
-            _, vectors = _top_eigh(profiles.T @ profiles, n_components)
-            profiles = profiles @ vectors  # = U * S
-        else:
-            values, vectors = _top_eigh(profiles @ profiles.T, n_components)
-            profiles = vectors * np.sqrt(np.maximum(values, 0.0))
-    norms = np.linalg.norm(profiles, axis=1, keepdims=True)
-    return np.divide(profiles, norms, out=np.zeros_like(profiles), where=norms > 0)
+    """Truncated SVD scores (n_features, <= n_components), rows unit norm (exact, see ``principal_coordinates``)."""
+    if min(profiles.shape) > n_components:
+        profiles = principal_coordinates(profiles, n_components)
+    return unit_rows(profiles)
 
 
 def fuzzy_graph(profiles: np.ndarray, n_neighbors: int) -> tuple[sp.coo_matrix, np.ndarray]:

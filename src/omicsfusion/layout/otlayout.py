@@ -18,6 +18,9 @@ Methods:
         distances of the real grid, rounded to an integral plan (small F).
     "random", "deepinsight": baselines for comparison only.
 3-D grids (H, W, D) embed the features in 3 dimensions directly.
+Every method only takes dot products of ``metrics.unit_profiles``, so
+"correlation" above reads as the similarity of the chosen metric (r**2 for
+the unsigned abs metrics).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from .errors import LayoutError, LayoutWarning, first_names
 from .grid import blocks, parse_grid, pixel_coordinates
 from .gw import gw_plan
 from .inputs import as_matrix, drop_constant, fill, impute_values
-from .metrics import collisions, feature_positions, score_layout, unit_profiles
+from .metrics import METRICS, collisions, feature_positions, score_layout, unit_profiles
 from .polish import polish
 from .refine import refine
 
@@ -56,7 +59,10 @@ class OTLayout:
     Args:
         grid: "auto" (H = ceil(sqrt F), W = ceil(F / H)), (H, W), (H, W, D) or "HxW".
         method: one of METHODS; "auto" means "multiscale".
-        metric: "correlation" (Pearson) or "spearman"; distance is 1 - correlation.
+        metric: "correlation" (Pearson) or "spearman": distance 1 - r, anti-correlated features
+            far apart; "abs_correlation" or "abs_spearman": distance 1 - r**2 (unsigned, like WGCNA's
+            unsigned network), so a module's negatively loaded members sit with its positive ones
+            (computed in the leading ``metrics.ABS_DIMS`` principal dimensions, see ``unit_profiles``).
         random_state: seed of every random step.
         verbose: print progress lines to stderr.
         impute: "none" (NaN/inf is an error), "mean" or "median" (training values).
@@ -268,9 +274,10 @@ class OTLayout:
     def score(self, X: np.ndarray | pd.DataFrame, n_pairs: int = 200_000, n_queries: int = 5000) -> dict:
         """Quality of the layout on a table: spearman, knn10, collisions, fit_seconds.
 
-        spearman: rank correlation of 1 - correlation and pixel distance over
-        (at most ``n_pairs``) seeded feature pairs. knn10: mean fraction of a
-        feature's 10 most correlated features that are among its 10 nearest by
+        spearman: rank correlation of the layout metric's feature distance
+        (1 - r, or 1 - r**2 for the abs metrics) and pixel distance over (at
+        most ``n_pairs``) seeded feature pairs. knn10: mean fraction of a
+        feature's 10 most similar features that are among its 10 nearest by
         pixel distance (exact; a seeded subset of ``n_queries`` query features
         above that). collisions: features sharing a pixel with another. A
         feature split over pixels sits at its weighted mean pixel position.
@@ -315,6 +322,8 @@ class OTLayout:
             raise LayoutError(f"{source}: missing layout arrays {first_names(missing)}")
         io.verify(layout_arrays, source)
         params = json.loads(str(arrays["params"]))
+        if params.get("metric", "correlation") not in METRICS:
+            raise LayoutError(f"{source}: unknown metric {params['metric']!r} (this omicsfusion knows {METRICS})")
         if isinstance(params.get("grid"), list):
             params["grid"] = tuple(params["grid"])
         layout = cls(**params)
