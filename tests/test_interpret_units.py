@@ -89,11 +89,12 @@ def test_batched_gradcam_equals_monai_per_sample():
     from monai.visualize import GradCAM
 
     from omicsfusion.interpret.regions import gradcam_maps
+    from omicsfusion.interpret.targets import class_weights
 
     net = _net().eval()
     x = torch.rand(4, 5, 32, 32)
     target = torch.tensor([0, 2, 1, 2])
-    ours = gradcam_maps(net, x, target, "class_layers.relu")
+    ours = gradcam_maps(net, x, class_weights(target, 3), "class_layers.relu")
     cam = GradCAM(net, "class_layers.relu", postprocessing=lambda m: m)
     reference = np.concatenate([cam(x[i:i + 1], class_idx=int(target[i]))[:, 0].detach().numpy() for i in range(4)])
     assert np.allclose(ours, reference, atol=1e-6)
@@ -164,3 +165,51 @@ def test_region_file_names_are_file_safe():
 
     assert file_safe("section_1:AAAC-1") == "section_1_AAAC-1"
     assert file_safe("../etc/x y") == "_etc_x_y" and file_safe("S0001") == "S0001"
+
+
+def test_versus_matrix_weighs_a_class_against_the_mean_of_others():
+    from omicsfusion.interpret.targets import versus_matrix
+
+    matrix = versus_matrix({0: [2, 3], 1: [], 3: [0, 1, 2]}, 4)
+    logits = torch.tensor([[4.0, 1.0, 2.0, 0.0]])
+    assert torch.allclose((logits * matrix[0]).sum(), torch.tensor(4.0 - 1.0))  # 4 - mean(2, 0)
+    assert torch.equal(matrix[1], torch.tensor([0.0, 1.0, 0.0, 0.0]))  # empty list: own logit
+    assert torch.equal(matrix[2], torch.tensor([0.0, 0.0, 1.0, 0.0]))  # absent: own logit
+    assert torch.allclose(matrix.sum(dim=1)[[0, 3]], torch.zeros(2))
+    with pytest.raises(ClassIndexError):
+        versus_matrix({0: [4]}, 4)
+
+
+def test_region_contrast_auto_excludes_omics_only_partners(tmp_path):
+    """With a phantom's truth, a class is contrasted with the classes whose image differs from its own."""
+    runner = _runner(tmp_path, class_names=["a", "b", "c", "d"])
+    runner.planted = {"omics_only_pairs": [["a", "b"]], "image_only_pairs": [["c", "d"]], "feature_sets": []}
+    assert runner._region_versus() == {0: [2, 3], 1: [2, 3], 2: [0, 1, 3], 3: [0, 1, 2]}
+    runner.planted = {"omics_only_pairs": [], "image_only_pairs": [], "feature_sets": []}
+    assert runner._region_versus() == {0: [1, 2, 3], 1: [0, 2, 3], 2: [0, 1, 3], 3: [0, 1, 2]}  # no truth: others
+    assert _runner(tmp_path, region_contrast="logit")._region_versus() == {}
+    explicit = _runner(tmp_path, region_contrast={"c": ["a"]})
+    explicit.planted = runner.planted
+    assert explicit._region_versus() == {2: [0]}
+
+
+def test_region_contrast_is_checked(tmp_path):
+    from omicsfusion.interpret import SaliencyError
+
+    with pytest.raises(SaliencyError, match="region_contrast must be one of"):
+        _runner(tmp_path, region_contrast="rest")
+    with pytest.raises(SaliencyError, match=r"classes \['z'\]"):
+        _runner(tmp_path, region_contrast={"a": ["z"]})
+
+
+def test_pair_gene_check_requires_one_separating_set_per_omics_only_pair():
+    """Sets both classes carry (or neither) cannot split the pair and are not required; one separating set must pass."""
+    from omicsfusion.interpret.checks import pair_gene_check
+
+    sets = [{"name": "rna", "classes": ["b"]}, {"name": "cnv", "classes": ["a", "b"]},
+            {"name": "meth", "classes": ["c", "d"]}, {"name": "alt", "classes": ["a"]}]
+    rows = pair_gene_check({"rna": 0.6, "cnv": 0.0, "meth": 0.0, "alt": 0.9}, sets, [["a", "b"]])
+    assert rows == [{"pair": "a/b", "separating_sets": ["rna", "alt"], "best_set": "alt", "precision_at_k": 0.9,
+                     "target": 0.8, "passed": True}]
+    assert not pair_gene_check({"rna": 0.75, "cnv": 1.0}, sets, [["a", "b"]])[0]["passed"]
+    assert pair_gene_check({"meth": 1.0}, sets, [["a", "b"]]) == []  # nothing separating was scored

@@ -80,8 +80,8 @@ def default_target_layer(model: nn.Module, x: torch.Tensor) -> str:
     return spatial[-1]
 
 
-class _TargetColumn(nn.Module):
-    """``forward(x) = logit[target[b]]`` as a ``(B, 1)`` output, so one CAM call serves a whole batch."""
+class _WeightedColumn(nn.Module):
+    """``forward(x) = (logits * weights).sum`` as a ``(B, 1)`` output, so one CAM call serves a whole batch."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -92,12 +92,13 @@ class _TargetColumn(nn.Module):
         return (self.model(x) * self.weights).sum(dim=1, keepdim=True)
 
 
-def gradcam_maps(model: nn.Module, x: torch.Tensor, target: torch.Tensor, target_layer: str,
+def gradcam_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, target_layer: str,
                  plus: bool = False) -> np.ndarray:
-    """GradCAM (or GradCAM++) of ``logit[target[b]]`` per sample, upsampled to the input grid.
+    """GradCAM (or GradCAM++) of the weighted logits ``weights[b]`` per sample, upsampled to the input grid.
 
     MONAI's CAM takes one class index per call; wrapping the model so that its
-    single output column is each sample's target logit lets one forward and
+    single output column is each sample's explained score (a one-hot row: that
+    class's logit; a contrast row: a difference of logits) lets one forward and
     backward serve the whole batch (GradCAM++ runs sample by sample: MONAI's
     GradCAMpp broadcasts the class score against the wrong axis for batches
     > 1). The CAM runs on a copy of the model: ``ModelWithHooks`` registers
@@ -106,10 +107,10 @@ def gradcam_maps(model: nn.Module, x: torch.Tensor, target: torch.Tensor, target
     from monai.visualize import GradCAM, GradCAMpp
 
     check_target_layer(model, target_layer)
-    wrapped = _TargetColumn(copy.deepcopy(model).eval())
+    wrapped = _WeightedColumn(copy.deepcopy(model).eval())
     cam = (GradCAMpp if plus else GradCAM)(wrapped, target_layers=f"model.{target_layer}",
                                            postprocessing=lambda m: m)
-    weights = torch.nn.functional.one_hot(target.long(), model(x[:1]).shape[1]).to(x.dtype)
+    weights = weights.to(device=x.device, dtype=x.dtype)
     out = np.zeros((x.shape[0],) + tuple(x.shape[2:]), dtype=np.float32)
     chunks = torch.arange(x.shape[0]).split(1 if plus else x.shape[0])
     for chunk in chunks:

@@ -38,12 +38,16 @@ from omicsfusion.checkpoint import load_weights
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.interpret import checks, genes, modalities, regions, writers
 from omicsfusion.interpret.errors import LayoutMismatchError, MissingCheckpointError, SaliencyError
-from omicsfusion.interpret.targets import check_class_index, class_weights, contrast_weights, fused_baseline
+from omicsfusion.interpret.targets import (check_class_index, class_weights, contrast_weights, fused_baseline,
+                                           versus_matrix)
 from omicsfusion.transforms import AlignToReference, AlignToReferenced, LoadOmics
 
 __all__ = ["SaliencyRunner", "require_checkpoint", "load_checkpoint", "first_conv_channels", "find_aligner", "read_ground_truth"]
 
 logger = logging.getLogger(__name__)
+
+#: the named choices of ``SaliencyRunner(region_contrast=...)`` (a mapping is the fourth)
+REGION_CONTRASTS = ("auto", "logit", "others")
 
 
 def require_checkpoint(checkpoint: str | os.PathLike) -> Path:
@@ -133,6 +137,13 @@ class SaliencyRunner:
         seed: seed of the random deletions.
         contrast_references: partner-class samples used as references of each sample's
             pair contrast (see :meth:`_pair_contrast`).
+        region_contrast: what the region maps explain. ``"logit"``: the target class's logit;
+            ``"others"``: ``logit[k]`` minus the mean logit of all other classes; a mapping
+            ``{class: [classes]}``: minus the mean logit of those classes; ``"auto"`` (default):
+            with a phantom's ground truth, the classes whose image differs from the target's
+            (every class except the target's omics-only partners: an image cannot point at
+            evidence against a class it shares its morphology with), else ``"others"``. See
+            :meth:`_region_versus`.
     """
 
     def __init__(
@@ -163,6 +174,7 @@ class SaliencyRunner:
         occlusion_stride: int = 4,
         seed: int = 0,
         contrast_references: int = 2,
+        region_contrast: str | Mapping[str, Sequence[str]] = "auto",
     ) -> None:
         methods = [region_method] + [m for m in compare_methods if m != region_method]
         unknown = [m for m in methods if m not in regions.REGION_METHODS]
@@ -199,6 +211,17 @@ class SaliencyRunner:
         if int(contrast_references) < 1:
             raise SaliencyError(f"contrast_references must be >= 1, got {contrast_references}")
         self.contrast_references = int(contrast_references)
+        if isinstance(region_contrast, str):
+            if region_contrast not in REGION_CONTRASTS:
+                raise SaliencyError(f"region_contrast must be one of {REGION_CONTRASTS} or a mapping "
+                                    f"{{class: [classes]}}, got {region_contrast!r}")
+        else:
+            region_contrast = {str(k): [str(c) for c in v] for k, v in dict(region_contrast).items()}
+            unknown = sorted({k for k, v in region_contrast.items() for k in [k, *v]} - set(self.class_names))
+            if unknown:
+                raise SaliencyError(f"region_contrast names classes {unknown} that the model does not have "
+                                    f"({self.class_names})")
+        self.region_contrast = region_contrast
 
     # ------------------------------------------------------------------ setup
     def _prepare(self) -> None:
@@ -232,6 +255,8 @@ class SaliencyRunner:
         self.align = find_aligner(getattr(self.dataset, "transform", None)) or AlignToReference()
         self.truth = read_ground_truth(self.ground_truth_dir)
         self.planted = checks.planted_truth(self.truth)
+        self.region_versus = self._region_versus()
+        self.region_matrix = versus_matrix(self.region_versus, len(self.class_names))
         self.loader = None
         if self.omics_tables and self.omics_types:
             missing = [t for t in self.omics_types if t not in self.omics_tables]
@@ -248,6 +273,30 @@ class SaliencyRunner:
                 i, j = self.class_names.index(a), self.class_names.index(b)
                 partner[i], partner[j] = j, i
         return partner
+
+    def _region_versus(self) -> dict[int, list[int]]:
+        """Class -> the classes its region map is contrasted with (empty: its own logit).
+
+        A logit alone is a poor question for "where in the image": when the image
+        moves two classes together (both share a morphology) the network may raise
+        neither logit and lower the others instead, and the target logit then reads
+        whatever else its filters see (in early fusion: tissue under a gene block).
+        Contrasting with the classes the image does tell apart asks where the
+        evidence against them lies (measured in docs/interpret.md).
+        """
+        n = len(self.class_names)
+        if self.region_contrast == "logit":
+            return {}
+        if isinstance(self.region_contrast, dict):
+            index = self.class_names.index
+            return {index(k): [index(c) for c in v] for k, v in self.region_contrast.items()}
+        shares_image: dict[int, set[int]] = {k: {k} for k in range(n)}
+        if self.region_contrast == "auto":
+            for pair in self.planted["omics_only_pairs"]:
+                members = [self.class_names.index(c) for c in pair if c in self.class_names]
+                for k in members:
+                    shares_image[k].update(members)
+        return {k: [j for j in range(n) if j not in shares_image[k]] for k in range(n)}
 
     def _mask(self, sample_id: str, shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray | None:
         """The planted-region mask of a sample on the network input's grid.
@@ -403,18 +452,27 @@ class SaliencyRunner:
         return n_image
 
     def _region_maps(self, x, attr, target, weights, baseline, n_image, timings) -> dict[str, np.ndarray]:
+        """Region maps of every method for the region contrast of each sample's target.
+
+        Where that contrast is the target's own logit, the IG map reuses the attribution
+        ``attr`` of the modality shares; otherwise IG runs once more on the contrast.
+        """
+        region_weights = self.region_matrix.to(weights.device)[target.to(weights.device)]
         maps = {}
         for method in self.methods:
             t = time.perf_counter()
             if method == "ig":
+                if not torch.equal(region_weights, weights):
+                    attr = modalities.integrated_gradients(self.network, x, region_weights, baseline, self.n_steps,
+                                                           self.ig_internal_batch_size).attr
                 maps[method] = regions.ig_image_maps(attr, n_image)
             elif method == "occlusion":
-                maps[method] = regions.occlusion_maps(self.network, x, weights, baseline, n_image,
+                maps[method] = regions.occlusion_maps(self.network, x, region_weights, baseline, n_image,
                                                       self.occlusion_window, self.occlusion_stride)
             else:
                 if self.target_layer is None:
                     self.target_layer = regions.default_target_layer(self.network, x)
-                maps[method] = regions.gradcam_maps(self.network, x, target.to(x.device), self.target_layer,
+                maps[method] = regions.gradcam_maps(self.network, x, region_weights, self.target_layer,
                                                     plus=method == "gradcampp")
             timings[method] += time.perf_counter() - t
         return maps
@@ -505,6 +563,8 @@ class SaliencyRunner:
                                  f"Integrated Gradients ({self.n_steps} steps): share per modality")
         summary: dict = {
             "n_samples": int(seen), "region_method": self.methods[0], "compared_methods": self.methods[1:],
+            "region_contrast": {self.class_names[k]: [self.class_names[j] for j in self.region_versus.get(k, [])]
+                                for k in range(len(self.class_names))},
             "target_layer": self.target_layer, "ig_steps": self.n_steps,
             "ig_internal_batch_size": self.ig_internal_batch_size,
             "baseline": "image channels: per-sample spatial mean; omics channels: 0 (training mean, z-score); "
@@ -566,6 +626,7 @@ class SaliencyRunner:
                 frame = pd.DataFrame(pairs, columns=["class", "hit"])
                 result["pointing_game"][method] = {
                     "hit_rate": float(frame["hit"].mean()), "n_correct": len(frame),
+                    "target": checks.POINTING_TARGET, "passed": bool(frame["hit"].mean() >= checks.POINTING_TARGET),
                     "per_class": {c: float(v) for c, v in frame.groupby("class")["hit"].mean().items()}}
         sets = [s for s in self.planted["feature_sets"] if s["omics"] in per_sample]
         recovery = {}
@@ -591,6 +652,10 @@ class SaliencyRunner:
                 "top_k": ranked[: len(feature_set["features"])]}
         if recovery:
             result["gene_recovery"] = recovery
+            pairs = checks.pair_gene_check({name: v["precision_at_k"] for name, v in recovery.items()
+                                            if "precision_at_k" in v}, sets, self.planted["omics_only_pairs"])
+            if pairs:
+                result["gene_recovery_pairs"] = pairs
         if contrast_rows:
             contrast = pd.DataFrame(contrast_rows)
             writers.write_csv(contrast, self.output_dir / "pair_contrast_shares.csv")

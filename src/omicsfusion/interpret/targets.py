@@ -3,7 +3,9 @@
 Captum attributes a scalar per sample. Explaining "the logit of class k" is a
 one-hot weight vector; explaining "class i rather than class j" (the decision
 between two classes designed to differ in one modality only) is ``e_i - e_j``.
-Both run through the same wrapper, whose weights travel as an additional
+Explaining "class k rather than the classes in ``V_k``" (where in the image
+the evidence against the classes it can be told apart from lies) is
+``e_k - mean_{j in V_k} e_j``. All run through the same wrapper, whose weights travel as an additional
 forward argument so that Integrated Gradients expands them with its steps.
 
 The stated baseline of the fused input ``[image | omics]``: every image
@@ -15,15 +17,15 @@ every feature ("no molecular deviation").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from omicsfusion.interpret.errors import ClassIndexError
 
-__all__ = ["WeightedLogits", "class_weights", "contrast_weights", "fused_baseline", "channel_groups",
-           "check_class_index"]
+__all__ = ["WeightedLogits", "class_weights", "contrast_weights", "versus_matrix", "fused_baseline",
+           "channel_groups", "check_class_index"]
 
 
 class WeightedLogits(nn.Module):
@@ -60,6 +62,21 @@ def class_weights(target: torch.Tensor, n_classes: int) -> torch.Tensor:
 def contrast_weights(target: torch.Tensor, other: torch.Tensor, n_classes: int) -> torch.Tensor:
     """``(B, K)`` weights of ``logit[target] - logit[other]`` for each sample."""
     return class_weights(target, n_classes) - class_weights(other, n_classes)
+
+
+def versus_matrix(versus: Mapping[int, Sequence[int]], n_classes: int) -> torch.Tensor:
+    """``(K, K)`` matrix whose row k weighs ``logit[k] - mean(logit[j] for j in versus[k])``.
+
+    ``matrix[target]`` gives per-sample weights. A class missing from ``versus`` or with an empty
+    list is explained by its own logit (row = one-hot).
+    """
+    matrix = torch.eye(n_classes)
+    for k, others in versus.items():
+        others = sorted({int(j) for j in others} - {int(k)})
+        check_class_index([int(k)] + others, [str(i) for i in range(n_classes)])
+        if others:
+            matrix[int(k), others] -= 1.0 / len(others)
+    return matrix
 
 
 def fused_baseline(x: torch.Tensor, n_image_channels: int) -> torch.Tensor:
