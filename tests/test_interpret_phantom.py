@@ -5,10 +5,14 @@ DenseNet121 so that it fits the test budget on 2 CPU cores) and runs
 ``saliency.json`` on the validation split.
 
 Marked ``slow``. Asserted: the modality attribution of both planted pairs
-(100 % of their classes, IG and FeatureAblation), the pair-contrast gene
-ranking of the rna module far above chance, faithfulness of the gene ranking,
-readable outputs. Not reached yet and therefore not asserted: pointing game
->= 0.8 and gene precision@k >= 0.8 (measured values in docs/interpret.md).
+(100 % of their classes, IG and FeatureAblation), gene precision@20 >= 0.8 of
+the rna module (the only evidence between type_a and type_b), faithfulness of
+the gene ranking, readable outputs. Not asserted: the pointing game. This
+small ResNet reads image pixels under the omics blocks (early fusion with
+coordinate channels), and its IG region maps point at them (0.47). The
+bundle's DenseNet121 points at the tissue in 0.95 of cases, but recovers 15
+of the 20 rna genes (0.75). Both figures are in docs/interpret.md and come
+from scripts/bench_interpret.py.
 """
 
 from __future__ import annotations
@@ -62,13 +66,16 @@ def test_each_planted_pair_is_attributed_to_the_modality_that_separates_it(expla
     assert (contrast["n_references"] >= 1).all() and set(contrast["class"]) == {"type_a", "type_b", "type_c", "type_d"}
 
 
-def test_pair_contrast_ranks_the_planted_rna_module_far_above_chance(explained):
-    """The rna module is the only evidence between type_a and type_b; its positively loaded genes lead the ranking."""
+def test_the_planted_rna_module_leads_the_gene_ranking(explained):
+    """The rna module is the only evidence between type_a and type_b: the type_b ranking must recover it."""
     _, _, checks = explained
     rna = checks["gene_recovery"]["rna"]
+    assert checks["gene_recovery_pairs"] == [{"pair": "type_a/type_b", "separating_sets": ["rna"], "best_set": "rna",
+                                              "precision_at_k": rna["precision_at_k"], "target": 0.8, "passed": True}]
+    assert rna["precision_at_k"] > 10 * rna["random_ranking_precision_at_k"]
     contrast = rna["pair_contrast"]
     assert contrast["pair"] == "type_a/type_b"
-    assert contrast["precision_at_k"] >= 0.5 > 5 * rna["random_ranking_precision_at_k"]
+    assert contrast["precision_at_k"] >= 0.5
 
 
 def test_outputs_open_in_standard_tools(explained):
