@@ -42,7 +42,8 @@ from omicsfusion.interpret.targets import (check_class_index, class_weights, con
                                            versus_matrix)
 from omicsfusion.transforms import AlignToReference, AlignToReferenced, LoadOmics
 
-__all__ = ["SaliencyRunner", "require_checkpoint", "load_checkpoint", "first_conv_channels", "find_aligner", "read_ground_truth"]
+__all__ = ["SaliencyRunner", "require_checkpoint", "load_checkpoint", "first_conv_channels", "find_aligner",
+           "read_ground_truth"]
 
 logger = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ class SaliencyRunner:
         self.planted = checks.planted_truth(self.truth)
         self.region_versus = self._region_versus()
         self.region_matrix = versus_matrix(self.region_versus, len(self.class_names))
+        self._index_masks()
         self.loader = None
         if self.omics_tables and self.omics_types:
             missing = [t for t in self.omics_types if t not in self.omics_tables]
@@ -298,6 +300,26 @@ class SaliencyRunner:
                     shares_image[k].update(members)
         return {k: [j for j in range(n) if j not in shares_image[k]] for k in range(n)}
 
+    def _index_masks(self) -> None:
+        """Mask file of every sample id in ``ground_truth_dir/masks`` (one directory scan) and the mask reader.
+
+        A file ``<id>.<ext...>`` belongs to ``<id>``; ids may contain dots, so every
+        prefix ending before a dot is indexed (the first file in name order wins).
+        The reader is built once: MONAI's ``LoadImage`` registers its readers on construction.
+        """
+        from monai.transforms import Compose, EnsureChannelFirst, LoadImage, ResampleToMatch
+
+        self.mask_files: dict[str, Path] = {}
+        folder = None if self.ground_truth_dir is None else self.ground_truth_dir / "masks"
+        if folder is None or not folder.is_dir():
+            return
+        for path in sorted(folder.iterdir()):
+            for i, char in enumerate(path.name):
+                if char == ".":
+                    self.mask_files.setdefault(path.name[:i], path)
+        self.load_mask = Compose([LoadImage(image_only=True), EnsureChannelFirst()])
+        self.resample_mask = ResampleToMatch(mode="nearest", padding_mode="zeros")
+
     def _mask(self, sample_id: str, shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray | None:
         """The planted-region mask of a sample on the network input's grid.
 
@@ -307,18 +329,15 @@ class SaliencyRunner:
         cropping move the mask with the image. ``None`` when there is no mask or it is empty.
         """
         from monai.data import MetaTensor
-        from monai.transforms import EnsureChannelFirst, LoadImage, ResampleToMatch
 
-        if self.ground_truth_dir is None:
+        path = self.mask_files.get(sample_id)
+        if path is None:
             return None
-        found = sorted((self.ground_truth_dir / "masks").glob(f"{sample_id}.*"))
-        if not found:
-            return None
-        mask = EnsureChannelFirst()(LoadImage(image_only=True)(str(found[0])))
+        mask = self.load_mask(str(path))
         if mask.ndim - 1 != len(shape):
-            raise SaliencyError(f"mask {found[0]} is {mask.ndim - 1}-D, the image of {sample_id!r} {len(shape)}-D")
+            raise SaliencyError(f"mask {path} is {mask.ndim - 1}-D, the image of {sample_id!r} {len(shape)}-D")
         grid = MetaTensor(torch.zeros((1,) + tuple(shape)), affine=torch.as_tensor(affine, dtype=torch.float64))
-        mask = np.asarray(ResampleToMatch(mode="nearest", padding_mode="zeros")(mask.float(), img_dst=grid))[0] > 0
+        mask = np.asarray(self.resample_mask(mask.float(), img_dst=grid))[0] > 0
         return mask if mask.any() else None  # an empty mask (a control subject) has no region to point at
 
     # ------------------------------------------------------------------ run

@@ -5,8 +5,9 @@ one-hot weight vector; explaining "class i rather than class j" (the decision
 between two classes designed to differ in one modality only) is ``e_i - e_j``.
 Explaining "class k rather than the classes in ``V_k``" (where in the image
 the evidence against the classes it can be told apart from lies) is
-``e_k - mean_{j in V_k} e_j``. All run through the same wrapper, whose weights travel as an additional
-forward argument so that Integrated Gradients expands them with its steps.
+``e_k - mean_{j in V_k} e_j``. All run through the same wrapper, whose
+weights travel as an additional forward argument so that Integrated
+Gradients expands them with its steps.
 
 The stated baseline of the fused input ``[image | omics]``: every image
 channel replaced by its own spatial mean (a flat tile of the sample's average
