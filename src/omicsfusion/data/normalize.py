@@ -27,7 +27,8 @@ class FeatureNormalizer:
         method: one of :data:`NORMALIZATIONS`.
 
     Fitted attributes: ``offset_`` and ``scale_`` (float32, one per feature;
-    output = (f(x) - offset_) * scale_), ``feature_names_``.
+    output = (f(x) - offset_) * scale_), ``feature_names_``. A negative
+    ``scale_`` renders a feature with its sign flipped (see :meth:`flip`).
     """
 
     def __init__(self, method: str = "zscore") -> None:
@@ -83,7 +84,7 @@ class FeatureNormalizer:
         if self._log:
             with np.errstate(invalid="ignore", divide="ignore"):
                 X = np.log1p(X)
-        out = (X - self.offset_) * self.scale_ if self.method != "log1p" else X
+        out = (X - self.offset_) * self.scale_
         if not np.isfinite(out).all():
             where = np.argwhere(~np.isfinite(np.atleast_2d(out)))[0]
             sample = sample_ids[where[0]] if sample_ids is not None else f"row {where[0]}"
@@ -92,6 +93,19 @@ class FeatureNormalizer:
                 f"feature {str(self.feature_names_[where[1]])!r}"
             )
         return out
+
+    def flip(self, signs: np.ndarray) -> FeatureNormalizer:
+        """Multiply each feature's output by its sign (+1 / -1), e.g. ``omicsfusion.layout.signs.coherent_signs``.
+
+        A flipped feature is the same information (a per-feature scale), and
+        attributions are unchanged: ``(x - b) * df/dx`` is the same for ``-x``.
+        """
+        signs = np.asarray(signs, dtype=np.float32)
+        if signs.shape != self.scale_.shape or not np.isin(signs, (-1.0, 1.0)).all():
+            raise OmicsDataError(f"flip needs one sign (+1 or -1) per feature ({self.scale_.size}), "
+                                 f"got shape {signs.shape}")
+        self.scale_ = self.scale_ * signs
+        return self
 
     def subset(self, index: np.ndarray) -> FeatureNormalizer:
         """A normaliser restricted (and reordered) to the feature positions ``index``."""

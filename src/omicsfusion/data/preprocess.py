@@ -23,13 +23,27 @@ import scipy.sparse as sp
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.normalize import FeatureNormalizer
 from omicsfusion.data.tables import OmicsTable
-from omicsfusion.layout import OTLayout, fit_shared_layout
+from omicsfusion.layout import OTLayout, coherent_signs, fit_shared_layout
+from omicsfusion.layout.grid import pixel_coordinates
+from omicsfusion.layout.metrics import feature_positions
 
-__all__ = ["OmicsPreprocessor", "FORMAT"]
+__all__ = ["OmicsPreprocessor", "FORMAT", "SIGNS"]
 
 #: value of the ``format`` entry of a preprocessor file
 FORMAT = "omicsfusion.OmicsPreprocessor/1"
+#: how features are signed when rendered (``OmicsPreprocessor.fit(signs=...)``)
+SIGNS = ("auto", "coherent", "none")
 _CACHE: dict[tuple, "OmicsPreprocessor"] = {}
+
+
+def _coherent_signs(frame: pd.DataFrame, layout: OTLayout, names: np.ndarray) -> np.ndarray:
+    """+1 / -1 per normaliser feature: coherent signs of the features the layout placed, +1 for the others."""
+    placed = pd.Index(np.asarray(layout.feature_names_, str))
+    columns = frame.columns[placed.get_indexer(frame.columns) >= 0]
+    positions = feature_positions(layout.matrix_, pixel_coordinates(layout.grid_))[placed.get_indexer(columns)]
+    signs = pd.Series(1.0, index=pd.Index(np.asarray(names, str)))
+    signs[columns] = coherent_signs(frame[columns].to_numpy(np.float64), positions)
+    return signs.to_numpy()
 
 
 def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -57,6 +71,7 @@ class OmicsPreprocessor:
         shared: bool = False,
         omics_types: Sequence[str] | None = None,
         max_features: int | None = None,
+        signs: str = "auto",
         **layout_params,
     ) -> OmicsPreprocessor:
         """Fit normalisers and layout(s) on the training samples only.
@@ -72,11 +87,18 @@ class OmicsPreprocessor:
                 variance (after ``log1p`` for the log normalisations); the others are
                 left out of the image. Bounds time and memory on very wide tables (see
                 the README's wide-table figures); ``None`` keeps every feature.
+            signs: "coherent" renders each feature times a sign so that correlated grid
+                neighbours move together (``omicsfusion.layout.signs``; stored as the sign of
+                the normaliser's scale), "none" renders every feature as it is, "auto" is
+                "coherent" for the unsigned metrics (``abs_correlation``, ``abs_spearman``),
+                which place anti-correlated features side by side, and "none" otherwise.
             layout_params: passed to ``OTLayout`` / ``fit_shared_layout``.
                 Without an explicit ``grid`` and ``shared=False`` the type with
                 most features chooses the grid and the others reuse it, so the
                 channels stack.
         """
+        if signs not in SIGNS:
+            raise OmicsDataError(f"signs must be one of {SIGNS}, got {signs!r}")
         types = list(table.types if omics_types is None else omics_types)
         ids = [str(s) for s in sample_ids]
         normalizers, frames = {}, {}
@@ -99,6 +121,10 @@ class OmicsPreprocessor:
             for t in sorted(types, key=lambda t: -frames[t].shape[1]):
                 layouts[t] = OTLayout(**params).fit(frames[t])
                 params.setdefault("grid", layouts[t].grid_)
+        unsigned = any(layouts[t].metric.startswith("abs_") for t in types)
+        if signs == "coherent" or (signs == "auto" and unsigned):
+            for t in types:
+                normalizers[t].flip(_coherent_signs(frames[t], layouts[t], normalizers[t].feature_names_))
         self._set(types, normalizers, layouts, shared)
         return self
 
