@@ -83,7 +83,7 @@ def report(name: str, summary: dict) -> None:
         return ", ".join(f"{c} {v:.2f}" for c, v in value["per_class"].items())
 
     contrast = ", ".join(f"{c} vs {v or 'own logit'}" for c, v in summary["region_contrast"].items())
-    print(f"region maps explain each class against: {contrast}")
+    print(f"region maps explain each class against: {contrast}; IG baseline: {summary['region_baseline']}")
     for method, value in checks.get("pointing_game", {}).items():
         print(f"pointing game [{method}]: {value['hit_rate']:.2f} of {value['n_correct']} correctly classified "
               f"({per_class(value)})")

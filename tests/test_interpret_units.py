@@ -202,6 +202,37 @@ def test_region_contrast_is_checked(tmp_path):
         _runner(tmp_path, region_contrast={"a": ["z"]})
 
 
+class _Linear(torch.nn.Module):
+    """logit k = sum of channel-0 pixels times w_k: IG from any baseline is exactly w_k * (x - baseline)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = x[:, 0].flatten(1).sum(dim=1, keepdim=True)
+        return torch.cat([total, -total], dim=1)
+
+
+def test_region_ig_credits_structure_from_a_blurred_baseline_and_ignores_the_omics_channels():
+    from omicsfusion.interpret import regions
+
+    x = torch.zeros(1, 2, 32, 32)
+    x[0, 0, :, :16] = 1.0  # flat bright half, flat dark half: structure only at the edge
+    x[0, 1] = torch.randn(32, 32)  # an omics channel, held at its values
+    weights = torch.tensor([[1.0, 0.0]])
+    blur = regions.ig_image_maps(_Linear(), x, weights, 1, n_steps=8, baseline="blur", sigma=2.0)
+    mean = regions.ig_image_maps(_Linear(), x, weights, 1, n_steps=8, baseline="mean", sigma=0.0)
+    edge, flat = blur[0, :, 14:18].mean(), blur[0, :, :8].mean()
+    assert edge > 20 * flat  # the blurred image differs from the image only near the edge
+    np.testing.assert_allclose(mean[0], 0.5, atol=1e-5)  # |x - mean| = 0.5 everywhere: every pixel credited
+    with pytest.raises(ValueError, match="region baseline must be one of"):
+        regions.ig_image_maps(_Linear(), x, weights, 1, baseline="zero")
+
+
+def test_region_baseline_is_checked(tmp_path):
+    from omicsfusion.interpret import SaliencyError
+
+    with pytest.raises(SaliencyError, match="region_baseline must be one of"):
+        _runner(tmp_path, region_baseline="noise")
+
+
 def test_pair_gene_check_requires_one_separating_set_per_omics_only_pair():
     """Sets both classes carry (or neither) cannot split the pair and are not required; one separating set must pass."""
     from omicsfusion.interpret.checks import pair_gene_check

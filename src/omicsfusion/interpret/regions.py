@@ -5,9 +5,16 @@ already mixed tissue with the omics blocks that early fusion paints onto the
 same pixel grid; its OcclusionSensitivity occludes every channel at once.
 This module keeps the image apart:
 
-* ``"ig"``: the image channels of an Integrated Gradients attribution of the
-  fused input, summed over channels (positive evidence for the target) and
-  lightly smoothed, since pixel-level gradients are speckled;
+* ``"ig"``: Integrated Gradients over the image channels only, from a
+  Gaussian-blurred copy of the image (the structure removed, the intensity
+  kept) with the omics channels held at the sample's values; the magnitude
+  is summed over channels and lightly smoothed, since pixel-level gradients
+  are speckled. Why not the image part of the fused IG: its path also moves
+  the omics channels, and a network that weighs the pixels under a gene
+  block strongly then credits the image pixels there too (on the pan-cancer
+  phantom, type_b maps peaked on the rna block). A blurred baseline leaves
+  no difference to credit where the image is flat (Sturmfels et al.,
+  Distill 2020, "Visualizing the impact of feature attribution baselines");
 * ``"occlusion"``: captum ``Occlusion`` sliding a window over the image
   channels only, the omics channels held fixed;
 * ``"gradcam"`` / ``"gradcampp"``: ``monai.visualize.GradCAM`` /
@@ -30,10 +37,12 @@ from torch import nn
 from omicsfusion.interpret.errors import TargetLayerError
 from omicsfusion.interpret.targets import WeightedLogits
 
-__all__ = ["REGION_METHODS", "layer_names", "check_target_layer", "default_target_layer", "gradcam_maps",
-           "occlusion_maps", "ig_image_maps"]
+__all__ = ["REGION_METHODS", "REGION_BASELINES", "layer_names", "check_target_layer", "default_target_layer", "gradcam_maps",
+           "occlusion_maps", "default_sigma", "blurred", "ig_image_maps", "smoothed_magnitude"]
 
 REGION_METHODS = ("ig", "occlusion", "gradcam", "gradcampp")
+#: baselines of the "ig" region map (see :func:`ig_image_maps`)
+REGION_BASELINES = ("blur", "mean")
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -150,21 +159,59 @@ def occlusion_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, bas
     return attr.sum(dim=1).detach().float().cpu().numpy()
 
 
-def ig_image_maps(attr: torch.Tensor, n_image_channels: int, sigma: float | None = None) -> np.ndarray:
-    """Image-channel part of a fused IG attribution: sum of |attribution| over channels, Gaussian-smoothed.
+def default_sigma(spatial: Sequence[int]) -> float:
+    """Gaussian sigma in pixels for region maps: 1/16 of the smallest spatial edge, at least 1."""
+    return max(1.0, min(int(n) for n in spatial) / 16.0)
 
-    Magnitude, not signed evidence: with channel-wise normalised stain channels the same
-    structure pushes one channel up and another down. Measured on the pan-cancer phantom
-    (fused DenseNet121, 75 correctly classified validation tiles): pointing game 0.64 with the
-    signed sum and sigma 2 px, 0.75 with |.| and sigma 4 px (docs/interpret.md).
+
+def blurred(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``(B, C, *spatial)`` with every channel Gaussian-blurred over its spatial axes (the region IG baseline)."""
+    values = image.detach().double().cpu().numpy()
+    sigmas = (0.0, 0.0) + (float(sigma),) * (image.ndim - 2)
+    return torch.as_tensor(ndimage.gaussian_filter(values, sigmas), dtype=image.dtype, device=image.device)
+
+
+def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int,
+                  n_steps: int = 32, internal_batch_size: int | None = None, baseline: str = "blur",
+                  sigma: float | None = None) -> np.ndarray:
+    """IG of the weighted logits over the image channels, the omics channels held at the sample's values.
+
+    Measured (pointing game on correctly classified validation samples, region contrast):
+    on two DenseNet121 models of the pan-cancer phantom the image part of the fused IG
+    reached 0.78 and 0.95, ``baseline="blur"`` 0.90 and 0.95; on the neuro phantom, whose
+    atrophy class is a change of ventricle size (low frequency, so a blurred baseline keeps
+    it), fused IG 0.89, ``"blur"`` 0.78 (docs/interpret.md).
 
     Args:
-        attr: ``(B, C, *spatial)`` attribution of the fused input.
-        n_image_channels: leading image channels.
-        sigma: smoothing in pixels (default: 1/16 of the smallest spatial edge, at least 1).
+        baseline: ``"blur"``: the image Gaussian-blurred by ``sigma`` (texture and edges are credited,
+            smooth regions are not); ``"mean"``: each channel's spatial mean (every deviation is credited).
+        sigma: blur of the baseline and smoothing of the map, in pixels (default :func:`default_sigma`).
     """
-    maps = attr[:, :n_image_channels].abs().sum(dim=1).detach().double().cpu().numpy()
-    sigma = max(1.0, min(maps.shape[1:]) / 16.0) if sigma is None else float(sigma)
+    from captum.attr import IntegratedGradients
+
+    if baseline not in REGION_BASELINES:
+        raise ValueError(f"region baseline must be one of {REGION_BASELINES}, got {baseline!r}")
+    sigma = default_sigma(x.shape[2:]) if sigma is None else float(sigma)
+    image, omics = x[:, :n_image_channels], x[:, n_image_channels:]
+    if baseline == "blur":
+        start = blurred(image, sigma)
+    else:
+        start = image.mean(dim=tuple(range(2, image.ndim)), keepdim=True).expand_as(image)
+    attr = IntegratedGradients(_ImageChannels(model)).attribute(
+        image, baselines=start, additional_forward_args=(omics, weights), n_steps=int(n_steps),
+        internal_batch_size=internal_batch_size,
+    )
+    return smoothed_magnitude(attr, sigma)
+
+
+def smoothed_magnitude(attr: torch.Tensor, sigma: float) -> np.ndarray:
+    """``(B, *spatial)``: |attribution| summed over channels, Gaussian-smoothed.
+
+    Magnitude, not signed evidence: with channel-wise normalised stain channels the same
+    structure pushes one channel up and another down (pointing game 0.64 with the signed
+    sum and sigma 2 px, 0.75 with |.| and sigma 4 px, measured on the pan-cancer phantom).
+    """
+    maps = attr.abs().sum(dim=1).detach().double().cpu().numpy()
     if sigma > 0:
-        maps = np.stack([ndimage.gaussian_filter(m, sigma) for m in maps])
+        maps = np.stack([ndimage.gaussian_filter(m, float(sigma)) for m in maps])
     return maps.astype(np.float32)

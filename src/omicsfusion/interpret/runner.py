@@ -145,6 +145,11 @@ class SaliencyRunner:
             (every class except the target's omics-only partners: an image cannot point at
             evidence against a class it shares its morphology with), else ``"others"``. See
             :meth:`_region_versus`.
+        region_baseline: baseline of the ``"ig"`` region map (IG over the image channels,
+            omics held at the sample's values): ``"blur"`` (default; the image blurred, so
+            texture and edges are credited: tissue morphology) or ``"mean"`` (each channel's
+            mean: every deviation, e.g. the size of a dark ventricle, is credited). See
+            :func:`omicsfusion.interpret.regions.ig_image_maps`.
     """
 
     def __init__(
@@ -176,6 +181,7 @@ class SaliencyRunner:
         seed: int = 0,
         contrast_references: int = 2,
         region_contrast: str | Mapping[str, Sequence[str]] = "auto",
+        region_baseline: str = "blur",
     ) -> None:
         methods = [region_method] + [m for m in compare_methods if m != region_method]
         unknown = [m for m in methods if m not in regions.REGION_METHODS]
@@ -223,6 +229,9 @@ class SaliencyRunner:
                 raise SaliencyError(f"region_contrast names classes {unknown} that the model does not have "
                                     f"({self.class_names})")
         self.region_contrast = region_contrast
+        if region_baseline not in regions.REGION_BASELINES:
+            raise SaliencyError(f"region_baseline must be one of {regions.REGION_BASELINES}, got {region_baseline!r}")
+        self.region_baseline = region_baseline
 
     # ------------------------------------------------------------------ setup
     def _prepare(self) -> None:
@@ -400,7 +409,7 @@ class SaliencyRunner:
 
             maps = {}
             if n_image:
-                maps = self._region_maps(x, ig.attr, target, weights, baseline, n_image, timings)
+                maps = self._region_maps(x, target, weights, baseline, n_image, timings)
             if self.preprocessor is not None:
                 t = time.perf_counter()
                 per_type = genes.feature_attributions(ig.attr, self.preprocessor, n_image, self.omics_types,
@@ -470,21 +479,15 @@ class SaliencyRunner:
             )
         return n_image
 
-    def _region_maps(self, x, attr, target, weights, baseline, n_image, timings) -> dict[str, np.ndarray]:
-        """Region maps of every method for the region contrast of each sample's target.
-
-        Where that contrast is the target's own logit, the IG map reuses the attribution
-        ``attr`` of the modality shares; otherwise IG runs once more on the contrast.
-        """
+    def _region_maps(self, x, target, weights, baseline, n_image, timings) -> dict[str, np.ndarray]:
+        """Region maps of every method for the region contrast of each sample's target."""
         region_weights = self.region_matrix.to(weights.device)[target.to(weights.device)]
         maps = {}
         for method in self.methods:
             t = time.perf_counter()
             if method == "ig":
-                if not torch.equal(region_weights, weights):
-                    attr = modalities.integrated_gradients(self.network, x, region_weights, baseline, self.n_steps,
-                                                           self.ig_internal_batch_size).attr
-                maps[method] = regions.ig_image_maps(attr, n_image)
+                maps[method] = regions.ig_image_maps(self.network, x, region_weights, n_image, self.n_steps,
+                                                     self.ig_internal_batch_size, self.region_baseline)
             elif method == "occlusion":
                 maps[method] = regions.occlusion_maps(self.network, x, region_weights, baseline, n_image,
                                                       self.occlusion_window, self.occlusion_stride)
@@ -581,7 +584,8 @@ class SaliencyRunner:
         writers.write_share_bars(share_tables["integrated_gradients"], out / "modality_shares.png",
                                  f"Integrated Gradients ({self.n_steps} steps): share per modality")
         summary: dict = {
-            "n_samples": int(seen), "region_method": self.methods[0], "compared_methods": self.methods[1:],
+            "n_samples": int(seen), "region_method": self.methods[0], "region_baseline": self.region_baseline,
+            "compared_methods": self.methods[1:],
             "region_contrast": {self.class_names[k]: [self.class_names[j] for j in self.region_versus.get(k, [])]
                                 for k in range(len(self.class_names))},
             "target_layer": self.target_layer, "ig_steps": self.n_steps,
