@@ -226,6 +226,19 @@ def test_region_ig_credits_structure_from_a_blurred_baseline_and_ignores_the_omi
         regions.ig_image_maps(_Linear(), x, weights, 1, baseline="zero")
 
 
+def test_fused_region_baseline_is_the_image_part_of_the_fused_ig():
+    from omicsfusion.interpret import modalities, regions
+    from omicsfusion.interpret.targets import class_weights
+
+    net = _net().eval()
+    x = torch.rand(2, 5, 16, 16)
+    weights = class_weights(torch.tensor([0, 2]), 3)
+    fused = modalities.integrated_gradients(net, x, weights, fused_baseline(x, 3), n_steps=8).attr
+    expected = regions.smoothed_magnitude(fused[:, :3], 1.0)
+    ours = regions.ig_image_maps(net, x, weights, 3, n_steps=8, baseline="fused", sigma=1.0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_region_baseline_is_checked(tmp_path):
     from omicsfusion.interpret import SaliencyError
 

@@ -3,7 +3,8 @@
 An :class:`OmicsPreprocessor` turns one sample's feature vectors (one per omics
 type) into a ``(C, *grid)`` image: channel ``c`` is ``A_c @ normalise_c(x_c)``
 where ``A_c`` is the columns of the fitted layout's pixel x feature matrix
-that belong to type ``c``. Everything is stored in ONE ``.npz`` file (the
+that belong to type ``c`` (with ``signs="coherent"`` the normaliser's scale
+carries each feature's sign). Everything is stored in ONE ``.npz`` file (the
 bundle's ``models/layout.npz``) written by ``OTLayout.save`` with the
 normalisers as extras: plain arrays, checksummed, atomic, so evaluation and
 inference reproduce training exactly.

@@ -35,14 +35,15 @@ from scipy import ndimage
 from torch import nn
 
 from omicsfusion.interpret.errors import TargetLayerError
-from omicsfusion.interpret.targets import WeightedLogits
+from omicsfusion.interpret.modalities import integrated_gradients
+from omicsfusion.interpret.targets import WeightedLogits, fused_baseline
 
 __all__ = ["REGION_METHODS", "REGION_BASELINES", "layer_names", "check_target_layer", "default_target_layer", "gradcam_maps",
            "occlusion_maps", "default_sigma", "blurred", "ig_image_maps", "smoothed_magnitude"]
 
 REGION_METHODS = ("ig", "occlusion", "gradcam", "gradcampp")
 #: baselines of the "ig" region map (see :func:`ig_image_maps`)
-REGION_BASELINES = ("blur", "mean")
+REGION_BASELINES = ("blur", "mean", "fused")
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -174,7 +175,7 @@ def blurred(image: torch.Tensor, sigma: float) -> torch.Tensor:
 def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int,
                   n_steps: int = 32, internal_batch_size: int | None = None, baseline: str = "blur",
                   sigma: float | None = None) -> np.ndarray:
-    """IG of the weighted logits over the image channels, the omics channels held at the sample's values.
+    """IG of the weighted logits over the image channels (omics held at the sample's values, except ``"fused"``).
 
     Measured (pointing game on correctly classified validation samples, region contrast):
     on two DenseNet121 models of the pan-cancer phantom the image part of the fused IG
@@ -184,7 +185,9 @@ def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_im
 
     Args:
         baseline: ``"blur"``: the image Gaussian-blurred by ``sigma`` (texture and edges are credited,
-            smooth regions are not); ``"mean"``: each channel's spatial mean (every deviation is credited).
+            smooth regions are not); ``"mean"``: each channel's spatial mean (every deviation is credited);
+            ``"fused"``: the image part of IG over the fused input from the stated baseline (image channel
+            means, omics 0), so the omics move along the path too (the region map of bundles <= 0.3.0).
         sigma: blur of the baseline and smoothing of the map, in pixels (default :func:`default_sigma`).
     """
     from captum.attr import IntegratedGradients
@@ -193,6 +196,10 @@ def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_im
         raise ValueError(f"region baseline must be one of {REGION_BASELINES}, got {baseline!r}")
     sigma = default_sigma(x.shape[2:]) if sigma is None else float(sigma)
     image, omics = x[:, :n_image_channels], x[:, n_image_channels:]
+    if baseline == "fused":
+        attr = integrated_gradients(model, x, weights, fused_baseline(x, n_image_channels), n_steps,
+                                    internal_batch_size).attr[:, :n_image_channels]
+        return smoothed_magnitude(attr, sigma)
     if baseline == "blur":
         start = blurred(image, sigma)
     else:

@@ -148,8 +148,9 @@ class SaliencyRunner:
         region_baseline: baseline of the ``"ig"`` region map (IG over the image channels,
             omics held at the sample's values): ``"blur"`` (default; the image blurred, so
             texture and edges are credited: tissue morphology) or ``"mean"`` (each channel's
-            mean: every deviation, e.g. the size of a dark ventricle, is credited). See
-            :func:`omicsfusion.interpret.regions.ig_image_maps`.
+            mean: every deviation, e.g. the size of a dark ventricle, is credited) or ``"fused"``
+            (the image part of IG over the fused input, the omics moving too; bundles <= 0.3.0).
+            See :func:`omicsfusion.interpret.regions.ig_image_maps`.
     """
 
     def __init__(
