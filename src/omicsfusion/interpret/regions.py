@@ -38,8 +38,8 @@ from omicsfusion.interpret.errors import TargetLayerError
 from omicsfusion.interpret.modalities import integrated_gradients
 from omicsfusion.interpret.targets import WeightedLogits, fused_baseline
 
-__all__ = ["REGION_METHODS", "REGION_BASELINES", "layer_names", "check_target_layer", "default_target_layer", "gradcam_maps",
-           "occlusion_maps", "default_sigma", "blurred", "ig_image_maps", "smoothed_magnitude"]
+__all__ = ["REGION_METHODS", "REGION_BASELINES", "layer_names", "check_target_layer", "default_target_layer",
+           "gradcam_maps", "occlusion_maps", "default_sigma", "blurred", "ig_image_maps", "smoothed_magnitude"]
 
 REGION_METHODS = ("ig", "occlusion", "gradcam", "gradcampp")
 #: baselines of the "ig" region map (see :func:`ig_image_maps`)

@@ -145,11 +145,11 @@ class SaliencyRunner:
             (every class except the target's omics-only partners: an image cannot point at
             evidence against a class it shares its morphology with), else ``"others"``. See
             :meth:`_region_versus`.
-        region_baseline: baseline of the ``"ig"`` region map (IG over the image channels,
-            omics held at the sample's values): ``"blur"`` (default; the image blurred, so
-            texture and edges are credited: tissue morphology) or ``"mean"`` (each channel's
-            mean: every deviation, e.g. the size of a dark ventricle, is credited) or ``"fused"``
-            (the image part of IG over the fused input, the omics moving too; bundles <= 0.3.0).
+        region_baseline: where the IG of the ``"ig"`` region map starts. Over the image channels,
+            the omics held at the sample's values: ``"blur"`` (default; the image blurred, so
+            texture and edges are credited: tissue morphology) or ``"mean"`` (each channel's mean:
+            every deviation, e.g. the size of a dark ventricle, is credited). ``"fused"``: the image
+            part of IG over the fused input, the omics moving too (the map of bundles <= 0.3.0).
             See :func:`omicsfusion.interpret.regions.ig_image_maps`.
     """
 
