@@ -44,6 +44,17 @@ def trained(tmp_path_factory):
     return base, runs
 
 
+def test_atrophy_mask_covers_every_voxel_the_atrophy_changed():
+    """Atrophy shrinks the brain and enlarges the ventricles: the planted region is both changes."""
+    from omicsfusion.data.phantoms.neuro import head_volume
+
+    atrophy, mask = head_volume(np.random.default_rng(3), 32, "atrophy")
+    control, _ = head_volume(np.random.default_rng(3), 32, "control")  # same draws, no atrophy
+    changed = np.abs(atrophy - control) > 200.0
+    assert changed.sum() > 1000 and mask[changed].all()
+    assert mask.sum() < 1.2 * changed.sum()
+
+
 def test_metadata_verifies_offline_and_names_every_channel():
     meta = verified_metadata(BUNDLE)
     image = meta["network_data_format"]["inputs"]["image"]

@@ -94,7 +94,8 @@ def head_volume(rng: np.random.Generator, size: int, class_name: str) -> tuple[n
 
     Scalp/skull shell, CSF rim, brain with smooth grey/white texture, two
     lateral ventricles; ``atrophy`` shrinks the brain and enlarges the
-    ventricles (mask: the ventricles), gliomas add a ring-enhancing mass with
+    ventricles (mask: both changes, i.e. the ventricles and the brain volume
+    lost to CSF at the brain's edge), gliomas add a ring-enhancing mass with
     a necrotic core in the right frontal lobe (mask: the mass).
     """
     coords = np.mgrid[:size, :size, :size].astype(np.float64)
@@ -103,8 +104,10 @@ def head_volume(rng: np.random.Generator, size: int, class_name: str) -> tuple[n
     head_r = np.array([0.42, 0.46, 0.40]) * size * scale
     r_head = _ellipsoid(coords, centre, head_r)
     atrophy = class_name == "atrophy"
-    brain_fraction = (0.76 if atrophy else 0.86) * rng.uniform(0.98, 1.02)
+    jitter = rng.uniform(0.98, 1.02)
+    brain_fraction = (0.76 if atrophy else 0.86) * jitter
     r_brain = _ellipsoid(coords, centre, head_r * brain_fraction)
+    lost = (_ellipsoid(coords, centre, head_r * 0.86 * jitter) <= 1.0) & (r_brain > 1.0) if atrophy else False
     vent_scale = (2.0 if atrophy else 1.0) * rng.uniform(0.9, 1.1)
     vent_r = np.array([0.05, 0.14, 0.08]) * size * vent_scale
     ventricles = np.zeros((size,) * 3, bool)
@@ -121,7 +124,7 @@ def head_volume(rng: np.random.Generator, size: int, class_name: str) -> tuple[n
     brain = r_brain <= 1.0
     vol[brain] = 560.0 + 45.0 * texture[brain]
     vol[ventricles & brain] = 120.0
-    mask = ventricles & brain if atrophy else np.zeros((size,) * 3, bool)
+    mask = (ventricles & brain) | lost if atrophy else np.zeros((size,) * 3, bool)
     if class_name.startswith("glioma"):
         lesion_c = centre + np.asarray(LESION_OFFSET) * size + rng.uniform(-1.5, 1.5, size=3)
         radius = rng.uniform(4.5, 6.0)
