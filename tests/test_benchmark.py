@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from omicsfusion.__main__ import COMMANDS
 from omicsfusion.benchmark import cli
@@ -37,9 +38,12 @@ def test_cnn_is_seeded_and_learns_a_planted_pixel():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((160, 1, 8, 8)).astype(np.float32)
     y = (x[:, 0, 2, 3] > 0).astype(int)
-    a = CNNClassifier(max_epochs=15, patience=15, threads=1).fit(x[:120], y[:120], 2)
-    b = CNNClassifier(max_epochs=15, patience=15, threads=1).fit(x[:120], y[:120], 2)
+    threads = torch.get_num_threads()
+    other = 1 if threads != 1 else 2
+    a = CNNClassifier(max_epochs=15, patience=15, threads=other).fit(x[:120], y[:120], 2)
+    b = CNNClassifier(max_epochs=15, patience=15, threads=other).fit(x[:120], y[:120], 2)
     pa, pb = a.predict_proba(x[120:]), b.predict_proba(x[120:])
+    assert torch.get_num_threads() == threads  # the caller's thread count is restored
     np.testing.assert_allclose(pa, pb, atol=1e-6)
     assert (pa.argmax(1) == y[120:]).mean() >= 0.8
 

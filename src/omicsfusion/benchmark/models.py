@@ -10,6 +10,8 @@ feature it is.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,17 @@ from monai.networks.nets import Classifier
 from torch import nn
 
 from omicsfusion.benchmark.evaluate import inner_validation_split
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the caller's count (a global setting)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def build_cnn(in_shape: tuple[int, ...], n_classes: int, dropout: float = 0.2) -> nn.Module:
@@ -73,7 +86,10 @@ class CNNClassifier:
 
     def fit(self, images: np.ndarray, labels: np.ndarray, n_classes: int) -> CNNClassifier:
         """Train on ``images`` (n, C, *grid) with integer ``labels`` in ``0..n_classes-1``."""
-        torch.set_num_threads(self.threads)
+        with torch_threads(self.threads):
+            return self._fit(images, labels, n_classes)
+
+    def _fit(self, images: np.ndarray, labels: np.ndarray, n_classes: int) -> CNNClassifier:
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         fit_idx, val_idx = inner_validation_split(labels, self.val_fraction, self.seed)
@@ -113,6 +129,6 @@ class CNNClassifier:
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` for images shaped like the training ones."""
-        torch.set_num_threads(self.threads)
-        logits = self._logits(torch.as_tensor(images, dtype=torch.float32))
+        with torch_threads(self.threads):
+            logits = self._logits(torch.as_tensor(images, dtype=torch.float32))
         return torch.softmax(logits, dim=1).numpy()
