@@ -56,7 +56,8 @@ def coherent_signs(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
     Args:
         values: ``(n_samples, F)`` training values, as the layout was fitted on.
-        positions: ``(F, ndim)`` grid position of each feature (its heaviest pixel).
+        positions: ``(F, ndim)`` grid position of each feature (its pixel; for a feature split over
+            pixels, e.g. their weighted mean, as ``OmicsPreprocessor`` passes).
 
     Returns:
         ``(F,)`` float64 array of +1 / -1.
