@@ -200,10 +200,7 @@ def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_im
         attr = integrated_gradients(model, x, weights, fused_baseline(x, n_image_channels), n_steps,
                                     internal_batch_size).attr[:, :n_image_channels]
         return smoothed_magnitude(attr, sigma)
-    if baseline == "blur":
-        start = blurred(image, sigma)
-    else:
-        start = image.mean(dim=tuple(range(2, image.ndim)), keepdim=True).expand_as(image)
+    start = blurred(image, sigma) if baseline == "blur" else fused_baseline(x, n_image_channels)[:, :n_image_channels]
     attr = IntegratedGradients(_ImageChannels(model)).attribute(
         image, baselines=start, additional_forward_args=(omics, weights), n_steps=int(n_steps),
         internal_batch_size=internal_batch_size,

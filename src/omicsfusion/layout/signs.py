@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, mini
 from scipy.spatial import cKDTree
 
 from .errors import LayoutError
+from .metrics import unit_profiles
 
 __all__ = ["coherent_signs", "neighbour_pairs"]
 
@@ -44,9 +45,7 @@ def neighbour_pairs(positions: np.ndarray) -> np.ndarray:
 
 def _pair_correlations(values: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Pearson r of the columns of ``values`` for each pair (chunked: memory stays at a chunk of pairs)."""
-    centred = values - values.mean(axis=0)
-    norms = np.linalg.norm(centred, axis=0)
-    unit = np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 0).T
+    unit = unit_profiles(values, "correlation")
     return np.concatenate([np.einsum("ij,ij->i", unit[pairs[s:s + _CHUNK, 0]], unit[pairs[s:s + _CHUNK, 1]])
                            for s in range(0, len(pairs), _CHUNK)] or [np.zeros(0)])
 
