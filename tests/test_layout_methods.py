@@ -64,6 +64,17 @@ def test_explicit_rectangular_grid_and_string(table):
     assert layout.score(table)["collisions"] == 0
 
 
+def test_max_grid_bounds_the_auto_grid_and_refuses_a_larger_one(table, tmp_path):
+    fits = OTLayout(max_grid=(16, 16), n_epochs=20).fit(table)
+    assert fits.grid_ == (11, 11)  # the auto grid fits the image grid: kept
+    capped = OTLayout(max_grid=(8, 9), n_epochs=20).fit(table)
+    assert capped.grid_ == (8, 9)  # 120 features on 72 pixels by mass splitting, none dropped
+    _check_matrix(capped, 120)
+    assert OTLayout.load(capped.save(tmp_path / "capped.npz")).max_grid == (8, 9)
+    with pytest.raises(LayoutError, match=r"grid \(12, 12\) does not fit inside max_grid \(8, 9\)"):
+        OTLayout(grid=(12, 12), max_grid=(8, 9)).fit(table)
+
+
 def test_auto_grid_rule():
     assert auto_grid(1577) == (40, 40)
     assert auto_grid(1500) == (39, 39)

@@ -21,6 +21,7 @@ from omicsfusion.transforms import (
     OmicsToImage,
     OmicsToImaged,
     ReferenceShapeError,
+    SkippedPixelsError,
 )
 
 AFFINE = torch.tensor([[0.5, 0, 0, 10.0], [0, 0.5, 0, -3.0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.float64)
@@ -148,6 +149,25 @@ def test_align_3d_broadcast_axis_and_3d_grid():
     assert side.shape == (2, 8, 10, 6) and torch.equal(side[:, 0].as_tensor(), side[:, 7].as_tensor())
     grid3 = MetaTensor(torch.rand(2, 4, 5, 3))
     assert AlignToReference(mode="trilinear")(grid3, vol).shape == (2, 8, 10, 6)
+
+
+def test_resize_that_skips_grid_pixels_is_refused_unless_allowed():
+    omics = MetaTensor(torch.rand(2, 34, 34), meta={"omics_channels": ["a", "b"]})
+    ref = torch.zeros(3, 32, 32)
+    with pytest.raises(SkippedPixelsError, match=r"grid \(34, 34\).*shape \(32, 32\).*skips 132 of 1156"):
+        AlignToReference()(omics, ref)  # nearest 34 -> 32 reads 32 of 34 rows and columns
+    with pytest.raises(SkippedPixelsError, match="skips 132"):
+        AlignToReferenced(keys="omics", ref_key="image")({"omics": omics, "image": ref})
+    align = AlignToReference(allow_skip=True)
+    with pytest.warns(UserWarning, match="skips 132 of 1156"):
+        assert align(omics, ref).shape == (2, 32, 32)
+    out = AlignToReferenced(keys="omics", ref_key="image", allow_skip=True)
+    with pytest.warns(UserWarning, match="allow_skip=True"):
+        assert out({"omics": omics, "image": ref})["omics"].shape == (2, 32, 32)
+    assert AlignToReference(mode="bilinear").skipped_pixels((96, 96), (32, 32)) == 96 * 96 - 32 * 32
+    assert AlignToReference(mode="bilinear").skipped_pixels((64, 64), (32, 32)) == 0
+    assert AlignToReference().skipped_pixels((32, 32), (32, 32, 5)) == 0  # broadcast along the last axis
+    assert AlignToReference().skipped_pixels((5, 7), (64, 64)) == 0  # enlarging never skips
 
 
 def test_bad_reference_dims_are_named():

@@ -25,8 +25,24 @@ def auto_grid(n_features: int) -> tuple[int, int]:
     return height, math.ceil(n_features / height)
 
 
-def parse_grid(grid: object, n_features: int) -> tuple[int, ...]:
-    """Validate a grid parameter ("auto", (H, W), (H, W, D) or "HxW[xD]")."""
+def parse_grid(grid: object, n_features: int, max_grid: object = None) -> tuple[int, ...]:
+    """Validate a grid parameter ("auto", (H, W), (H, W, D) or "HxW[xD]"), bounded by ``max_grid``.
+
+    ``max_grid`` is the image grid the layout joins (``None``: unbounded). An
+    ``"auto"`` grid that does not fit inside it becomes ``max_grid`` itself (the
+    features then share pixels by mass splitting); an explicit grid larger than
+    it along any axis is refused, since resizing onto the image would skip pixels.
+    """
+    if max_grid is not None:
+        bound = parse_grid(max_grid, n_features)
+        shape = parse_grid(grid, n_features)
+        if isinstance(grid, str) and grid == "auto":
+            fits = len(shape) == len(bound) and all(s <= b for s, b in zip(shape, bound, strict=True))
+            return shape if fits else bound
+        if len(shape) != len(bound) or any(s > b for s, b in zip(shape, bound, strict=True)):
+            raise LayoutError(f"grid {shape} does not fit inside max_grid {bound} (the image grid it joins): "
+                              "resizing it onto the image would skip pixels and the features on them")
+        return shape
     if isinstance(grid, str):
         if grid == "auto":
             return auto_grid(n_features)

@@ -58,6 +58,10 @@ class OTLayout:
 
     Args:
         grid: "auto" (H = ceil(sqrt F), W = ceil(F / H)), (H, W), (H, W, D) or "HxW".
+        max_grid: the image grid the layout joins, or None. An "auto" grid that does not fit
+            inside it is replaced by it (features then share pixels by mass splitting, so
+            the method must be one of SPLITTING); a larger explicit grid is refused. Resizing
+            the layout onto the image then never skips a pixel.
         method: one of METHODS; "auto" means "multiscale".
         metric: "correlation" (Pearson) or "spearman": distance 1 - r, anti-correlated features
             far apart; "abs_correlation" or "abs_spearman": distance 1 - r**2 (unsigned, like WGCNA's
@@ -84,6 +88,7 @@ class OTLayout:
     def __init__(
         self,
         grid: str | tuple[int, ...] = "auto",
+        max_grid: tuple[int, ...] | None = None,
         method: str = "auto",
         metric: str = "correlation",
         random_state: int = 0,
@@ -101,6 +106,7 @@ class OTLayout:
         gw_max_iter: int = 100,
     ) -> None:
         self.grid = grid
+        self.max_grid = max_grid
         self.method = method
         self.metric = metric
         self.random_state = random_state
@@ -140,7 +146,7 @@ class OTLayout:
         matrix.values = fill(matrix.values, fills)
         matrix, keep = drop_constant(matrix)
         n_feat = matrix.values.shape[1]
-        grid = parse_grid(self.grid, n_feat)
+        grid = parse_grid(self.grid, n_feat, self.max_grid)
         n_pix = int(np.prod(grid))
         if n_pix < n_feat and method not in SPLITTING:
             raise LayoutError(f"grid {'x'.join(map(str, grid))} has {n_pix} pixels for {n_feat} features; "
@@ -294,7 +300,10 @@ class OTLayout:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The fitted layout as plain arrays (with format version and checksum)."""
         self._check_fitted()
-        params = dict(self.get_params(), grid=list(self.grid) if not isinstance(self.grid, str) else self.grid)
+        params = self.get_params()
+        for key in ("grid", "max_grid"):
+            if params[key] is not None and not isinstance(params[key], str):
+                params[key] = [int(v) for v in params[key]]
         arrays = {
             "format_version": np.asarray(io.FORMAT_VERSION, dtype=np.int64),
             "grid": np.asarray(self.grid_, dtype=np.int64),
@@ -324,8 +333,9 @@ class OTLayout:
         params = json.loads(str(arrays["params"]))
         if params.get("metric", "correlation") not in METRICS:
             raise LayoutError(f"{source}: unknown metric {params['metric']!r} (this omicsfusion knows {METRICS})")
-        if isinstance(params.get("grid"), list):
-            params["grid"] = tuple(params["grid"])
+        for key in ("grid", "max_grid"):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
         layout = cls(**params)
         layout.grid_ = tuple(int(s) for s in arrays["grid"])
         layout.feature_names_ = np.asarray(arrays["feature_names"]).astype(str)

@@ -12,6 +12,7 @@ from omicsfusion.transforms.array import (
     LoadOmics,
     OmicsToImage,
     ReferenceShapeError,
+    SkippedPixelsError,
 )
 from omicsfusion.transforms.attribution import omics_feature_attributions
 from omicsfusion.transforms.dictionary import (
@@ -77,6 +78,7 @@ __all__ = [
     "OmicsToImageDict",
     "OmicsToImaged",
     "ReferenceShapeError",
+    "SkippedPixelsError",
     "check_omics_augmentation",
     "is_intensity_transform",
     "omics_feature_attributions",

@@ -35,6 +35,7 @@ from omicsfusion.data.tables import OmicsTable
 
 __all__ = [
     "ReferenceShapeError",
+    "SkippedPixelsError",
     "LoadOmics",
     "OmicsToImage",
     "AlignToReference",
@@ -50,6 +51,10 @@ _MODES = ("nearest", "bilinear", "trilinear")
 
 class ReferenceShapeError(ValueError):
     """The reference (or omics) image has an unexpected number of spatial dims or shape."""
+
+
+class SkippedPixelsError(ReferenceShapeError):
+    """Resizing an omics map onto the reference would skip grid pixels, so their features never reach the network."""
 
 
 def _preprocessor(layout: OmicsPreprocessor | PathLike) -> OmicsPreprocessor:
@@ -273,26 +278,37 @@ class AlignToReference(Transform):
     result copies the reference's meta and affine (and keeps the ``omics_*``
     meta keys), so MONAI treats both alike afterwards.
 
+    Shrinking a map can leave grid pixels that no output pixel reads (nearest
+    34 -> 32 reads 32 of 34 rows); the features on them would never reach the
+    network, so such a resize is refused unless ``allow_skip`` (then it warns
+    once per shape pair with the count). Fit the layout on a grid that fits
+    the image instead (``OTLayout(max_grid=...)``).
+
     Args:
         mode: ``"nearest"``, ``"bilinear"`` or ``"trilinear"``.
         axis: spatial axis of a 3-D reference along which a 2-D map is
             broadcast (default -1: the last, e.g. axial slices).
+        allow_skip: accept a resize that skips grid pixels (warned, counted).
 
     Raises:
         ReferenceShapeError: the reference is not channel-first 2-D/3-D, or a
             3-D layout meets a 2-D reference.
+        SkippedPixelsError: the resize would skip grid pixels and ``allow_skip`` is false.
     """
 
     backend = [TransformBackends.TORCH]
 
-    def __init__(self, mode: str = "nearest", axis: int = -1) -> None:
+    def __init__(self, mode: str = "nearest", axis: int = -1, allow_skip: bool = False) -> None:
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if axis not in (-3, -2, -1, 0, 1, 2):
             raise ValueError(f"axis must be a spatial axis of a 3-D volume (-3..2), got {axis}")
         self.mode = mode
         self.axis = axis % 3
+        self.allow_skip = bool(allow_skip)
         self._index_cache: dict[tuple[tuple[int, ...], tuple[int, ...]], torch.Tensor] = {}
+        self._skipped: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+        self._warned: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
 
     def plan(self, grid: Sequence[int], spatial: Sequence[int]) -> tuple[tuple[int, ...], int | None]:
         """Target size of the interpolation and the broadcast axis (``None``: no broadcast)."""
@@ -334,10 +350,36 @@ class AlignToReference(Transform):
         mode = "bilinear" if len(size) == 2 else "trilinear"
         return F.interpolate(x[None], size=size, mode=mode, align_corners=False)[0]
 
+    def skipped_pixels(self, grid: Sequence[int], spatial: Sequence[int]) -> int:
+        """How many grid pixels the resize onto ``spatial`` never reads (0: every feature reaches the output)."""
+        grid = tuple(int(g) for g in grid)
+        size, _ = self.plan(grid, spatial)
+        key = (grid, size)
+        if key not in self._skipped:
+            reads = self._back(torch.ones((1,) + size, dtype=torch.float64), grid, size)
+            self._skipped[key] = int((reads == 0).sum())
+        return self._skipped[key]
+
+    def _check_skip(self, grid: tuple[int, ...], spatial: tuple[int, ...]) -> None:
+        """Raise :class:`SkippedPixelsError` (or, with ``allow_skip``, warn once) when the resize skips pixels."""
+        skipped = self.skipped_pixels(grid, spatial)
+        if not skipped or (grid, spatial) in self._warned:
+            return
+        message = (f"aligning the omics grid {tuple(grid)} onto the reference's spatial shape {tuple(spatial)} "
+                   f"({self.mode}) skips {skipped} of {int(np.prod(grid))} grid pixels: the features placed there "
+                   "never reach the network")
+        if not self.allow_skip:
+            raise SkippedPixelsError(message + "; fit the layout on a grid that fits the image (OTLayout max_grid, "
+                                     "a bundle's layout_params) or pass allow_skip=True to accept the loss")
+        self._warned.add((grid, spatial))
+        warnings.warn(message + " (allow_skip=True)", UserWarning, stacklevel=3)
+
     def __call__(self, img: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray) -> MetaTensor:
         x = torch.as_tensor(img, dtype=torch.float32)
         x = x.as_tensor() if isinstance(x, MetaTensor) else x
-        size, axis = self.plan(x.shape[1:], reference.shape[1:])
+        grid, spatial = tuple(x.shape[1:]), tuple(reference.shape[1:])
+        self._check_skip(grid, spatial)
+        size, axis = self.plan(grid, spatial)
         out = self._resize(x, size)
         if axis is not None:
             shape = list(out.shape)
@@ -363,6 +405,10 @@ class AlignToReference(Transform):
         size, axis = self.plan(grid, a.shape[1:])
         if axis is not None:
             a = a.sum(dim=axis + 1)
+        return self._back(a, grid, size)
+
+    def _back(self, a: torch.Tensor, grid: tuple[int, ...], size: tuple[int, ...]) -> torch.Tensor:
+        """Adjoint of :meth:`_resize`: float64 ``(C, *size)`` -> ``(C, *grid)``."""
         if tuple(a.shape[1:]) == grid:
             return a
         if self.mode == "nearest":  # scatter-add each output pixel into its source pixel

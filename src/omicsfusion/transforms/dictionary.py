@@ -120,6 +120,9 @@ class AlignToReferenced(MapTransform):
         ref_key: key of the (channel-first) reference image.
         mode: ``"nearest"`` (default), ``"bilinear"`` or ``"trilinear"``.
         axis: broadcast axis for a 2-D map on a 3-D reference (default -1).
+        allow_skip: accept a resize that skips grid pixels (warned with the count);
+            by default it raises :class:`~omicsfusion.transforms.array.SkippedPixelsError`.
+        allow_missing_keys: don't raise when a key is missing.
     """
 
     backend = AlignToReference.backend
@@ -130,11 +133,12 @@ class AlignToReferenced(MapTransform):
         ref_key: str,
         mode: str = "nearest",
         axis: int = -1,
+        allow_skip: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.ref_key = ref_key
-        self.aligner = AlignToReference(mode, axis)
+        self.aligner = AlignToReference(mode, axis, allow_skip)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
