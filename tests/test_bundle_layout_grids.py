@@ -1,0 +1,97 @@
+"""Every feature a bundle lays out reaches its network: layout grid chosen from the image grid, on real Visium.
+
+A 5,000-gene DLPFC section (read with the Space Ranger reader, spots
+subsampled) goes through each bundle's omics preprocessing: the layout is
+fitted with the bundle's ``layout_params`` (a few embedding epochs, to stay
+cheap), then ``OmicsToImage`` and the bundle's own ``AlignToReferenced`` onto
+its image shape. The map from features to network input is ``T = R A`` with
+non-negative ``A`` (layout) and ``R`` (alignment), so a feature reaches the
+network exactly when its entry of ``T^T 1`` (adjoint of layout + alignment
+applied to ones) is positive. Skips when ``../shared/data`` is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from monai.bundle import ConfigParser
+from monai.data import MetaTensor
+
+from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.layout.grid import auto_grid
+from omicsfusion.transforms import AlignToReferenced, OmicsToImage, SkippedPixelsError
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data"))
+SECTION = DATA / "dlpfc_151675_151676" / "151675" / "outs"
+#: the network input's shape (image channels, *spatial) of each bundle, as a config expression
+REFERENCE = {
+    "pathology_spatial_transcriptomics": "$[3, @patch_px, @patch_px]",
+    "pan_cancer_classification": "$[3] + list(@image_size)",
+    "neuro_mri_molecular": "$[len(@sequences)] + list(@spatial_size)",
+}
+
+
+@pytest.fixture(scope="module")
+def table() -> OmicsTable:
+    if not SECTION.is_dir():
+        pytest.skip(f"real data not available: {SECTION} (expected ../shared/data next to the repository)")
+    from omicsfusion.data.spatial import read_spaceranger
+
+    sample = read_spaceranger(SECTION)
+    assert sample.adata.n_vars == 5000
+    rows = np.sort(np.random.default_rng(0).choice(sample.adata.n_obs, 300, replace=False))
+    counts = sample.adata.X[rows].toarray()
+    frame = pd.DataFrame(np.log1p(counts), index=np.asarray(sample.adata.obs_names)[rows],
+                         columns=np.asarray(sample.adata.var_names))
+    return OmicsTable({"rna": frame})
+
+
+def _bundle(name: str) -> tuple[dict, tuple[int, ...], AlignToReferenced]:
+    """The bundle's layout params, network-input shape and configured ``AlignToReferenced``."""
+    parser = ConfigParser()
+    parser.read_config(str(REPO / "bundles" / name / "configs" / "train.json"))
+    parser["reference_shape"] = REFERENCE[name]
+    steps = parser["omics_preprocessing"]
+    at = next(i for i, step in enumerate(steps) if step["_target_"].endswith("AlignToReferenced"))
+    align = parser.get_parsed_content(f"omics_preprocessing#{at}")
+    shape = tuple(int(s) for s in parser.get_parsed_content("reference_shape"))
+    return dict(parser.get_parsed_content("layout_params")), shape, align
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_every_placed_feature_reaches_the_network(table, name):
+    params, shape, align = _bundle(name)
+    assert isinstance(align, AlignToReferenced) and not align.aligner.allow_skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # genes constant over the subsampled spots are dropped, with a warning
+        pre = OmicsPreprocessor().fit(table, table.sample_ids(), omics_types=["rna"], random_state=0,
+                                      **{**params, "n_epochs": 20, "n_refine": 0})
+    placed = pre.feature_names("rna")
+    assert placed.size > int(np.prod(pre.grid_))  # more genes than pixels: mass splitting
+    reference = MetaTensor(torch.zeros(shape))
+    omics = OmicsToImage(pre)(
+        {"rna": table.row("rna", table.sample_ids()[0])},
+        {"omics_features": {"rna": table.features("rna")}, "omics_sample_id": table.sample_ids()[0]},
+    )
+    aligned = align({"omics": omics, align.ref_key: reference})["omics"]
+    assert tuple(aligned.shape) == (1,) + shape[1:]
+    assert (pre.matrix("rna").data > 0).all()  # A >= 0; the alignment only copies or averages
+    reached = pre.backproject(align.aligner.adjoint(torch.ones((1,) + shape[1:]), pre.grid_).numpy())["rna"]
+    assert (reached > 0).all(), f"{int((reached <= 0).sum())} placed genes never reach the {name} network"
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_the_unbounded_auto_grid_would_be_refused(name):
+    """Without the bundle's ``max_grid``, 5,000 genes get a 71 x 71 grid, which the alignment refuses."""
+    _, shape, align = _bundle(name)
+    omics = MetaTensor(torch.zeros((1,) + auto_grid(5000)), meta={"omics_channels": ["rna"]})
+    reference = MetaTensor(torch.zeros(shape))
+    with pytest.raises(SkippedPixelsError, match=r"grid \(71, 71\)"):
+        align({"omics": omics, align.ref_key: reference})
