@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from omicsfusion.data import (
     DuplicateSampleError,
+    EmptyTableError,
     FeatureMismatchError,
     MissingLayerError,
     MissingSampleError,
@@ -96,6 +97,21 @@ def test_duplicate_ids_and_unknown_format(tmp_path):
     (tmp_path / "x.xlsx").write_text("")
     with pytest.raises(OmicsDataError, match="unsupported"):
         OmicsTable({"rna": tmp_path / "x.xlsx"})
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"sample,g0,g1\n"])
+def test_empty_table_is_named(tmp_path, content):
+    path = tmp_path / "rna.csv"
+    path.write_bytes(content)
+    with pytest.raises(EmptyTableError, match=r"rna\.csv: (the file is empty|no header|no sample rows)"):
+        OmicsTable({"rna": path})
+
+
+def test_anndata_without_rows_is_named(tmp_path):
+    empty = anndata.AnnData(np.zeros((0, 3), np.float32))
+    empty.write_h5ad(tmp_path / "rna.h5ad")
+    with pytest.raises(EmptyTableError, match=r"rna\.h5ad: no sample rows \(a header of 3 column"):
+        OmicsTable({"rna": tmp_path / "rna.h5ad"})
 
 
 def test_several_types_and_common_samples():

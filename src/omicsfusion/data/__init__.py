@@ -5,6 +5,7 @@ from omicsfusion.data.dicom import check_dicom_series
 from omicsfusion.data.errors import (
     DatalistPathError,
     DuplicateSampleError,
+    EmptyTableError,
     FeatureMismatchError,
     ImageTooLargeError,
     MissingLayerError,
@@ -28,6 +29,7 @@ __all__ = [
     "NORMALIZATIONS",
     "DatalistPathError",
     "DuplicateSampleError",
+    "EmptyTableError",
     "FeatureMismatchError",
     "FeatureNormalizer",
     "ImageTooLargeError",

@@ -26,6 +26,10 @@ class MissingLayerError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class EmptyTableError(OmicsDataError):
+    """An omics table file is empty, or holds a header but no sample row (message names the file)."""
+
+
 class DuplicateSampleError(OmicsDataError):
     """An omics table holds the same sample id more than once."""
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from omicsfusion.data.errors import (
     DuplicateSampleError,
+    EmptyTableError,
     FeatureMismatchError,
     MissingLayerError,
     MissingSampleError,
@@ -149,6 +150,8 @@ def _read_text(path: Path, sep: str, id_column: str | None, max_columns: int) ->
             header = next(csv.reader(stream, delimiter=sep), [])
         # ids stay text as written: "007" is not "7", "1" is not "1.0", and "NA" is an id, not a gap
         frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig", converters={id_column if id_column else 0: str})
+    except pd.errors.EmptyDataError:
+        raise EmptyTableError(f"{path}: no header and no rows (the file holds only blank text)") from None
     except UnicodeDecodeError:
         number, line = _first_bad_line(path)
         raise TableEncodingError(
@@ -156,6 +159,12 @@ def _read_text(path: Path, sep: str, id_column: str | None, max_columns: int) ->
         ) from None
     _check_header(header, id_column, path)
     return frame
+
+
+def _check_rows(n_rows: int, n_columns: int, source: str) -> None:
+    """Refuse a table without sample rows, which would otherwise fail later without naming the file."""
+    if n_rows == 0:
+        raise EmptyTableError(f"{source}: no sample rows (a header of {n_columns} column(s) and nothing under it)")
 
 
 def _per_type(option: PerType, omics_type: str) -> str | None:
@@ -206,6 +215,7 @@ def _read_anndata(
     else:
         ids = adata.obs_names.to_numpy()
     features = adata.var_names.to_numpy().astype(str)
+    _check_rows(len(ids), len(features), source)
     keep = _excluded(features, exclude, source)
     return _Frame(np.asarray(matrix)[:, keep], ids, features[keep], source)
 
@@ -219,6 +229,7 @@ def _read_dataframe(
         df = df.set_index(id_column)
     elif from_file and isinstance(df.index, pd.RangeIndex):
         df = df.set_index(df.columns[0])  # csv/tsv/parquet: the first column holds the ids
+    _check_rows(len(df), df.shape[1], source)
     df = df.loc[:, _excluded(df.columns.to_numpy().astype(str), exclude, source)]
     df = _numeric(df, source)
     return _Frame(df.to_numpy(), df.index.to_numpy(), df.columns.to_numpy(), source)
@@ -252,6 +263,7 @@ def read_table(
         DuplicateSampleError: a sample id occurs twice.
         TableTooWideError: a text table's header has more than ``max_columns`` columns.
         TableEncodingError: a text table, or a sample id, is not UTF-8.
+        EmptyTableError: the file is empty or holds no sample row.
         OmicsDataError: unknown file type, no numeric columns, bad id column, a missing or
             space-padded sample id.
     """
@@ -263,6 +275,10 @@ def read_table(
     if not path.is_file():
         raise FileNotFoundError(f"omics table not found: {path}")
     name = path.name.lower().removesuffix(".gz")
+    if not name.endswith((".h5ad", ".parquet", ".csv", ".tsv", ".txt")):
+        raise OmicsDataError(f"{path}: unsupported omics table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
+    if path.stat().st_size == 0:
+        raise EmptyTableError(f"{path}: the file is empty (0 bytes); an omics table needs a header and sample rows")
     if name.endswith(".h5ad"):
         import anndata  # imported lazily: heavy, and only h5ad needs it
 
@@ -274,10 +290,8 @@ def read_table(
         if id_column is None and not isinstance(df.index, pd.RangeIndex):
             return _read_dataframe(df, str(path), None, False, exclude)
         return _read_dataframe(df, str(path), id_column, True, exclude)
-    if name.endswith((".csv", ".tsv", ".txt")):
-        df = _read_text(path, "," if name.endswith(".csv") else "\t", id_column, max_columns)
-        return _read_dataframe(df, str(path), id_column, True, exclude)
-    raise OmicsDataError(f"{path}: unsupported omics table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
+    df = _read_text(path, "," if name.endswith(".csv") else "\t", id_column, max_columns)
+    return _read_dataframe(df, str(path), id_column, True, exclude)
 
 
 class OmicsTable:
