@@ -57,7 +57,8 @@ class OmicsPreprocessor:
     Fitted attributes: ``types_`` (channel order), ``normalizers_`` (type ->
     normaliser over exactly the features the layout kept), ``layouts_`` (type
     -> ``OTLayout``; the same object for every type when ``shared_``),
-    ``grid_``.
+    ``grid_``, ``display_names_`` (type -> display name of each feature, e.g.
+    the gene symbol of an Ensembl id; the id where the table knew none).
 
     Example:
         >>> pre = OmicsPreprocessor().fit(table, train_ids, grid=(64, 64))  # doctest: +SKIP
@@ -126,7 +127,9 @@ class OmicsPreprocessor:
         if signs == "coherent" or (signs == "auto" and unsigned):
             for t in types:
                 normalizers[t].flip(_coherent_signs(frames[t], layouts[t], normalizers[t].feature_names_))
-        self._set(types, normalizers, layouts, shared)
+        display = {t: dict(zip(table.features(t).tolist(), table.display_names(t).tolist(), strict=True))
+                   for t in types}
+        self._set(types, normalizers, layouts, shared, display)
         return self
 
     def _set(
@@ -135,8 +138,9 @@ class OmicsPreprocessor:
         normalizers: dict[str, FeatureNormalizer],
         layouts: dict[str, OTLayout],
         shared: bool,
+        display: Mapping[str, Mapping[str, str]],
     ) -> None:
-        """Restrict each normaliser to the features its layout kept; cache ``A_c``."""
+        """Restrict each normaliser to the features its layout kept; cache ``A_c``; align the display names."""
         self.types_ = list(types)
         self.shared_ = bool(shared)
         self.layouts_ = {t: layouts[t] for t in types}
@@ -154,6 +158,8 @@ class OmicsPreprocessor:
             self.normalizers_[t] = normalizers[t].subset(keep)
             matrix = sp.csr_matrix(layouts[t].matrix_, dtype=np.float32)
             self._matrices[t] = sp.csr_matrix(matrix[:, position[keep]])
+        self.display_names_ = {t: np.asarray([display.get(t, {}).get(f, f) for f in self.feature_names(t).tolist()],
+                                             dtype=str) for t in types}
 
     # ------------------------------------------------------------------ queries
     @property
@@ -178,6 +184,11 @@ class OmicsPreprocessor:
     def feature_names(self, omics_type: str) -> np.ndarray:
         """Features a vector of this type must hold, in order."""
         return self._normalizer(omics_type).feature_names_
+
+    def display_names(self, omics_type: str) -> np.ndarray:
+        """Display names (gene symbols) of :meth:`feature_names`, same order; ids stay the key."""
+        self._normalizer(omics_type)
+        return self.display_names_[omics_type]
 
     def normalize(self, omics_type: str, x: np.ndarray, sample_id: str | None = None) -> np.ndarray:
         """Normalise a vector (F,) or matrix (n, F) of one type with the fitted statistics."""
@@ -281,6 +292,7 @@ class OmicsPreprocessor:
         }
         for t in self.types_:
             extras.update({f"norm/{t}/{k}": v for k, v in self.normalizers_[t].to_arrays().items()})
+            extras[f"display/{t}"] = self.display_names_[t]
         if not self.shared_:
             for t in self.types_[1:]:
                 extras.update({f"layout/{t}/{k}": np.asarray(v) for k, v in self.layouts_[t].to_arrays().items()})
@@ -299,8 +311,10 @@ class OmicsPreprocessor:
         layouts = {types[0]: first}
         for t in types[1:]:
             layouts[t] = first if shared else OTLayout.from_arrays(_prefixed(extras, f"layout/{t}/"), f"{path}[{t}]")
+        display = {t: dict(zip(normalizers[t].feature_names_.tolist(), np.asarray(extras[f"display/{t}"]).tolist(),
+                                strict=True)) for t in types if f"display/{t}" in extras}
         out = cls()
-        out._set(types, normalizers, layouts, shared)
+        out._set(types, normalizers, layouts, shared, display)
         return out
 
     @classmethod

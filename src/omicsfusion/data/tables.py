@@ -32,7 +32,7 @@ from omicsfusion.data.errors import (
     TableTooWideError,
 )
 
-__all__ = ["OmicsTable", "TableSource", "read_table"]
+__all__ = ["OmicsTable", "TableSource", "read_table", "display_names", "DISPLAY_COLUMNS", "FEATURES_SUFFIX"]
 
 TableSource = Union[str, os.PathLike, pd.DataFrame, Any]  # Any: an anndata.AnnData
 PerType = Union[None, str, Mapping[str, str]]
@@ -40,14 +40,30 @@ PerType = Union[None, str, Mapping[str, str]]
 _CACHE: dict[tuple, OmicsTable] = {}
 #: default limit of columns in a text table's header (an EPIC methylation array has ~0.94 M probes)
 MAX_COLUMNS = 1_000_000
+#: a table file's sidecar ``<stem>.features.csv`` (columns ``feature``, ``display_name``) names its features
+FEATURES_SUFFIX = ".features.csv"
+#: AnnData ``var`` columns read as display names (gene symbols); the first present wins
+DISPLAY_COLUMNS = ("gene_symbols", "gene_symbol", "symbol", "gene_name", "feature_name")
+_TABLE_SUFFIXES = (".h5ad", ".parquet", ".csv", ".tsv", ".txt")
+
+
+def display_names(var: pd.DataFrame) -> np.ndarray:
+    """Display name (gene symbol) of each row of an AnnData ``var``: its first :data:`DISPLAY_COLUMNS`, else the id."""
+    ids = var.index.astype(str).to_numpy()
+    for column in DISPLAY_COLUMNS:
+        if column in var.columns:
+            values = var[column].astype(str).to_numpy()
+            return np.where(var[column].isna().to_numpy() | (values == ""), ids, values)
+    return ids
 
 
 class _Frame:
-    """One omics type: values (n, F) float32, ids, features, id -> row, source."""
+    """One omics type: values (n, F) float32, ids, features, their display names, id -> row, source."""
 
-    __slots__ = ("values", "ids", "features", "index", "source")
+    __slots__ = ("values", "ids", "features", "names", "index", "source")
 
-    def __init__(self, values: np.ndarray, ids: np.ndarray, features: np.ndarray, source: str) -> None:
+    def __init__(self, values: np.ndarray, ids: np.ndarray, features: np.ndarray, source: str,
+                 names: np.ndarray | None = None) -> None:
         ids = np.asarray([_sample_id(i, row, source) for row, i in enumerate(ids)], dtype=str)
         features = np.asarray([str(f) for f in features], dtype=str)
         uniq, counts = np.unique(ids, return_counts=True)
@@ -73,6 +89,7 @@ class _Frame:
         self.values = values
         self.ids = ids
         self.features = features
+        self.names = features if names is None else np.asarray([str(n) for n in names], dtype=str)
         self.index = {sid: row for row, sid in enumerate(ids.tolist())}
         self.source = source
 
@@ -217,7 +234,7 @@ def _read_anndata(
     features = adata.var_names.to_numpy().astype(str)
     _check_rows(len(ids), len(features), source)
     keep = _excluded(features, exclude, source)
-    return _Frame(np.asarray(matrix)[:, keep], ids, features[keep], source)
+    return _Frame(np.asarray(matrix)[:, keep], ids, features[keep], source, display_names(adata.var)[keep])
 
 
 def _read_dataframe(
@@ -233,6 +250,22 @@ def _read_dataframe(
     df = df.loc[:, _excluded(df.columns.to_numpy().astype(str), exclude, source)]
     df = _numeric(df, source)
     return _Frame(df.to_numpy(), df.index.to_numpy(), df.columns.to_numpy(), source)
+
+
+def _sidecar_names(path: Path, frame: _Frame) -> _Frame:
+    """Display names from the table's ``<stem>.features.csv`` when it exists (features it omits keep their id)."""
+    stem = path.name.removesuffix(".gz")
+    stem = next((stem[: -len(s)] for s in _TABLE_SUFFIXES if stem.lower().endswith(s)), stem)
+    sidecar = path.with_name(stem + FEATURES_SUFFIX)
+    if not sidecar.is_file():
+        return frame
+    names = pd.read_csv(sidecar, dtype=str, keep_default_na=False)
+    if not {"feature", "display_name"} <= set(names.columns):
+        raise OmicsDataError(f"{sidecar}: a features file needs columns 'feature' and 'display_name'; it has "
+                             f"{list(names.columns)}")
+    lookup = dict(zip(names["feature"], names["display_name"], strict=True))
+    frame.names = np.asarray([lookup.get(f) or f for f in frame.features.tolist()], dtype=str)
+    return frame
 
 
 def read_table(
@@ -275,7 +308,7 @@ def read_table(
     if not path.is_file():
         raise FileNotFoundError(f"omics table not found: {path}")
     name = path.name.lower().removesuffix(".gz")
-    if not name.endswith((".h5ad", ".parquet", ".csv", ".tsv", ".txt")):
+    if not name.endswith(_TABLE_SUFFIXES):
         raise OmicsDataError(f"{path}: unsupported omics table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
     if path.stat().st_size == 0:
         raise EmptyTableError(f"{path}: the file is empty (0 bytes); an omics table needs a header and sample rows")
@@ -287,11 +320,10 @@ def read_table(
         raise OmicsDataError(f"{path}: layer={layer!r} only applies to .h5ad files")
     if name.endswith(".parquet"):
         df = pd.read_parquet(path)
-        if id_column is None and not isinstance(df.index, pd.RangeIndex):
-            return _read_dataframe(df, str(path), None, False, exclude)
-        return _read_dataframe(df, str(path), id_column, True, exclude)
+        from_file = id_column is not None or isinstance(df.index, pd.RangeIndex)
+        return _sidecar_names(path, _read_dataframe(df, str(path), id_column, from_file, exclude))
     df = _read_text(path, "," if name.endswith(".csv") else "\t", id_column, max_columns)
-    return _read_dataframe(df, str(path), id_column, True, exclude)
+    return _sidecar_names(path, _read_dataframe(df, str(path), id_column, True, exclude))
 
 
 class OmicsTable:
@@ -376,6 +408,13 @@ class OmicsTable:
     def features(self, omics_type: str) -> np.ndarray:
         """Feature names of one type, read-only, in column order."""
         return self._frame(omics_type).features
+
+    def display_names(self, omics_type: str) -> np.ndarray:
+        """Display names (gene symbols) of one type's features, in column order; the id where none is known.
+
+        From an AnnData's ``var`` (:data:`DISPLAY_COLUMNS`) or a table file's ``<stem>.features.csv``.
+        """
+        return self._frame(omics_type).names
 
     def sample_ids(self, omics_type: str | None = None) -> list[str]:
         """Sample ids of one type, or (``None``) those present in every type."""

@@ -31,10 +31,11 @@ def feature_attributions(attr: torch.Tensor, preprocessor: OmicsPreprocessor, n_
 
 def class_gene_table(per_sample: Mapping[str, np.ndarray], classes: np.ndarray, class_names: Sequence[str],
                      preprocessor: OmicsPreprocessor) -> pd.DataFrame:
-    """Long table: class, omics_type, feature, n_samples, mean_abs_attribution, signed_mean_attribution, rank.
+    """Long table: class, omics_type, feature, display_name, n_samples, mean_abs_attribution, signed_mean_attribution, rank.
 
-    ``rank`` is 1 for the feature with the largest mean ``|attribution|`` within
-    its class and omics type. Classes without samples are left out.
+    ``feature`` is the id (the key); ``display_name`` its gene symbol where the
+    table named one. ``rank`` is 1 for the feature with the largest mean
+    ``|attribution|`` within its class and omics type. Classes without samples are left out.
     """
     frames = []
     classes = np.asarray(classes)
@@ -50,10 +51,10 @@ def class_gene_table(per_sample: Mapping[str, np.ndarray], classes: np.ndarray, 
             rank[order] = np.arange(1, order.size + 1)
             frames.append(pd.DataFrame({
                 "class": name, "omics_type": omics_type, "feature": preprocessor.feature_names(omics_type),
-                "n_samples": int(rows.sum()), "mean_abs_attribution": mean_abs,
+                "display_name": preprocessor.display_names(omics_type), "n_samples": int(rows.sum()), "mean_abs_attribution": mean_abs,
                 "signed_mean_attribution": v.mean(axis=0), "rank": rank,
             }))
-    columns = ["class", "omics_type", "feature", "n_samples", "mean_abs_attribution", "signed_mean_attribution",
+    columns = ["class", "omics_type", "feature", "display_name", "n_samples", "mean_abs_attribution", "signed_mean_attribution",
                "rank"]
     if not frames:
         return pd.DataFrame(columns=columns)

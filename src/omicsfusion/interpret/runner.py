@@ -608,7 +608,8 @@ class SaliencyRunner:
                     top = genes.top_features(gene_table, self.class_names[k], omics_type, self.top_genes)
                     writers.write_layout_map(mean_map[c], genes.feature_positions(self.preprocessor, omics_type),
                                              names, top, out / f"layout_{omics_type}_{self.class_names[k]}.png",
-                                             f"{omics_type}: mean attribution, class {self.class_names[k]}")
+                                             f"{omics_type}: mean attribution, class {self.class_names[k]}",
+                                             self.preprocessor.display_names(omics_type))
         if self.truth:
             summary["checks"] = self._checks(samples, gene_table, per_sample if gene_parts else {}, targets,
                                              contrast, deletion_parts, hits)

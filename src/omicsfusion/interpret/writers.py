@@ -22,7 +22,7 @@ import pandas as pd
 from omicsfusion.fileio import atomic_write
 
 __all__ = ["file_safe", "write_csv", "write_json", "to_viewer_orientation", "write_overlay_png",
-           "write_nifti", "write_share_bars", "write_layout_map", "write_deletion_curves"]
+           "write_nifti", "write_share_bars", "layout_map_figure", "write_layout_map", "write_deletion_curves"]
 
 
 def file_safe(name: str) -> str:
@@ -108,9 +108,14 @@ def write_share_bars(table: pd.DataFrame, path: str | os.PathLike, title: str) -
     return _save_figure(fig, Path(path))
 
 
-def write_layout_map(grid_map: np.ndarray, positions: np.ndarray, names: Sequence[str], labelled: Sequence[str],
-                     path: str | os.PathLike, title: str) -> Path:
-    """PNG of a 2-D layout-grid attribution map (signed, diverging colours) with chosen features labelled."""
+def layout_map_figure(grid_map: np.ndarray, positions: np.ndarray, names: Sequence[str], labelled: Sequence[str],
+                      title: str, display_names: Sequence[str] | None = None):
+    """Matplotlib figure of a 2-D layout-grid attribution map with the ``labelled`` features named.
+
+    Labels (``display_names`` where given, else the ids) stand in one column right of the map,
+    evenly spaced in the order of their features' rows, each joined to its pixel by a leader
+    line, so they never overlap however close the features sit.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,19 +125,29 @@ def write_layout_map(grid_map: np.ndarray, positions: np.ndarray, names: Sequenc
     if grid_map.ndim == 3:  # 3-D layout: show the slice holding the largest |attribution|
         grid_map = grid_map[..., int(np.abs(grid_map).sum(axis=(0, 1)).argmax())]
     limit = float(np.abs(grid_map).max()) or 1.0
-    fig, ax = plt.subplots(figsize=(6, 5.4))
+    fig, ax = plt.subplots(figsize=(7.2, 5.4))
     shown = ax.imshow(grid_map, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    fig.colorbar(shown, ax=ax, fraction=0.046, label="attribution")
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.3, label="attribution")
     index = {str(n): i for i, n in enumerate(names)}
-    for name in labelled:
-        row, col = positions[index[str(name)]][:2]
+    shown_names = [str(n) for n in (names if display_names is None else display_names)]
+    points = sorted((tuple(positions[index[str(name)]][:2]), shown_names[index[str(name)]]) for name in labelled)
+    height, width = grid_map.shape
+    slots = np.linspace(-0.5, height - 0.5, len(points) + 2)[1:-1]
+    for ((row, col), label), slot in zip(points, slots, strict=True):
         ax.plot(col, row, "k.", markersize=4)
-        ax.annotate(str(name), (col, row), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        ax.annotate(label, (col, row), xytext=(width + 0.5, slot), textcoords="data", fontsize=6, va="center",
+                    annotation_clip=False, arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.3"})
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    return _save_figure(fig, Path(path))
+    return fig
+
+
+def write_layout_map(grid_map: np.ndarray, positions: np.ndarray, names: Sequence[str], labelled: Sequence[str],
+                     path: str | os.PathLike, title: str, display_names: Sequence[str] | None = None) -> Path:
+    """PNG of :func:`layout_map_figure` (signed, diverging colours; labels in a side column with leader lines)."""
+    return _save_figure(layout_map_figure(grid_map, positions, names, labelled, title, display_names), Path(path))
 
 
 def write_deletion_curves(curves: pd.DataFrame, path: str | os.PathLike) -> Path:

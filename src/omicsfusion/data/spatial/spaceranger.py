@@ -56,7 +56,10 @@ def _decode(values) -> list[str]:
 
 
 def read_10x_h5(path: str | os.PathLike):
-    """10x HDF5 feature-barcode matrix (v3 ``matrix/features`` or v2 ``<genome>/genes``) -> AnnData of counts."""
+    """10x HDF5 feature-barcode matrix (v3 ``matrix/features`` or v2 ``<genome>/genes``) -> AnnData of counts.
+
+    Features are keyed by their id (e.g. Ensembl); their names travel as ``var["gene_symbols"]``.
+    """
     import anndata
     import h5py
     import scipy.sparse as sp
@@ -75,7 +78,7 @@ def read_10x_h5(path: str | os.PathLike):
         else:
             ids, names = _decode(group["genes"][()]), _decode(group["gene_names"][()])
             types = ["Gene Expression"] * len(ids)
-    var = pd.DataFrame({"gene_ids": ids, "feature_types": types}, index=pd.Index(names, name=None))
+    var = pd.DataFrame({"gene_symbols": names, "feature_types": types}, index=pd.Index(ids, name=None))
     adata = anndata.AnnData(X=matrix.astype(np.float32), obs=pd.DataFrame(index=barcodes), var=var)
     return _expression_only(adata, path)
 
@@ -93,7 +96,10 @@ def _first(folder: Path, *names: str) -> Path:
 
 
 def read_10x_mtx(folder: str | os.PathLike):
-    """10x Market-Matrix folder (``matrix.mtx``, ``features.tsv``/``genes.tsv``, ``barcodes.tsv``) -> AnnData."""
+    """10x Market-Matrix folder (``matrix.mtx``, ``features.tsv``/``genes.tsv``, ``barcodes.tsv``) -> AnnData.
+
+    Features are keyed by their id (first column); their names (second) travel as ``var["gene_symbols"]``.
+    """
     import anndata
     import scipy.io
 
@@ -108,7 +114,7 @@ def read_10x_mtx(folder: str | os.PathLike):
     if matrix.shape != (len(barcodes), len(ids)):
         raise SpatialDataError(f"{folder}: matrix is {matrix.shape} but there are {len(barcodes)} barcodes and "
                                f"{len(ids)} features")
-    var = pd.DataFrame({"gene_ids": ids, "feature_types": types}, index=pd.Index(names, name=None))
+    var = pd.DataFrame({"gene_symbols": names, "feature_types": types}, index=pd.Index(ids, name=None))
     adata = anndata.AnnData(X=matrix, obs=pd.DataFrame(index=barcodes), var=var)
     return _expression_only(adata, folder)
 
