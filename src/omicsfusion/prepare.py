@@ -75,11 +75,12 @@ def ensure_datalist(
     seed: int = 0,
     group_column: str | None = None,
     extra_columns: Sequence[str] = (),
+    split_column: str | None = None,
 ) -> Path:
     """Build ``datalist_file`` from ``dataset_dir/samples.csv`` unless it already exists.
 
     With ``group_column`` whole groups (e.g. tissue sections) are split, never single samples;
-    ``extra_columns`` are copied into every row.
+    with ``split_column`` each row's section is given; ``extra_columns`` are copied into every row.
     """
     path = Path(datalist_file)
     if path.is_file():
@@ -92,7 +93,7 @@ def ensure_datalist(
     samples = pd.read_csv(samples_csv, dtype={"sample_id": str, **({group_column: str} if group_column else {})})
     datalist = build_datalist(samples, omics_key="sample_id", val_fraction=val_fraction,
                               test_fraction=test_fraction, seed=seed, group_key=group_column,
-                              extra_keys=extra_columns)
+                              extra_keys=extra_columns, split_key=split_column)
     logger.info("datalist %s: %s", path, {k: len(v) for k, v in datalist.items()})
     return write_datalist(datalist, path)
 
@@ -162,9 +163,10 @@ def prepare_classification(
 
 def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
              phantom_size, seed, layout_params, group_column=None, extra_columns=(), root=None,
-             allow_outside=False) -> None:
+             allow_outside=False, split_column=None) -> None:
     ensure_dataset(dataset_dir, phantom, phantom_size, seed)
-    ensure_datalist(datalist_file, dataset_dir, seed=seed, group_column=group_column, extra_columns=extra_columns)
+    ensure_datalist(datalist_file, dataset_dir, seed=seed, group_column=group_column, extra_columns=extra_columns,
+                    split_column=split_column)
     table = _table(omics_tables, omics_types)
     present = json.loads(Path(datalist_file).read_text())
     for section in (s for s in SECTIONS if s in present):  # a datalist may lack a section (e.g. no test split)
@@ -199,28 +201,44 @@ def prepare_spatial(
     layout_params: Mapping | None = None,
     max_genes: int | None = None,
     allow_outside_dataset: bool = False,
+    gene_policy: str = "intersect",
 ) -> Path:
     """Spatial counterpart of :func:`prepare_classification`: one sample per spot, split by SECTION.
 
     ``dataset_dir`` holds ``sections.csv`` and the sections (the phantom is generated there
-    when it is empty); every section is read with its reader and exported to ``spots_dir``
-    (``samples.csv`` with spot centre, pixel size and section, ``omics/rna.parquet``); the
-    datalist splits whole sections; the layout is fitted on the training sections only.
-    Datalist rows (relative to ``spots_dir``) must point inside ``dataset_dir`` unless
-    ``allow_outside_dataset``. Rank 0 only under torch.distributed; returns the datalist path.
+    when it is empty). Whole sections are split first: as an existing datalist has them, else
+    by the manifest's ``split`` column, else seeded (20 % / 20 % of the sections). Every section
+    is then read with its reader and exported to ``spots_dir`` (``samples.csv`` with spot centre,
+    pixel size, section and split, ``omics/rna.parquet``; ``max_genes`` and ``gene_policy``: see
+    :func:`~omicsfusion.data.spatial.export_spots`, genes ranked on the training sections); the
+    layout is fitted on the training sections only. Datalist rows (relative to ``spots_dir``)
+    must point inside ``dataset_dir`` unless ``allow_outside_dataset``. Rank 0 only under
+    torch.distributed; returns the datalist path.
     """
-    from omicsfusion.data.spatial.export import export_spots
+    from omicsfusion.data.spatial.export import export_spots, section_splits
 
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:
         ensure_dataset(dataset_dir, phantom, phantom_size, seed)
-        export_spots(dataset_dir, spots_dir, annotation_column, class_names, max_genes=max_genes)
+        splits = _datalist_splits(datalist_file) or section_splits(dataset_dir, seed)
+        export_spots(dataset_dir, spots_dir, annotation_column, class_names, max_genes=max_genes,
+                     gene_policy=gene_policy, splits=splits)
         _prepare(spots_dir, datalist_file, layout_file, spot_tables(spots_dir), omics_types, class_names, None,
                  phantom_size, seed, dict(layout_params or {}), group_column="group",
-                 extra_columns=SPOT_COLUMNS, root=dataset_dir, allow_outside=allow_outside_dataset)
+                 extra_columns=SPOT_COLUMNS, root=dataset_dir, allow_outside=allow_outside_dataset,
+                 split_column="split")
     if distributed:
         dist.barrier()
     return Path(datalist_file)
+
+
+def _datalist_splits(datalist_file: str | os.PathLike) -> dict[str, str] | None:
+    """Section (row ``group``) -> datalist section of an existing spot datalist; ``None`` when there is none."""
+    path = Path(datalist_file)
+    if not path.is_file():
+        return None
+    content = json.loads(path.read_text())
+    return {str(row["group"]): section for section in SECTIONS if section in content for row in content[section]}
 
 
 #: per-spot columns of a spot export that travel into datalist rows

@@ -97,6 +97,7 @@ def build_datalist(
     seed: int = 0,
     group_key: str | None = None,
     extra_keys: Sequence[str] = (),
+    split_key: str | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Datalist from a table with one row per sample, split stratified by label (or by group).
 
@@ -109,13 +110,16 @@ def build_datalist(
         group_key: column of the split unit (e.g. tissue section): whole groups go to one
             section (:func:`grouped_split`) instead of a per-sample stratified split.
         extra_keys: further columns copied into every row (e.g. spot ``x``, ``y``).
+        split_key: column naming each row's section (``training`` / ``validation`` / ``test``): a split
+            decided beforehand (e.g. per tissue section) instead of a drawn one.
 
     Raises:
         OmicsDataError: a column is missing, a label is not an integer, or a
             sample id repeats (a sample must never sit in two sections).
     """
     df = pd.DataFrame(list(samples)) if not isinstance(samples, pd.DataFrame) else samples
-    for col in (image_key, omics_key, label_key, *([group_key] if group_key else []), *extra_keys):
+    for col in (image_key, omics_key, label_key, *([group_key] if group_key else []),
+                *([split_key] if split_key else []), *extra_keys):
         if col not in df.columns:
             raise OmicsDataError(f"datalist table lacks column {col!r}; it has {list(df.columns)}")
     ids = df[omics_key].astype(str)
@@ -131,12 +135,18 @@ def build_datalist(
     for key in extra_keys:
         for row, value in zip(rows, df[key].tolist(), strict=True):
             row[key] = value.item() if isinstance(value, np.generic) else value
-    if group_key:
+    if split_key:
+        given = df[split_key].astype(str).to_numpy()
+        unknown = sorted(set(given) - set(SECTIONS))
+        if unknown:
+            raise OmicsDataError(f"column {split_key!r} holds {unknown}; use {list(SECTIONS)}")
+        train, val, test = (np.flatnonzero(given == s) for s in SECTIONS)
+    elif group_key:
         train, val, test = grouped_split(df[group_key].tolist(), [val_fraction, test_fraction], seed)
     else:
         train, val, test = stratified_split(labels.astype(int).tolist(), [val_fraction, test_fraction], seed)
     out = {"training": [rows[i] for i in train], "validation": [rows[i] for i in val]}
-    if test_fraction > 0:
+    if (test.size > 0) if split_key else test_fraction > 0:
         out["test"] = [rows[i] for i in test]
     return out
 

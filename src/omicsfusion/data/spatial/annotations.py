@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from omicsfusion.data.spatial.errors import AnnotationColumnError, BarcodeMismatchError
+from omicsfusion.data.spatial.errors import AnnotationColumnError, AnnotationJoinError
 from omicsfusion.data.spatial.sample import SpatialSample
 
 __all__ = ["annotate"]
@@ -28,7 +28,7 @@ def annotate(sample: SpatialSample, table: str | os.PathLike | pd.DataFrame, col
 
     Raises:
         AnnotationColumnError: ``column`` or ``id_column`` is not in the table (columns listed).
-        BarcodeMismatchError: no spot of the sample is in the table.
+        AnnotationJoinError: no spot of the sample is in the table (first ids of both sides shown).
     """
     source = "<DataFrame>" if isinstance(table, pd.DataFrame) else str(table)
     if isinstance(table, pd.DataFrame):
@@ -46,8 +46,10 @@ def annotate(sample: SpatialSample, table: str | os.PathLike | pd.DataFrame, col
     barcodes = sample.adata.obs_names
     present = barcodes.isin(values.index)
     if not present.any():
-        raise BarcodeMismatchError(f"{source}: none of the {len(barcodes)} spots of section {sample.name!r} is "
-                                   f"annotated (e.g. spot {barcodes[0]!r}, table ids like {values.index[:2].tolist()})")
+        raise AnnotationJoinError(
+            f"{source}: none of the {len(barcodes)} spots of section {sample.name!r} is in the annotation table; "
+            f"spot ids look like {barcodes[:3].tolist()}, table ids like {values.index[:3].tolist()} (a barcode "
+            "suffix such as '-1', a section prefix or another id column?)")
     if not present.all():
         warnings.warn(f"{source}: {int((~present).sum())} of {len(barcodes)} spots of section {sample.name!r} have "
                       f"no {column!r} annotation ({len(values.index.difference(barcodes))} annotated barcodes are "

@@ -27,6 +27,18 @@ class BarcodeMismatchError(SpatialDataError):
     """Barcodes of the positions file and of the count matrix do not match (counts both ways)."""
 
 
+class AnnotationJoinError(BarcodeMismatchError):
+    """No spot of a section is in its annotation table (the first ids of both sides show their formats)."""
+
+
+class NoLabelledSpotError(SpatialDataError):
+    """A section of a training export has no spot with a label."""
+
+
+class SectionFileError(SpatialDataError, FileNotFoundError):
+    """A file a ``sections.csv`` row names (counts, image, annotations, ...) does not exist (row, section, path)."""
+
+
 class SlideBackendError(SpatialDataError):
     """No installed backend could open the image (lists the backends tried and how to install one)."""
 

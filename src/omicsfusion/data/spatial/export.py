@@ -9,11 +9,18 @@ bundles see exactly what the readers return. Each spot becomes one sample
 microns per pixel, its section as ``group`` (the split unit) and, when an
 annotation column is named, its label. Expression is library-size normalised
 and log-transformed (``log1p(counts / total * 1e4)``) once here.
+
+Nothing is dropped without a word: sections with differing gene sets are
+reported per section (kept / dropped or zero-filled, by ``gene_policy``),
+``max_genes`` ranks genes on the training sections only, and
+``omics/rna.features.csv`` lists every gene seen with its display name, the
+sections that measured it and whether it was kept.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -22,19 +29,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from omicsfusion.data.datalist import SECTIONS, grouped_split
 from omicsfusion.data.errors import OmicsDataError
 from omicsfusion.data.spatial.annotations import annotate
-from omicsfusion.data.spatial.errors import SpatialDataError
+from omicsfusion.data.spatial.errors import NoLabelledSpotError, SectionFileError, SpatialDataError
 from omicsfusion.data.spatial.hest import read_hest
 from omicsfusion.data.spatial.legacy_st import read_legacy_st
 from omicsfusion.data.spatial.sample import SpatialSample
 from omicsfusion.data.spatial.spaceranger import read_spaceranger
+from omicsfusion.data.tables import FEATURES_SUFFIX, display_names
 
-__all__ = ["FORMATS", "read_section", "export_spots", "spot_rows", "MANIFEST"]
+__all__ = ["FORMATS", "GENE_POLICIES", "read_section", "export_spots", "section_splits", "spot_rows", "MANIFEST"]
+
+logger = logging.getLogger(__name__)
 
 MANIFEST = "sections.csv"
 FORMATS = ("spaceranger", "hest", "legacy_st")
+#: what ``export_spots`` does with genes that some sections lack
+GENE_POLICIES = ("intersect", "union")
 _SOURCE = "source.json"
+#: manifest columns holding paths (relative to the data set folder)
+_PATH_COLUMNS = ("path", "image", "annotations", "spots", "metadata")
 
 
 def _opt(row: Mapping, key: str):
@@ -42,10 +57,29 @@ def _opt(row: Mapping, key: str):
     return None if value is None or (isinstance(value, float) and np.isnan(value)) or value == "" else value
 
 
-def read_section(row: Mapping, base_dir: str | os.PathLike) -> SpatialSample:
-    """Read one manifest row with the reader its ``format`` names (paths relative to ``base_dir``)."""
+def read_section(row: Mapping, base_dir: str | os.PathLike, where: str | None = None) -> SpatialSample:
+    """Read one manifest row with the reader its ``format`` names (paths relative to ``base_dir``).
+
+    Raises:
+        SectionFileError: a file the row names (or one its reader needs) does not exist; the message
+            starts with ``where`` (default: the section name) and gives the path.
+    """
     base = Path(base_dir)
     fmt = str(row.get("format", ""))
+    where = where or f"section {str(row['section'])!r}"
+    for key in _PATH_COLUMNS:
+        value = _opt(row, key)
+        if value is not None and not (base / str(value)).exists():
+            raise SectionFileError(f"{where}: {key} {str(value)!r} not found ({base / str(value)})")
+    try:
+        return _read(row, base, fmt)
+    except SectionFileError:
+        raise
+    except FileNotFoundError as error:
+        raise SectionFileError(f"{where}: {error}") from error
+
+
+def _read(row: Mapping, base: Path, fmt: str) -> SpatialSample:
 
     def path(key: str):
         value = _opt(row, key)
@@ -68,6 +102,31 @@ def read_section(row: Mapping, base_dir: str | os.PathLike) -> SpatialSample:
     return sample
 
 
+def section_splits(dataset_dir: str | os.PathLike, seed: int = 0, val_fraction: float = 0.2,
+                   test_fraction: float = 0.2) -> dict[str, str]:
+    """Section -> ``training`` / ``validation`` / ``test``: the manifest's ``split`` column, else a seeded split.
+
+    Without a ``split`` column whole sections are split by :func:`~omicsfusion.data.datalist.grouped_split`.
+
+    Raises:
+        OmicsDataError: a ``split`` value outside ``training``, ``validation``, ``test``, or no training section.
+    """
+    manifest = Path(dataset_dir) / MANIFEST
+    sections = pd.read_csv(manifest, dtype={"section": str})
+    names = sections["section"].tolist()
+    if "split" in sections.columns:
+        splits = dict(zip(names, sections["split"].astype(str).str.strip(), strict=True))
+        bad = {s: k for s, k in splits.items() if k not in SECTIONS}
+        if bad:
+            raise OmicsDataError(f"{manifest}: split values {bad} are not one of {SECTIONS}")
+    else:
+        parts = grouped_split(names, [val_fraction, test_fraction], seed)
+        splits = {names[i]: part for part, index in zip(SECTIONS, parts, strict=True) for i in index}
+    if "training" not in splits.values():
+        raise OmicsDataError(f"{manifest}: no training section in the split {splits}")
+    return splits
+
+
 def _normalised(sample: SpatialSample) -> pd.DataFrame:
     X = sample.adata.X
     X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
@@ -77,10 +136,49 @@ def _normalised(sample: SpatialSample) -> pd.DataFrame:
     return pd.DataFrame(values, index=sample.barcodes, columns=[str(g) for g in sample.adata.var_names])
 
 
-def _stamp(manifest: Path, annotation_column, class_names) -> dict:
+def _stamp(manifest: Path, **options) -> dict:
     st = manifest.stat()
-    return {"manifest": str(manifest.resolve()), "mtime_ns": st.st_mtime_ns, "size": st.st_size,
-            "annotation_column": annotation_column, "class_names": list(class_names or [])}
+    return {"manifest": str(manifest.resolve()), "mtime_ns": st.st_mtime_ns, "size": st.st_size, **options}
+
+
+def _first(names) -> str:
+    names = list(names)
+    return ", ".join(repr(str(n)) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def _gene_sets(manifest: Path, tables: Mapping[str, pd.DataFrame], policy: str) -> list[str]:
+    """The genes of the export under ``policy``; differing gene sets are reported per section."""
+    present = {name: pd.Index(t.columns) for name, t in tables.items()}
+    union = sorted(set().union(*present.values()))
+    common = sorted(set.intersection(*(set(p) for p in present.values())))
+    if policy == "intersect" and not common:
+        raise OmicsDataError(f"{manifest}: the sections share no gene ({len(union)} genes in all; "
+                             "gene_policy='union' keeps them with zeros where a section lacks one)")
+    if len(common) < len(union):
+        if policy == "intersect":
+            parts = [f"section {name!r} keeps {len(common)} of {len(p)}, drops {len(p) - len(common)} "
+                     f"(e.g. {_first(p.difference(common))})" for name, p in present.items() if len(p) > len(common)]
+            action = f"gene_policy='intersect' keeps the {len(common)} genes every section has"
+        else:
+            parts = [f"section {name!r} has {len(p)}, {len(union) - len(p)} zero-filled "
+                     f"(e.g. {_first(pd.Index(union).difference(p))})" for name, p in present.items()
+                     if len(p) < len(union)]
+            action = f"gene_policy='union' keeps all {len(union)}, zero where a section lacks a gene"
+        warnings.warn(f"{manifest}: the sections' gene sets differ ({len(union)} genes in all, {len(common)} in "
+                      f"every section); {action}: {'; '.join(parts)}. Per-gene presence: omics/rna{FEATURES_SUFFIX}",
+                      UserWarning, stacklevel=3)
+    return common if policy == "intersect" else union
+
+
+def _top_expressed(expression: pd.DataFrame, train: np.ndarray, max_genes: int, train_sections) -> list[str]:
+    """The ``max_genes`` genes of highest total expression over the training spots (reported with counts)."""
+    totals = expression[train].sum()
+    keep = totals.sort_values(ascending=False, kind="stable").index[:max_genes]
+    dropped = expression.columns.difference(keep)
+    logger.info("max_genes=%d keeps %d of %d genes, ranked by total expression over the %d spots of the training "
+                "sections %s; dropped e.g. %s", max_genes, len(keep), expression.shape[1], int(train.sum()),
+                sorted(train_sections), _first(dropped))
+    return [g for g in expression.columns if g in set(keep)]
 
 
 def export_spots(
@@ -89,8 +187,10 @@ def export_spots(
     annotation_column: str | None = None,
     class_names: Sequence[str] | None = None,
     max_genes: int | None = None,
+    gene_policy: str = "intersect",
+    splits: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write ``out_dir/samples.csv`` and ``out_dir/omics/rna.parquet`` from ``dataset_dir/sections.csv``.
+    """Write ``out_dir/samples.csv``, ``out_dir/omics/rna.parquet`` and its features file from ``sections.csv``.
 
     Skipped when ``out_dir`` already holds an export of the same manifest (path, mtime, size)
     and options. Spots without an annotation are left out (counted in a warning).
@@ -101,27 +201,46 @@ def export_spots(
         annotation_column: label column of the sections' annotation files (``None``: no labels,
             e.g. for inference).
         class_names: allowed labels, in class-index order (required with ``annotation_column``).
-        max_genes: keep the genes with the highest total counts over all spots (label-free); default all
-            genes shared by every section.
+        max_genes: keep the genes with the highest total expression over the spots of the TRAINING
+            sections of ``splits`` (label-free); default all genes of ``gene_policy``.
+        gene_policy: ``"intersect"`` keeps the genes every section has; ``"union"`` keeps every gene,
+            zero where a section lacks it. Either way differing gene sets are warned about per section,
+            and ``omics/rna.features.csv`` records which section measured which gene.
+        splits: section -> ``training`` / ``validation`` / ``test`` (see :func:`section_splits`),
+            written to ``samples.csv`` as ``split``; needed with ``max_genes``.
 
     Raises:
+        SectionFileError: a file a manifest row names is missing (row, section and path named).
         AnnotationColumnError: the annotation column does not exist.
-        OmicsDataError: labels outside ``class_names``, or sections sharing no gene.
+        AnnotationJoinError: a section's annotations join none of its spots.
+        NoLabelledSpotError: a section has no labelled spot.
+        OmicsDataError: labels outside ``class_names``, sections sharing no gene (``intersect``),
+            ``max_genes`` without ``splits``, or sections missing from ``splits``.
     """
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     manifest = dataset_dir / MANIFEST
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} not found: list the sections (section,format,path,image,...) there")
-    stamp = _stamp(manifest, annotation_column, class_names)
+    if gene_policy not in GENE_POLICIES:
+        raise OmicsDataError(f"gene_policy must be one of {GENE_POLICIES}, got {gene_policy!r}")
+    if max_genes is not None and splits is None:
+        raise OmicsDataError("max_genes ranks genes on the training sections: pass splits (see section_splits)")
+    stamp = _stamp(manifest, annotation_column=annotation_column, class_names=list(class_names or []),
+                   max_genes=max_genes, gene_policy=gene_policy, splits=dict(splits or {}))
     samples_csv = out_dir / "samples.csv"
     if (out_dir / _SOURCE).is_file() and samples_csv.is_file() and json.loads((out_dir / _SOURCE).read_text()) == stamp:
         return samples_csv
     if annotation_column is not None and not class_names:
         raise OmicsDataError("class_names are needed to turn annotations into labels")
-    sections = pd.read_csv(manifest)
-    rows, tables = [], []
-    for _, section in sections.iterrows():
-        sample = read_section(section.to_dict(), dataset_dir)
+    sections = pd.read_csv(manifest, dtype={"section": str})
+    if splits is not None:
+        unsplit = [s for s in sections["section"] if s not in splits]
+        if unsplit:
+            raise OmicsDataError(f"{manifest}: sections {unsplit} have no split in {dict(splits)}")
+    rows, tables, names = [], {}, {}
+    for i, section in sections.iterrows():
+        row = section.to_dict()
+        sample = read_section(row, dataset_dir, f"{manifest} row {i + 1} (section {str(row['section'])!r})")
         name = sample.name
         frame = pd.DataFrame({"barcode": sample.barcodes, "x": sample.xy[:, 0], "y": sample.xy[:, 1]})
         if annotation_column is not None:
@@ -130,6 +249,10 @@ def export_spots(
             labels = sample.labels(annotation_column)
             frame["class_name"] = labels.to_numpy()
             keep = frame["class_name"].notna().to_numpy()
+            if not keep.any():
+                raise NoLabelledSpotError(
+                    f"{manifest} row {i + 1} (section {name!r}): none of its {len(keep)} spots has a "
+                    f"{annotation_column!r} label (annotations: {_opt(section, 'annotations') or 'the reader'})")
             if not keep.all():
                 warnings.warn(f"section {name!r}: {int((~keep).sum())} spot(s) without {annotation_column!r} left out",
                               UserWarning, stacklevel=2)
@@ -143,21 +266,32 @@ def export_spots(
         frame["image"] = os.path.relpath(Path(sample.slide.path).resolve(), out_dir.resolve())
         frame["mpp"] = sample.mpp
         frame["group"] = name
+        if splits is not None:
+            frame["split"] = splits[name]
         rows.append(frame)
         table = _normalised(sample).loc[frame["barcode"]]
         table.index = frame["sample_id"].to_numpy()
-        tables.append(table)
-    genes = sorted(set.intersection(*(set(t.columns) for t in tables)))
-    if not genes:
-        raise OmicsDataError(f"{manifest}: the sections share no gene")
-    expression = pd.concat([t[genes] for t in tables])
+        tables[name] = table
+        names.update({g: d for g, d in zip(table.columns, display_names(sample.adata.var), strict=True)
+                      if names.get(g, g) == g})
+    genes = _gene_sets(manifest, tables, gene_policy)
+    expression = pd.concat([t.reindex(columns=genes, fill_value=0.0) for t in tables.values()])
     if max_genes is not None and len(genes) > max_genes:
-        expression = expression[expression.sum().sort_values(ascending=False).index[:max_genes]]
+        train_sections = [s for s, k in splits.items() if k == "training" and s in tables]
+        train = np.concatenate([np.full(len(t), s in train_sections) for s, t in tables.items()])
+        expression = expression[_top_expressed(expression, train, int(max_genes), train_sections)]
     expression.index.name = "sample_id"
+    features = pd.DataFrame({"feature": sorted(names), "display_name": [names[g] for g in sorted(names)]})
+    for name, table in tables.items():
+        features[f"in_{name}"] = features["feature"].isin(table.columns)
+    features["kept"] = features["feature"].isin(expression.columns)
     (out_dir / "omics").mkdir(parents=True, exist_ok=True)
     tmp = out_dir / "omics" / ".rna.parquet.tmp"
     expression.to_parquet(tmp)
     os.replace(tmp, out_dir / "omics" / "rna.parquet")
+    tmp = out_dir / "omics" / f".rna{FEATURES_SUFFIX}.tmp"
+    features.to_csv(tmp, index=False)
+    os.replace(tmp, out_dir / "omics" / f"rna{FEATURES_SUFFIX}")
     tmp = out_dir / ".samples.csv.tmp"
     pd.concat(rows).to_csv(tmp, index=False)
     os.replace(tmp, samples_csv)
