@@ -81,3 +81,14 @@ def test_prepare_checks_every_present_section_and_names_a_broken_row(tmp_path):
     datalist.write_text(json.dumps({"training": rows[:8], "validation": [rows[8], broken]}))
     with pytest.raises(OmicsDataError, match=r"validation\[1\] lacks \['label'\]"):
         prepare_classification(**args)
+
+
+def test_split_key_gives_each_row_its_section():
+    samples = pd.DataFrame({"image": [f"{i}.png" for i in range(6)], "omics": [f"s{i}" for i in range(6)],
+                            "label": [0, 1, 0, 1, 0, 1], "split": ["training"] * 3 + ["validation"] * 2 + ["test"]})
+    datalist = build_datalist(samples, split_key="split")
+    assert [len(datalist[k]) for k in ("training", "validation", "test")] == [3, 2, 1]
+    assert datalist["test"][0]["omics"] == "s5"
+    assert "test" not in build_datalist(samples[:5], split_key="split")
+    with pytest.raises(OmicsDataError, match=r"'split' holds \['train'\]"):
+        build_datalist(samples.assign(split="train"), split_key="split")

@@ -257,3 +257,21 @@ def test_pair_gene_check_requires_one_separating_set_per_omics_only_pair():
                      "target": 0.8, "passed": True}]
     assert not pair_gene_check({"rna": 0.75, "cnv": 1.0}, sets, [["a", "b"]])[0]["passed"]
     assert pair_gene_check({"meth": 1.0}, sets, [["a", "b"]]) == []  # nothing separating was scored
+
+
+def test_layout_map_labels_never_overlap():
+    """Ten top genes on neighbouring pixels: labels in a side column, joined by leader lines."""
+    from matplotlib.text import Text
+
+    from omicsfusion.interpret.writers import layout_map_figure
+
+    names = [f"ENSG{i:011d}" for i in range(64)]
+    positions = np.stack(np.unravel_index(np.arange(64), (8, 8)), axis=1)
+    labelled = names[:10]
+    fig = layout_map_figure(np.random.default_rng(0).normal(size=(8, 8)), positions, names, labelled, "t",
+                            [f"SYM{i}_{n}" for i, n in enumerate(names)])
+    fig.canvas.draw()
+    texts = [t for t in fig.axes[0].texts if t.get_text().startswith("SYM")]
+    assert sorted(t.get_text() for t in texts) == sorted(f"SYM{i}_{names[i]}" for i in range(10))
+    boxes = [Text.get_window_extent(t) for t in texts]  # the text itself, without its leader line
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
