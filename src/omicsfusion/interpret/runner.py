@@ -9,8 +9,9 @@ validation preprocessing, layout file, class names, ...) and calls
 * ``samples.csv``: per sample target, prediction, IG delta, modality shares
   (IG and FeatureAblation), pointing-game hits when masks exist, region file;
 * ``modality_shares.csv`` + ``modality_shares.png``: class x modality;
-* ``genes.csv`` (class x omics type x feature: mean |attribution|, signed mean,
-  rank) + ``layout_<type>_<class>.png`` (OT map, top genes labelled);
+* ``genes.csv`` (class x omics type x feature id and display name: mean
+  |attribution|, signed mean, rank) + ``layout_<type>_<class>.png`` (OT map,
+  top genes labelled in a side column);
 * ``regions/<sample>.png`` (2-D overlay on the tile) or ``.nii.gz`` (3-D, the
   affine of the preprocessed input), ``<sample>`` made file-safe;
 * ``checks.json`` + ``deletion_curves.csv`` / ``.png`` when the dataset holds a
