@@ -58,7 +58,6 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
     if path.is_dir():
         from omicsfusion.data.slices import check_slice_folder, is_slice_folder
 
-        # the volume's voxel count bounds every slice's, so the caller's limit is applied to the volume
         return check_slice_folder(path, max_pixels=math.inf) if is_slice_folder(path) else None
     if name.endswith(NIFTI_SUFFIXES):
         import nibabel
@@ -95,6 +94,9 @@ def check_image_size(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> t
     Raises:
         ImageTooLargeError: the header claims more pixels than ``max_pixels``.
     """
-    shape = image_shape(path)
+    from omicsfusion.data.slices import check_slice_folder, is_slice_folder
+
+    # a slice folder: every slice against the limit first, so that a bomb is named as one
+    shape = check_slice_folder(path, max_pixels=max_pixels) if is_slice_folder(path) else image_shape(path)
     check_shape(path, shape, max_pixels)
     return shape
