@@ -234,3 +234,15 @@ def test_summary_scores_bundle_predictions_beside_baselines_per_seed(tmp_path):
     (run / "runs" / "seed1_loo002" / "fused" / "eval" / "test_predictions.csv").unlink()
     with pytest.raises(FileNotFoundError, match="seed1_loo002"):
         summarize_runs(run, run / "omics" / "clusters.csv", ["wildtype", "mutant"], models=["fused"])
+
+
+def test_prepare_reads_kaggle_3m_as_published_with_case_folders_beside_data_csv(tmp_path):
+    source = _source(tmp_path)
+    for case in (source / "images").iterdir():
+        case.rename(source / case.name)
+    (source / "images").rmdir()
+    (source / "mutations.csv").rename(tmp_path / "idh.csv")
+    report = prepare_lgg(source, tmp_path / "run", seeds=[0], val_fraction=0.3, mutations_csv=tmp_path / "idh.csv")
+    assert report["n_patients"] == 4 and report["skipped_folders"] == []
+    row = json.loads((tmp_path / "run" / "splits" / "seed0_loo000.json").read_text())["test"][0]
+    assert row["image"] == "P1_20000101" and (source / row["image"]).is_dir()

@@ -4,8 +4,9 @@
 #
 #   scripts/real_data/neuro_lgg.sh [--dry-run] [SOURCE_DIR] [RUN_DIR]
 #
-# SOURCE_DIR: the published layout (images/<case>/<case>_<k>.tif, data.csv, mutations.csv), read only;
-#   default ../shared/data/lgg_kaggle3m_idh next to the repository.
+# SOURCE_DIR: kaggle_3m as published (<case>/<case>_<k>.tif beside data.csv; or the case folders in images/),
+#   read only; default ../shared/data/lgg_kaggle3m_idh next to the repository. The IDH table
+#   (patient,idh) is SOURCE_DIR/mutations.csv unless MUTATIONS names another file.
 # RUN_DIR: everything written (default runs/neuro_lgg): omics/clusters.csv, samples.csv, splits/,
 #   report.json, runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md}.
 # --dry-run: prepare the splits, print every bundle command, train nothing.
@@ -38,7 +39,8 @@ export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 SECONDS=0
 seed_args=()
 for s in $SEEDS; do seed_args+=("$s"); done
-"$PYTHON" -m omicsfusion.data.lgg "$SOURCE" "$RUN" --scheme "$SCHEME" --seeds "${seed_args[@]}"
+"$PYTHON" -m omicsfusion.data.lgg "$SOURCE" "$RUN" --scheme "$SCHEME" --seeds "${seed_args[@]}" \
+    ${MUTATIONS:+--mutations "$MUTATIONS"}
 
 run() {  # print, then run unless --dry-run
     printf '%q ' "$@"; echo

@@ -196,11 +196,13 @@ def lgg_splits(labels: pd.Series, scheme: str = "loo", seeds: Sequence[int] = (0
     return splits
 
 
-def _cohort(source: Path, class_names: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def _cohort(source: Path, mutations_csv: Path, class_names: Sequence[str]
+            ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Molecular table, samples (patients with images, molecular row and label) and the join's report."""
     table, molecular = cluster_table(source / "data.csv")
-    labels, label_report = idh_labels(source / "mutations.csv", class_names=class_names)
-    folders, skipped = case_folders(source / "images")
+    labels, label_report = idh_labels(mutations_csv, class_names=class_names)
+    # the shared copy keeps the case folders in images/, kaggle_3m as published beside data.csv
+    folders, skipped = case_folders(source / "images" if (source / "images").is_dir() else source)
     kept = [p for p in folders if p in table.index and p in labels.index]
     report = {
         "molecular": molecular, "labels": label_report, "skipped_folders": skipped,
@@ -212,17 +214,20 @@ def _cohort(source: Path, class_names: Sequence[str]) -> tuple[pd.DataFrame, pd.
         "n_patients": len(kept),
         "class_counts": {c: int((labels[kept] == k).sum()) for k, c in enumerate(class_names)},
     }
-    samples = pd.DataFrame({"sample_id": kept, "image": [f"images/{folders[p].name}" for p in kept],
+    samples = pd.DataFrame({"sample_id": kept, "image": [folders[p].relative_to(source).as_posix() for p in kept],
                             "label": labels[kept].to_numpy(), "class": [class_names[labels[p]] for p in kept]})
     return table, samples, report
 
 
 def prepare_lgg(source_dir: str | os.PathLike, out_dir: str | os.PathLike, scheme: str = "loo",
                 seeds: Sequence[int] = (0, 1, 2), val_fraction: float = 0.15, test_fraction: float = 0.25,
-                class_names: Sequence[str] = CLASS_NAMES) -> dict[str, Any]:
+                class_names: Sequence[str] = CLASS_NAMES,
+                mutations_csv: str | os.PathLike | None = None) -> dict[str, Any]:
     """Write the neuro bundle's inputs for TCGA-LGG into ``out_dir``; return the report.
 
-    Files: ``omics/clusters.csv`` (:func:`cluster_table`, every patient of ``data.csv``),
+    ``source_dir`` holds ``data.csv`` and the case folders (in ``images/`` or, as
+    kaggle_3m is published, beside ``data.csv``); the IDH table is
+    ``mutations_csv`` (default ``source_dir/mutations.csv``). Files: ``omics/clusters.csv`` (:func:`cluster_table`, every patient of ``data.csv``),
     ``samples.csv`` (``sample_id,image,label,class``; image relative to ``source_dir``,
     which is the bundle's ``dataset_dir``), ``splits/<name>.json`` (one decathlon
     datalist per split of :func:`lgg_splits`), ``splits.csv`` (one row per split) and
@@ -232,7 +237,8 @@ def prepare_lgg(source_dir: str | os.PathLike, out_dir: str | os.PathLike, schem
         OmicsDataError: fewer than two labelled patients per class (the split needs them).
     """
     source, out = Path(source_dir), Path(out_dir)
-    table, samples, report = _cohort(source, class_names)
+    mutations = Path(mutations_csv) if mutations_csv is not None else source / "mutations.csv"
+    table, samples, report = _cohort(source, mutations, class_names)
     small = {c: n for c, n in report["class_counts"].items() if n < 2}
     if small:
         raise OmicsDataError(f"{source}: class(es) with fewer than 2 patients that have images, a molecular row "
@@ -268,10 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.25)
+    parser.add_argument("--mutations", help="IDH table (patient,idh); default SOURCE/mutations.csv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     report = prepare_lgg(args.source_dir, args.out_dir, args.scheme, args.seeds, args.val_fraction,
-                         args.test_fraction)
+                         args.test_fraction, mutations_csv=args.mutations)
     print(json.dumps({k: report[k] for k in ("n_patients", "class_counts", "n_splits", "excluded")}))
     return 0
 
