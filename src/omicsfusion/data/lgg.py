@@ -227,7 +227,8 @@ def prepare_lgg(source_dir: str | os.PathLike, out_dir: str | os.PathLike, schem
 
     ``source_dir`` holds ``data.csv`` and the case folders (in ``images/`` or, as
     kaggle_3m is published, beside ``data.csv``); the IDH table is
-    ``mutations_csv`` (default ``source_dir/mutations.csv``). Files: ``omics/clusters.csv`` (:func:`cluster_table`, every patient of ``data.csv``),
+    ``mutations_csv`` (default ``source_dir/mutations.csv``). Files:
+    ``omics/clusters.csv`` (:func:`cluster_table`, every patient of ``data.csv``),
     ``samples.csv`` (``sample_id,image,label,class``; image relative to ``source_dir``,
     which is the bundle's ``dataset_dir``), ``splits/<name>.json`` (one decathlon
     datalist per split of :func:`lgg_splits`), ``splits.csv`` (one row per split) and

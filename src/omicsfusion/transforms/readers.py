@@ -81,7 +81,7 @@ class SliceFolderReader(ImageReader):
             MetaKeys.SPATIAL_SHAPE: np.asarray(array.shape[1:]),
             MetaKeys.ORIGINAL_CHANNEL_DIM: 0,
             MetaKeys.SPACE: SpaceKeys.RAS,
-            "slice_first": slice_number(files[0]),  # k of the first and last slice stacked
+            "slice_first": slice_number(files[0]),  # k of the first and last slice (of the first folder)
             "slice_last": slice_number(files[-1]),
         }
         return array, meta
