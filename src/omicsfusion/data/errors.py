@@ -76,3 +76,15 @@ class SequenceMismatchError(VolumeError):
 
 class MixedSeriesError(VolumeError):
     """A DICOM folder holds more than one series (or no DICOM file at all)."""
+
+
+class SliceFolderError(VolumeError):
+    """A folder of 2-D slice files holds no slice, or its masks do not match its slices (folder named)."""
+
+
+class SliceGapError(SliceFolderError):
+    """The slice numbers of a slice folder are not consecutive (the missing numbers are named)."""
+
+
+class SliceShapeError(SliceFolderError):
+    """The slices of a slice folder differ in shape or channels (the first odd file is named)."""

@@ -48,13 +48,17 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
     """Spatial shape an image file's header claims (no pixel is decoded).
 
     PNG/JPEG/BMP/GIF/WebP through PIL, TIFF/SVS through tifffile (first series,
-    sample and channel axes left out), NIfTI through nibabel. ``None`` for other
-    formats and for folders (DICOM series), which are not inspected.
+    sample and channel axes left out), NIfTI through nibabel, a folder of TIFF slices
+    (:mod:`omicsfusion.data.slices`) as the ``(W, H, K)`` it stacks into (every slice
+    header checked). ``None`` for other formats and for other folders (DICOM series),
+    which are not inspected.
     """
     path = Path(path)
     name = path.name.lower()
     if path.is_dir():
-        return None
+        from omicsfusion.data.slices import check_slice_folder, is_slice_folder
+
+        return check_slice_folder(path, max_pixels=math.inf) if is_slice_folder(path) else None
     if name.endswith(NIFTI_SUFFIXES):
         import nibabel
 
@@ -90,6 +94,9 @@ def check_image_size(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> t
     Raises:
         ImageTooLargeError: the header claims more pixels than ``max_pixels``.
     """
-    shape = image_shape(path)
+    from omicsfusion.data.slices import check_slice_folder, is_slice_folder
+
+    # a slice folder: every slice against the limit first, so that a bomb is named as one
+    shape = check_slice_folder(path, max_pixels=max_pixels) if is_slice_folder(path) else image_shape(path)
     check_shape(path, shape, max_pixels)
     return shape

@@ -2,7 +2,8 @@
 
 ``array`` does the work, ``dictionary`` wraps it (MONAI style); ``guard``
 enforces the augmentation rule; ``attribution`` maps fused-input
-attributions back to omics features; ``volume`` checks loaded MRI volumes.
+attributions back to omics features; ``volume`` checks loaded MRI volumes;
+``readers`` reads a folder of TIFF slices as one volume.
 """
 
 from omicsfusion.transforms.array import (
@@ -41,6 +42,7 @@ from omicsfusion.transforms.dictionary import (
     OmicsToImageD,
     OmicsToImageDict,
 )
+from omicsfusion.transforms.readers import SliceFolderReader
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences
 from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
 
@@ -79,6 +81,7 @@ __all__ = [
     "OmicsToImaged",
     "ReferenceShapeError",
     "SkippedPixelsError",
+    "SliceFolderReader",
     "check_omics_augmentation",
     "is_intensity_transform",
     "omics_feature_attributions",

@@ -30,6 +30,7 @@ from monai.transforms import MapTransform
 
 from omicsfusion.data.dicom import check_dicom_series
 from omicsfusion.data.images import MAX_PIXELS, check_image_size
+from omicsfusion.data.slices import is_slice_folder
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, LoadOmics, OmicsToImage
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences, source_name
 
@@ -184,25 +185,29 @@ FuseChannelsD = FuseChannelsDict = FuseChannelsd
 class CheckDicomSeriesd(MapTransform):
     """Before ``LoadImaged``: every value under ``keys`` that is a folder must hold one DICOM series.
 
-    Files and images already loaded as arrays (MONAI Label's in-memory requests) pass
-    through untouched. Raises
+    Files, folders of TIFF slices (:mod:`omicsfusion.data.slices`, checked by
+    ``CheckImageSized``) and images already loaded as arrays (MONAI Label's in-memory
+    requests) pass through untouched. Raises
     :class:`~omicsfusion.data.errors.MixedSeriesError` naming the folder and its series.
     """
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            if isinstance(d[key], (str, os.PathLike)) and os.path.isdir(d[key]):
-                check_dicom_series(d[key])
+            value = d[key]
+            if isinstance(value, (str, os.PathLike)) and os.path.isdir(value) and not is_slice_folder(value):
+                check_dicom_series(value)
         return d
 
 
 class CheckImageSized(MapTransform):
     """Before ``LoadImaged``: refuse an image file whose header claims more than ``max_pixels`` pixels.
 
-    Reads headers only (PNG/JPEG, TIFF, NIfTI; other formats and DICOM folders pass),
-    so a tiny file claiming 50,000 x 50,000 pixels never reaches a decoder. Raises
-    :class:`~omicsfusion.data.errors.ImageTooLargeError` naming the file and its shape.
+    Reads headers only (PNG/JPEG, TIFF, NIfTI, every slice of a TIFF slice folder; other
+    formats and DICOM folders pass), so a tiny file claiming 50,000 x 50,000 pixels never
+    reaches a decoder. Raises :class:`~omicsfusion.data.errors.ImageTooLargeError` naming
+    the file and its shape, and for a slice folder the errors of
+    :func:`~omicsfusion.data.slices.check_slice_folder` (gaps, shapes).
     """
 
     def __init__(self, keys: KeysCollection, max_pixels: int = MAX_PIXELS, allow_missing_keys: bool = False) -> None:

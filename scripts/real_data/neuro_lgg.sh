@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# TCGA-LGG IDH status with the neuro bundle: MRI-only, omics-only and fused, beside logistic regression
+# and a random forest on the same molecular features and splits; mean ± sd over seeds in one table.
+#
+#   scripts/real_data/neuro_lgg.sh [--dry-run] [SOURCE_DIR] [RUN_DIR]
+#
+# SOURCE_DIR: kaggle_3m as published (<case>/<case>_<k>.tif beside data.csv; or the case folders in images/),
+#   read only; default ../shared/data/lgg_kaggle3m_idh next to the repository. The IDH table
+#   (patient,idh) is SOURCE_DIR/mutations.csv unless MUTATIONS names another file.
+# RUN_DIR: everything written (default runs/neuro_lgg): omics/clusters.csv, samples.csv, splits/,
+#   report.json, runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md}.
+# --dry-run: prepare the splits, print every bundle command, train nothing.
+# Settings (environment): PYTHON, SCHEME (loo | repeated), SEEDS ("0 1 2"), EPOCHS, BATCH, PIXDIM,
+#   SPATIAL_SIZE, SPACING (stated voxel size of the slices: the files carry none), CHECKPOINT
+#   (final | best: best-validation selection is noise on a handful of patients), MODELS ("mri omics fused").
+# Completed runs (checkpoint_final.pt, test_predictions.csv present) are skipped, so a stopped run resumes.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DRY_RUN=0
+if [[ "${1:-}" == "--dry-run" ]]; then DRY_RUN=1; shift; fi
+SOURCE="$(realpath "${1:-$REPO/../shared/data/lgg_kaggle3m_idh}")"
+RUN="$(realpath -m "${2:-$REPO/runs/neuro_lgg}")"
+PYTHON="${PYTHON:-python}"
+SCHEME="${SCHEME:-loo}"            # 8 patients: leave-one-out; the cohort of 110: repeated
+SEEDS="${SEEDS:-0 1 2}"
+EPOCHS="${EPOCHS:-10}"
+BATCH="${BATCH:-4}"
+SPACING="${SPACING:-[1.0, 1.0, 1.0]}"   # nominal: in-plane about 1 mm, slice spacing unknown
+PIXDIM="${PIXDIM:-[4.0, 4.0, 1.0]}"     # 256 x 256 -> 64 x 64 in-plane, slices kept
+SPATIAL_SIZE="${SPATIAL_SIZE:-[64, 64, 32]}"  # 20-25 slices padded to 32; raise for longer stacks
+CHECKPOINT="${CHECKPOINT:-final}"
+MODELS="${MODELS:-mri omics fused}"
+B="$REPO/bundles/neuro_mri_molecular"
+CLASSES="['wildtype','mutant']"
+declare -A MODALITIES=([mri]="['image']" [omics]="['clusters']" [fused]="['image','clusters']")
+
+export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
+SECONDS=0
+seed_args=()
+for s in $SEEDS; do seed_args+=("$s"); done
+"$PYTHON" -m omicsfusion.data.lgg "$SOURCE" "$RUN" --scheme "$SCHEME" --seeds "${seed_args[@]}" \
+    ${MUTATIONS:+--mutations "$MUTATIONS"}
+
+run() {  # print, then run unless --dry-run
+    printf '%q ' "$@"; echo
+    if [[ $DRY_RUN == 0 ]]; then "$@"; fi
+}
+
+while IFS=, read -r name seed _fold datalist _rest; do
+    for model in $MODELS; do
+        out="$RUN/runs/$name/$model"
+        common=(--bundle_root "$B" --dataset_dir "$SOURCE" --phantom None --seed "$seed"
+                --datalist_file "$RUN/$datalist" --ckpt_dir "$out/models" --output_dir "$out/eval"
+                --class_names "$CLASSES" --omics_tables "{'clusters': '$RUN/omics/clusters.csv'}"
+                --modalities "${MODALITIES[$model]}" --sequence_channels 3
+                --image_reader "\$omicsfusion.transforms.SliceFolderReader(spacing=$SPACING)"
+                --pixdim "$PIXDIM" --spatial_size "$SPATIAL_SIZE" --batch_size "$BATCH")
+        if [[ ! -f "$out/models/checkpoint_final.pt" ]]; then
+            run "$PYTHON" -m monai.bundle run --config_file "$B/configs/train.json" "${common[@]}" \
+                --max_epochs "$EPOCHS" </dev/null
+        fi
+        ckpt="$out/models/checkpoint_final.pt"
+        if [[ $CHECKPOINT == best ]]; then ckpt="$out/models/model.pt"; fi
+        if [[ ! -f "$out/eval/test_predictions.csv" ]]; then
+            run "$PYTHON" -m monai.bundle run --config_file "['$B/configs/train.json','$B/configs/evaluate.json']" \
+                "${common[@]}" --checkpoint "$ckpt" </dev/null
+        fi
+    done
+done < <(tail -n +2 "$RUN/splits.csv")
+
+if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
+"$PYTHON" -m omicsfusion.benchmark.bundle_runs "$RUN" --table "$RUN/omics/clusters.csv" --class-names wildtype mutant \
+    --models $MODELS
+echo "summary: $RUN/summary.md (${SECONDS} s)"

@@ -1,0 +1,154 @@
+"""Real-data recipe table: bundle runs on shared splits beside tabular baselines on the same splits.
+
+A run folder (e.g. written by :func:`omicsfusion.data.lgg.prepare_lgg`) holds
+``splits.csv`` (one row per split: ``name``, ``seed``, ``datalist``); the recipe
+trains each bundle ablation per split and evaluates it on the split's test
+section. :func:`summarize_runs` fits logistic regression and a random forest on
+the same molecular features and training patients, pools each seed's test
+predictions (every split of a seed), scores them, and reports mean ± sd over
+the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from omicsfusion.benchmark.baselines import make_tabular
+from omicsfusion.benchmark.evaluate import aggregate, fold_metrics
+from omicsfusion.benchmark.report import _cell
+from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.fileio import atomic_write
+
+__all__ = ["REPORTED", "baseline_predictions", "summarize_runs"]
+
+#: metrics of the recipe table (names of :func:`~omicsfusion.benchmark.evaluate.fold_metrics`)
+REPORTED = ("accuracy", "macro_f1", "auc")
+PREDICTIONS = "runs/{split}/{model}/eval/test_predictions.csv"
+
+
+def _rows(table: pd.DataFrame, section: list[dict], source: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    ids = [str(r["omics"]) for r in section]
+    absent = [i for i in ids if i not in table.index]
+    if absent:
+        raise MissingSampleError(f"{source}: {len(absent)} patient(s) absent from the molecular table: {absent[:5]}")
+    return table.loc[ids].to_numpy(np.float64), np.array([int(r["label"]) for r in section]), ids
+
+
+def baseline_predictions(table: pd.DataFrame, datalist: str | os.PathLike, class_names: Sequence[str],
+                         seed: int, models: Sequence[str] = ("logreg", "random_forest")) -> dict[str, pd.DataFrame]:
+    """Test-section class probabilities of each tabular model fitted on the datalist's training section.
+
+    Returns model -> frame ``sample_id, prob_<class>..., true_class`` (the bundle's prediction format).
+    """
+    content = json.loads(Path(datalist).read_text())
+    x_train, y_train, _ = _rows(table, content["training"], f"{datalist}[training]")
+    x_test, y_test, ids = _rows(table, content["test"], f"{datalist}[test]")
+    out = {}
+    for name in models:
+        model = make_tabular(name, seed, threads=1).fit(x_train, y_train)
+        proba = np.zeros((len(ids), len(class_names)))
+        proba[:, model.classes_] = model.predict_proba(x_test)
+        frame = pd.DataFrame(proba, columns=[f"prob_{c}" for c in class_names])
+        frame.insert(0, "sample_id", ids)
+        frame["true_class"] = [class_names[k] for k in y_test]
+        out[name] = frame
+    return out
+
+
+def _scores(frames: list[pd.DataFrame], class_names: Sequence[str], source: str) -> dict[str, float]:
+    pooled = pd.concat(frames, ignore_index=True)
+    unknown = sorted(set(pooled["true_class"]) - set(class_names))
+    if unknown:
+        raise OmicsDataError(f"{source}: true classes {unknown} are not among {list(class_names)}")
+    y_true = pooled["true_class"].map({c: k for k, c in enumerate(class_names)}).to_numpy()
+    proba = pooled[[f"prob_{c}" for c in class_names]].to_numpy(np.float64)
+    return {**fold_metrics(y_true, proba, float("nan")), "n_test": len(pooled)}
+
+
+def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike, class_names: Sequence[str],
+                   models: Sequence[str] = ("mri", "omics", "fused"),
+                   baselines: Sequence[str] = ("logreg", "random_forest"),
+                   predictions: str = PREDICTIONS) -> pd.DataFrame:
+    """Score every model per seed and write ``per_seed.csv``, ``summary.csv`` and ``summary.md`` into ``run_dir``.
+
+    Args:
+        run_dir: folder with ``splits.csv``; datalists and prediction files are relative to it.
+        table_file: molecular table (index = patient id) the baselines read.
+        class_names: label order.
+        models: bundle runs, found at ``predictions`` (``{split}`` and ``{model}`` filled in).
+        baselines: tabular models of :func:`~omicsfusion.benchmark.baselines.make_tabular`.
+
+    Raises:
+        FileNotFoundError: a model's predictions for a split are missing (file named).
+    """
+    run = Path(run_dir)
+    splits = pd.read_csv(run / "splits.csv", dtype={"name": str})
+    table = pd.read_csv(table_file, dtype=str)
+    table = table.set_index(table.columns[0]).astype(np.float64)
+    per_seed = []
+    for seed, group in splits.groupby("seed", sort=True):
+        frames: dict[str, list[pd.DataFrame]] = {m: [] for m in (*models, *baselines)}
+        for split in group.itertuples():
+            for model in models:
+                path = run / predictions.format(split=split.name, model=model)
+                if not path.is_file():
+                    raise FileNotFoundError(f"no predictions of {model!r} for split {split.name}: {path}")
+                frames[model].append(pd.read_csv(path, dtype={"sample_id": str}))
+            fitted = baseline_predictions(table, run / split.datalist, class_names, int(seed), baselines)
+            for model, frame in fitted.items():
+                frames[model].append(frame)
+        for model, items in frames.items():
+            per_seed.append({"model": model, "seed": int(seed), "n_splits": len(group),
+                             **_scores(items, class_names, f"{model} seed {seed}")})
+    results = pd.DataFrame(per_seed)
+    summary = []
+    for model in (*models, *baselines):
+        stats = aggregate(results[results["model"] == model].to_dict("records"))
+        summary.append({"model": model, "n_seeds": stats["n_folds"],
+                        **{k: stats[k] for m in REPORTED for k in (m, f"{m}_sd")}})
+    summary = pd.DataFrame(summary)
+    # fit times are not measured here (the bundle runs log theirs)
+    atomic_write(run / "per_seed.csv", lambda p: results.drop(columns="fit_s").to_csv(p, index=False))
+    atomic_write(run / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    atomic_write(run / "summary.md", lambda p: p.write_text(format_summary(summary, results)))
+    return summary
+
+
+def format_summary(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
+    """Markdown table: mean ± sd over seeds of each reported metric, one row per model."""
+    lines = ["| model | accuracy | macro-F1 | AUC | seeds |", "|---|---|---|---|---|"]
+    for row in summary.itertuples():
+        sds = [getattr(row, f"{m}_sd") for m in REPORTED]
+        cells = [_cell(getattr(row, m), sd if pd.notna(sd) else None, 3) for m, sd in zip(REPORTED, sds, strict=True)]
+        lines.append(f"| {row.model} | " + " | ".join(cells) + f" | {row.n_seeds} |")
+    splits = "/".join(map(str, sorted(set(per_seed["n_splits"]))))
+    n_test = "/".join(map(str, sorted(set(per_seed["n_test"]))))
+    lines += ["", f"Each seed's test predictions ({n_test} from {splits} split(s)) are pooled and scored; "
+              "mean ± sd over seeds."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m omicsfusion.benchmark.bundle_runs RUN_DIR --table T --class-names A B``."""
+    parser = argparse.ArgumentParser(prog="python -m omicsfusion.benchmark.bundle_runs",
+                                     description=summarize_runs.__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--table", required=True, help="molecular table the baselines read")
+    parser.add_argument("--class-names", nargs="+", required=True)
+    parser.add_argument("--models", nargs="+", default=["mri", "omics", "fused"])
+    parser.add_argument("--baselines", nargs="+", default=["logreg", "random_forest"])
+    args = parser.parse_args(argv)
+    summarize_runs(args.run_dir, args.table, args.class_names, args.models, args.baselines)
+    print((Path(args.run_dir) / "summary.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

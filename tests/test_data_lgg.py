@@ -1,0 +1,248 @@
+"""TCGA-LGG: slice folders as volumes (reader, named errors), molecular table, datalists, recipe table."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from monai.transforms import Compose, EnsureChannelFirstd, LoadImage, LoadImaged
+
+from omicsfusion.benchmark.bundle_runs import summarize_runs
+from omicsfusion.data import (
+    DuplicateSampleError,
+    ImageTooLargeError,
+    OmicsDataError,
+    SliceFolderError,
+    SliceGapError,
+    SliceShapeError,
+)
+from omicsfusion.data.images import check_image_size
+from omicsfusion.data.lgg import cluster_table, idh_labels, lgg_splits, prepare_lgg
+from omicsfusion.data.slices import check_slice_folder, read_slice_folder, slice_files
+from omicsfusion.transforms import CheckDicomSeriesd, CheckImageSized, SliceFolderReader
+from test_robustness_inputs import _tiff_header
+
+REPO = Path(__file__).resolve().parents[1]
+# ../shared/data next to the repository; OMICSFUSION_SHARED_DATA points elsewhere (e.g. from a git worktree)
+REAL = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data")) / "lgg_kaggle3m_idh"
+REAL_CASE = REAL / "images" / "TCGA_CS_4941_19960909"
+needs_real = pytest.mark.skipif(not REAL_CASE.is_dir(), reason="../shared/data/lgg_kaggle3m_idh not present")
+
+
+def write_case(folder: Path, n: int = 11, shape=(6, 5), stem: str = "case_20000101", masks: bool = True) -> Path:
+    """Slices ``k = 1..n`` whose voxels hold ``10 k + channel`` (row 0) so order and channels can be read back."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(1, n + 1):
+        plane = np.zeros((*shape, 3), np.uint8)
+        plane[...] = 10 * k + np.arange(3)
+        plane[1, 2] = 0  # one marked pixel: row 1, column 2
+        tifffile.imwrite(folder / f"{stem}_{k}.tif", plane, photometric="rgb")
+        if masks:
+            tifffile.imwrite(folder / f"{stem}_{k}_mask.tif", np.full(shape, 255 * (k % 2), np.uint8))
+    return folder
+
+
+@needs_real
+def test_real_case_is_one_volume_with_channels_first_and_slices_in_numeric_order():
+    img = LoadImage(reader=SliceFolderReader(spacing=(1.0, 1.0, 2.5)), image_only=True,
+                    ensure_channel_first=True)(str(REAL_CASE))
+    files = sorted(p for p in REAL_CASE.glob("*.tif") if not p.name.endswith("_mask.tif"))
+    assert img.shape == (3, 256, 256, len(files)) == (3, 256, 256, 23)
+    for k in (1, 2, 10, 23):  # numeric order: _10 is the tenth slice, not the third
+        raw = tifffile.imread(REAL_CASE / f"TCGA_CS_4941_19960909_{k}.tif")  # (row, column, T1 pre / FLAIR / T1 post)
+        assert np.array_equal(img[:, :, :, k - 1].numpy(), raw.transpose(2, 1, 0))
+    assert np.allclose(img.affine.numpy(), np.diag([1.0, 1.0, 2.5, 1.0]))
+    assert img.meta["slice_first"] == 1 and img.meta["slice_last"] == 23
+    assert check_image_size(REAL_CASE) == (256, 256, 23)
+    mask = LoadImage(reader=SliceFolderReader(mask=True), image_only=True, ensure_channel_first=True)(str(REAL_CASE))
+    assert mask.shape == (1, 256, 256, 23) and set(np.unique(mask.numpy())) <= {0.0, 255.0}
+    raw_mask = tifffile.imread(REAL_CASE / "TCGA_CS_4941_19960909_12_mask.tif")
+    assert np.array_equal(mask[0, :, :, 11].numpy(), raw_mask.T)
+
+
+@needs_real
+def test_real_molecular_table_and_prepare(tmp_path):
+    table, report = cluster_table(REAL / "data.csv")
+    assert table.shape[0] == 8 and "RNASeqCluster=2" in table.columns
+    assert report["missing"]["RNASeqCluster"]["count"] == int(table["RNASeqCluster=missing"].sum()) == 2
+    groups = [c for c in table.columns if c.startswith("RNASeqCluster=")]
+    assert (table[groups].sum(axis=1) == 1).all()  # one value or the missing indicator per patient
+    out = prepare_lgg(REAL, tmp_path, scheme="loo", seeds=[0])
+    assert out["n_patients"] == 8 and out["class_counts"] == {"wildtype": 4, "mutant": 4}
+    first = json.loads((tmp_path / "splits" / "seed0_loo000.json").read_text())
+    assert (REAL / first["test"][0]["image"]).is_dir()
+
+
+def test_generated_folder_reads_in_numeric_slice_order_without_masks(tmp_path):
+    folder = write_case(tmp_path / "case_20000101")
+    assert [p.name for p in slice_files(folder)][:3] == ["case_20000101_1.tif", "case_20000101_2.tif",
+                                                         "case_20000101_3.tif"]
+    volume = read_slice_folder(folder)
+    assert volume.shape == (3, 5, 6, 11)  # (channel, column, row, slice)
+    assert list(volume[0, 0, 0]) == [10 * k for k in range(1, 12)]
+    assert list(volume[:, 0, 0, 0]) == [10, 11, 12]
+    assert volume[0, 2, 1, 0] == 0  # row 1, column 2 -> (column 2, row 1)
+    flair = read_slice_folder(folder, channels=["flair"])
+    assert flair.shape == (1, 5, 6, 11) and flair[0, 0, 0, 0] == 11
+    mask = read_slice_folder(folder, mask=True)
+    assert mask.shape == (1, 5, 6, 11) and list(mask[0, 0, 0, :3]) == [255, 0, 255]
+    with pytest.raises(ValueError, match="unknown channel 't2'"):
+        read_slice_folder(folder, channels=["t2"])
+
+
+def test_dict_pipeline_checks_the_folder_and_loads_it(tmp_path):
+    folder = write_case(tmp_path / "case_20000101")
+    steps = Compose([CheckDicomSeriesd("image"), CheckImageSized("image"),
+                     LoadImaged("image", reader=SliceFolderReader(spacing=(0.5, 0.5, 3.0)), image_only=True),
+                     EnsureChannelFirstd("image")])
+    img = steps({"image": str(folder)})["image"]
+    assert img.shape == (3, 5, 6, 11) and float(img.affine[2, 2]) == 3.0
+    assert img.meta["filename_or_obj"] == str(folder)
+
+
+def test_named_errors_name_the_folder_or_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        check_slice_folder(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    tifffile.imwrite(tmp_path / "empty" / "notes.tif", np.zeros((4, 4), np.uint8))
+    with pytest.raises(SliceFolderError, match="holds no slice"):
+        check_slice_folder(tmp_path / "empty")
+    gap = write_case(tmp_path / "gap", n=6)
+    (gap / "case_20000101_4.tif").unlink()
+    with pytest.raises(SliceGapError, match=r"lack \[4\]"):
+        check_slice_folder(gap)
+    with pytest.raises(SliceGapError):  # CheckImageSized raises the named error before LoadImaged would hide it
+        CheckImageSized("image")({"image": str(gap)})
+    odd = write_case(tmp_path / "odd", n=4)
+    tifffile.imwrite(odd / "case_20000101_3.tif", np.zeros((7, 5, 3), np.uint8), photometric="rgb")
+    with pytest.raises(SliceShapeError, match="case_20000101_3.tif"):
+        read_slice_folder(odd)
+    twice = write_case(tmp_path / "twice", n=3)
+    tifffile.imwrite(twice / "case_20000101_02.tif", np.zeros((6, 5, 3), np.uint8), photometric="rgb")
+    with pytest.raises(SliceFolderError, match="share slice number 2"):
+        check_slice_folder(twice)
+    bomb = write_case(tmp_path / "bomb", n=3, masks=False)
+    _tiff_header(bomb / "case_20000101_2.tif", 50_000, 50_000)  # a 100-byte file claiming 2.5 G pixels
+    with pytest.raises(ImageTooLargeError, match=r"case_20000101_2.tif: header claims 50000 x 50000"):
+        CheckImageSized("image")({"image": str(bomb)})
+    masks = write_case(tmp_path / "masks", n=3)
+    (masks / "case_20000101_3_mask.tif").unlink()
+    check_slice_folder(masks)  # the image alone is fine
+    with pytest.raises(SliceFolderError, match="every slice needs its _mask file"):
+        check_slice_folder(masks, mask=True)
+
+
+DATA_CSV = """Patient,RNASeqCluster,MethylationCluster,CNCluster,age
+P1,2,4,1.0,60
+P2,1,5,,41
+P3,,5,2,35
+P4,2,4,2,70
+P5,1,5,1,38
+"""
+MUTATIONS_CSV = """patient,idh
+P1,wildtype
+P2,mutant
+P3,mutant
+P4,wildtype
+P5,
+"""
+
+
+def test_cluster_table_one_hot_with_missing_values_reported(tmp_path):
+    (tmp_path / "data.csv").write_text(DATA_CSV)
+    table, report = cluster_table(tmp_path / "data.csv", columns=["RNASeqCluster", "MethylationCluster", "CNCluster"])
+    assert list(table.columns) == ["RNASeqCluster=1", "RNASeqCluster=2", "RNASeqCluster=missing",
+                                   "MethylationCluster=4", "MethylationCluster=5",
+                                   "CNCluster=1", "CNCluster=2", "CNCluster=missing"]  # "1.0" is cluster 1
+    assert table.index.name == "sample_id" and list(table.index) == ["P1", "P2", "P3", "P4", "P5"]
+    assert table.loc["P3", ["RNASeqCluster=1", "RNASeqCluster=2", "RNASeqCluster=missing"]].tolist() == [0, 0, 1]
+    assert report["missing"] == {"RNASeqCluster": {"count": 1, "patients": ["P3"]},
+                                 "CNCluster": {"count": 1, "patients": ["P2"]}}
+    assert report["unused_columns"] == ["age"] and report["n_features"] == 8
+    with pytest.raises(OmicsDataError, match="no cluster column"):
+        cluster_table(tmp_path / "data.csv")  # the default columns include miRNACluster, absent here
+    (tmp_path / "twice.csv").write_text(DATA_CSV + "P1,1,4,1,60\n")
+    with pytest.raises(DuplicateSampleError, match="P1"):
+        cluster_table(tmp_path / "twice.csv", columns=["RNASeqCluster"])
+
+
+def test_idh_labels_report_the_unlabelled(tmp_path):
+    (tmp_path / "mutations.csv").write_text(MUTATIONS_CSV)
+    labels, report = idh_labels(tmp_path / "mutations.csv")
+    assert labels.to_dict() == {"P1": 0, "P2": 1, "P3": 1, "P4": 0}
+    assert report["unlabelled"] == {"P5": ""} and report["counts"] == {"wildtype": 2, "mutant": 2}
+
+
+def _source(tmp_path: Path) -> Path:
+    source = tmp_path / "source"
+    columns = "Patient,RNASeqCluster,MethylationCluster,miRNACluster,CNCluster,RPPACluster,OncosignCluster,COCCluster"
+    rows = ["P1,2,4,1,1,,3,2", "P2,1,5,2,1,1,2,1", "P3,,5,2,2,2,2,1", "P4,2,4,1,2,1,3,2", "P5,1,5,1,1,2,1,1",
+            "P6,1,4,1,1,1,1,1"]
+    source.mkdir()
+    (source / "data.csv").write_text("\n".join([columns, *rows]) + "\n")
+    (source / "mutations.csv").write_text(MUTATIONS_CSV)
+    for patient in ("P1", "P2", "P3", "P4", "P5", "P7"):
+        write_case(source / "images" / f"{patient}_20000101", n=3, stem=f"{patient}_20000101")
+    return source
+
+
+def test_prepare_writes_datalists_and_reports_every_patient_left_out(tmp_path):
+    source, out = _source(tmp_path), tmp_path / "run"
+    report = prepare_lgg(source, out, scheme="loo", seeds=[0, 1], val_fraction=0.3)
+    assert report["excluded"] == {"images_without_molecular_row": ["P7"], "images_without_label": ["P5"],
+                                  "molecular_rows_without_images": ["P6"]}
+    assert report["labels"]["unlabelled"] == {"P5": ""} and report["n_patients"] == 4
+    splits = pd.read_csv(out / "splits.csv")
+    assert len(splits) == 8 and set(splits["seed"]) == {0, 1}
+    for seed, group in splits.groupby("seed"):
+        assert sorted(group["test"]) == ["P1", "P2", "P3", "P4"]  # every patient held out once per seed
+    content = json.loads((out / "splits" / "seed0_loo000.json").read_text())
+    ids = {s: [r["omics"] for r in content[s]] for s in ("training", "validation", "test")}
+    assert ids["test"] == ["P1"] and ids["validation"] and not set(ids["training"]) & set(ids["validation"])
+    assert set(ids["training"]) | set(ids["validation"]) | set(ids["test"]) == {"P1", "P2", "P3", "P4"}
+    row = content["test"][0]
+    assert row == {"image": "images/P1_20000101", "omics": "P1", "label": 0} and (source / row["image"]).is_dir()
+    table = pd.read_csv(out / "omics" / "clusters.csv", index_col=0)
+    assert list(table.index) == ["P1", "P2", "P3", "P4", "P5", "P6"] and "RPPACluster=missing" in table.columns
+    assert json.loads((out / "report.json").read_text())["molecular"]["missing"]["RPPACluster"]["patients"] == ["P1"]
+    repeated = lgg_splits(pd.Series([0, 0, 0, 1, 1, 1], index=list("abcdef")), "repeated", [3], 0.3, 0.3)
+    assert len(repeated) == 1 and len(repeated[0]["test"]) == 2 and len(repeated[0]["validation"]) == 2
+
+
+def test_summary_scores_bundle_predictions_beside_baselines_per_seed(tmp_path):
+    source, run = _source(tmp_path), tmp_path / "run"
+    prepare_lgg(source, run, scheme="loo", seeds=[0, 1], val_fraction=0.3)
+    for split in pd.read_csv(run / "splits.csv").itertuples():
+        test = json.loads((run / split.datalist).read_text())["test"]
+        path = run / "runs" / split.name / "fused" / "eval" / "test_predictions.csv"
+        path.parent.mkdir(parents=True)
+        label = test[0]["label"]
+        pd.DataFrame({"sample_id": [test[0]["omics"]], "prob_wildtype": [0.8 if label == 0 else 0.3],
+                      "prob_mutant": [0.2 if label == 0 else 0.7],
+                      "true_class": [["wildtype", "mutant"][label]]}).to_csv(path, index=False)
+    summary = summarize_runs(run, run / "omics" / "clusters.csv", ["wildtype", "mutant"], models=["fused"])
+    fused = summary.set_index("model").loc["fused"]
+    assert fused["accuracy"] == fused["macro_f1"] == fused["auc"] == 1.0 and fused["n_seeds"] == 2
+    assert list(summary["model"]) == ["fused", "logreg", "random_forest"]
+    assert "| fused | 1.000 ± 0.000 |" in (run / "summary.md").read_text()
+    assert len(pd.read_csv(run / "per_seed.csv")) == 6
+    (run / "runs" / "seed1_loo002" / "fused" / "eval" / "test_predictions.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="seed1_loo002"):
+        summarize_runs(run, run / "omics" / "clusters.csv", ["wildtype", "mutant"], models=["fused"])
+
+
+def test_prepare_reads_kaggle_3m_as_published_with_case_folders_beside_data_csv(tmp_path):
+    source = _source(tmp_path)
+    for case in (source / "images").iterdir():
+        case.rename(source / case.name)
+    (source / "images").rmdir()
+    (source / "mutations.csv").rename(tmp_path / "idh.csv")
+    report = prepare_lgg(source, tmp_path / "run", seeds=[0], val_fraction=0.3, mutations_csv=tmp_path / "idh.csv")
+    assert report["n_patients"] == 4 and report["skipped_folders"] == []
+    row = json.loads((tmp_path / "run" / "splits" / "seed0_loo000.json").read_text())["test"][0]
+    assert row["image"] == "P1_20000101" and (source / row["image"]).is_dir()
