@@ -15,7 +15,7 @@ import torch
 from omicsfusion.__main__ import COMMANDS
 from omicsfusion.benchmark import cli
 from omicsfusion.benchmark.inputs import join_inputs
-from omicsfusion.benchmark.models import CNNClassifier
+from omicsfusion.benchmark.models import CNNClassifier, mask_channels
 from omicsfusion.benchmark.runner import run_benchmark
 from omicsfusion.benchmark.synthetic import labelled_modules
 
@@ -52,7 +52,7 @@ def test_ot_layout_beats_the_random_layout_on_modular_data():
     """The control: same pixels and CNN, only the feature placement differs."""
     tables, labels = labelled_modules(n_samples=300, n_features=400, n_modules=8, noise=2.5, n_classes=3, seed=3)
     result = run_benchmark(
-        join_inputs(tables, labels), folds=3, seed=3, models=["ot_cnn", "random_layout_cnn"],
+        join_inputs(tables, labels), folds=3, seeds=(3,), models=["ot_cnn", "random_layout_cnn"],
         threads=1, progress=False,
     )
     ot, control = result.summary["ot_cnn"], result.summary["random_layout_cnn"]
@@ -70,7 +70,7 @@ def test_cli_two_omics_types_json_schema(tmp_path, capsys):
     labels.to_frame().to_csv(tmp_path / "labels.csv")
     out = tmp_path / "out" / "bench.json"
     code = _main([*paths, "--label-table", str(tmp_path / "labels.csv"), "--label-column", "label",
-                  "--folds", "3", "--max-epochs", "10", "--patience", "3", "--threads", "1",
+                  "--folds", "3", "--max-epochs", "10", "--patience", "3", "--threads", "1", "--seeds", "0",
                   "--models", "ot_cnn,ot_cnn_shared,random_layout_cnn,logreg,mlp,genomap_cnn",
                   "--json", str(out), "--no-progress"])
     assert code == 0
@@ -92,6 +92,63 @@ def test_cli_two_omics_types_json_schema(tmp_path, capsys):
     assert set(meta["classes"]) == {"c0", "c1", "c2"}
 
 
+def test_seeds_give_mean_sd_over_seeds_and_paired_differences():
+    tables, labels = labelled_modules(n_samples=90, n_features=40, n_modules=4, noise=1.0, n_classes=2, seed=5)
+    result = run_benchmark(join_inputs(tables, labels), folds=2, seeds=(0, 1), threads=1, progress=False,
+                           models=["ot_cnn", "random_layout_cnn", "logreg", "random_forest"],
+                           cnn_params={"max_epochs": 4, "patience": 2})
+    ot = result.summary["ot_cnn"]
+    assert ot["n_seeds"] == 2 and ot["n_folds"] == 2 and len(result.per_run["ot_cnn"]) == 4
+    per_seed = [np.mean([r["accuracy"] for r in result.per_run["ot_cnn"] if r["seed"] == s]) for s in (0, 1)]
+    assert ot["accuracy"] == pytest.approx(np.mean(per_seed))
+    assert ot["accuracy_sd"] == pytest.approx(np.std(per_seed, ddof=1))
+    best = max(("logreg", "random_forest"), key=lambda m: result.summary[m]["accuracy"])
+    assert set(result.paired) == {"ot_cnn - random_layout_cnn", f"ot_cnn - {best}"}
+    assert result.paired[f"ot_cnn - {best}"]["best_baseline"]
+    control = result.paired["ot_cnn - random_layout_cnn"]
+    assert control["accuracy"] == pytest.approx(ot["accuracy"] - result.summary["random_layout_cnn"]["accuracy"])
+    assert result.meta["seeds"] == [0, 1]
+
+
+def test_a_type_missing_for_some_samples_is_masked_not_dropped():
+    tables, labels = labelled_modules(n_samples=90, n_features=30, n_modules=3, noise=1.0, n_types=2, seed=6)
+    lacking = tables["t1"].index[::3]
+    tables = {"t0": tables["t0"], "t1": tables["t1"].drop(lacking)}
+    with pytest.warns(UserWarning, match="'t0': 30 of 90 samples are not in every table"):
+        dropped = join_inputs(tables, labels)
+    assert len(dropped.sample_ids) == 60 and dropped.missing == "raise"
+    with pytest.warns(UserWarning, match="'t1': 30 of 90 samples have no row; its channel is masked"):
+        data = join_inputs(tables, labels, missing_types="mask")
+    assert len(data.sample_ids) == 90 and data.missing == "mask" and len(data.tables["t1"]) == 60
+    result = run_benchmark(data, folds=2, seeds=(0,), models=["ot_cnn", "logreg"], threads=1, progress=False,
+                           cnn_params={"max_epochs": 3, "patience": 2})
+    assert result.meta["missing_types"] == "mask" and result.meta["cnn_params"]["channel_dropout"] == 0.3
+    assert len(result.per_run["ot_cnn"]) == 2
+
+
+def test_cnn_ensemble_averages_its_members():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((80, 2, 8, 8)).astype(np.float32)
+    y = (x[:, 0, 2, 3] > 0).astype(int)
+    ensemble = CNNClassifier(max_epochs=3, patience=3, n_members=2, threads=1).fit(x, y, 2)
+    single = CNNClassifier(max_epochs=3, patience=3, threads=1).fit(x, y, 2)
+    assert len(ensemble.networks_) == 2
+    second = CNNClassifier(max_epochs=3, patience=3, seed=1, threads=1).fit(x, y, 2)
+    np.testing.assert_allclose(ensemble.predict_proba(x), (single.predict_proba(x) + second.predict_proba(x)) / 2,
+                               atol=1e-5)
+
+
+def test_channel_masking_never_masks_every_channel():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.ones(4000, 3, 2, 2)
+    masked = mask_channels(x, 0.5, generator)
+    kept = masked[:, :, 0, 0]
+    assert kept.sum(dim=1).min() >= 1  # every sample keeps a channel
+    assert set(torch.unique(masked).tolist()) == {0.0, 1.0}
+    assert 0.35 < 1 - kept.mean().item() < 0.5  # ~p, less the all-masked draws given back
+    assert torch.equal(mask_channels(x[:, :1], 0.9, generator), x[:, :1])  # one channel: nothing to mask
+
+
 def test_cli_predefined_split_and_label_column_inside_the_table(tmp_path, capsys):
     tables, labels = labelled_modules(n_samples=90, n_features=30, n_modules=3, n_classes=2, noise=1.0, seed=2)
     frame = tables["t0"].assign(label=labels)
@@ -99,7 +156,7 @@ def test_cli_predefined_split_and_label_column_inside_the_table(tmp_path, capsys
     ids = frame.index.tolist()
     (tmp_path / "train.txt").write_text("\n".join(ids[:60]) + "\n")
     (tmp_path / "test.txt").write_text("\n".join(ids[60:]) + "\n")
-    code = _main([str(tmp_path / "rna.csv"), "--label-column", "label", "--train-ids", str(tmp_path / "train.txt"),
+    code = _main([str(tmp_path / "rna.csv"), "--label-column", "label", "--seeds", "0", "--train-ids", str(tmp_path / "train.txt"),
                   "--test-ids", str(tmp_path / "test.txt"), "--models", "logreg,random_forest", "--threads", "1",
                   "--json", str(tmp_path / "r.json"), "--no-progress"])
     assert code == 0
@@ -124,7 +181,7 @@ def test_cli_bad_labels_are_named(tmp_path, capsys, labels, extra, message):
     tables["t0"].to_csv(tmp_path / "rna.csv")
     labels(tables["t0"].index).rename("y").to_frame().to_csv(tmp_path / "labels.csv")
     code = _main([str(tmp_path / "rna.csv"), "--label-table", str(tmp_path / "labels.csv"), "--label-column", "y",
-                  "--models", "logreg", "--no-progress", *extra])
+                  "--models", "logreg", "--seeds", "0", "--no-progress", *extra])
     captured = capsys.readouterr()
     if message is None:
         assert code == 0 and "note: 20 of 40 samples have no label and were dropped" in captured.out
@@ -161,7 +218,7 @@ def test_real_stlearn_breast_cancer_spots(tmp_path, capsys):
     """Visium spots (AnnData saved as .h5) labelled by the pathologist annotation CSV."""
     out = tmp_path / "st.json"
     code = _main([str(DATA / "test_data.h5"), "--label-table", str(DATA / "v1_human_breast_cancer_block_a_section_1.csv"),
-                  "--label-column", "annot_type", "--drop-small-classes", "--folds", "3", "--threads", "1",
+                  "--label-column", "annot_type", "--drop-small-classes", "--folds", "3", "--threads", "1", "--seeds", "0",
                   "--max-epochs", "10", "--patience", "3", "--models", "ot_cnn,random_layout_cnn,logreg",
                   "--json", str(out), "--no-progress"])
     captured = capsys.readouterr()

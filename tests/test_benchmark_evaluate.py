@@ -8,9 +8,12 @@ import pytest
 
 from omicsfusion.benchmark.errors import BenchmarkError
 from omicsfusion.benchmark.evaluate import (
+    METRICS,
     aggregate,
+    aggregate_runs,
     fold_metrics,
     inner_validation_split,
+    paired_difference,
     predefined_split,
     stratified_folds,
 )
@@ -122,3 +125,18 @@ def test_join_can_drop_rare_classes():
     with pytest.warns(UserWarning, match="'y' \\(1\\)"):
         data = join_inputs({"a": a}, labels, drop_classes_below=2)
     assert data.classes.tolist() == ["x"]
+
+
+def test_aggregate_runs_is_over_seeds_and_paired_difference_matches_runs():
+    runs_a = [{**dict.fromkeys(METRICS, 0.0), "accuracy": acc, "seed": seed, "fold": fold}
+              for (seed, fold), acc in {(0, 0): 0.8, (0, 1): 0.6, (1, 0): 0.9, (1, 1): 0.9}.items()]
+    runs_b = [{**run, "accuracy": run["accuracy"] - 0.1 * (run["seed"] + 1)} for run in runs_a]
+    summary = aggregate_runs(runs_a)
+    assert summary["accuracy"] == pytest.approx(0.8) and summary["accuracy_sd"] == pytest.approx(np.std([0.7, 0.9], ddof=1))
+    assert summary["n_seeds"] == 2 and summary["n_folds"] == 2
+    diff = paired_difference(runs_a, runs_b)
+    assert diff["accuracy"] == pytest.approx(0.15) and diff["accuracy_sd"] == pytest.approx(np.std([0.1, 0.2], ddof=1))
+    one_seed = aggregate_runs(runs_a[:2])
+    assert one_seed["n_seeds"] == 1 and one_seed["accuracy_sd"] == pytest.approx(np.std([0.8, 0.6], ddof=1))
+    with pytest.raises(BenchmarkError, match="same seeds and folds"):
+        paired_difference(runs_a, runs_b[:3])

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from omicsfusion.data import FeatureNormalizer, NonFiniteError, OmicsDataError, OmicsPreprocessor, OmicsTable
+from omicsfusion.data.errors import MissingSampleError
 from omicsfusion.layout import OTLayout, modular_table
 
 
@@ -118,3 +119,26 @@ def test_max_features_keeps_the_most_variable_features_of_the_training_split(tmp
     images = pre.transform(table, ids[10:])  # the full table still maps: extra columns are ignored
     pre.save(tmp_path / "layout.npz")
     np.testing.assert_array_equal(OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table, ids[10:]), images)
+
+
+def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked():
+    rna = modular_table(40, 60, n_modules=3, seed=3)
+    cnv = modular_table(40, 20, n_modules=2, seed=4)
+    cnv.columns = [f"C{j}" for j in range(cnv.shape[1])]
+    lacking = list(rna.index[:5])
+    table = OmicsTable({"rna": rna, "cnv": cnv.drop(lacking)})
+    ids = list(rna.index)
+    with pytest.raises(MissingSampleError, match=repr(lacking[0])):
+        OmicsPreprocessor().fit(table, ids, grid=(9, 9))
+    pre = OmicsPreprocessor().fit(table, ids, grid=(9, 9), missing="mask")
+    # each type's normaliser saw the training samples it holds: cnv is z-scored over the 35 others
+    held = pre.normalized_rows(table, "cnv", ids[5:])
+    np.testing.assert_allclose(held.mean(0), 0, atol=1e-5)
+    images = pre.transform(table, ids[:7], missing="mask")
+    cnv_channel = pre.channel_names.index("cnv")
+    assert not images[:5, cnv_channel].any() and images[5:, cnv_channel].any()
+    np.testing.assert_allclose(images[:, 1 - cnv_channel], pre.transform(table, ids[:7], ["rna"])[:, 0], atol=1e-6)
+    with pytest.raises(MissingSampleError):
+        pre.transform(table, ids[:7])
+    with pytest.raises(OmicsDataError, match="missing must be one of"):
+        pre.transform(table, ids, missing="zero")

@@ -114,6 +114,17 @@ def _ids(path: str) -> list[str]:
     return [line for line in lines if line]
 
 
+def _seeds(text: str) -> list[int]:
+    """``0,1,2`` or ``0-4`` -> seeds."""
+    try:
+        if "-" in text.strip().lstrip("-"):
+            first, last = text.split("-", 1)
+            return list(range(int(first), int(last) + 1))
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BenchmarkError(f"--seeds takes a list like 0,1,2 or a range like 0-4, got {text!r}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of the subcommand; bad input prints one ``error:`` line and returns 2."""
     try:
@@ -130,12 +141,15 @@ def run(args: argparse.Namespace) -> int:
             _labels(args, paths),
             max_missing_labels=args.max_missing_labels,
             drop_classes_below=(2 if split else args.folds) if args.drop_small_classes else 0,
+            missing_types=args.missing_types,
         )
         models = args.models.split(",") if args.models else None
         layout_params = {"method": args.layout_method, "grid": args.grid}
-        cnn_params = {"max_epochs": args.max_epochs, "patience": args.patience}
+        cnn_params = {"max_epochs": args.max_epochs, "patience": args.patience, "n_members": args.members}
+        if args.channel_dropout is not None:
+            cnn_params["channel_dropout"] = args.channel_dropout
         result = run_benchmark(
-            data, folds=args.folds, seed=args.seed, split=split, models=models,
+            data, folds=args.folds, seeds=_seeds(args.seeds), split=split, models=models,
             normalization=args.normalization, layout_params=layout_params, cnn_params=cnn_params,
             threads=args.threads, progress=not args.no_progress,
         )
@@ -163,7 +177,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--label-id-column", help="sample-id column of --label-table (default: first column)")
     parser.add_argument("--id-column", help="sample-id column of the omics tables (default: first column / obs_names)")
     parser.add_argument("--folds", type=int, default=5, help="stratified outer folds")
-    parser.add_argument("--seed", type=int, default=0, help="seeds folds, layouts and models")
+    parser.add_argument("--seeds", default="0,1,2",
+                        help="seeds (0,1,2 or 0-4): each draws its own folds, layouts and models; mean ± sd over seeds")
     parser.add_argument("--train-ids", help="file of training sample ids (one per line): a predefined split")
     parser.add_argument("--test-ids", help="file of test sample ids (one per line)")
     parser.add_argument("--models", help=f"comma-separated subset of: {','.join(ALL_MODELS)}")
@@ -172,6 +187,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--grid", default="auto", help="layout grid: auto, HxW")
     parser.add_argument("--max-epochs", type=int, default=60, help="CNN epoch cap")
     parser.add_argument("--patience", type=int, default=8, help="CNN early-stopping patience (epochs)")
+    parser.add_argument("--members", type=int, default=1, help="CNNs averaged per model (an ensemble over seeds)")
+    parser.add_argument("--channel-dropout", type=float,
+                        help="probability of masking each omics channel of a training sample "
+                             "(default 0.3 when some samples lack a type, else 0)")
+    parser.add_argument("--missing-types", choices=("drop", "mask"), default="drop",
+                        help="a sample absent from some tables: drop it, or mask the types it lacks")
     parser.add_argument("--max-missing-labels", type=float, default=0.2,
                         help="largest share of samples without a label that is dropped rather than refused")
     parser.add_argument("--drop-small-classes", action="store_true",

@@ -146,3 +146,47 @@ def aggregate(per_fold: Sequence[dict[str, float]]) -> dict[str, float | None]:
         summary[f"{key}_sd"] = float(values.std(ddof=1)) if values.size > 1 else None
     summary["n_folds"] = len(per_fold)
     return summary
+
+
+def _finite_mean(values: Sequence[float]) -> float:
+    """Mean of the non-NaN values (NaN when there is none)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[~np.isnan(finite)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def aggregate_runs(runs: Sequence[dict[str, float]]) -> dict[str, float | None]:
+    """Mean ± sd of each metric over seeds (each seed's folds averaged first); over folds for one seed.
+
+    Each run is a :func:`fold_metrics` dict with ``seed`` and ``fold`` keys. The sd
+    answers "how much does this number move when I rerun with another seed".
+    """
+    seeds = sorted({run["seed"] for run in runs})
+    if len(seeds) == 1:
+        summary = aggregate(runs)
+    else:
+        per_seed = []
+        for seed in seeds:
+            mine = [run for run in runs if run["seed"] == seed]
+            per_seed.append({key: _finite_mean([run[key] for run in mine]) for key in METRICS})
+        summary = aggregate(per_seed)
+        summary["n_folds"] = len(runs) // len(seeds)
+    summary["n_seeds"] = len(seeds)
+    return summary
+
+
+def paired_difference(runs_a: Sequence[dict[str, float]], runs_b: Sequence[dict[str, float]]) -> dict[str, float | None]:
+    """Mean ± sd of ``a - b`` per metric, paired on the same (seed, fold): same samples, same split.
+
+    Raises:
+        BenchmarkError: the two models were not run on the same (seed, fold) pairs.
+    """
+    by_key = {(run["seed"], run["fold"]): run for run in runs_b}
+    if {(run["seed"], run["fold"]) for run in runs_a} != set(by_key):
+        raise BenchmarkError("a paired difference needs both models run on the same seeds and folds")
+    diffs = [
+        {**{key: run[key] - by_key[(run["seed"], run["fold"])][key] for key in METRICS},
+         "seed": run["seed"], "fold": run["fold"]}
+        for run in runs_a
+    ]
+    return aggregate_runs(diffs)

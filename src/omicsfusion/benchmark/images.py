@@ -46,10 +46,10 @@ class Imager:
     fit_s: float
 
 
-def normalized(pre: OmicsPreprocessor, table: OmicsTable, omics_type: str, ids: Sequence[str]) -> np.ndarray:
-    """Rows of one type, aligned to the preprocessor's features and normalised with its statistics."""
-    rows = table.aligned_rows(omics_type, ids, pre.feature_names(omics_type))
-    return pre.normalize(omics_type, rows)
+def normalized(pre: OmicsPreprocessor, table: OmicsTable, omics_type: str, ids: Sequence[str],
+               missing: str = "raise") -> np.ndarray:
+    """Rows of one type, aligned to the preprocessor's features, normalised (zeros where ``missing="mask"``)."""
+    return pre.normalized_rows(table, omics_type, ids, missing=missing)
 
 
 def fit_preprocessor(
@@ -58,19 +58,23 @@ def fit_preprocessor(
     normalization: str,
     layout_params: Mapping[str, Any],
     shared: bool,
+    missing: str = "raise",
 ) -> tuple[OmicsPreprocessor, float]:
     """OmicsPreprocessor fitted on the training ids, and the seconds it took."""
     start = time.perf_counter()
-    pre = OmicsPreprocessor().fit(table, train_ids, normalization=normalization, shared=shared, **layout_params)
+    pre = OmicsPreprocessor().fit(table, train_ids, normalization=normalization, shared=shared, missing=missing,
+                                  **layout_params)
     return pre, time.perf_counter() - start
 
 
-def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: str, fit_s: float) -> Imager:
+def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: str, fit_s: float,
+                      missing: str = "raise") -> Imager:
     """Images straight from a fitted preprocessor (OT per type, OT shared, or its deepinsight method)."""
-    return Imager(lambda ids: pre.transform(table, ids), tuple(pre.grid_), description, fit_s)
+    return Imager(lambda ids: pre.transform(table, ids, missing=missing), tuple(pre.grid_), description, fit_s)
 
 
-def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int) -> Imager:
+def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int,
+             missing: str = "raise") -> Imager:
     """The random-layout control: the same fitted pixels, each type's features permuted.
 
     A feature lands on the pixel another feature got from the OT layout, so
@@ -80,7 +84,7 @@ def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: 
     perms = {t: rng.permutation(pre.feature_names(t).size) for t in pre.channel_names}
 
     def images(ids: Sequence[str]) -> np.ndarray:
-        vectors = {t: normalized(pre, table, t, ids)[:, perm] for t, perm in perms.items()}
+        vectors = {t: normalized(pre, table, t, ids, missing)[:, perm] for t, perm in perms.items()}
         return pre.images(vectors, normalized=True)
 
     return Imager(images, tuple(pre.grid_), f"{description}, features shuffled", 0.0)
@@ -92,16 +96,18 @@ def fit_peer(
     train_ids: Sequence[str],
     make: Callable[[], PeerLayout],
     description: str,
+    missing: str = "raise",
 ) -> Imager:
     """A peer layout per omics type, fitted on the preprocessor's normalised training rows."""
     layouts: dict[str, PeerLayout] = {}
     start = time.perf_counter()
     for t in pre.channel_names:
-        layouts[t] = make().fit(normalized(pre, table, t, train_ids).astype(np.float64))
+        held = [s for s in train_ids if missing == "raise" or table.has(t, s)]
+        layouts[t] = make().fit(normalized(pre, table, t, held).astype(np.float64))
     fit_s = time.perf_counter() - start
 
     def images(ids: Sequence[str]) -> np.ndarray:
-        channels = [layouts[t].transform(normalized(pre, table, t, ids)) for t in pre.channel_names]
+        channels = [layouts[t].transform(normalized(pre, table, t, ids, missing)) for t in pre.channel_names]
         return np.stack(channels, axis=1).astype(np.float32)
 
     return Imager(images, tuple(pre.grid_), description, fit_s)

@@ -26,6 +26,8 @@ class BenchmarkData:
         y: integer class code per sample, ``0..len(classes)-1``.
         classes: class names in code order.
         notes: what was dropped on the way, for the report.
+        missing: "raise" when every table holds every sample, "mask" when some samples lack a
+            type (their rows are absent from that table; its channel is masked for them).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -33,16 +35,35 @@ class BenchmarkData:
     y: np.ndarray
     classes: np.ndarray
     notes: tuple[str, ...]
+    missing: str = "raise"
 
 
-def _shared_ids(tables: Mapping[str, pd.DataFrame]) -> pd.Index:
-    """Sample ids present in every table; refuse an empty or near-empty overlap."""
+def _check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
+    """Refuse duplicated sample ids and empty tables."""
     for name, table in tables.items():
         if table.index.has_duplicates:
             dup = table.index[table.index.duplicated()].unique()
             raise BenchmarkError(f"table {name!r}: duplicated sample id(s) {list(dup[:3])}")
         if table.shape[0] == 0 or table.shape[1] == 0:
             raise BenchmarkError(f"table {name!r} is empty ({table.shape[0]} samples x {table.shape[1]} features)")
+
+
+def _union_ids(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> pd.Index:
+    """Sample ids present in any table; each table's absent samples are counted in ``notes``."""
+    names = list(tables)
+    union = tables[names[0]].index
+    for name in names[1:]:
+        union = union.union(tables[name].index, sort=False)
+    for name, table in tables.items():
+        absent = union.difference(table.index, sort=False)
+        if len(absent):
+            notes.append(f"table {name!r}: {len(absent)} of {len(union)} samples have no row; its channel is "
+                         f"masked for them (e.g. {list(absent[:3])})")
+    return union
+
+
+def _shared_ids(tables: Mapping[str, pd.DataFrame]) -> pd.Index:
+    """Sample ids present in every table; refuse an empty overlap."""
     names = list(tables)
     shared = tables[names[0]].index
     for name in names[1:]:
@@ -67,6 +88,7 @@ def join_inputs(
     *,
     max_missing_labels: float = 0.2,
     drop_classes_below: int = 0,
+    missing_types: str = "drop",
 ) -> BenchmarkData:
     """Restrict every table to samples shared by all tables and carrying a label.
 
@@ -77,6 +99,8 @@ def join_inputs(
             label; those are dropped with a warning, more is refused.
         drop_classes_below: drop (with a warning) classes with fewer samples
             than this; 0 keeps every class.
+        missing_types: a sample absent from some tables: "drop" it (counted in the notes) or
+            "mask" the types it lacks (kept when it is in at least one table).
 
     Raises:
         BenchmarkError: no tables, no shared sample id, duplicated ids, a
@@ -84,11 +108,18 @@ def join_inputs(
     """
     if not tables:
         raise BenchmarkError("no omics table given")
+    if missing_types not in ("drop", "mask"):
+        raise BenchmarkError(f"missing_types must be 'drop' or 'mask', got {missing_types!r}")
+    _check_tables(tables)
     notes: list[str] = []
-    shared = _shared_ids(tables)
-    for name, table in tables.items():
-        if len(shared) < len(table.index):
-            notes.append(f"table {name!r}: {len(table.index) - len(shared)} of {len(table.index)} samples are not in every table and were dropped")
+    if missing_types == "mask":
+        shared = _union_ids(tables, notes)
+    else:
+        shared = _shared_ids(tables)
+        for name, table in tables.items():
+            if len(shared) < len(table.index):
+                notes.append(f"table {name!r}: {len(table.index) - len(shared)} of {len(table.index)} samples "
+                             "are not in every table and were dropped")
     if labels.index.has_duplicates:
         dup = labels.index[labels.index.duplicated()].unique()
         raise BenchmarkError(f"labels: duplicated sample id(s) {list(dup[:3])}")
@@ -122,7 +153,7 @@ def join_inputs(
     ids = found.index
     joined: dict[str, pd.DataFrame] = {}
     for name, table in tables.items():
-        frame = table.loc[ids]
+        frame = table.loc[ids.intersection(table.index, sort=False)]
         bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         if bad:
             raise BenchmarkError(f"table {name!r}: non-numeric feature column(s) {bad[:3]}")
@@ -130,8 +161,10 @@ def join_inputs(
         if not np.isfinite(values).all():
             row, col = np.argwhere(~np.isfinite(values))[0]
             raise BenchmarkError(
-                f"table {name!r}: non-finite value in sample {ids[row]!r}, feature {frame.columns[col]!r}"
+                f"table {name!r}: non-finite value in sample {frame.index[row]!r}, feature {frame.columns[col]!r}"
             )
         joined[name] = frame
     classes, y = np.unique(found.to_numpy(), return_inverse=True)
-    return BenchmarkData(joined, np.asarray(ids, dtype=str), y.astype(np.int64), classes, tuple(notes))
+    held_by_all = all(len(frame) == len(ids) for frame in joined.values())
+    return BenchmarkData(joined, np.asarray(ids, dtype=str), y.astype(np.int64), classes, tuple(notes),
+                         "raise" if held_by_all else "mask")

@@ -56,13 +56,27 @@ def build_cnn(in_shape: tuple[int, ...], n_classes: int, dropout: float = 0.2) -
     )
 
 
+def mask_channels(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Zero each sample's channels with probability ``p``, never all channels of one sample.
+
+    A zero channel is what a sample lacking that omics type gets (its normalised training mean),
+    so a network trained this way predicts from the types a sample has.
+    """
+    if p <= 0 or x.shape[1] < 2:
+        return x
+    drop = torch.rand(x.shape[:2], generator=generator) < p
+    drop[drop.all(dim=1)] = False
+    return x * (~drop).to(x.dtype).reshape(*x.shape[:2], *([1] * (x.ndim - 2)))
+
+
 @dataclass
 class CNNClassifier:
-    """Fit/predict wrapper around :func:`build_cnn` with early stopping.
+    """Fit/predict wrapper around :func:`build_cnn` with early stopping, optionally an ensemble.
 
     The inner validation split (``val_fraction`` of the training fold,
     stratified) decides when to stop and which epoch's weights to keep, so the
-    outer test fold is never looked at during training.
+    outer test fold is never looked at during training. With ``n_members > 1``
+    each member has its own seed and inner split, and the probabilities are averaged.
 
     Attributes:
         max_epochs: hard cap on epochs.
@@ -71,7 +85,9 @@ class CNNClassifier:
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         val_fraction: share of the training fold held out for early stopping.
-        seed: seeds weights, shuffling and the inner split.
+        channel_dropout: per training sample, probability of masking each channel (omics type).
+        n_members: networks averaged.
+        seed: seeds weights, shuffling and the inner split (member ``m`` uses ``seed + m``).
         threads: torch intra-op threads (the benchmark targets 2 CPU cores).
     """
 
@@ -81,54 +97,64 @@ class CNNClassifier:
     lr: float = 2e-3
     weight_decay: float = 1e-3
     val_fraction: float = 0.15
+    channel_dropout: float = 0.0
+    n_members: int = 1
     seed: int = 0
     threads: int = 2
 
     def fit(self, images: np.ndarray, labels: np.ndarray, n_classes: int) -> CNNClassifier:
         """Train on ``images`` (n, C, *grid) with integer ``labels`` in ``0..n_classes-1``."""
+        if self.n_members < 1:
+            raise ValueError(f"n_members must be at least 1, got {self.n_members}")
         with torch_threads(self.threads):
-            return self._fit(images, labels, n_classes)
+            x = torch.as_tensor(images, dtype=torch.float32)
+            y = torch.as_tensor(labels, dtype=torch.long)
+            fitted = [self._fit_member(x, y, n_classes, self.seed + m) for m in range(self.n_members)]
+        self.networks_ = [network for network, _, _ in fitted]
+        self.epochs_ = float(np.mean([epochs for _, epochs, _ in fitted]))
+        self.best_val_loss_ = float(np.mean([loss for _, _, loss in fitted]))
+        return self
 
-    def _fit(self, images: np.ndarray, labels: np.ndarray, n_classes: int) -> CNNClassifier:
-        torch.manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
-        fit_idx, val_idx = inner_validation_split(labels, self.val_fraction, self.seed)
-        x = torch.as_tensor(images, dtype=torch.float32)
-        y = torch.as_tensor(labels, dtype=torch.long)
-        self.network_ = build_cnn(tuple(images.shape[1:]), n_classes)
-        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+    def _fit_member(self, x: torch.Tensor, y: torch.Tensor, n_classes: int, seed: int) -> tuple[nn.Module, int, float]:
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        generator = torch.Generator().manual_seed(seed)
+        fit_idx, val_idx = inner_validation_split(y.numpy(), self.val_fraction, seed)
+        network = build_cnn(tuple(x.shape[1:]), n_classes)
+        optimiser = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = nn.CrossEntropyLoss()
-        best_loss, best_state, stale = float("inf"), None, 0
-        self.epochs_ = 0
+        best_loss, best_state, stale, epochs = float("inf"), None, 0, 0
         for _ in range(self.max_epochs):
-            self.network_.train()
+            network.train()
             order = fit_idx[rng.permutation(len(fit_idx))]
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 if len(batch) < 2:  # batch norm needs two samples
                     continue
                 optimiser.zero_grad()
-                loss_fn(self.network_(x[batch]), y[batch]).backward()
+                inputs = mask_channels(x[batch], self.channel_dropout, generator)
+                loss_fn(network(inputs), y[batch]).backward()
                 optimiser.step()
-            self.epochs_ += 1
-            val_loss = float(loss_fn(self._logits(x[val_idx]), y[val_idx]))
+            epochs += 1
+            val_loss = float(loss_fn(_logits(network, x[val_idx]), y[val_idx]))
             if val_loss < best_loss - 1e-4:
-                best_loss, best_state, stale = val_loss, copy.deepcopy(self.network_.state_dict()), 0
+                best_loss, best_state, stale = val_loss, copy.deepcopy(network.state_dict()), 0
             else:
                 stale += 1
                 if stale >= self.patience:
                     break
-        self.network_.load_state_dict(best_state)
-        self.best_val_loss_ = best_loss
-        return self
-
-    @torch.no_grad()
-    def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        self.network_.eval()
-        return torch.cat([self.network_(x[i : i + 256]) for i in range(0, len(x), 256)])
+        network.load_state_dict(best_state)
+        return network, epochs, best_loss
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(n, n_classes)`` for images shaped like the training ones."""
+        """Class probabilities ``(n, n_classes)``, averaged over the members, for images shaped like the training ones."""
         with torch_threads(self.threads):
-            logits = self._logits(torch.as_tensor(images, dtype=torch.float32))
-        return torch.softmax(logits, dim=1).numpy()
+            x = torch.as_tensor(images, dtype=torch.float32)
+            proba = torch.stack([torch.softmax(_logits(network, x), dim=1) for network in self.networks_]).mean(0)
+        return proba.numpy()
+
+
+@torch.no_grad()
+def _logits(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    network.eval()
+    return torch.cat([network(x[i : i + 256]) for i in range(0, len(x), 256)])

@@ -28,11 +28,20 @@ def format_table(result: BenchmarkResult) -> str:
         cells = [_cell(s[k], s[f"{k}_sd"], 1 if k == "fit_s" else 3) for k, _ in _COLUMNS]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     meta = result.meta
+    seeds = meta["seeds"]
+    spread = f"sd over {len(seeds)} seeds" if len(seeds) > 1 else "sd over folds"
     lines.append("")
     lines.append(
         f"{meta['n_samples']} samples, features {meta['n_features']}, classes {meta['classes']}; "
-        f"{meta['split']}, seed {meta['seed']}, {meta['total_s']:.0f} s in all"
+        f"{meta['split']}, seeds {seeds} (mean ± {spread}), {meta['total_s']:.0f} s in all"
     )
+    if result.paired:
+        lines += ["", "| paired difference (same seeds and splits) | accuracy | macro-F1 | AUC |", "|---|---|---|---|"]
+        for name, d in result.paired.items():
+            label = f"{name} (best baseline)" if d["best_baseline"] else name
+            cells = [_cell(d[k], d[f"{k}_sd"], 3) for k in ("accuracy", "macro_f1", "auc")]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
     for model, s in result.summary.items():
         if "layout" in s:
             grid = "x".join(map(str, s["grid"]))

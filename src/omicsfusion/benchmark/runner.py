@@ -1,8 +1,9 @@
 """Run every model on identical folds and collect per-fold metrics.
 
-Per split: the normaliser and every layout are fitted on the training samples
-only; the tabular models read the normalised features, the CNN models read the
-same features as images. One progress bar ticks once per (split, model).
+Per seed and split: the normaliser and every layout are fitted on the training
+samples only; the tabular models read the normalised features, the CNN models
+read the same features as images. One progress bar ticks once per (seed, split,
+model).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from tqdm.auto import tqdm
 from omicsfusion.benchmark import images as imaging
 from omicsfusion.benchmark.baselines import TABULAR_MODELS, make_tabular
 from omicsfusion.benchmark.errors import BenchmarkError
-from omicsfusion.benchmark.evaluate import aggregate, fold_metrics, predefined_split, stratified_folds
+from omicsfusion.benchmark.evaluate import (
+    aggregate_runs,
+    fold_metrics,
+    paired_difference,
+    predefined_split,
+    stratified_folds,
+)
 from omicsfusion.benchmark.inputs import BenchmarkData
 from omicsfusion.benchmark.models import CNNClassifier
 from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_problem
@@ -37,18 +44,22 @@ class BenchmarkResult:
     """Per-model summaries, per-fold metrics and what was run.
 
     Attributes:
-        summary: model -> aggregated metrics (see :func:`evaluate.aggregate`).
-        per_fold: model -> list of per-fold metric dicts.
-        meta: data shape, classes, split, layouts used, skipped models, notes.
+        summary: model -> metrics, mean ± sd over seeds (see :func:`evaluate.aggregate_runs`).
+        per_run: model -> one metric dict per (seed, fold), with ``seed`` and ``fold``.
+        paired: ``"ot_cnn - <model>"`` -> mean ± sd of the paired differences (same seeds and folds)
+            against the random-layout control and the best tabular model.
+        meta: data shape, classes, split, seeds, layouts used, skipped models, notes.
     """
 
     summary: dict[str, dict[str, Any]]
-    per_fold: dict[str, list[dict[str, float]]]
+    per_run: dict[str, list[dict[str, float]]]
+    paired: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """``{model: {"accuracy": ..., "accuracy_sd": ..., ...}, "_meta": {...}}``."""
+        """``{model: {"accuracy": ..., "accuracy_sd": ..., ...}, "_paired": {...}, "_meta": {...}}``."""
         out: dict[str, Any] = {name: dict(values) for name, values in self.summary.items()}
+        out["_paired"] = self.paired
         out["_meta"] = self.meta
         return out
 
@@ -76,6 +87,7 @@ class _Fold:
     def __init__(self, table: OmicsTable, data: BenchmarkData, train: np.ndarray, test: np.ndarray,
                  normalization: str, layout_params: Mapping[str, Any], seed: int) -> None:
         self.table = table
+        self.missing = data.missing
         self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
         self.y_train, self.y_test = data.y[train], data.y[test]
         self.normalization = normalization
@@ -86,12 +98,20 @@ class _Fold:
 
     @functools.cached_property
     def tabular(self) -> tuple[np.ndarray, np.ndarray]:
-        """(train, test) feature matrices: every type normalised on the training rows, side by side."""
+        """(train, test) feature matrices: every type normalised on the training rows, side by side.
+
+        A sample without a row of some type gets zeros there (mean imputation under z-scoring).
+        """
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for t in self.table.types:
-            norm = FeatureNormalizer(self.normalization).fit(self.table.rows(t, self.train_ids), self.table.features(t))
+            held = [s for s in self.train_ids if self.table.has(t, s)]
+            norm = FeatureNormalizer(self.normalization).fit(self.table.rows(t, held), self.table.features(t))
             for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
-                out.append(norm.transform(self.table.rows(t, ids), ids))
+                values = np.zeros((len(ids), self.table.features(t).size), dtype=np.float32)
+                rows = [i for i, s in enumerate(ids) if self.table.has(t, s)]
+                if rows:
+                    values[rows] = norm.transform(self.table.rows(t, [ids[i] for i in rows]))
+                out.append(values)
         return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
 
     def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
@@ -101,7 +121,7 @@ class _Fold:
             if key == "deepinsight":
                 params.update(method="deepinsight", grid=self.preprocessor("ot")[0].grid_)
             self._pre[key] = imaging.fit_preprocessor(
-                self.table, self.train_ids, self.normalization, params, shared=key == "shared"
+                self.table, self.train_ids, self.normalization, params, shared=key == "shared", missing=self.missing
             )
         return self._pre[key]
 
@@ -114,26 +134,27 @@ class _Fold:
         method = self.layout_params.get("method", "auto")
         ot_text = f"OmicsPreprocessor + OTLayout(method={method!r}) per omics type"
         if model == "ot_cnn":
-            return imaging.from_preprocessor(*self._with("ot"), ot_text, self.preprocessor("ot")[1])
+            return imaging.from_preprocessor(*self._with("ot"), ot_text, self.preprocessor("ot")[1], self.missing)
         if model == "ot_cnn_shared":
             return imaging.from_preprocessor(*self._with("shared"), f"OmicsPreprocessor(shared=True), method={method!r}",
-                                             self.preprocessor("shared")[1])
+                                             self.preprocessor("shared")[1], self.missing)
         pre = self.preprocessor("ot")[0]
         if model == "random_layout_cnn":
-            return imaging.shuffled(pre, self.table, ot_text, self.seed)
+            return imaging.shuffled(pre, self.table, ot_text, self.seed, self.missing)
         grid = tuple(pre.grid_)
         if model == "deepinsight_cnn":
             problem = peer_problem("pyDeepInsight")
             if problem is None:
                 return imaging.fit_peer(pre, self.table, self.train_ids, lambda: DeepInsightPeer(grid, self.seed),
-                                        DeepInsightPeer.name)
+                                        DeepInsightPeer.name, self.missing)
             return imaging.from_preprocessor(
                 *self._with("deepinsight"),
                 f"stand-in: omicsfusion OTLayout(method='deepinsight') (t-SNE + binning), because {problem}",
-                self.preprocessor("deepinsight")[1],
+                self.preprocessor("deepinsight")[1], self.missing,
             )
         if model == "genomap_cnn":
-            return imaging.fit_peer(pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name)
+            return imaging.fit_peer(pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name,
+                                    self.missing)
         raise BenchmarkError(f"{model!r} is not a CNN model")
 
     def _with(self, key: str) -> tuple[OmicsPreprocessor, OmicsTable]:
@@ -146,11 +167,24 @@ def _full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarr
     return out
 
 
+def _paired(per_run: Mapping[str, list[dict[str, float]]], summary: Mapping[str, Mapping]) -> dict[str, dict]:
+    """ot_cnn against the random-layout control and against the best tabular model (by mean accuracy)."""
+    if "ot_cnn" not in per_run:
+        return {}
+    others = [m for m in ("random_layout_cnn",) if m in per_run]
+    tabular = [m for m in TABULAR_MODELS if m in per_run]
+    if tabular:
+        others.append(max(tabular, key=lambda m: summary[m]["accuracy"]))
+    return {f"ot_cnn - {m}": {**paired_difference(per_run["ot_cnn"], per_run[m]), "against": m,
+                              "best_baseline": m in tabular}
+            for m in others}
+
+
 def run_benchmark(
     data: BenchmarkData,
     *,
     folds: int = 5,
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     split: tuple[Sequence[str], Sequence[str]] | None = None,
     models: Sequence[str] | None = None,
     normalization: str = "zscore",
@@ -164,19 +198,23 @@ def run_benchmark(
     Args:
         data: joined tables and labels (:func:`omicsfusion.benchmark.inputs.join_inputs`).
         folds: stratified folds (ignored when ``split`` is given).
-        seed: seeds folds, layouts, the shuffle control and every model.
+        seeds: each seed draws its own folds, layouts, shuffle control and model weights; the
+            summary is mean ± sd over seeds (over folds when there is one seed).
         split: (train ids, test ids) to use one predefined split instead of folds.
         models: subset of :data:`ALL_MODELS`; default all that can run.
         normalization: FeatureNormalizer method fitted per training fold.
         layout_params: extra OTLayout parameters (e.g. ``method``, ``grid``).
         cnn_params: overrides of :class:`CNNClassifier` fields (e.g. ``max_epochs``).
         threads: CPU threads for torch and the random forest.
-        progress: show a tqdm bar over (split, model).
+        progress: show a tqdm bar over (seed, split, model).
 
     Raises:
-        BenchmarkError: unknown models, unusable labels or split.
+        BenchmarkError: unknown models, unusable labels or split, no seed.
     """
-    params = {"random_state": seed, **(layout_params or {})}
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise BenchmarkError(f"seeds must be distinct and at least one, got {seeds}")
+    params = dict(layout_params or {})
     if params.get("grid") == "auto":
         del params["grid"]  # let the widest omics type choose the grid the others reuse
     grid = params.get("grid")
@@ -184,44 +222,50 @@ def run_benchmark(
     chosen, skipped = _select_models(models, len(data.tables), grid_dims)
     if not chosen:
         raise BenchmarkError(f"no model left to run; skipped: {skipped}")
-    splits = (
-        predefined_split(list(data.sample_ids), *split) if split is not None
+    splits = {
+        seed: predefined_split(list(data.sample_ids), *split) if split is not None
         else stratified_folds(data.y, folds, seed, list(data.classes))
-    )
-    for train, _ in splits:
+        for seed in seeds
+    }
+    for train, _ in splits[seeds[0]]:
         if len(np.unique(data.y[train])) < 2:
             raise BenchmarkError(f"the training samples hold one class only ({data.classes[data.y[train][0]]!r})")
     n_classes = len(data.classes)
-    per_fold: dict[str, list[dict[str, float]]] = {m: [] for m in chosen}
+    # a type some samples lack: train the CNNs with whole channels masked at random, as they are at test time
+    cnn_defaults = {"channel_dropout": 0.3 if data.missing == "mask" else 0.0}
+    per_run: dict[str, list[dict[str, float]]] = {m: [] for m in chosen}
     layouts: dict[str, str] = {}
     grids: dict[str, list[int]] = {}
-    epochs: dict[str, list[int]] = {m: [] for m in chosen if m in CNN_MODELS}
+    epochs: dict[str, list[float]] = {m: [] for m in chosen if m in CNN_MODELS}
     started = time.perf_counter()
     table = OmicsTable(data.tables)
-    with tqdm(total=len(splits) * len(chosen), desc="benchmark", unit="fit", disable=not progress) as bar:
-        for train, test in splits:
-            fold = _Fold(table, data, train, test, normalization, params, seed)
-            for model in chosen:
-                bar.set_postfix_str(model)
-                if model in TABULAR_MODELS:
-                    x_train, x_test = fold.tabular
-                    t0 = time.perf_counter()
-                    clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
-                    fit_s = time.perf_counter() - t0
-                    proba = _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes)
-                else:
-                    imager = fold.imager(model)  # its own fit time is imager.fit_s
-                    t0 = time.perf_counter()
-                    cnn = CNNClassifier(seed=seed, threads=threads, **(cnn_params or {}))
-                    cnn.fit(imager.images(fold.train_ids), fold.y_train, n_classes)
-                    fit_s = imager.fit_s + time.perf_counter() - t0
-                    proba = cnn.predict_proba(imager.images(fold.test_ids))
-                    layouts[model] = imager.description
-                    grids[model] = list(imager.grid)
-                    epochs[model].append(cnn.epochs_)
-                per_fold[model].append(fold_metrics(fold.y_test, proba, fit_s))
-                bar.update()
-    summary = {m: aggregate(per_fold[m]) for m in chosen}
+    total = sum(len(s) for s in splits.values()) * len(chosen)
+    with tqdm(total=total, desc="benchmark", unit="fit", disable=not progress) as bar:
+        for seed in seeds:
+            for fold_index, (train, test) in enumerate(splits[seed]):
+                fold = _Fold(table, data, train, test, normalization, {"random_state": seed, **params}, seed)
+                for model in chosen:
+                    bar.set_postfix_str(f"seed {seed} {model}")
+                    if model in TABULAR_MODELS:
+                        x_train, x_test = fold.tabular
+                        t0 = time.perf_counter()
+                        clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
+                        fit_s = time.perf_counter() - t0
+                        proba = _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes)
+                    else:
+                        imager = fold.imager(model)  # its own fit time is imager.fit_s
+                        t0 = time.perf_counter()
+                        cnn = CNNClassifier(seed=seed, threads=threads, **{**cnn_defaults, **(cnn_params or {})})
+                        cnn.fit(imager.images(fold.train_ids), fold.y_train, n_classes)
+                        fit_s = imager.fit_s + time.perf_counter() - t0
+                        proba = cnn.predict_proba(imager.images(fold.test_ids))
+                        layouts[model] = imager.description
+                        grids[model] = list(imager.grid)
+                        epochs[model].append(cnn.epochs_)
+                    run = fold_metrics(fold.y_test, proba, fit_s)
+                    per_run[model].append({**run, "seed": seed, "fold": fold_index})
+                    bar.update()
+    summary = {m: aggregate_runs(per_run[m]) for m in chosen}
     for model, values in epochs.items():
         summary[model]["layout"] = layouts[model]
         summary[model]["grid"] = grids[model]
@@ -232,9 +276,11 @@ def run_benchmark(
         "n_features": {t: int(f.shape[1]) for t, f in data.tables.items()},
         "classes": {str(c): int(n) for c, n in zip(data.classes, counts)},
         "split": "predefined train/test ids" if split is not None else f"{folds}-fold stratified",
-        "seed": seed,
+        "seeds": seeds,
         "normalization": normalization,
         "layout_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+        "cnn_params": {**cnn_defaults, **(cnn_params or {})},
+        "missing_types": data.missing,
         "skipped": skipped,
         "notes": list(data.notes),
         "threads": threads,
@@ -242,4 +288,4 @@ def run_benchmark(
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    return BenchmarkResult(summary, per_fold, meta)
+    return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)

@@ -28,12 +28,14 @@ from omicsfusion.layout import OTLayout, coherent_signs, fit_shared_layout
 from omicsfusion.layout.grid import pixel_coordinates
 from omicsfusion.layout.metrics import feature_positions
 
-__all__ = ["OmicsPreprocessor", "FORMAT", "SIGNS"]
+__all__ = ["OmicsPreprocessor", "FORMAT", "MISSING", "SIGNS"]
 
 #: value of the ``format`` entry of a preprocessor file
 FORMAT = "omicsfusion.OmicsPreprocessor/1"
 #: how features are signed when rendered (``OmicsPreprocessor.fit(signs=...)``)
 SIGNS = ("auto", "coherent", "none")
+#: what a sample without a row of some omics type gets (``fit`` / ``transform`` ``missing=...``)
+MISSING = ("raise", "mask")
 _CACHE: dict[tuple, "OmicsPreprocessor"] = {}
 
 
@@ -45,6 +47,17 @@ def _coherent_signs(frame: pd.DataFrame, layout: OTLayout, names: np.ndarray) ->
     signs = pd.Series(1.0, index=pd.Index(np.asarray(names, str)))
     signs[columns] = coherent_signs(frame[columns].to_numpy(np.float64), positions)
     return signs.to_numpy()
+
+
+def _check_missing(missing: str) -> None:
+    if missing not in MISSING:
+        raise OmicsDataError(f"missing must be one of {MISSING}, got {missing!r}")
+
+
+def _held(table: OmicsTable, omics_type: str, sample_ids: Sequence[str], missing: str) -> list[str]:
+    """The ids a type is fitted on: all of them ("raise": an absent one raises later), or those it holds."""
+    ids = [str(s) for s in sample_ids]
+    return ids if missing == "raise" else [s for s in ids if table.has(omics_type, s)]
 
 
 def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -74,6 +87,7 @@ class OmicsPreprocessor:
         omics_types: Sequence[str] | None = None,
         max_features: int | None = None,
         signs: str = "auto",
+        missing: str = "raise",
         **layout_params,
     ) -> OmicsPreprocessor:
         """Fit normalisers and layout(s) on the training samples only.
@@ -94,6 +108,9 @@ class OmicsPreprocessor:
                 the normaliser's scale), "none" renders every feature as it is, "auto" is
                 "coherent" for the unsigned metrics (``abs_correlation``, ``abs_spearman``),
                 which place anti-correlated features side by side, and "none" otherwise.
+            missing: "raise" (every training id must be in every type) or "mask": each type is
+                fitted on the training ids it holds (a patient lacking one omics type still
+                trains the others); :meth:`transform` then masks the absent channel.
             layout_params: passed to ``OTLayout`` / ``fit_shared_layout``.
                 Without an explicit ``grid`` and ``shared=False`` the type with
                 most features chooses the grid and the others reuse it, so the
@@ -101,11 +118,15 @@ class OmicsPreprocessor:
         """
         if signs not in SIGNS:
             raise OmicsDataError(f"signs must be one of {SIGNS}, got {signs!r}")
+        _check_missing(missing)
         types = list(table.types if omics_types is None else omics_types)
-        ids = [str(s) for s in sample_ids]
         normalizers, frames = {}, {}
         for t in types:
             method = normalization[t] if isinstance(normalization, Mapping) else normalization
+            ids = _held(table, t, sample_ids, missing)
+            if len(ids) < 2:
+                raise OmicsDataError(f"omics type {t!r} ({table.source(t)}) holds {len(ids)} of the "
+                                     f"{len(sample_ids)} training samples; a layout needs at least 2")
             X = table.rows(t, ids)
             norm = FeatureNormalizer(method).fit(X, table.features(t))
             normalizers[t] = norm
@@ -238,6 +259,31 @@ class OmicsPreprocessor:
         stacked = np.stack(channels, axis=-2)  # (..., C, n_pixels)
         return stacked.reshape(stacked.shape[:-1] + self.grid_)
 
+    def normalized_rows(
+        self,
+        table: OmicsTable,
+        omics_type: str,
+        sample_ids: Sequence[str],
+        *,
+        fill_value: float = 0.0,
+        min_overlap: float = 0.5,
+        missing: str = "raise",
+    ) -> np.ndarray:
+        """Normalised ``(n, F)`` rows of one type, features aligned by name (absent ones get ``fill_value``).
+
+        With ``missing="mask"`` a sample without a row of this type gets zeros (the training mean under
+        the z-scoring normalisations), so the absent type carries no signal for that sample.
+        """
+        _check_missing(missing)
+        ids = [str(s) for s in sample_ids]
+        out = np.zeros((len(ids), self.feature_names(omics_type).size), dtype=np.float32)
+        held = [i for i, s in enumerate(ids) if missing == "raise" or table.has(omics_type, s)]
+        if held:
+            rows = table.aligned_rows(omics_type, [ids[i] for i in held], self.feature_names(omics_type),
+                                      fill_value=fill_value, min_overlap=min_overlap)
+            out[held] = self.normalize(omics_type, rows)
+        return out
+
     def transform(
         self,
         table: OmicsTable,
@@ -245,15 +291,16 @@ class OmicsPreprocessor:
         omics_types: Sequence[str] | None = None,
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
+        missing: str = "raise",
     ) -> np.ndarray:
-        """Images ``(n, C, *grid)`` for many samples of a table (features aligned by name)."""
+        """Images ``(n, C, *grid)`` for many samples of a table (see :meth:`normalized_rows`)."""
         types = self.types_ if omics_types is None else list(omics_types)
-        ids = [str(s) for s in sample_ids]
         vectors = {
-            t: table.aligned_rows(t, ids, self.feature_names(t), fill_value=fill_value, min_overlap=min_overlap)
+            t: self.normalized_rows(table, t, sample_ids, fill_value=fill_value, min_overlap=min_overlap,
+                                    missing=missing)
             for t in types
         }
-        return self.images(vectors, types)
+        return self.images(vectors, types, normalized=True)
 
     def backproject(self, maps: np.ndarray, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Adjoint of :meth:`images` (after normalisation): per type ``A_c.T @ a_c``.
