@@ -166,17 +166,22 @@ def test_display_names_travel_from_the_matrix_to_the_gene_table(data, tmp_path):
     assert (genes["display_name"] == genes["feature"].map(symbols)).all()
 
 
-def _blocks_manifest(data: Path, first: str = "blocks") -> None:
-    manifest = pd.read_csv(data / "sections.csv")
-    manifest["split"] = [first, "training", "test"]
-    manifest.to_csv(data / "sections.csv", index=False)
+@pytest.fixture(scope="module")
+def blocks_data(tmp_path_factory) -> Path:
+    """A phantom large enough to tile (about 200 spots per section), section_1 split in blocks."""
+    root = tmp_path_factory.mktemp("blocks")
+    make_spatial_phantom(root, n_per_class=50, n_sections=3, seed=1)
+    manifest = pd.read_csv(root / "sections.csv")
+    manifest["split"] = ["blocks", "training", "test"]
+    manifest.to_csv(root / "sections.csv", index=False)
+    return root
 
 
 BLOCKS = {"tiles": [3, 3], "val_fraction": 0.2, "test_fraction": 0.2, "gap_spots": 1}
 
 
-def test_a_blocks_section_is_split_within_itself_and_its_gap_reported(data, tmp_path):
-    _blocks_manifest(data)
+def test_a_blocks_section_is_split_within_itself_and_its_gap_reported(blocks_data, tmp_path):
+    data = blocks_data
     assert section_splits(data)["section_1"] == "blocks"
     with pytest.raises(OmicsDataError, match=r"sections \['section_1'\] are split in blocks: pass blocks"):
         _export(data, tmp_path / "none", splits=section_splits(data))
@@ -189,6 +194,7 @@ def test_a_blocks_section_is_split_within_itself_and_its_gap_reported(data, tmp_
     first = samples[samples["group"] == "section_1"]
     assert set(first["split"]) == {"training", "validation", "test"}
     assert set(samples.loc[samples["group"] == "section_2", "split"]) == {"training"}
+    assert set(first.loc[first["split"] == "training", "class_name"]) == set(first["class_name"])  # all trained on
     # every spot of the section is either in the export (labelled) or counted in the gap
     unlabelled = len(all_spots) - n_gap - len(first)
     assert n_gap > 0 and unlabelled >= 0 and set(first["barcode"]) <= set(all_spots)
@@ -199,10 +205,10 @@ def test_a_blocks_section_is_split_within_itself_and_its_gap_reported(data, tmp_
     assert set(kept) == set(train.sum().sort_values(ascending=False).index[:20])
 
 
-def test_prepare_keeps_a_block_datalist_and_refuses_one_of_another_seed(data, tmp_path):
+def test_prepare_keeps_a_block_datalist_and_refuses_one_of_another_seed(blocks_data, tmp_path):
     from omicsfusion.prepare import prepare_spatial
 
-    _blocks_manifest(data)
+    data = blocks_data
     kwargs = dict(dataset_dir=data, spots_dir=tmp_path / "spots", datalist_file=tmp_path / "datalist.json",
                   layout_file=tmp_path / "layout.npz", omics_types=[], class_names=CLASS_NAMES,
                   annotation_column=COLUMN, block_split=BLOCKS)

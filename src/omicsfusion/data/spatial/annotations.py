@@ -65,9 +65,11 @@ def annotate(sample: SpatialSample, table: str | os.PathLike | pd.DataFrame, col
             "suffix such as '-1', a section prefix or another id column?)")
     extra = values.index.difference(barcodes)
     if not present.all() or len(extra):
-        warnings.warn(f"{source}: {int((~present).sum())} of {len(barcodes)} spots of section {sample.name!r} have "
-                      f"no {column!r} annotation (e.g. {barcodes[~present][:3].tolist()}); {len(extra)} annotated "
-                      f"spot ids are not spots of this section (e.g. {extra[:3].tolist()})", UserWarning, stacklevel=2)
+        parts = [f"{int((~present).sum())} of {len(barcodes)} spots of section {sample.name!r} have no {column!r} "
+                 f"annotation (e.g. {barcodes[~present][:3].tolist()})" if not present.all() else "",
+                 f"{len(extra)} annotated spot ids are not spots of this section (e.g. {extra[:3].tolist()})"
+                 if len(extra) else ""]
+        warnings.warn(f"{source}: " + "; ".join(p for p in parts if p), UserWarning, stacklevel=2)
     sample.adata.obs[column] = values.reindex(barcodes).to_numpy()
     return sample
 

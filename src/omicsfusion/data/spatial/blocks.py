@@ -6,7 +6,10 @@ tiles the section's bounding box, gives whole tiles to the splits (seeded, by
 spot share) and then removes every spot closer than ``gap_spots + 1`` spot
 pitches to a spot of another split, so that at least ``gap_spots`` rows of
 spots lie between any training spot and any held-out spot. The pitch is the
-median nearest-neighbour distance of the spots themselves.
+median nearest-neighbour distance of the spots themselves. With ``labels``,
+draws whose training part lacks a class of the section are redrawn (seeded),
+since tissue classes cluster in space and a class absent from training can
+be neither learnt nor weighted.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ __all__ = ["BlockSplit", "GAP", "block_split"]
 
 #: split value of a spot removed to open the gap
 GAP = "gap"
+#: draws tried with ``labels`` before giving up
+MAX_DRAWS = 1000
 # a spot pair counts as closer than the gap below this share of (gap_spots + 1) pitches (coordinates jitter)
 _TOLERANCE = 0.95
 # held-out splits keep their border spots: lower-priority splits lose theirs (training is the largest)
@@ -41,6 +46,7 @@ class BlockSplit:
     split: np.ndarray
     block: np.ndarray
     pitch: float
+    draws: int = 1
 
     @property
     def n_gap(self) -> int:
@@ -64,7 +70,8 @@ def _pitch(xy: np.ndarray) -> float:
 
 
 def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: float = 0.2,
-                test_fraction: float = 0.2, gap_spots: int = 1, seed: int = 0) -> BlockSplit:
+                test_fraction: float = 0.2, gap_spots: int = 1, seed: int = 0,
+                labels: Sequence | None = None) -> BlockSplit:
     """Split spots into contiguous tiles per split, with a gap of ``gap_spots`` spots between splits.
 
     Args:
@@ -74,13 +81,16 @@ def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: fl
         test_fraction: the same for test (0: no test tiles, e.g. the test set is another section).
         gap_spots: spot rows removed between splits (>= 0).
         seed: order in which tiles are drawn; equal seeds give equal splits.
+        labels: per spot class; when given, tiles are redrawn (up to :data:`MAX_DRAWS` times, seeded)
+            until every class has training spots after the gap.
 
     Tiles are drawn in a seeded order: validation takes tiles until it holds
     ``val_fraction`` of the spots, then test until ``test_fraction``, training
     the rest (a split with a positive fraction gets at least one tile).
 
     Raises:
-        OmicsDataError: fewer than two spots, bad fractions or tiles, or no tile left for training.
+        OmicsDataError: fewer than two spots, bad fractions or tiles, no tile left for training, or
+            no draw keeps every class in training.
     """
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) < 2:
@@ -97,21 +107,32 @@ def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: fl
              for a, n in enumerate((nx, ny))]
     block = cells[1] * nx + cells[0]
     occupied = np.unique(block)
-    order = np.random.default_rng(seed).permutation(occupied)
     sizes = {b: int((block == b).sum()) for b in occupied}
+    rng = np.random.default_rng(seed)
+    classes = None if labels is None else set(np.asarray(labels, dtype=object).tolist())
+    for draw in range(1, MAX_DRAWS + 1):
+        split = _draw(rng.permutation(occupied), block, sizes, len(xy), val_fraction, test_fraction, (nx, ny))
+        _open_gap(xy, split, (gap_spots + 1) * pitch * _TOLERANCE if gap_spots > 0 else 0.0)
+        if classes is None or set(np.asarray(labels, dtype=object)[split == "training"].tolist()) == classes:
+            return BlockSplit(split=split, block=block, pitch=pitch, draws=draw)
+    raise OmicsDataError(f"block split: none of {MAX_DRAWS} draws of {nx} x {ny} tiles (seed {seed}) keeps every "
+                         f"class of {sorted(map(str, classes))} in training; use more tiles or smaller fractions")
+
+
+def _draw(order: np.ndarray, block: np.ndarray, sizes: dict, n: int, val_fraction: float, test_fraction: float,
+          tiles: tuple[int, int]) -> np.ndarray:
+    """Tiles in ``order`` to validation, then test, by spot share; training the rest."""
     assigned, position = {}, 0
     for name, fraction in (("validation", val_fraction), ("test", test_fraction)):
         taken = 0
-        while fraction > 0 and position < len(order) and (taken == 0 or taken < fraction * len(xy)):
+        while fraction > 0 and position < len(order) and (taken == 0 or taken < fraction * n):
             assigned[order[position]] = name
             taken += sizes[order[position]]
             position += 1
     if position >= len(order):
-        raise OmicsDataError(f"block split: {len(occupied)} occupied tile(s) of {nx} x {ny} leave none for training "
-                             f"(val_fraction={val_fraction}, test_fraction={test_fraction}); use more tiles")
-    split = np.array([assigned.get(b, "training") for b in block], dtype=object)
-    _open_gap(xy, split, (gap_spots + 1) * pitch * _TOLERANCE if gap_spots > 0 else 0.0)
-    return BlockSplit(split=split, block=block, pitch=pitch)
+        raise OmicsDataError(f"block split: {len(order)} occupied tile(s) of {tiles[0]} x {tiles[1]} leave none for "
+                             f"training (val_fraction={val_fraction}, test_fraction={test_fraction}); use more tiles")
+    return np.array([assigned.get(b, "training") for b in block], dtype=object)
 
 
 def _open_gap(xy: np.ndarray, split: np.ndarray, radius: float) -> None:

@@ -192,12 +192,14 @@ def _top_expressed(expression: pd.DataFrame, train: np.ndarray, max_genes: int, 
 
 
 def _split_blocks(frame: pd.DataFrame, name: str, blocks: Mapping, seed: int) -> pd.DataFrame:
-    """Spots of a ``blocks`` section with their block split; the gap spots are left out with a warning."""
-    result = block_split(frame[["x", "y"]].to_numpy(), seed=seed, **blocks)
+    """Spots of a ``blocks`` section with their block split (every labelled class in training); the gap spots
+    are left out with a warning."""
+    labels = frame["class_name"].astype(str).to_numpy() if "class_name" in frame.columns else None
+    result = block_split(frame[["x", "y"]].to_numpy(), seed=seed, labels=labels, **blocks)
     frame = frame.assign(split=result.split)
     counts = {k: v for k, v in result.counts().items() if k != GAP}
-    message = (f"section {name!r}: block split ({dict(blocks)}, seed {seed}, spot pitch {result.pitch:.1f} px): "
-               f"{counts}")
+    message = (f"section {name!r}: block split ({dict(blocks)}, seed {seed}, draw {result.draws}, spot pitch "
+               f"{result.pitch:.1f} px): {counts}")
     if result.n_gap:
         warnings.warn(f"{message}; {result.n_gap} spot(s) of the gap between splits left out (e.g. "
                       f"{_first(frame.loc[frame['split'] == GAP, 'barcode'])})", UserWarning, stacklevel=3)
@@ -307,9 +309,6 @@ def export_spots(
         sample = read_section(row, dataset_dir, where)
         name = sample.name
         frame = pd.DataFrame({"barcode": sample.barcodes, "x": sample.xy[:, 0], "y": sample.xy[:, 1]})
-        if splits is not None:
-            frame = (_split_blocks(frame, name, blocks, seed) if splits[name] == BLOCKS
-                     else frame.assign(split=splits[name]))
         if annotation_column is not None:
             if _opt(section, "annotations") is not None:
                 annotate(sample, dataset_dir / str(section["annotations"]), annotation_column,
@@ -317,6 +316,9 @@ def export_spots(
             frame = _labelled(frame, sample.labels(annotation_column), where,
                               _opt(section, "annotations") or "the reader", annotation_column, class_names,
                               drop_classes)
+        if splits is not None:  # after the labels: a block split keeps every class of the section in training
+            frame = (_split_blocks(frame, name, blocks, seed) if splits[name] == BLOCKS
+                     else frame.assign(split=splits[name]))
         frame.insert(0, "sample_id", [f"{name}:{b}" for b in frame["barcode"]])
         frame["image"] = os.path.relpath(Path(sample.slide.path).resolve(), out_dir.resolve())
         frame["mpp"] = sample.mpp
