@@ -9,7 +9,7 @@
   genes ranked on the training spots), so that the image-only, omics-only and fused runs and the
   baselines of a split read the same spots and genes;
 * ``bundle.json``: the config every bundle run of the recipe merges (classes, annotation column,
-  ``drop_classes``, ``block_split``, ``max_genes``, ``class_weights``);
+  ``drop_classes``, ``block_split``, ``max_genes``, ``class_weights``, ``spot_um`` of the overlay);
 * ``splits.csv`` (one row per split, with its class counts per section) and ``report.json``
   (every warning of the preparation: spots left out by the gap, unlabelled, of dropped classes).
 
@@ -50,10 +50,10 @@ HER2ST_SCALE = 2000 / 6954
 DATASETS: dict[str, dict[str, Any]] = {
     "dlpfc": {"class_names": DLPFC_LAYERS, "annotation_column": "layer", "drop_classes": [],
               "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.0, "gap_spots": 1},
-              "class_weights": None},
+              "class_weights": None, "spot_um": 55.0},
     "her2st": {"class_names": HER2ST_CLASSES, "annotation_column": "label", "drop_classes": HER2ST_DROPPED,
                "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.2, "gap_spots": 1},
-               "class_weights": "balanced"},
+               "class_weights": "balanced", "spot_um": 100.0},
 }
 
 
