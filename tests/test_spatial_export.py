@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from omicsfusion.data.spatial import (
     NoLabelledSpotError,
     SectionFileError,
     export_spots,
+    read_section,
     read_spaceranger,
 )
 from omicsfusion.data.spatial.export import section_splits
@@ -161,3 +164,122 @@ def test_display_names_travel_from_the_matrix_to_the_gene_table(data, tmp_path):
     assert pre.display_names("rna").tolist() == [symbols[g] for g in pre.feature_names("rna")]
     genes = class_gene_table({"rna": np.ones((2, 200))}, np.array([0, 0]), CLASS_NAMES, pre)
     assert (genes["display_name"] == genes["feature"].map(symbols)).all()
+
+
+@pytest.fixture(scope="module")
+def blocks_data(tmp_path_factory) -> Path:
+    """A phantom large enough to tile (about 200 spots per section), section_1 split in blocks."""
+    root = tmp_path_factory.mktemp("blocks")
+    make_spatial_phantom(root, n_per_class=50, n_sections=3, seed=1)
+    manifest = pd.read_csv(root / "sections.csv")
+    manifest["split"] = ["blocks", "training", "test"]
+    manifest.to_csv(root / "sections.csv", index=False)
+    return root
+
+
+BLOCKS = {"tiles": [3, 3], "val_fraction": 0.2, "test_fraction": 0.2, "gap_spots": 1}
+
+
+def test_a_blocks_section_is_split_within_itself_and_its_gap_reported(blocks_data, tmp_path):
+    data = blocks_data
+    assert section_splits(data)["section_1"] == "blocks"
+    with pytest.raises(OmicsDataError, match=r"sections \['section_1'\] are split in blocks: pass blocks"):
+        _export(data, tmp_path / "none", splits=section_splits(data))
+    all_spots = read_section(pd.read_csv(data / "sections.csv").iloc[0].to_dict(), data).barcodes
+    with pytest.warns(UserWarning, match=r"section 'section_1': block split .*seed 4.*: \{.*\}; (\d+) spot\(s\) of "
+                                         r"the gap between splits left out") as record:
+        out = _export(data, tmp_path / "spots", splits=section_splits(data), blocks=BLOCKS, seed=4, max_genes=20)
+    n_gap = int(next(m for r in record if (m := re.search(r"; (\d+) spot\(s\) of the gap", str(r.message)))).group(1))
+    samples = pd.read_csv(out, dtype={"barcode": str})
+    first = samples[samples["group"] == "section_1"]
+    assert set(first["split"]) == {"training", "validation", "test"}
+    assert set(samples.loc[samples["group"] == "section_2", "split"]) == {"training"}
+    assert set(first.loc[first["split"] == "training", "class_name"]) == set(first["class_name"])  # all trained on
+    # every spot of the section is either in the export (labelled) or counted in the gap
+    unlabelled = len(all_spots) - n_gap - len(first)
+    assert n_gap > 0 and unlabelled >= 0 and set(first["barcode"]) <= set(all_spots)
+    # max_genes ranks on the training spots: the training blocks of section_1 and all of section_2
+    full = pd.read_parquet(_export(data, tmp_path / "all").parent / "omics" / "rna.parquet")
+    train = full.loc[samples.loc[samples["split"] == "training", "sample_id"]]
+    kept = pd.read_parquet(out.parent / "omics" / "rna.parquet").columns
+    assert set(kept) == set(train.sum().sort_values(ascending=False).index[:20])
+
+
+def test_prepare_keeps_a_block_datalist_and_refuses_one_of_another_seed(blocks_data, tmp_path):
+    from omicsfusion.prepare import prepare_spatial
+
+    data = blocks_data
+    kwargs = dict(dataset_dir=data, spots_dir=tmp_path / "spots", datalist_file=tmp_path / "datalist.json",
+                  layout_file=tmp_path / "layout.npz", omics_types=[], class_names=CLASS_NAMES,
+                  annotation_column=COLUMN, block_split=BLOCKS)
+    with pytest.warns(UserWarning, match="gap between splits"):
+        datalist = json.loads(prepare_spatial(seed=2, **kwargs).read_text())
+    samples = pd.read_csv(tmp_path / "spots" / "samples.csv").set_index("sample_id")["split"]
+    assert {r["omics"]: s for s in datalist for r in datalist[s]} == samples.to_dict()
+    assert {r["group"] for r in datalist["test"]} == {"section_1", "section_3"}
+    prepare_spatial(seed=2, **kwargs)  # the same split again: the datalist is kept
+    shutil.rmtree(tmp_path / "spots")
+    with pytest.raises(OmicsDataError, match=r"datalist\.json: \d+ of its \d+ spots are not in the same section.*"
+                                             r"another seed or block_split"):
+        prepare_spatial(seed=3, **kwargs)
+
+
+def test_drop_classes_leaves_their_spots_out_with_counts(data, tmp_path):
+    kept = [c for c in CLASS_NAMES if c != "immune"]
+    with pytest.raises(OmicsDataError, match=r"\['immune'\] are not in class_names.*drop_classes"):
+        export_spots(data, tmp_path / "a", COLUMN, kept)
+    with pytest.warns(UserWarning, match=r"drop_classes leaves out (\d+) spot\(s\): \{'immune': \1\}"):
+        out = export_spots(data, tmp_path / "b", COLUMN, kept, drop_classes=["immune"])
+    assert "immune" not in set(pd.read_csv(out)["class_name"])
+
+
+def test_balanced_class_weights_from_the_training_labels():
+    from omicsfusion.prepare import class_weights
+
+    rows = [{"label": 0}] * 6 + [{"label": 1}] * 2 + [{"label": 2}] * 4
+    assert class_weights(rows, ["a", "b", "c"]) is None
+    weights = class_weights(rows, ["a", "b", "c"], "balanced")
+    assert weights.tolist() == pytest.approx([12 / 18, 12 / 6, 12 / 12])
+    with pytest.raises(OmicsDataError, match=r"class\(es\) \['d'\] have no training sample"):
+        class_weights(rows, ["a", "b", "c", "d"], "balanced")
+    with pytest.raises(OmicsDataError, match="must be one of"):
+        class_weights(rows, ["a", "b", "c"], "inverse")
+
+
+HER2ST = DATA / "her2st_A1"
+needs_her2st = pytest.mark.skipif(not (HER2ST / "A1_counts.tsv.gz").is_file(), reason="../shared/data/her2st_A1 absent")
+#: her2st README: labelled spots per class after joining with the counts
+HER2ST_COUNTS = {"invasive cancer": 282, "connective tissue": 24, "cancer in situ": 21, "adipose tissue": 12,
+                 "undetermined": 5, "immune infiltrate": 2}
+
+
+@needs_her2st
+def test_her2st_a1_reads_on_the_viewer_png_and_its_labels_join_by_rounded_array_coordinates(tmp_path):
+    from PIL import Image
+
+    row = {"section": "A1", "format": "legacy_st", "path": "A1_counts.tsv.gz", "spots": "A1_selection.tsv",
+           "image": "A1_HE_image_dark.png", "image_scale": 2000 / 6954, "barcode_policy": "intersect",
+           "annotations": "A1_labeled_coordinates.tsv", "annotation_id": "{x:.0f}x{y:.0f}"}
+    manifest = tmp_path / "data"
+    manifest.mkdir()
+    pd.DataFrame([{**row, **{k: str(HER2ST / row[k]) for k in ("path", "spots", "image", "annotations")}}]).to_csv(
+        manifest / "sections.csv", index=False)
+    with pytest.warns(UserWarning, match=r"2 selected spot\(s\) of A1_selection.tsv have no counts"):
+        sample = read_section(pd.read_csv(manifest / "sections.csv").iloc[0].to_dict(), manifest)
+    assert sample.adata.shape == (346, 15045)
+    selection = pd.read_csv(HER2ST / "A1_selection.tsv", sep="\t")
+    selection.index = [f"{x}x{y}" for x, y in zip(selection["x"], selection["y"], strict=True)]
+    expected = selection.loc[sample.barcodes, ["pixel_x", "pixel_y"]].to_numpy() * 2000 / 6954
+    assert np.allclose(sample.xy, expected)
+    # a patch centre lands on tissue: the viewer PNG masks the background to black
+    image = np.asarray(Image.open(HER2ST / "A1_HE_image_dark.png").convert("RGB"))
+    x, y = np.round(sample.xy).astype(int).T
+    assert (image[y, x].sum(axis=1) > 0).all()
+    with pytest.warns(UserWarning, match=r"2 annotated spot ids are not spots of this section"):
+        out = export_spots(manifest, tmp_path / "spots", "label", list(HER2ST_COUNTS))
+    assert pd.read_csv(out)["class_name"].value_counts().to_dict() == HER2ST_COUNTS
+    with pytest.raises(AnnotationJoinError, match=r"none of the 346 spots of section 'A1'.*table ids like \['1002x"):
+        pd.DataFrame([{**row, "annotation_id": None,
+                       **{k: str(HER2ST / row[k]) for k in ("path", "spots", "image", "annotations")}}]).to_csv(
+            manifest / "sections.csv", index=False)
+        export_spots(manifest, tmp_path / "wrong", "label", list(HER2ST_COUNTS))

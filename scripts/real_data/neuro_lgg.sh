@@ -42,10 +42,7 @@ for s in $SEEDS; do seed_args+=("$s"); done
 "$PYTHON" -m omicsfusion.data.lgg "$SOURCE" "$RUN" --scheme "$SCHEME" --seeds "${seed_args[@]}" \
     ${MUTATIONS:+--mutations "$MUTATIONS"}
 
-run() {  # print, then run unless --dry-run
-    printf '%q ' "$@"; echo
-    if [[ $DRY_RUN == 0 ]]; then "$@"; fi
-}
+source "$REPO/scripts/real_data/lib.sh"
 
 while IFS=, read -r name seed _fold datalist _rest; do
     for model in $MODELS; do
@@ -56,16 +53,7 @@ while IFS=, read -r name seed _fold datalist _rest; do
                 --modalities "${MODALITIES[$model]}" --sequence_channels 3
                 --image_reader "\$omicsfusion.transforms.SliceFolderReader(spacing=$SPACING)"
                 --pixdim "$PIXDIM" --spatial_size "$SPATIAL_SIZE" --batch_size "$BATCH")
-        if [[ ! -f "$out/models/checkpoint_final.pt" ]]; then
-            run "$PYTHON" -m monai.bundle run --config_file "$B/configs/train.json" "${common[@]}" \
-                --max_epochs "$EPOCHS" </dev/null
-        fi
-        ckpt="$out/models/checkpoint_final.pt"
-        if [[ $CHECKPOINT == best ]]; then ckpt="$out/models/model.pt"; fi
-        if [[ ! -f "$out/eval/test_predictions.csv" ]]; then
-            run "$PYTHON" -m monai.bundle run --config_file "['$B/configs/train.json','$B/configs/evaluate.json']" \
-                "${common[@]}" --checkpoint "$ckpt" </dev/null
-        fi
+        train_evaluate "$B" "$out" "" "${common[@]}"
     done
 done < <(tail -n +2 "$RUN/splits.csv")
 

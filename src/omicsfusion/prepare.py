@@ -19,7 +19,9 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 import torch.distributed as dist
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
@@ -202,18 +204,26 @@ def prepare_spatial(
     max_genes: int | None = None,
     allow_outside_dataset: bool = False,
     gene_policy: str = "intersect",
+    block_split: Mapping | None = None,
+    drop_classes: Sequence[str] = (),
 ) -> Path:
-    """Spatial counterpart of :func:`prepare_classification`: one sample per spot, split by SECTION.
+    """Spatial counterpart of :func:`prepare_classification`: one sample per spot, split by SECTION or block.
 
     ``dataset_dir`` holds ``sections.csv`` and the sections (the phantom is generated there
-    when it is empty). Whole sections are split first: as an existing datalist has them, else
-    by the manifest's ``split`` column, else seeded (20 % / 20 % of the sections). Every section
-    is then read with its reader and exported to ``spots_dir`` (``samples.csv`` with spot centre,
-    pixel size, section and split, ``omics/rna.parquet``; ``max_genes`` and ``gene_policy``: see
-    :func:`~omicsfusion.data.spatial.export_spots`, genes ranked on the training sections); the
-    layout is fitted on the training sections only. Datalist rows (relative to ``spots_dir``)
-    must point inside ``dataset_dir`` unless ``allow_outside_dataset``. Rank 0 only under
-    torch.distributed; returns the datalist path.
+    when it is empty). Sections are split first: as an existing datalist has them, else
+    by the manifest's ``split`` column, else seeded (20 % / 20 % of the sections). A section
+    whose split is ``blocks`` is split within itself into contiguous spatial blocks with a gap
+    between them (``block_split``: see :func:`~omicsfusion.data.spatial.blocks.block_split`).
+    Every section is then read with its reader and exported to ``spots_dir`` (``samples.csv``
+    with spot centre, pixel size, section and split, ``omics/rna.parquet``; ``max_genes``,
+    ``gene_policy`` and ``drop_classes``: see :func:`~omicsfusion.data.spatial.export_spots`,
+    genes ranked on the training spots); the layout is fitted on the training spots only.
+    Datalist rows (relative to ``spots_dir``) must point inside ``dataset_dir`` unless
+    ``allow_outside_dataset``. Rank 0 only under torch.distributed; returns the datalist path.
+
+    Raises:
+        OmicsDataError: an existing datalist puts spots in other sections than the export (e.g. it
+            was made with another seed or ``block_split``).
     """
     from omicsfusion.data.spatial.export import export_spots, section_splits
 
@@ -222,7 +232,9 @@ def prepare_spatial(
         ensure_dataset(dataset_dir, phantom, phantom_size, seed)
         splits = _datalist_splits(datalist_file) or section_splits(dataset_dir, seed)
         export_spots(dataset_dir, spots_dir, annotation_column, class_names, max_genes=max_genes,
-                     gene_policy=gene_policy, splits=splits)
+                     gene_policy=gene_policy, splits=splits, blocks=block_split, seed=seed,
+                     drop_classes=drop_classes)
+        _check_spot_splits(datalist_file, spots_dir)
         _prepare(spots_dir, datalist_file, layout_file, spot_tables(spots_dir), omics_types, class_names, None,
                  phantom_size, seed, dict(layout_params or {}), group_column="group",
                  extra_columns=SPOT_COLUMNS, root=dataset_dir, allow_outside=allow_outside_dataset,
@@ -233,12 +245,64 @@ def prepare_spatial(
 
 
 def _datalist_splits(datalist_file: str | os.PathLike) -> dict[str, str] | None:
-    """Section (row ``group``) -> datalist section of an existing spot datalist; ``None`` when there is none."""
+    """Section (row ``group``) -> its datalist section, ``blocks`` when its spots span several; ``None``: no datalist."""
+    from omicsfusion.data.spatial.export import BLOCKS
+
     path = Path(datalist_file)
     if not path.is_file():
         return None
     content = json.loads(path.read_text())
-    return {str(row["group"]): section for section in SECTIONS if section in content for row in content[section]}
+    found: dict[str, set[str]] = {}
+    for section in (s for s in SECTIONS if s in content):
+        for row in content[section]:
+            found.setdefault(str(row["group"]), set()).add(section)
+    return {group: next(iter(parts)) if len(parts) == 1 else BLOCKS for group, parts in found.items()}
+
+
+def _check_spot_splits(datalist_file: str | os.PathLike, spots_dir: str | os.PathLike) -> None:
+    """Refuse an existing datalist whose spots sit in other sections than the export's ``split`` column."""
+    path = Path(datalist_file)
+    if not path.is_file():
+        return
+    content = json.loads(path.read_text())
+    given = {str(row["omics"]): section for section in SECTIONS if section in content for row in content[section]}
+    export = pd.read_csv(Path(spots_dir) / "samples.csv", dtype={"sample_id": str}).set_index("sample_id")["split"]
+    differ = [i for i, section in given.items() if export.get(i) != section]
+    if differ:
+        raise OmicsDataError(
+            f"{path}: {len(differ)} of its {len(given)} spots are not in the same section of the export "
+            f"{Path(spots_dir) / 'samples.csv'} (e.g. {differ[:3]}: {[given[i] for i in differ[:3]]} there, "
+            f"{[export.get(i) for i in differ[:3]]} here); it was made with another seed or block_split: "
+            "use those, or delete it to split anew")
+
+
+#: ``class_weights`` values of :func:`class_weights`
+CLASS_WEIGHTS = (None, "balanced")
+
+
+def class_weights(rows: Sequence[Mapping], class_names: Sequence[str], mode: str | None = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor | None:
+    """Per-class loss weights from the training rows' labels (``CrossEntropyLoss(weight=...)``); ``None`` when off.
+
+    ``"balanced"`` weighs class ``k`` by ``n / (K * n_k)`` (scikit-learn's rule), so that every
+    class contributes equally to the loss however rare it is in the training split.
+
+    Raises:
+        OmicsDataError: an unknown ``mode``, or a class without a training row (its weight is undefined).
+    """
+    if mode not in CLASS_WEIGHTS:
+        raise OmicsDataError(f"class_weights must be one of {CLASS_WEIGHTS}, got {mode!r}")
+    if mode is None:
+        return None
+    counts = np.bincount([int(r["label"]) for r in rows], minlength=len(class_names))[:len(class_names)]
+    if (counts == 0).any():
+        absent = [c for c, n in zip(class_names, counts, strict=True) if n == 0]
+        raise OmicsDataError(f"class_weights='balanced': class(es) {absent} have no training sample "
+                             f"(counts {dict(zip(class_names, counts.tolist(), strict=True))})")
+    weights = counts.sum() / (len(class_names) * counts)
+    logger.info("class_weights='balanced': %s", {c: round(float(w), 3) for c, w in zip(class_names, weights,
+                                                                                       strict=True)})
+    return torch.as_tensor(weights, dtype=torch.float32, device=device)
 
 
 #: per-spot columns of a spot export that travel into datalist rows

@@ -1,12 +1,14 @@
 """Real-data recipe table: bundle runs on shared splits beside tabular baselines on the same splits.
 
-A run folder (e.g. written by :func:`omicsfusion.data.lgg.prepare_lgg`) holds
-``splits.csv`` (one row per split: ``name``, ``seed``, ``datalist``); the recipe
-trains each bundle ablation per split and evaluates it on the split's test
-section. :func:`summarize_runs` fits logistic regression and a random forest on
-the same molecular features and training patients, pools each seed's test
-predictions (every split of a seed), scores them, and reports mean ± sd over
-the seeds.
+A run folder (e.g. written by :func:`omicsfusion.data.lgg.prepare_lgg` or
+:mod:`omicsfusion.data.spatial.recipes`) holds ``splits.csv`` (one row per split:
+``name``, ``seed``, ``datalist``, optionally ``table``: that split's feature table,
+and ``experiment``: splits scored apart, e.g. the two directions of a
+train-on-one-section, test-on-the-other design); the recipe trains each bundle
+ablation per split and evaluates it on the split's test section.
+:func:`summarize_runs` fits logistic regression and a random forest on the same
+features and training samples, pools each seed's test predictions (every split
+of a seed and experiment), scores them, and reports mean ± sd over the seeds.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _rows(table: pd.DataFrame, section: list[dict], source: str) -> tuple[np.nda
     ids = [str(r["omics"]) for r in section]
     absent = [i for i in ids if i not in table.index]
     if absent:
-        raise MissingSampleError(f"{source}: {len(absent)} patient(s) absent from the molecular table: {absent[:5]}")
+        raise MissingSampleError(f"{source}: {len(absent)} sample(s) absent from the feature table: {absent[:5]}")
     return table.loc[ids].to_numpy(np.float64), np.array([int(r["label"]) for r in section]), ids
 
 
@@ -72,28 +74,44 @@ def _scores(frames: list[pd.DataFrame], class_names: Sequence[str], source: str)
     return {**fold_metrics(y_true, proba, float("nan")), "n_test": len(pooled)}
 
 
-def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike, class_names: Sequence[str],
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Feature table (index = sample id, float columns) from CSV (first column the id) or parquet."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        table = pd.read_parquet(path)
+        table.index = table.index.astype(str)
+        return table.astype(np.float64)
+    table = pd.read_csv(path, dtype=str)
+    return table.set_index(table.columns[0]).astype(np.float64)
+
+
+def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | None, class_names: Sequence[str],
                    models: Sequence[str] = ("mri", "omics", "fused"),
                    baselines: Sequence[str] = ("logreg", "random_forest"),
                    predictions: str = PREDICTIONS) -> pd.DataFrame:
     """Score every model per seed and write ``per_seed.csv``, ``summary.csv`` and ``summary.md`` into ``run_dir``.
 
     Args:
-        run_dir: folder with ``splits.csv``; datalists and prediction files are relative to it.
-        table_file: molecular table (index = patient id) the baselines read.
+        run_dir: folder with ``splits.csv``; datalists, tables and prediction files are relative to it.
+        table_file: feature table (index = sample id) the baselines read; ``None``: each split's
+            ``table`` column of ``splits.csv``.
         class_names: label order.
         models: bundle runs, found at ``predictions`` (``{split}`` and ``{model}`` filled in).
         baselines: tabular models of :func:`~omicsfusion.benchmark.baselines.make_tabular`.
 
     Raises:
         FileNotFoundError: a model's predictions for a split are missing (file named).
+        OmicsDataError: no ``table_file`` and no ``table`` column in ``splits.csv``.
     """
     run = Path(run_dir)
-    splits = pd.read_csv(run / "splits.csv", dtype={"name": str})
-    table = pd.read_csv(table_file, dtype=str)
-    table = table.set_index(table.columns[0]).astype(np.float64)
+    splits = pd.read_csv(run / "splits.csv", dtype={"name": str, "experiment": str})
+    if table_file is None and "table" not in splits.columns:
+        raise OmicsDataError(f"{run / 'splits.csv'}: no 'table' column, so the baselines need a table_file")
+    if "experiment" not in splits.columns:
+        splits["experiment"] = ""
+    shared = None if table_file is None else read_table(table_file)
     per_seed = []
-    for seed, group in splits.groupby("seed", sort=True):
+    for (experiment, seed), group in splits.groupby(["experiment", "seed"], sort=True):
         frames: dict[str, list[pd.DataFrame]] = {m: [] for m in (*models, *baselines)}
         for split in group.itertuples():
             for model in models:
@@ -101,19 +119,24 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike, cl
                 if not path.is_file():
                     raise FileNotFoundError(f"no predictions of {model!r} for split {split.name}: {path}")
                 frames[model].append(pd.read_csv(path, dtype={"sample_id": str}))
+            table = shared if shared is not None else read_table(run / split.table)
             fitted = baseline_predictions(table, run / split.datalist, class_names, int(seed), baselines)
             for model, frame in fitted.items():
                 frames[model].append(frame)
         for model, items in frames.items():
-            per_seed.append({"model": model, "seed": int(seed), "n_splits": len(group),
-                             **_scores(items, class_names, f"{model} seed {seed}")})
+            per_seed.append({"experiment": experiment, "model": model, "seed": int(seed), "n_splits": len(group),
+                             **_scores(items, class_names, " ".join(filter(None, (model, experiment, f"seed {seed}"))))})
     results = pd.DataFrame(per_seed)
     summary = []
-    for model in (*models, *baselines):
-        stats = aggregate(results[results["model"] == model].to_dict("records"))
-        summary.append({"model": model, "n_seeds": stats["n_folds"],
-                        **{k: stats[k] for m in REPORTED for k in (m, f"{m}_sd")}})
+    for experiment in sorted(set(results["experiment"])):
+        for model in (*models, *baselines):
+            chosen = results[(results["model"] == model) & (results["experiment"] == experiment)]
+            stats = aggregate(chosen.to_dict("records"))
+            summary.append({"experiment": experiment, "model": model, "n_seeds": stats["n_folds"],
+                            **{k: stats[k] for m in REPORTED for k in (m, f"{m}_sd")}})
     summary = pd.DataFrame(summary)
+    if not summary["experiment"].astype(bool).any():  # a single, unnamed experiment: the table as before
+        summary, results = summary.drop(columns="experiment"), results.drop(columns="experiment")
     # fit times are not measured here (the bundle runs log theirs)
     atomic_write(run / "per_seed.csv", lambda p: results.drop(columns="fit_s").to_csv(p, index=False))
     atomic_write(run / "summary.csv", lambda p: summary.to_csv(p, index=False))
@@ -122,12 +145,15 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike, cl
 
 
 def format_summary(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
-    """Markdown table: mean ± sd over seeds of each reported metric, one row per model."""
-    lines = ["| model | accuracy | macro-F1 | AUC | seeds |", "|---|---|---|---|---|"]
+    """Markdown table: mean ± sd over seeds of each reported metric, one row per model (and experiment)."""
+    named = "experiment" in summary.columns
+    lines = [("| experiment " if named else "") + "| model | accuracy | macro-F1 | AUC | seeds |",
+             ("|---" if named else "") + "|---|---|---|---|---|"]
     for row in summary.itertuples():
         sds = [getattr(row, f"{m}_sd") for m in REPORTED]
         cells = [_cell(getattr(row, m), sd if pd.notna(sd) else None, 3) for m, sd in zip(REPORTED, sds, strict=True)]
-        lines.append(f"| {row.model} | " + " | ".join(cells) + f" | {row.n_seeds} |")
+        lines.append((f"| {row.experiment} " if named else "") + f"| {row.model} | " + " | ".join(cells)
+                     + f" | {row.n_seeds} |")
     splits = "/".join(map(str, sorted(set(per_seed["n_splits"]))))
     n_test = "/".join(map(str, sorted(set(per_seed["n_test"]))))
     lines += ["", f"Each seed's test predictions ({n_test} from {splits} split(s)) are pooled and scored; "
@@ -140,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m omicsfusion.benchmark.bundle_runs",
                                      description=summarize_runs.__doc__.splitlines()[0])
     parser.add_argument("run_dir")
-    parser.add_argument("--table", required=True, help="molecular table the baselines read")
+    parser.add_argument("--table", help="feature table the baselines read (default: each split's 'table' column)")
     parser.add_argument("--class-names", nargs="+", required=True)
     parser.add_argument("--models", nargs="+", default=["mri", "omics", "fused"])
     parser.add_argument("--baselines", nargs="+", default=["logreg", "random_forest"])

@@ -2,12 +2,14 @@
 
 A data set is a folder with ``sections.csv`` (one row per section: ``section``,
 ``format`` = spaceranger | hest | legacy_st, ``path``, and optionally ``image``,
-``metadata``, ``spots``, ``annotations``, ``mpp``, ``barcode_policy``, ``swap_xy``;
-paths relative to the folder). Every section is read with its reader, so the
+``metadata``, ``spots``, ``annotations``, ``annotation_id``, ``mpp``, ``image_scale``,
+``barcode_policy``, ``swap_xy``, ``split``; paths relative to the folder). Every section is read with its reader, so the
 bundles see exactly what the readers return. Each spot becomes one sample
 ``<section>:<barcode>`` with its slide, centre ``x``/``y`` (level-0 px), the slide's
 microns per pixel, its section as ``group`` (the split unit) and, when an
-annotation column is named, its label. Expression is library-size normalised
+annotation column is named, its label. A section whose split is ``blocks`` is
+split within itself (:func:`~omicsfusion.data.spatial.blocks.block_split`) and
+each spot carries its own ``split``. Expression is library-size normalised
 and log-transformed (``log1p(counts / total * 1e4)``) once here.
 
 Nothing is dropped without a word: sections with differing gene sets are
@@ -32,6 +34,7 @@ import pandas as pd
 from omicsfusion.data.datalist import SECTIONS, grouped_split
 from omicsfusion.data.errors import OmicsDataError
 from omicsfusion.data.spatial.annotations import annotate
+from omicsfusion.data.spatial.blocks import GAP, block_split
 from omicsfusion.data.spatial.errors import NoLabelledSpotError, SectionFileError, SpatialDataError
 from omicsfusion.data.spatial.hest import read_hest
 from omicsfusion.data.spatial.legacy_st import read_legacy_st
@@ -39,7 +42,8 @@ from omicsfusion.data.spatial.sample import SpatialSample
 from omicsfusion.data.spatial.spaceranger import read_spaceranger
 from omicsfusion.data.tables import FEATURES_SUFFIX, display_names
 
-__all__ = ["FORMATS", "GENE_POLICIES", "read_section", "export_spots", "section_splits", "spot_rows", "MANIFEST"]
+__all__ = ["BLOCKS", "FORMATS", "GENE_POLICIES", "read_section", "export_spots", "section_splits", "spot_rows",
+           "MANIFEST"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ MANIFEST = "sections.csv"
 FORMATS = ("spaceranger", "hest", "legacy_st")
 #: what ``export_spots`` does with genes that some sections lack
 GENE_POLICIES = ("intersect", "union")
+#: ``split`` value of a section split within itself into spatial blocks
+BLOCKS = "blocks"
 _SOURCE = "source.json"
 #: manifest columns holding paths (relative to the data set folder)
 _PATH_COLUMNS = ("path", "image", "annotations", "spots", "metadata")
@@ -94,7 +100,9 @@ def _read(row: Mapping, base: Path, fmt: str) -> SpatialSample:
         sample = read_hest(path("path"), image=path("image"), metadata=path("metadata"), mpp=mpp,
                            swap_xy=str(_opt(row, "swap_xy") or "false").lower() in ("1", "true"), name=name)
     elif fmt == "legacy_st":
-        sample = read_legacy_st(path("path"), path("spots"), path("image"), mpp=mpp, barcode_policy=policy, name=name)
+        scale = None if _opt(row, "image_scale") is None else float(row["image_scale"])
+        sample = read_legacy_st(path("path"), path("spots"), path("image"), mpp=mpp, barcode_policy=policy, name=name,
+                                image_scale=scale)
     else:
         raise SpatialDataError(f"section {name!r}: unknown format {fmt!r}; use one of {FORMATS}")
     if sample.slide is None:
@@ -104,25 +112,27 @@ def _read(row: Mapping, base: Path, fmt: str) -> SpatialSample:
 
 def section_splits(dataset_dir: str | os.PathLike, seed: int = 0, val_fraction: float = 0.2,
                    test_fraction: float = 0.2) -> dict[str, str]:
-    """Section -> ``training`` / ``validation`` / ``test``: the manifest's ``split`` column, else a seeded split.
+    """Section -> ``training`` / ``validation`` / ``test`` / ``blocks``: the manifest's ``split``, else seeded.
 
-    Without a ``split`` column whole sections are split by :func:`~omicsfusion.data.datalist.grouped_split`.
+    Without a ``split`` column whole sections are split by :func:`~omicsfusion.data.datalist.grouped_split`;
+    ``blocks`` sections are split within themselves by the export.
 
     Raises:
-        OmicsDataError: a ``split`` value outside ``training``, ``validation``, ``test``, or no training section.
+        OmicsDataError: a ``split`` value outside ``training``, ``validation``, ``test``, ``blocks``, or no
+            training (or blocks) section.
     """
     manifest = Path(dataset_dir) / MANIFEST
     sections = pd.read_csv(manifest, dtype={"section": str})
     names = sections["section"].tolist()
     if "split" in sections.columns:
         splits = dict(zip(names, sections["split"].astype(str).str.strip(), strict=True))
-        bad = {s: k for s, k in splits.items() if k not in SECTIONS}
+        bad = {s: k for s, k in splits.items() if k not in (*SECTIONS, BLOCKS)}
         if bad:
-            raise OmicsDataError(f"{manifest}: split values {bad} are not one of {SECTIONS}")
+            raise OmicsDataError(f"{manifest}: split values {bad} are not one of {(*SECTIONS, BLOCKS)}")
     else:
         parts = grouped_split(names, [val_fraction, test_fraction], seed)
         splits = {names[i]: part for part, index in zip(SECTIONS, parts, strict=True) for i in index}
-    if "training" not in splits.values():
+    if "training" not in splits.values() and BLOCKS not in splits.values():
         raise OmicsDataError(f"{manifest}: no training section in the split {splits}")
     return splits
 
@@ -175,10 +185,51 @@ def _top_expressed(expression: pd.DataFrame, train: np.ndarray, max_genes: int, 
     totals = expression[train].sum()
     keep = totals.sort_values(ascending=False, kind="stable").index[:max_genes]
     dropped = expression.columns.difference(keep)
-    logger.info("max_genes=%d keeps %d of %d genes, ranked by total expression over the %d spots of the training "
+    logger.info("max_genes=%d keeps %d of %d genes, ranked by total expression over the %d training spots of the "
                 "sections %s; dropped e.g. %s", max_genes, len(keep), expression.shape[1], int(train.sum()),
                 sorted(train_sections), _first(dropped))
     return [g for g in expression.columns if g in set(keep)]
+
+
+def _split_blocks(frame: pd.DataFrame, name: str, blocks: Mapping, seed: int) -> pd.DataFrame:
+    """Spots of a ``blocks`` section with their block split (every labelled class in training); the gap spots
+    are left out with a warning."""
+    labels = frame["class_name"].astype(str).to_numpy() if "class_name" in frame.columns else None
+    result = block_split(frame[["x", "y"]].to_numpy(), seed=seed, labels=labels, **blocks)
+    frame = frame.assign(split=result.split)
+    counts = {k: v for k, v in result.counts().items() if k != GAP}
+    message = (f"section {name!r}: block split ({dict(blocks)}, seed {seed}, draw {result.draws}, spot pitch "
+               f"{result.pitch:.1f} px): {counts}")
+    if result.n_gap:
+        warnings.warn(f"{message}; {result.n_gap} spot(s) of the gap between splits left out (e.g. "
+                      f"{_first(frame.loc[frame['split'] == GAP, 'barcode'])})", UserWarning, stacklevel=3)
+    else:
+        logger.info(message)
+    return frame[frame["split"] != GAP]
+
+
+def _labelled(frame: pd.DataFrame, labels: pd.Series, where: str, source: str, column: str,
+              class_names: Sequence[str], drop_classes: Sequence[str]) -> pd.DataFrame:
+    """Spots with a label in ``class_names``; unlabelled spots and ``drop_classes`` are left out with warnings."""
+    frame = frame.assign(class_name=labels.reindex(frame["barcode"]).to_numpy())
+    keep = frame["class_name"].notna().to_numpy()
+    if not keep.any():
+        raise NoLabelledSpotError(f"{where}: none of its {len(keep)} spots has a {column!r} label "
+                                  f"(annotations: {source})")
+    if not keep.all():
+        warnings.warn(f"{where}: {int((~keep).sum())} spot(s) without {column!r} left out", UserWarning, stacklevel=3)
+    frame = frame[keep]
+    dropped = frame["class_name"].astype(str).isin(drop_classes).to_numpy()
+    if dropped.any():
+        counts = frame.loc[dropped, "class_name"].astype(str).value_counts().to_dict()
+        warnings.warn(f"{where}: drop_classes leaves out {int(dropped.sum())} spot(s): {counts}", UserWarning,
+                      stacklevel=3)
+        frame = frame[~dropped]
+    unknown = sorted(set(frame["class_name"].astype(str)) - set(class_names))
+    if unknown:
+        raise OmicsDataError(f"{where}: annotation values {unknown} are not in class_names {list(class_names)} "
+                             "(list them in drop_classes to leave their spots out)")
+    return frame.assign(label=[list(class_names).index(str(c)) for c in frame["class_name"]])
 
 
 def export_spots(
@@ -189,6 +240,9 @@ def export_spots(
     max_genes: int | None = None,
     gene_policy: str = "intersect",
     splits: Mapping[str, str] | None = None,
+    blocks: Mapping | None = None,
+    seed: int = 0,
+    drop_classes: Sequence[str] = (),
 ) -> Path:
     """Write ``out_dir/samples.csv``, ``out_dir/omics/rna.parquet`` and its features file from ``sections.csv``.
 
@@ -201,21 +255,28 @@ def export_spots(
         annotation_column: label column of the sections' annotation files (``None``: no labels,
             e.g. for inference).
         class_names: allowed labels, in class-index order (required with ``annotation_column``).
-        max_genes: keep the genes with the highest total expression over the spots of the TRAINING
-            sections of ``splits`` (label-free); default all genes of ``gene_policy``.
+        max_genes: keep the genes with the highest total expression over the TRAINING spots of
+            ``splits``; label-free; default all genes of ``gene_policy``.
         gene_policy: ``"intersect"`` keeps the genes every section has; ``"union"`` keeps every gene,
             zero where a section lacks it. Either way differing gene sets are warned about per section,
             and ``omics/rna.features.csv`` records which section measured which gene.
-        splits: section -> ``training`` / ``validation`` / ``test`` (see :func:`section_splits`),
-            written to ``samples.csv`` as ``split``; needed with ``max_genes``.
+        splits: section -> ``training`` / ``validation`` / ``test`` / ``blocks`` (see :func:`section_splits`),
+            written to ``samples.csv`` as each spot's ``split``; needed with ``max_genes``.
+        blocks: :func:`~omicsfusion.data.spatial.blocks.block_split` arguments (``tiles``, ``val_fraction``,
+            ``test_fraction``, ``gap_spots``) for the ``blocks`` sections; the gap spots are left out
+            (counted in a warning).
+        seed: seed of the block split.
+        drop_classes: annotation values whose spots are left out (counted per class in a warning),
+            e.g. classes too rare to learn or score.
 
     Raises:
         SectionFileError: a file a manifest row names is missing (row, section and path named).
         AnnotationColumnError: the annotation column does not exist.
         AnnotationJoinError: a section's annotations join none of its spots.
         NoLabelledSpotError: a section has no labelled spot.
-        OmicsDataError: labels outside ``class_names``, sections sharing no gene (``intersect``),
-            ``max_genes`` without ``splits``, or sections missing from ``splits``.
+        OmicsDataError: labels outside ``class_names`` and ``drop_classes``, sections sharing no gene
+            (``intersect``), ``max_genes`` without ``splits``, sections missing from ``splits``, or a
+            ``blocks`` section without ``blocks``.
     """
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     manifest = dataset_dir / MANIFEST
@@ -226,7 +287,8 @@ def export_spots(
     if max_genes is not None and splits is None:
         raise OmicsDataError("max_genes ranks genes on the training sections: pass splits (see section_splits)")
     stamp = _stamp(manifest, annotation_column=annotation_column, class_names=list(class_names or []),
-                   max_genes=max_genes, gene_policy=gene_policy, splits=dict(splits or {}))
+                   max_genes=max_genes, gene_policy=gene_policy, splits=dict(splits or {}),
+                   blocks=None if blocks is None else dict(blocks), seed=int(seed), drop_classes=list(drop_classes))
     samples_csv = out_dir / "samples.csv"
     if (out_dir / _SOURCE).is_file() and samples_csv.is_file() and json.loads((out_dir / _SOURCE).read_text()) == stamp:
         return samples_csv
@@ -237,37 +299,32 @@ def export_spots(
         unsplit = [s for s in sections["section"] if s not in splits]
         if unsplit:
             raise OmicsDataError(f"{manifest}: sections {unsplit} have no split in {dict(splits)}")
+        if BLOCKS in splits.values() and blocks is None:
+            raise OmicsDataError(f"{manifest}: sections {[s for s, k in splits.items() if k == BLOCKS]} are split in "
+                                 "blocks: pass blocks (tiles, val_fraction, test_fraction, gap_spots)")
     rows, tables, names = [], {}, {}
     for i, section in sections.iterrows():
         row = section.to_dict()
-        sample = read_section(row, dataset_dir, f"{manifest} row {i + 1} (section {str(row['section'])!r})")
+        where = f"{manifest} row {i + 1} (section {str(row['section'])!r})"
+        sample = read_section(row, dataset_dir, where)
         name = sample.name
         frame = pd.DataFrame({"barcode": sample.barcodes, "x": sample.xy[:, 0], "y": sample.xy[:, 1]})
         if annotation_column is not None:
             if _opt(section, "annotations") is not None:
-                annotate(sample, dataset_dir / str(section["annotations"]), annotation_column)
-            labels = sample.labels(annotation_column)
-            frame["class_name"] = labels.to_numpy()
-            keep = frame["class_name"].notna().to_numpy()
-            if not keep.any():
-                raise NoLabelledSpotError(
-                    f"{manifest} row {i + 1} (section {name!r}): none of its {len(keep)} spots has a "
-                    f"{annotation_column!r} label (annotations: {_opt(section, 'annotations') or 'the reader'})")
-            if not keep.all():
-                warnings.warn(f"section {name!r}: {int((~keep).sum())} spot(s) without {annotation_column!r} left out",
-                              UserWarning, stacklevel=2)
-            unknown = sorted(set(frame.loc[keep, "class_name"].astype(str)) - set(class_names))
-            if unknown:
-                raise OmicsDataError(f"section {name!r}: annotation values {unknown} are not in class_names "
-                                     f"{list(class_names)}")
-            frame = frame[keep]
-            frame["label"] = [list(class_names).index(str(c)) for c in frame["class_name"]]
+                annotate(sample, dataset_dir / str(section["annotations"]), annotation_column,
+                         id_column=_opt(section, "annotation_id"))
+            frame = _labelled(frame, sample.labels(annotation_column), where,
+                              _opt(section, "annotations") or "the reader", annotation_column, class_names,
+                              drop_classes)
+        if splits is not None:  # after the labels: a block split keeps every class of the section in training
+            frame = (_split_blocks(frame, name, blocks, seed) if splits[name] == BLOCKS
+                     else frame.assign(split=splits[name]))
         frame.insert(0, "sample_id", [f"{name}:{b}" for b in frame["barcode"]])
         frame["image"] = os.path.relpath(Path(sample.slide.path).resolve(), out_dir.resolve())
         frame["mpp"] = sample.mpp
         frame["group"] = name
-        if splits is not None:
-            frame["split"] = splits[name]
+        if "split" in frame.columns:  # last, as before the block split
+            frame = frame[[c for c in frame.columns if c != "split"] + ["split"]]
         rows.append(frame)
         table = _normalised(sample).loc[frame["barcode"]]
         table.index = frame["sample_id"].to_numpy()
@@ -277,8 +334,8 @@ def export_spots(
     genes = _gene_sets(manifest, tables, gene_policy)
     expression = pd.concat([t.reindex(columns=genes, fill_value=0.0) for t in tables.values()])
     if max_genes is not None and len(genes) > max_genes:
-        train_sections = [s for s, k in splits.items() if k == "training" and s in tables]
-        train = np.concatenate([np.full(len(t), s in train_sections) for s, t in tables.items()])
+        train = np.concatenate([(f["split"] == "training").to_numpy() for f in rows])
+        train_sections = [f["group"].iloc[0] for f in rows if (f["split"] == "training").any()]
         expression = expression[_top_expressed(expression, train, int(max_genes), train_sections)]
     expression.index.name = "sample_id"
     features = pd.DataFrame({"feature": sorted(names), "display_name": [names[g] for g in sorted(names)]})

@@ -5,7 +5,9 @@ of array coordinates; some pipelines write it transposed), a spot selection
 TSV from the ST aligner (``x``, ``y``, ``pixel_x``, ``pixel_y``, ``selected``)
 and an H&E JPEG. Spots are 100 um wide on a 200 um pitch, so when no pixel
 size is given it is estimated from the pixel distance between neighbouring
-array positions.
+array positions. A downscaled copy of the H&E (e.g. her2st's viewer PNGs,
+0.2876 of full resolution) is read with ``image_scale``: the selection's
+pixels are multiplied by it.
 """
 
 from __future__ import annotations
@@ -53,17 +55,20 @@ def read_legacy_st(
     barcode_policy: str = "strict",
     backend: str = "auto",
     name: str | None = None,
+    image_scale: float | None = None,
 ) -> SpatialSample:
     """Read a legacy ST sample.
 
     Args:
         counts: counts TSV (spots x genes or genes x spots, ids ``"<x>x<y>"``).
         spots: spot selection TSV with ``x``, ``y``, ``pixel_x``, ``pixel_y`` (``selected`` optional).
-        image: the H&E image the pixel coordinates refer to.
-        mpp: microns per image pixel; default estimated from the 200 um spot pitch.
+        image: the H&E image the pixel coordinates refer to (or a copy scaled by ``image_scale``).
+        mpp: microns per pixel of the selection's ``pixel_x``/``pixel_y``; default estimated from
+            the 200 um spot pitch.
         barcode_policy: ``"strict"`` refuses spots present in only one file; ``"intersect"`` warns.
         backend: slide backend (see :func:`open_slide`).
         name: sample name (default the counts file stem).
+        image_scale: image pixels per selection pixel (``None``: 1, the image the selection was made on).
 
     Raises:
         BarcodeMismatchError: spot ids of the two files differ (counts both ways).
@@ -77,6 +82,9 @@ def read_legacy_st(
     missing = [c for c in ("x", "y", "pixel_x", "pixel_y") if c not in selection.columns]
     if missing:
         raise SpatialDataError(f"{spots}: lacks column(s) {missing}; has {list(selection.columns)}")
+    scale = 1.0 if image_scale is None else float(image_scale)
+    if not (np.isfinite(scale) and scale > 0):
+        raise PixelSizeError(f"{spots}: image_scale must be a positive number, got {image_scale!r}")
     if "selected" in selection.columns:
         selection = selection[selection["selected"].astype(int) == 1]
     selection.index = [_spot_id(x, y) for x, y in zip(selection["x"], selection["y"], strict=True)]
@@ -102,9 +110,10 @@ def read_legacy_st(
         step = np.linalg.norm(array[nearest[:, 1]] - array, axis=1)
         px = np.linalg.norm(pixels[nearest[:, 1]] - pixels, axis=1)
         mpp = ST_PITCH_UM / float(np.median(px / step))
+    mpp = float(mpp) / scale
     slide = open_slide(image, backend=backend, mpp=mpp)
     adata = anndata.AnnData(X=table.loc[common].to_numpy(np.float32),
                             obs=rows[["x", "y"]].rename(columns={"x": "array_col", "y": "array_row"}),
                             var=pd.DataFrame(index=table.columns))
-    adata.obsm["spatial"] = rows[["pixel_x", "pixel_y"]].to_numpy(np.float64)
-    return SpatialSample(adata, slide, float(mpp), name or counts.stem, spot_diameter_um=ST_SPOT_UM)
+    adata.obsm["spatial"] = rows[["pixel_x", "pixel_y"]].to_numpy(np.float64) * scale
+    return SpatialSample(adata, slide, mpp, name or counts.stem, spot_diameter_um=ST_SPOT_UM)

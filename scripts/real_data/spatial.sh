@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Spatial bundle on a real data set (run through spatial_dlpfc.sh or spatial_her2st.sh): image-only, omics-only and
+# fused per split and seed, beside logistic regression and a random forest on the same spots, genes and split; one
+# table of mean ± sd over seeds (accuracy, macro-F1, AUC); her2st also predicts the unlabelled section A2.
+#
+#   scripts/real_data/spatial.sh DATASET [--dry-run] [SOURCE_DIR] [RUN_DIR]
+#
+# DATASET: dlpfc | her2st (omicsfusion.data.spatial.recipes.DATASETS: classes, splits, class policy).
+# SOURCE_DIR: the data set as shared, only read. RUN_DIR: everything written: data/<experiment>/sections.csv,
+#   splits/<split>/{datalist.json,spots/}, bundle.json (config merged into every bundle run), splits.csv,
+#   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md};
+#   her2st: A2/spots/ and runs/<split>/<model>/A2/{spot_predictions.csv,overlay_A2.png}.
+# --dry-run: prepare the splits, print every bundle command, train nothing.
+# Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (6), BATCH (32), PATCH_PX (32), MAX_GENES (2000),
+#   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
+#   columns rows), GAP_SPOTS (1), CHECKPOINT (final | best), MODELS ("image omics fused"),
+#   INFER_MODELS (her2st A2: "fused"), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954).
+# Completed runs (checkpoint_final.pt, test_predictions.csv, spot_predictions.csv present) are skipped: a stopped
+# run resumes.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DATASET="$1"; shift
+DRY_RUN=0
+if [[ "${1:-}" == "--dry-run" ]]; then DRY_RUN=1; shift; fi
+SOURCE="$(realpath "$1")"
+RUN="$(realpath -m "$2")"
+PYTHON="${PYTHON:-python}"
+SEEDS="${SEEDS:-0 1 2}"
+EPOCHS="${EPOCHS:-6}"
+BATCH="${BATCH:-32}"
+PATCH_PX="${PATCH_PX:-32}"
+MAX_GENES="${MAX_GENES:-2000}"
+TILES="${TILES:-4 4}"
+GAP_SPOTS="${GAP_SPOTS:-1}"
+CHECKPOINT="${CHECKPOINT:-final}"
+MODELS="${MODELS:-image omics fused}"
+INFER_MODELS="${INFER_MODELS:-fused}"
+B="$REPO/bundles/pathology_spatial_transcriptomics"
+declare -A MODALITIES=([image]="['image']" [omics]="['rna']" [fused]="['image','rna']")
+
+export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
+source "$REPO/scripts/real_data/lib.sh"
+SECONDS=0
+seed_args=()
+for s in $SEEDS; do seed_args+=("$s"); done
+# shellcheck disable=SC2086  # TILES is two numbers
+"$PYTHON" -m omicsfusion.data.spatial.recipes "$DATASET" "$SOURCE" "$RUN" --seeds "${seed_args[@]}" \
+    --max-genes "$MAX_GENES" --tiles $TILES --gap-spots "$GAP_SPOTS" ${CLASS_WEIGHTS:+--class-weights "$CLASS_WEIGHTS"} \
+    ${A2_SCALE:+--a2-scale "$A2_SCALE"}
+
+while IFS=, read -r name seed _experiment dataset spots datalist _rest; do
+    for model in $MODELS; do
+        out="$RUN/runs/$name/$model"
+        common=(--bundle_root "$B" --dataset_dir "$RUN/$dataset" --spots_dir "$RUN/$spots"
+                --datalist_file "$RUN/$datalist" --ckpt_dir "$out/models" --output_dir "$out/eval" --seed "$seed"
+                --modalities "${MODALITIES[$model]}" --batch_size "$BATCH" --patch_px "$PATCH_PX")
+        train_evaluate "$B" "$out" ",'$RUN/bundle.json'" "${common[@]}"
+    done
+    if [[ -d "$RUN/A2/spots" ]]; then  # her2st: the unlabelled section, predicted spot by spot and drawn
+        for model in $INFER_MODELS; do
+            out="$RUN/runs/$name/$model"
+            if [[ ! -f "$out/A2/spot_predictions.csv" ]]; then
+                run "$PYTHON" -m monai.bundle run --config_file "['$B/configs/inference.json','$RUN/bundle.json']" \
+                    --bundle_root "$B" --ckpt_dir "$out/models" --checkpoint "$(checkpoint "$out")" \
+                    --output_dir "$out/A2" --modalities "${MODALITIES[$model]}" --patch_px "$PATCH_PX" \
+                    --input_data "\$omicsfusion.data.spatial.spot_rows('$RUN/A2/spots')" \
+                    --omics_tables "{'rna': '$RUN/A2/spots/omics/rna.parquet'}" </dev/null
+            fi
+        done
+    fi
+done < <(tail -n +2 "$RUN/splits.csv")
+
+if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
+mapfile -t CLASSES < <("$PYTHON" -c "import json, sys; print(*json.load(open(sys.argv[1]))['class_names'], sep='\n')" \
+    "$RUN/bundle.json")
+"$PYTHON" -m omicsfusion.benchmark.bundle_runs "$RUN" --class-names "${CLASSES[@]}" --models $MODELS
+echo "summary: $RUN/summary.md (${SECONDS} s)"

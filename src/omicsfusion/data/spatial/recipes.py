@@ -1,0 +1,206 @@
+"""Real spatial data sets as recipe runs: manifests, one spot export and datalist per split, bundle overrides.
+
+:func:`prepare_runs` writes, for the recipes of ``scripts/real_data/spatial_*.sh``:
+
+* ``data/<experiment>/sections.csv``: the manifest of one experiment (absolute paths into the
+  read-only source, the ``split`` of each section: ``blocks`` for a section split within itself);
+* ``splits/<name>/datalist.json`` and ``splits/<name>/spots/`` for each experiment and seed
+  (:func:`~omicsfusion.prepare.prepare_spatial` without a layout: block split, spot export,
+  genes ranked on the training spots), so that the image-only, omics-only and fused runs and the
+  baselines of a split read the same spots and genes;
+* ``bundle.json``: the config every bundle run of the recipe merges (classes, annotation column,
+  ``drop_classes``, ``block_split``, ``max_genes``, ``class_weights``, ``spot_um`` of the overlay);
+* ``splits.csv`` (one row per split, with its class counts per section) and ``report.json``
+  (every warning of the preparation: spots left out by the gap, unlabelled, of dropped classes).
+
+:data:`DATASETS` holds the two data sets: DLPFC 151675 / 151676 (train on one section with a
+validation block held out of it, test on the other, both directions) and her2st A1 (one section,
+block split into training / validation / test; A2 unlabelled, exported for inference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from omicsfusion.data.datalist import SECTIONS
+from omicsfusion.data.spatial.export import _PATH_COLUMNS, BLOCKS, MANIFEST, export_spots
+from omicsfusion.fileio import atomic_write
+
+__all__ = ["DATASETS", "prepare_runs"]
+
+logger = logging.getLogger(__name__)
+
+DLPFC_LAYERS = ["Layer1", "Layer2", "Layer3", "Layer4", "Layer5", "Layer6", "WM"]
+#: her2st labels with too few spots to train on and score (2 and 5 of 346) or not a tissue class: left out
+HER2ST_DROPPED = ["immune infiltrate", "undetermined"]
+HER2ST_CLASSES = ["invasive cancer", "connective tissue", "cancer in situ", "adipose tissue"]
+#: her2st A1's viewer PNG is its full-resolution H&E (6954 px wide) scaled to 2000 px; A2's scale is not
+#: published with the data: A1's is used unless given, and the share of A2 spots on tissue is reported
+HER2ST_SCALE = 2000 / 6954
+
+DATASETS: dict[str, dict[str, Any]] = {
+    "dlpfc": {"class_names": DLPFC_LAYERS, "annotation_column": "layer", "drop_classes": [],
+              "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.0, "gap_spots": 1},
+              "class_weights": None, "spot_um": 55.0},
+    "her2st": {"class_names": HER2ST_CLASSES, "annotation_column": "label", "drop_classes": HER2ST_DROPPED,
+               "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.2, "gap_spots": 1},
+               "class_weights": "balanced", "spot_um": 100.0},
+}
+
+
+def _absolute(row: Mapping, base: Path) -> dict:
+    return {k: str((base / str(v)).resolve()) if k in _PATH_COLUMNS and isinstance(v, str) and v else v
+            for k, v in row.items()}
+
+
+def dlpfc_experiments(source: Path, pairs: Sequence[tuple[str, str]] = (("151675", "151676"), ("151676", "151675"))
+                      ) -> dict[str, list[dict]]:
+    """``<train>_to_<test>`` -> manifest rows: the training section split in blocks, the other the test set."""
+    manifest = pd.read_csv(source / MANIFEST, dtype={"section": str}).set_index("section", drop=False)
+    return {f"{train}_to_{test}": [_absolute({**manifest.loc[train].to_dict(), "split": BLOCKS}, source),
+                                   _absolute({**manifest.loc[test].to_dict(), "split": "test"}, source)]
+            for train, test in pairs}
+
+
+def her2st_section(source: Path, section: str, labelled: bool = True, scale: float = HER2ST_SCALE) -> dict:
+    """Manifest row of a her2st section: viewer PNG at its scale, labels joined by rounded array x/y."""
+    folder = source if labelled else source / f"{section}_unlabelled"
+    row = {"section": section, "format": "legacy_st", "path": f"{section}_counts.tsv.gz",
+           "spots": f"{section}_selection.tsv", "image": f"{section}_HE_image_dark.png",
+           # 2 selected spots of A1 have no counts: kept out, with a warning
+           "barcode_policy": "intersect", "image_scale": scale}
+    if labelled:
+        row.update(annotations=f"{section}_labeled_coordinates.tsv", annotation_id="{x:.0f}x{y:.0f}", split=BLOCKS)
+    return _absolute(row, folder)
+
+
+def her2st_experiments(source: Path) -> dict[str, list[dict]]:
+    """``A1_blocks`` -> the manifest of A1 alone, split within itself."""
+    return {"A1_blocks": [her2st_section(source, "A1")]}
+
+
+def _write_manifest(folder: Path, rows: Sequence[Mapping]) -> None:
+    """``folder/sections.csv``, rewritten only when it changes (its mtime keys the spot exports)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = pd.DataFrame(list(rows)).to_csv(index=False)
+    path = folder / MANIFEST
+    if not path.is_file() or path.read_text() != text:
+        atomic_write(path, lambda p: p.write_text(text))
+
+
+def _on_tissue(spots_dir: Path) -> float:
+    """Share of exported spot centres on non-black pixels of their (background-masked) image."""
+    from PIL import Image
+
+    samples = pd.read_csv(spots_dir / "samples.csv")
+    image = Image.open(spots_dir / samples["image"].iloc[0]).convert("L")
+    return float(sum(image.getpixel((int(round(x)), int(round(y)))) > 0
+                     for x, y in zip(samples["x"], samples["y"], strict=True)) / len(samples))
+
+
+def _counts(datalist: Mapping, class_names: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for section in SECTIONS:
+        labels = pd.Series([class_names[r["label"]] for r in datalist.get(section, [])], dtype=object)
+        out[f"n_{section}"] = len(labels)
+        out[f"{section}_classes"] = "; ".join(f"{c}: {n}" for c, n in labels.value_counts().items())
+    return out
+
+
+def prepare_runs(dataset: str, source_dir: str | os.PathLike, out_dir: str | os.PathLike,
+                 seeds: Sequence[int] = (0, 1, 2), max_genes: int = 2000, a2_scale: float = HER2ST_SCALE,
+                 **overrides) -> pd.DataFrame:
+    """Write manifests, per-split exports and datalists, ``bundle.json``, ``splits.csv``, ``report.json``.
+
+    Args:
+        dataset: ``"dlpfc"`` or ``"her2st"`` (see :data:`DATASETS`).
+        source_dir: the data set as shared (only read).
+        out_dir: the run folder.
+        seeds: one split per seed and experiment (the block split and the bundle's seed).
+        max_genes: genes kept per split, ranked on its training spots.
+        a2_scale: image pixels per selection pixel of her2st A2's viewer PNG.
+        overrides: keys of :data:`DATASETS` to replace (e.g. ``class_weights=None``, ``block_split={...}``).
+    """
+    from omicsfusion.prepare import prepare_spatial
+
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; use one of {sorted(DATASETS)}")
+    source, out = Path(source_dir).resolve(), Path(out_dir).resolve()
+    config = {**DATASETS[dataset], **overrides, "max_genes": int(max_genes), "phantom": None,
+              "allow_outside_dataset": True}  # the slides stay in the read-only source folder
+    experiments = dlpfc_experiments(source) if dataset == "dlpfc" else her2st_experiments(source)
+    options = {k: config[k] for k in ("class_names", "annotation_column", "drop_classes", "block_split",
+                                      "max_genes", "allow_outside_dataset")}
+    rows, report = [], {"dataset": dataset, "source_dir": str(source), "bundle": config, "warnings": {}}
+    for experiment, manifest in experiments.items():
+        data = out / "data" / experiment
+        _write_manifest(data, manifest)
+        for seed in seeds:
+            name = f"{experiment}_seed{seed}"
+            split = out / "splits" / name
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                datalist = prepare_spatial(data, split / "spots", split / "datalist.json", split / "layout.npz",
+                                           omics_types=[], seed=int(seed), **options)
+            report["warnings"][name] = [str(w.message) for w in caught]
+            for message in report["warnings"][name]:
+                logger.warning("%s: %s", name, message)
+            rows.append({"name": name, "seed": int(seed), "experiment": experiment,
+                         "dataset": os.path.relpath(data, out), "spots": os.path.relpath(split / "spots", out),
+                         "datalist": os.path.relpath(datalist, out),
+                         "table": os.path.relpath(split / "spots" / "omics" / "rna.parquet", out),
+                         **_counts(json.loads(datalist.read_text()), config["class_names"])})
+    if dataset == "her2st" and (source / "A2_unlabelled").is_dir():
+        _write_manifest(out / "data" / "A2", [her2st_section(source, "A2", labelled=False, scale=a2_scale)])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            export_spots(out / "data" / "A2", out / "A2" / "spots")
+        report["warnings"]["A2"] = [str(w.message) for w in caught]
+        report["A2"] = {"image_scale": a2_scale, "spots_on_tissue": _on_tissue(out / "A2" / "spots")}
+        logger.info("A2 (unlabelled): image_scale %.4f, %.1f %% of its spot centres on tissue", a2_scale,
+                    100 * report["A2"]["spots_on_tissue"])
+    splits = pd.DataFrame(rows)
+    atomic_write(out / "bundle.json", lambda p: p.write_text(json.dumps(config, indent=4) + "\n"))
+    atomic_write(out / "splits.csv", lambda p: splits.to_csv(p, index=False))
+    atomic_write(out / "report.json", lambda p: p.write_text(json.dumps(report, indent=1) + "\n"))
+    return splits
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m omicsfusion.data.spatial.recipes {dlpfc,her2st} SOURCE OUT [--seeds 0 1 2]``."""
+    parser = argparse.ArgumentParser(prog="python -m omicsfusion.data.spatial.recipes",
+                                     description=prepare_runs.__doc__.splitlines()[0])
+    parser.add_argument("dataset", choices=sorted(DATASETS))
+    parser.add_argument("source_dir")
+    parser.add_argument("out_dir")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--max-genes", type=int, default=2000)
+    parser.add_argument("--class-weights", choices=["none", "balanced"],
+                        help="loss class weights (default: none for dlpfc, balanced for her2st)")
+    parser.add_argument("--tiles", type=int, nargs=2, metavar=("COLUMNS", "ROWS"), help="block-split tiles")
+    parser.add_argument("--gap-spots", type=int, help="spot rows between splits (default 1)")
+    parser.add_argument("--a2-scale", type=float, default=HER2ST_SCALE, help="her2st A2 viewer PNG scale")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    overrides: dict[str, Any] = {}
+    if args.class_weights is not None:
+        overrides["class_weights"] = None if args.class_weights == "none" else args.class_weights
+    blocks = dict(DATASETS[args.dataset]["block_split"])
+    blocks.update({k: v for k, v in (("tiles", args.tiles), ("gap_spots", args.gap_spots)) if v is not None})
+    splits = prepare_runs(args.dataset, args.source_dir, args.out_dir, args.seeds, args.max_genes, args.a2_scale,
+                          block_split=blocks, **overrides)
+    print(splits.drop(columns=["dataset", "spots", "datalist", "table"]).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
