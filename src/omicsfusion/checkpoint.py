@@ -33,6 +33,7 @@ from ignite.engine import Engine
 from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
+from omicsfusion.errors import CheckpointError
 from omicsfusion.fileio import atomic_write
 
 __all__ = ["AtomicCheckpointSaver", "CheckpointError", "ResumeLoader", "latest_checkpoint", "load_weights"]
@@ -41,10 +42,6 @@ logger = logging.getLogger(__name__)
 
 #: names of the checkpoints a bundle's training writes (interval and final), never the temporary files
 CHECKPOINT_GLOB = "checkpoint_*.pt"
-
-
-class CheckpointError(ValueError):
-    """A training checkpoint cannot be used to resume (message names the file and the way out)."""
 
 
 class AtomicSaver(BaseSaveHandler):

@@ -18,8 +18,7 @@ from omicsfusion.benchmark.inputs import join_inputs
 from omicsfusion.benchmark.report import format_table, write_json
 from omicsfusion.benchmark.runner import ALL_MODELS, run_benchmark
 from omicsfusion.data import OmicsTable
-from omicsfusion.data.errors import MissingSampleError, OmicsDataError
-from omicsfusion.layout import LayoutError
+from omicsfusion.errors import OmicsfusionError
 
 
 def _typed_paths(specs: list[str]) -> dict[str, str]:
@@ -139,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             normalization=args.normalization, layout_params=layout_params, cnn_params=cnn_params,
             threads=args.threads, progress=not args.no_progress,
         )
-    except (BenchmarkError, OmicsDataError, LayoutError, MissingSampleError, FileNotFoundError) as err:
+    except (OmicsfusionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_table(result))

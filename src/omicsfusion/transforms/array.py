@@ -32,6 +32,7 @@ from monai.utils import TransformBackends
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable
+from omicsfusion.errors import TransformError
 
 __all__ = [
     "ReferenceShapeError",
@@ -49,7 +50,7 @@ OMICS_META_KEYS = ("omics_channels", "omics_sample_id", "omics_missing", "omics_
 _MODES = ("nearest", "bilinear", "trilinear")
 
 
-class ReferenceShapeError(ValueError):
+class ReferenceShapeError(TransformError):
     """The reference (or omics) image has an unexpected number of spatial dims or shape."""
 
 

@@ -1,0 +1,95 @@
+"""The error tree: one root, one family per layer, missing items that are KeyErrors too, nothing outside it."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import omicsfusion
+from omicsfusion import (
+    BenchmarkError,
+    CheckpointError,
+    LayoutError,
+    MissingItemError,
+    OmicsDataError,
+    OmicsfusionError,
+    SaliencyError,
+    SpatialDataError,
+    TransformError,
+    VolumeError,
+)
+from omicsfusion.data import FeatureMismatchError, MissingLayerError, MissingSampleError
+from omicsfusion.data.spatial import AnnotationColumnError
+from omicsfusion.interpret import LayoutMismatchError, MissingCheckpointError, TargetLayerError
+
+FAMILIES = [OmicsDataError, SpatialDataError, VolumeError, LayoutError, TransformError, CheckpointError,
+            SaliencyError, BenchmarkError, MissingItemError]
+MISSING_ITEMS = [MissingSampleError, MissingLayerError, AnnotationColumnError, TargetLayerError]
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__)
+def test_the_root_catches_every_family(family):
+    with pytest.raises(OmicsfusionError):
+        raise family("bad input")
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f is not MissingItemError], ids=lambda f: f.__name__)
+def test_every_family_is_still_a_value_error(family):
+    assert issubclass(family, ValueError)
+
+
+def test_a_missing_sample_is_a_data_error_and_a_key_error():
+    message = "sample 'P7' not found in omics table 'rna' (rna.csv)"
+    with pytest.raises(OmicsDataError):
+        raise MissingSampleError(message)
+    with pytest.raises(KeyError):
+        raise MissingSampleError(message)
+    assert str(MissingSampleError(message)) == message  # KeyError alone would print it quoted
+
+
+@pytest.mark.parametrize("error", MISSING_ITEMS, ids=lambda e: e.__name__)
+def test_missing_items_print_their_message_unquoted(error):
+    assert issubclass(error, KeyError) and issubclass(error, MissingItemError)
+    assert str(error("no column 'tissue' in a.csv")) == "no column 'tissue' in a.csv"
+
+
+def test_shared_errors_belong_to_both_layers_they_serve():
+    assert issubclass(FeatureMismatchError, OmicsDataError) and issubclass(FeatureMismatchError, LayoutError)
+    assert issubclass(MissingCheckpointError, CheckpointError) and issubclass(MissingCheckpointError, FileNotFoundError)
+    assert issubclass(LayoutMismatchError, CheckpointError)
+
+
+def _module_names() -> list[str]:
+    names = [omicsfusion.__name__]
+    for info in pkgutil.walk_packages(omicsfusion.__path__, prefix="omicsfusion."):
+        if not info.name.endswith("__main__"):
+            names.append(info.name)
+    return names
+
+
+def test_every_exception_class_of_the_package_subclasses_the_root():
+    """Import every module (optional SDKs may be absent) and check each exception class defined there."""
+    outside, unimportable = [], []
+    for name in _module_names():
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:  # an optional extra (e.g. the MONAI Deploy SDK) not installed
+            assert error.name and not error.name.startswith("omicsfusion"), error
+            unimportable.append(name)
+            continue
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (cls.__module__ == name and issubclass(cls, BaseException) and not issubclass(cls, Warning)
+                    and not issubclass(cls, OmicsfusionError)):
+                outside.append(f"{name}.{cls.__qualname__}")
+    assert not outside, f"exception classes outside the OmicsfusionError tree: {outside}"
+    root = Path(omicsfusion.__file__).parent
+    for name in unimportable:  # read their source instead: they must define no exception class at all
+        path = root.joinpath(*name.split(".")[1:])
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        classes = [node.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)]
+        assert not [c for c in classes if c.endswith(("Error", "Exception"))], (name, classes)
