@@ -141,7 +141,8 @@ def test_feature_alignment_fills_reports_and_refuses():
     expected = table.row("rna", "P1")[[3, 0, 0, 1]].copy()
     expected[2] = -7.0
     np.testing.assert_allclose(rows[0], expected)
-    with pytest.raises(FeatureMismatchError, match=r"only 1 of 4.*absent e\.g\."):
+    match = r"1 of 4 layout features present \(min_overlap=0\.5\); missing 'x1', 'x2', 'x3'"
+    with pytest.raises(FeatureMismatchError, match=match):
         table.feature_index("rna", ["g0", "x1", "x2", "x3"], min_overlap=0.5)
 
 

@@ -93,3 +93,17 @@ def test_every_exception_class_of_the_package_subclasses_the_root():
         path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
         classes = [node.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)]
         assert not [c for c in classes if c.endswith(("Error", "Exception"))], (name, classes)
+
+
+def test_one_overlap_check_names_counts_and_the_first_missing_features():
+    from omicsfusion.layout.inputs import match_features
+
+    expected = [f"g{i}" for i in range(10)]
+    index = match_features(expected, ["g9", "x", "g0", "g1", "g2"], 0.4, "t.csv")
+    assert index.tolist() == [2, 3, 4] + [-1] * 6 + [0]
+    with pytest.raises(FeatureMismatchError) as info:
+        match_features(expected, ["g9", "x", "g0", "g1", "g2"], 0.5, "omics table 'rna' (t.csv)")
+    assert str(info.value) == ("omics table 'rna' (t.csv): 4 of 10 layout features present (min_overlap=0.5); "
+                               "missing 'g3', 'g4', 'g5', 'g6', 'g7', ...")
+    assert isinstance(info.value, LayoutError) and isinstance(info.value, OmicsDataError)
+    assert match_features([], ["a"], 1.0, "t.csv").size == 0

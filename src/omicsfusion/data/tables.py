@@ -24,13 +24,13 @@ import pandas as pd
 from omicsfusion.data.errors import (
     DuplicateSampleError,
     EmptyTableError,
-    FeatureMismatchError,
     MissingLayerError,
     MissingSampleError,
     OmicsDataError,
     TableEncodingError,
     TableTooWideError,
 )
+from omicsfusion.layout.inputs import match_features
 
 __all__ = ["OmicsTable", "TableSource", "read_table", "display_names", "DISPLAY_COLUMNS", "FEATURES_SUFFIX"]
 
@@ -470,19 +470,14 @@ class OmicsTable:
             FeatureMismatchError: fewer than ``min_overlap`` of the wanted
                 features exist in the table (message names some absent ones).
         """
-        wanted = pd.Index(np.asarray(feature_names, dtype=str))
-        index = pd.Index(self.features(omics_type)).get_indexer(wanted)
+        wanted = np.asarray(feature_names, dtype=str)
+        where = f"omics table {omics_type!r} ({self.source(omics_type)})"
+        index = match_features(wanted, self.features(omics_type), min_overlap, where)
         absent = int((index < 0).sum())
-        if wanted.size and (wanted.size - absent) / wanted.size < min_overlap:
-            raise FeatureMismatchError(
-                f"omics table {omics_type!r} ({self.source(omics_type)}) has only {wanted.size - absent} of "
-                f"{wanted.size} layout features (min_overlap={min_overlap}); absent e.g. "
-                f"{wanted[index < 0][:5].tolist()}"
-            )
         if absent:
             warnings.warn(
-                f"omics table {omics_type!r} ({self.source(omics_type)}): {absent} of {wanted.size} layout "
-                f"features absent, e.g. {wanted[index < 0][:5].tolist()}; they are filled",
+                f"{where}: {absent} of {wanted.size} layout features absent, e.g. {wanted[index < 0][:5].tolist()}; "
+                "they are filled",
                 UserWarning,
                 stacklevel=2,
             )
