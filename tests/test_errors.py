@@ -107,3 +107,32 @@ def test_one_overlap_check_names_counts_and_the_first_missing_features():
                                "missing 'g3', 'g4', 'g5', 'g6', 'g7', ...")
     assert isinstance(info.value, LayoutError) and isinstance(info.value, OmicsDataError)
     assert match_features([], ["a"], 1.0, "t.csv").size == 0
+
+
+def test_one_trained_checkpoint_guard(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    import omicsfusion.interpret
+    import omicsfusion.prepare
+    from omicsfusion.checkpoint import require_trained
+    from omicsfusion.data import OmicsPreprocessor, OmicsTable
+
+    assert omicsfusion.prepare.require_trained is require_trained  # evaluate.json / inference.json
+    assert omicsfusion.interpret.require_checkpoint is require_trained  # saliency.json
+    model, layout = tmp_path / "model.pt", tmp_path / "layout.npz"
+    with pytest.raises(MissingCheckpointError, match=f"no trained checkpoint at {model}: run"):
+        require_trained(model, layout, ["rna"])
+    model.write_bytes(b"weights")
+    assert require_trained(model, layout, []) is None  # an image-only model needs no layout
+    with pytest.raises(FileNotFoundError, match=rf"no fitted layout at {layout} \(omics channels \['rna'\] need it\)"):
+        require_trained(model, layout, ["rna"])
+    with pytest.raises(MissingCheckpointError, match="the model's omics channels need it"):
+        require_trained(model, layout, None)
+    ids = [f"s{i}" for i in range(12)]
+    rna = pd.DataFrame(np.random.default_rng(0).normal(size=(12, 16)), index=ids, columns=[f"g{i}" for i in range(16)])
+    OmicsPreprocessor().fit(OmicsTable({"rna": rna}), ids, grid=(4, 4)).save(layout)
+    assert require_trained(model, layout, ["rna"]).channel_names == ["rna"]
+    assert require_trained(model, layout, None).channel_names == ["rna"]  # the Deploy app: whatever it holds
+    with pytest.raises(LayoutMismatchError, match=r"holds omics channels \['rna'\], not \['cnv'\]"):
+        require_trained(model, layout, ["rna", "cnv"])
