@@ -3,8 +3,8 @@
 Input folder::
 
     <input>/<sample_id>.png ...          one image per sample, named by its omics sample id
-    <input>/omics/<type>.csv ...         one table per omics type of the model (csv/tsv/parquet/h5ad),
-                                         rows indexed by sample id
+    <input>/omics/<type>.csv ...         one table per omics type of the model (any of
+                                         omicsfusion.data.tables.TABLE_SUFFIXES), rows indexed by sample id
 
 Model: ``model.ts`` written by ``python -m monai.bundle ckpt_export`` (it carries the bundle's
 metadata and inference.json) with the training's ``layout.npz`` beside it. Output:
@@ -21,14 +21,13 @@ from monai.deploy.core import Application, Image, IOType
 from monai.deploy.operators.monai_bundle_inference_operator import IOMapping, get_bundle_config
 
 from omicsfusion.checkpoint import require_trained
+from omicsfusion.data.tables import TABLE_SUFFIXES
 from omicsfusion.deploy.operators import (
     OMICS,
     FusedBundleInferenceOperator,
     PredictionsWriterOperator,
     SampleLoaderOperator,
 )
-
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".h5ad")
 
 
 def sample_images(input_folder: Path) -> list[Path]:
