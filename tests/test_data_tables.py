@@ -21,6 +21,7 @@ from omicsfusion.data import (
     OmicsDataError,
     OmicsTable,
 )
+from omicsfusion.data.tables import TABLE_SUFFIXES, table_suffix
 
 
 def _frame(n: int = 6, f: int = 4, seed: int = 0) -> pd.DataFrame:
@@ -32,14 +33,14 @@ def _frame(n: int = 6, f: int = 4, seed: int = 0) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.gz", ".parquet"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.gz", ".TXT.gz", ".parquet"])
 def test_text_and_parquet_round_trip(tmp_path, suffix):
     df = _frame()
     path = tmp_path / f"rna{suffix}"
     if suffix == ".parquet":
         df.to_parquet(path)
     else:
-        df.to_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        df.to_csv(path, sep="," if suffix.startswith(".csv") else "\t")
     table = OmicsTable({"rna": path})
     assert table.types == ("rna",)
     assert table.sample_ids("rna") == list(df.index)
@@ -94,9 +95,23 @@ def test_duplicate_ids_and_unknown_format(tmp_path):
     df.to_csv(tmp_path / "dup.csv")
     with pytest.raises(DuplicateSampleError, match=r"dup\.csv.*2 sample id.*'A'"):
         OmicsTable({"rna": tmp_path / "dup.csv"})
-    (tmp_path / "x.xlsx").write_text("")
-    with pytest.raises(OmicsDataError, match="unsupported"):
-        OmicsTable({"rna": tmp_path / "x.xlsx"})
+    for name in ("x.xlsx", "x.parquet.gz"):  # only text tables may be gzipped
+        (tmp_path / name).write_text("")
+        with pytest.raises(OmicsDataError, match=rf"{name}: unsupported omics table type \(use one of \.csv, "):
+            OmicsTable({"rna": tmp_path / name})
+
+
+def test_one_list_of_table_suffixes(tmp_path):
+    from omicsfusion.benchmark.cli import _header, _read_frame
+
+    assert TABLE_SUFFIXES == (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".h5ad")
+    assert [table_suffix(n) for n in ("a.CSV.gz", "b.v2.txt", "c.h5ad", "d.parquet.gz", "e.gz", "f")] == [
+        ".csv.gz", ".txt", ".h5ad", "", "", ""]
+    _frame().to_csv(tmp_path / "rna.txt.gz", sep="\t")  # a gzipped text table, with its sidecar of gene symbols
+    pd.DataFrame({"feature": ["g1"], "display_name": ["TP53"]}).to_csv(tmp_path / "rna.features.csv", index=False)
+    assert OmicsTable({"rna": tmp_path / "rna.txt.gz"}).display_names("rna").tolist() == ["g0", "TP53", "g2", "g3"]
+    assert _header(str(tmp_path / "rna.txt.gz")) == ["sample", "g0", "g1", "g2", "g3"]  # the benchmark CLI too
+    assert _read_frame(str(tmp_path / "rna.txt.gz"), None).index.tolist() == [f"P{i}" for i in range(6)]
 
 
 @pytest.mark.parametrize("content", [b"", b"\n\n", b"sample,g0,g1\n"])
@@ -141,7 +156,8 @@ def test_feature_alignment_fills_reports_and_refuses():
     expected = table.row("rna", "P1")[[3, 0, 0, 1]].copy()
     expected[2] = -7.0
     np.testing.assert_allclose(rows[0], expected)
-    with pytest.raises(FeatureMismatchError, match=r"only 1 of 4.*absent e\.g\."):
+    match = r"1 of 4 layout features present \(min_overlap=0\.5\); missing 'x1', 'x2', 'x3'"
+    with pytest.raises(FeatureMismatchError, match=match):
         table.feature_index("rna", ["g0", "x1", "x2", "x3"], min_overlap=0.5)
 
 

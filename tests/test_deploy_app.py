@@ -17,7 +17,7 @@ pytest.importorskip("monai.deploy", reason="MONAI Deploy App SDK not installed: 
 from monai.bundle import ckpt_export  # noqa: E402
 
 from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow  # noqa: E402
-from omicsfusion.deploy.app import bundle_overrides  # noqa: E402
+from omicsfusion.deploy.app import bundle_overrides, omics_tables  # noqa: E402
 
 TINY = {"pan_cancer_classification": {"phantom_size": 6, "max_epochs": 1, "batch_size": 8},
         "neuro_mri_molecular": {"phantom_size": 4, "max_epochs": 1, "batch_size": 8}}
@@ -90,3 +90,15 @@ def test_missing_omics_table_or_layout_is_named(pan_cancer, tmp_path):
     shutil.copy(base / "models" / "model.ts", tmp_path / "models" / "model.ts")
     with pytest.raises(FileNotFoundError, match="layout.npz"):
         bundle_overrides(tmp_path / "models" / "model.ts", inputs)
+
+
+def test_omics_tables_of_every_table_suffix(tmp_path):
+    """The app reads the data layer's TABLE_SUFFIXES: .txt and gzipped text tables too."""
+    (tmp_path / "omics").mkdir()
+    for name in ("rna.txt", "cnv.csv.gz", "meth.tsv.gz", "skip.xlsx"):
+        (tmp_path / "omics" / name).write_text("")
+    found = omics_tables(tmp_path, ["rna", "cnv", "meth"])
+    assert {t: os.path.basename(p) for t, p in found.items()} == {"rna": "rna.txt", "cnv": "cnv.csv.gz",
+                                                                   "meth": "meth.tsv.gz"}
+    with pytest.raises(FileNotFoundError, match=r"omics type 'skip'.*\.txt\.gz"):
+        omics_tables(tmp_path, ["skip"])

@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import rankdata
 
 from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, modular_table
+from omicsfusion.layout.errors import FeatureMismatchError
 from omicsfusion.layout.metrics import ABS_DIMS, unit_profiles
 
 
@@ -109,8 +110,9 @@ def test_abs_profiles_square_the_correlation(table, metric):
 def test_feature_mismatch_reports_count_and_names(table):
     layout = _fit(table)
     other = table.rename(columns={c: c + "_x" for c in table.columns[:20]})
-    with pytest.raises(LayoutError, match=r"20 of 30 layout features are missing.*need 50%.*'G0"):
+    with pytest.raises(LayoutError, match=r"the table: 10 of 30 layout features present \(min_overlap=0\.5\); "
+                                          "missing 'G0"):
         layout.score(other)
-    with pytest.raises(LayoutError, match="20 of 30"):
+    with pytest.raises(FeatureMismatchError, match="10 of 30"):
         layout.feature_index(other.columns, min_overlap=0.9)
     assert (layout.feature_index(other.columns, min_overlap=0.2) >= 0).sum() == 10

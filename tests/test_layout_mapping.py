@@ -75,7 +75,7 @@ def test_missing_features_filled_and_reported(fitted):
 
 def test_low_overlap_refused_with_names(fitted):
     table, layout = fitted
-    with pytest.raises(LayoutError, match=r"80 of 90 layout features are missing.*'G0"):
+    with pytest.raises(LayoutError, match=r"10 of 90 layout features present.*; missing 'G0"):
         layout.transform(table.iloc[:, :10])
     index = layout.feature_index(list(table.columns[:10]), min_overlap=0.1)
     assert (index >= 0).sum() == 10 and (index == -1).sum() == 80

@@ -116,10 +116,10 @@ def test_layout_feature_mismatch_is_named(files, tmp_path):
     other = modular_table(5, 50, seed=9)
     other.columns = [f"X{j}" for j in range(50)]
     other.to_csv(tmp_path / "rna.csv")
-    with pytest.raises(FeatureMismatchError, match="'rna'.*only 0 of"):
+    with pytest.raises(FeatureMismatchError, match=r"omics table 'rna' \(.*rna\.csv\): 0 of \d+ layout features"):
         LoadOmics({"rna": tmp_path / "rna.csv", "cnv": files[0]["cnv"]}, preprocessor=layout)
     vectors, meta = LoadOmics({"rna": tmp_path / "rna.csv"})("S0001")
-    with pytest.raises(FeatureMismatchError, match="'rna'.*name only 0 of"):
+    with pytest.raises(FeatureMismatchError, match=r"omics type 'rna' vectors \(sample 'S0001'\): 0 of \d+ layout"):
         OmicsToImage(layout, omics_types=["rna"])(vectors, meta)
 
 

@@ -17,6 +17,8 @@ the latest kept) and at the end (``checkpoint_final.pt``); with ``resume``
 the next run finds the latest one with :func:`latest_checkpoint` and
 :class:`ResumeLoader` restores it, so training continues at the next epoch
 and stops at the same ``max_epochs``. Every load is ``weights_only=True``.
+:func:`require_trained` is the one guard that evaluation, inference, saliency
+and the Deploy app pass before they use a trained checkpoint and its layout file.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import logging
 import os
 import pickle
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import ignite.distributed as idist
@@ -33,18 +36,17 @@ from ignite.engine import Engine
 from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
+from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.errors import CheckpointError, LayoutMismatchError, MissingCheckpointError
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["AtomicCheckpointSaver", "CheckpointError", "ResumeLoader", "latest_checkpoint", "load_weights"]
+__all__ = ["AtomicCheckpointSaver", "CheckpointError", "ResumeLoader", "latest_checkpoint", "load_weights",
+           "require_trained"]
 
 logger = logging.getLogger(__name__)
 
 #: names of the checkpoints a bundle's training writes (interval and final), never the temporary files
 CHECKPOINT_GLOB = "checkpoint_*.pt"
-
-
-class CheckpointError(ValueError):
-    """A training checkpoint cannot be used to resume (message names the file and the way out)."""
 
 
 class AtomicSaver(BaseSaveHandler):
@@ -183,3 +185,37 @@ def latest_checkpoint(ckpt_dir: str | os.PathLike, engine_key: str = "trainer") 
     if not candidates:
         return None
     return str(max(candidates, key=lambda p: (_iteration(p, engine_key), p.name == "checkpoint_final.pt")))
+
+
+def require_trained(checkpoint: str | os.PathLike, layout_file: str | os.PathLike | None = None,
+                    omics_types: Sequence[str] | None = ()) -> OmicsPreprocessor | None:
+    """Refuse evaluation, inference, saliency or deployment before training wrote the checkpoint and layout.
+
+    Args:
+        checkpoint: the trained model (``models/model.pt``, or the ``model.ts`` exported from it).
+        layout_file: the layout file training writes next to the checkpoint (``models/layout.npz``).
+        omics_types: the omics channels the run builds; empty for an image-only model (no layout
+            needed), ``None`` for "whatever the layout file holds" (the Deploy app).
+
+    Returns:
+        The fitted preprocessor of ``layout_file`` (loaded once per process), or ``None`` when no layout is needed.
+
+    Raises:
+        MissingCheckpointError: no file at ``checkpoint``, or at ``layout_file`` when it is needed.
+        LayoutMismatchError: the layout file holds no layout for some of ``omics_types``.
+    """
+    if not Path(checkpoint).is_file():
+        raise MissingCheckpointError(f"no trained checkpoint at {checkpoint}: run the bundle's configs/train.json "
+                                     "first (a Deploy app takes the model.ts that ckpt_export writes from it)")
+    if omics_types is not None and not omics_types:
+        return None
+    if layout_file is None or not Path(layout_file).is_file():
+        channels = "the model's omics channels" if omics_types is None else f"omics channels {list(omics_types)}"
+        raise MissingCheckpointError(f"no fitted layout at {layout_file} ({channels} need it): configs/train.json "
+                                     f"writes it next to the checkpoint {checkpoint}")
+    fitted = OmicsPreprocessor.cached(layout_file)
+    absent = [t for t in omics_types or () if t not in fitted.channel_names]
+    if absent:
+        raise LayoutMismatchError(f"layout file {layout_file} holds omics channels {fitted.channel_names}, not "
+                                  f"{absent}; the run builds omics channels {list(omics_types)} for {checkpoint}")
+    return fitted

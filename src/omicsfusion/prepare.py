@@ -7,7 +7,7 @@ datalist is built from ``samples.csv`` with a stratified, seeded split and
 stored next to the checkpoint (the split belongs to the model), and the omics
 normalisation + OT layouts are fitted on the TRAINING split only and written
 to ``models/layout.npz``. Evaluation and inference call :func:`require_trained`
-instead, which never fits anything.
+(:mod:`omicsfusion.checkpoint`'s guard) instead, which never fits anything.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
+from omicsfusion.checkpoint import require_trained  # noqa: F401  (the bundle configs call it from here)
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
@@ -319,20 +320,3 @@ def _table(omics_tables: Mapping[str, str], omics_types: Sequence[str]) -> Omics
     if unknown:
         raise OmicsDataError(f"modalities {unknown} have no table in omics_tables ({sorted(omics_tables)})")
     return OmicsTable.cached({t: omics_tables[t] for t in omics_types}) if omics_types else None
-
-
-def require_trained(checkpoint: str | os.PathLike, layout_file: str | os.PathLike,
-                    omics_types: Sequence[str]) -> None:
-    """Refuse evaluation / inference / saliency before training wrote its files."""
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"no trained checkpoint at {checkpoint}: run configs/train.json first")
-    if omics_types and not Path(layout_file).is_file():
-        raise FileNotFoundError(
-            f"no fitted layout at {layout_file} (modalities {list(omics_types)} need it): it is written by "
-            "configs/train.json next to the checkpoint"
-        )
-    if omics_types:
-        fitted = OmicsPreprocessor.cached(layout_file)
-        missing = [t for t in omics_types if t not in fitted.channel_names]
-        if missing:
-            raise OmicsDataError(f"{layout_file} holds layouts for {fitted.channel_names}, not for {missing}")

@@ -18,8 +18,8 @@ from omicsfusion.benchmark.inputs import join_inputs
 from omicsfusion.benchmark.report import format_table, write_json
 from omicsfusion.benchmark.runner import ALL_MODELS, run_benchmark
 from omicsfusion.data import OmicsTable
-from omicsfusion.data.errors import MissingSampleError, OmicsDataError
-from omicsfusion.layout import LayoutError
+from omicsfusion.data.tables import TABLE_SUFFIXES, table_suffix
+from omicsfusion.errors import OmicsfusionError
 
 
 def _typed_paths(specs: list[str]) -> dict[str, str]:
@@ -61,36 +61,36 @@ def _anndata_h5(path: str) -> object:
 
 def _read_frame(path: str, id_column: str | None) -> pd.DataFrame:
     """A table of sample annotations (csv/tsv/txt/parquet, or an h5ad's obs) indexed by sample id."""
-    lower = path.lower().removesuffix(".gz")
+    suffix = table_suffix(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"table not found: {path}")
-    if lower.endswith(".h5ad") or _is_anndata_h5(path):
+    if suffix == ".h5ad" or _is_anndata_h5(path):
         import anndata
 
         obs = anndata.read_h5ad(path, backed="r").obs
         frame = obs.set_index(id_column) if id_column else obs
-    elif lower.endswith(".parquet"):
+    elif suffix == ".parquet":
         frame = pd.read_parquet(path)
         if id_column or isinstance(frame.index, pd.RangeIndex):
             frame = frame.set_index(id_column or frame.columns[0])
-    elif lower.endswith((".csv", ".tsv", ".txt")):
-        frame = pd.read_csv(path, sep="," if lower.endswith(".csv") else "\t", dtype=str)
+    elif suffix:
+        frame = pd.read_csv(path, sep="," if suffix.startswith(".csv") else "\t", dtype=str)
         frame = frame.set_index(id_column or frame.columns[0])
     else:
-        raise BenchmarkError(f"{path}: unsupported table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
+        raise BenchmarkError(f"{path}: unsupported table type (use one of {', '.join(TABLE_SUFFIXES)})")
     frame.index = frame.index.astype(str)
     return frame
 
 
 def _header(path: str) -> list[str]:
     """Column names of a csv/tsv/txt/parquet table without reading its rows (none for AnnData)."""
-    lower = path.lower().removesuffix(".gz")
-    if lower.endswith(".parquet"):
+    suffix = table_suffix(path)
+    if suffix == ".parquet":
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    if lower.endswith((".csv", ".tsv", ".txt")) and Path(path).is_file():
-        return list(pd.read_csv(path, sep="," if lower.endswith(".csv") else "\t", nrows=0).columns)
+    if suffix not in ("", ".h5ad") and Path(path).is_file():
+        return list(pd.read_csv(path, sep="," if suffix.startswith(".csv") else "\t", nrows=0).columns)
     return []
 
 
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             normalization=args.normalization, layout_params=layout_params, cnn_params=cnn_params,
             threads=args.threads, progress=not args.no_progress,
         )
-    except (BenchmarkError, OmicsDataError, LayoutError, MissingSampleError, FileNotFoundError) as err:
+    except (OmicsfusionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_table(result))
@@ -171,7 +171,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("tables", nargs="+", metavar="TABLE",
-                        help="omics table(s), samples as rows: PATH or TYPE=PATH (.csv/.tsv/.parquet/.h5ad)")
+                        help=f"omics table(s), samples as rows: PATH or TYPE=PATH ({', '.join(TABLE_SUFFIXES)})")
     parser.add_argument("--label-column", required=True, help="label column (in --label-table, else in a TABLE)")
     parser.add_argument("--label-table", help="separate labels table (csv/tsv/parquet/h5ad obs), ids in its first column")
     parser.add_argument("--label-id-column", help="sample-id column of --label-table (default: first column)")

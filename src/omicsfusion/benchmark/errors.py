@@ -1,7 +1,7 @@
-"""The one exception type of the benchmark, so callers can catch bad input precisely."""
+"""The one exception type of the benchmark, so callers can catch bad input precisely (from :mod:`omicsfusion.errors`)."""
 
 from __future__ import annotations
 
+from omicsfusion.errors import BenchmarkError
 
-class BenchmarkError(ValueError):
-    """Bad benchmark input: labels, folds, sample ids or tables that cannot be compared fairly."""
+__all__ = ["BenchmarkError"]

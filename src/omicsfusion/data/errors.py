@@ -2,28 +2,44 @@
 
 Every bad input the data layer can meet has its own exception type so that
 bundles and tests can catch exactly what they expect; each message names the
-file, sample or feature at fault.
+file, sample or feature at fault. The families (:class:`OmicsDataError`,
+:class:`VolumeError`) and :class:`FeatureMismatchError`, which the layout
+engine raises too, live in :mod:`omicsfusion.errors`.
 """
 
 from __future__ import annotations
 
+from omicsfusion.errors import FeatureMismatchError, MissingItemError, OmicsDataError, VolumeError
 
-class OmicsDataError(ValueError):
-    """Base class of every bad-input error raised by :mod:`omicsfusion.data`."""
+__all__ = [
+    "DatalistPathError",
+    "DuplicateSampleError",
+    "EmptyTableError",
+    "FeatureMismatchError",
+    "ImageTooLargeError",
+    "MissingLayerError",
+    "MissingSampleError",
+    "MixedSeriesError",
+    "NonFiniteError",
+    "NonFiniteVolumeError",
+    "OmicsDataError",
+    "SequenceMismatchError",
+    "SliceFolderError",
+    "SliceGapError",
+    "SliceShapeError",
+    "TableEncodingError",
+    "TableTooWideError",
+    "VolumeDimensionError",
+    "VolumeError",
+]
 
 
-class MissingSampleError(KeyError):
-    """A sample id is absent from an omics table (message names id and file)."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0]) if self.args else ""
+class MissingSampleError(OmicsDataError, MissingItemError):
+    """A sample id is absent from an omics table (message names id and file); also a ``KeyError``."""
 
 
-class MissingLayerError(KeyError):
-    """An AnnData file lacks the requested layer (message lists the layers it has)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+class MissingLayerError(OmicsDataError, MissingItemError):
+    """An AnnData file lacks the requested layer (message lists the layers it has); also a ``KeyError``."""
 
 
 class EmptyTableError(OmicsDataError):
@@ -46,16 +62,8 @@ class TableEncodingError(OmicsDataError):
     """A table, or a sample id in it, is not UTF-8 text (message names the file and the line)."""
 
 
-class FeatureMismatchError(OmicsDataError):
-    """A table shares too few features with a layout / preprocessor."""
-
-
 class NonFiniteError(OmicsDataError):
     """NaN or inf remained after normalisation."""
-
-
-class VolumeError(ValueError):
-    """Base class of every bad-input error about an image volume (message names the file)."""
 
 
 class VolumeDimensionError(VolumeError):

@@ -24,15 +24,16 @@ import pandas as pd
 from omicsfusion.data.errors import (
     DuplicateSampleError,
     EmptyTableError,
-    FeatureMismatchError,
     MissingLayerError,
     MissingSampleError,
     OmicsDataError,
     TableEncodingError,
     TableTooWideError,
 )
+from omicsfusion.layout.inputs import match_features
 
-__all__ = ["OmicsTable", "TableSource", "read_table", "display_names", "DISPLAY_COLUMNS", "FEATURES_SUFFIX"]
+__all__ = ["OmicsTable", "TableSource", "read_table", "display_names", "table_suffix", "DISPLAY_COLUMNS",
+           "FEATURES_SUFFIX", "TABLE_SUFFIXES"]
 
 TableSource = Union[str, os.PathLike, pd.DataFrame, Any]  # Any: an anndata.AnnData
 PerType = Union[None, str, Mapping[str, str]]
@@ -44,7 +45,14 @@ MAX_COLUMNS = 1_000_000
 FEATURES_SUFFIX = ".features.csv"
 #: AnnData ``var`` columns read as display names (gene symbols); the first present wins
 DISPLAY_COLUMNS = ("gene_symbols", "gene_symbol", "symbol", "gene_name", "feature_name")
-_TABLE_SUFFIXES = (".h5ad", ".parquet", ".csv", ".tsv", ".txt")
+#: file endings of the omics tables :func:`read_table` reads (text tables also gzipped), in order of preference
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".h5ad")
+
+
+def table_suffix(path: str | os.PathLike) -> str:
+    """The :data:`TABLE_SUFFIXES` entry a file name ends with, any case (``rna.CSV.gz`` -> ``.csv.gz``), else ``""``."""
+    name = Path(path).name.lower()
+    return next((s for s in TABLE_SUFFIXES if name.endswith(s)), "")
 
 
 def display_names(var: pd.DataFrame) -> np.ndarray:
@@ -254,9 +262,7 @@ def _read_dataframe(
 
 def _sidecar_names(path: Path, frame: _Frame) -> _Frame:
     """Display names from the table's ``<stem>.features.csv`` when it exists (features it omits keep their id)."""
-    stem = path.name.removesuffix(".gz")
-    stem = next((stem[: -len(s)] for s in _TABLE_SUFFIXES if stem.lower().endswith(s)), stem)
-    sidecar = path.with_name(stem + FEATURES_SUFFIX)
+    sidecar = path.with_name(path.name[: -len(table_suffix(path))] + FEATURES_SUFFIX)
     if not sidecar.is_file():
         return frame
     names = pd.read_csv(sidecar, dtype=str, keep_default_na=False)
@@ -307,22 +313,22 @@ def read_table(
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"omics table not found: {path}")
-    name = path.name.lower().removesuffix(".gz")
-    if not name.endswith(_TABLE_SUFFIXES):
-        raise OmicsDataError(f"{path}: unsupported omics table type (use .csv, .tsv, .txt, .parquet or .h5ad)")
+    suffix = table_suffix(path)
+    if not suffix:
+        raise OmicsDataError(f"{path}: unsupported omics table type (use one of {', '.join(TABLE_SUFFIXES)})")
     if path.stat().st_size == 0:
         raise EmptyTableError(f"{path}: the file is empty (0 bytes); an omics table needs a header and sample rows")
-    if name.endswith(".h5ad"):
+    if suffix == ".h5ad":
         import anndata  # imported lazily: heavy, and only h5ad needs it
 
         return _read_anndata(anndata.read_h5ad(path), str(path), id_column, layer, exclude)
     if layer is not None:
         raise OmicsDataError(f"{path}: layer={layer!r} only applies to .h5ad files")
-    if name.endswith(".parquet"):
+    if suffix == ".parquet":
         df = pd.read_parquet(path)
         from_file = id_column is not None or isinstance(df.index, pd.RangeIndex)
         return _sidecar_names(path, _read_dataframe(df, str(path), id_column, from_file, exclude))
-    df = _read_text(path, "," if name.endswith(".csv") else "\t", id_column, max_columns)
+    df = _read_text(path, "," if suffix.startswith(".csv") else "\t", id_column, max_columns)
     return _sidecar_names(path, _read_dataframe(df, str(path), id_column, True, exclude))
 
 
@@ -470,19 +476,14 @@ class OmicsTable:
             FeatureMismatchError: fewer than ``min_overlap`` of the wanted
                 features exist in the table (message names some absent ones).
         """
-        wanted = pd.Index(np.asarray(feature_names, dtype=str))
-        index = pd.Index(self.features(omics_type)).get_indexer(wanted)
+        wanted = np.asarray(feature_names, dtype=str)
+        where = f"omics table {omics_type!r} ({self.source(omics_type)})"
+        index = match_features(wanted, self.features(omics_type), min_overlap, where)
         absent = int((index < 0).sum())
-        if wanted.size and (wanted.size - absent) / wanted.size < min_overlap:
-            raise FeatureMismatchError(
-                f"omics table {omics_type!r} ({self.source(omics_type)}) has only {wanted.size - absent} of "
-                f"{wanted.size} layout features (min_overlap={min_overlap}); absent e.g. "
-                f"{wanted[index < 0][:5].tolist()}"
-            )
         if absent:
             warnings.warn(
-                f"omics table {omics_type!r} ({self.source(omics_type)}): {absent} of {wanted.size} layout "
-                f"features absent, e.g. {wanted[index < 0][:5].tolist()}; they are filled",
+                f"{where}: {absent} of {wanted.size} layout features absent, e.g. {wanted[index < 0][:5].tolist()}; "
+                "they are filled",
                 UserWarning,
                 stacklevel=2,
             )

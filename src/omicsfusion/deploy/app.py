@@ -3,8 +3,8 @@
 Input folder::
 
     <input>/<sample_id>.png ...          one image per sample, named by its omics sample id
-    <input>/omics/<type>.csv ...         one table per omics type of the model (csv/tsv/parquet/h5ad),
-                                         rows indexed by sample id
+    <input>/omics/<type>.csv ...         one table per omics type of the model (any of
+                                         omicsfusion.data.tables.TABLE_SUFFIXES), rows indexed by sample id
 
 Model: ``model.ts`` written by ``python -m monai.bundle ckpt_export`` (it carries the bundle's
 metadata and inference.json) with the training's ``layout.npz`` beside it. Output:
@@ -20,15 +20,14 @@ from monai.deploy.conditions import CountCondition
 from monai.deploy.core import Application, Image, IOType
 from monai.deploy.operators.monai_bundle_inference_operator import IOMapping, get_bundle_config
 
-from omicsfusion.data import OmicsPreprocessor
+from omicsfusion.checkpoint import require_trained
+from omicsfusion.data.tables import TABLE_SUFFIXES
 from omicsfusion.deploy.operators import (
     OMICS,
     FusedBundleInferenceOperator,
     PredictionsWriterOperator,
     SampleLoaderOperator,
 )
-
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".h5ad")
 
 
 def sample_images(input_folder: Path) -> list[Path]:
@@ -54,10 +53,8 @@ def omics_tables(input_folder: Path, omics_types: list[str]) -> dict[str, str]:
 
 def bundle_overrides(model_file: Path, input_folder: Path) -> dict[str, Any]:
     """Config values that tie the exported bundle to this run: its layout file and the input's tables."""
-    layout_file = model_file.with_name("layout.npz")
-    if not layout_file.is_file():
-        raise FileNotFoundError(f"{layout_file} not found: put the training's models/layout.npz beside {model_file}")
-    omics_types = OmicsPreprocessor.load(layout_file).channel_names
+    layout_file = model_file.with_name("layout.npz")  # the training's models/layout.npz, beside model.ts
+    omics_types = require_trained(model_file, layout_file, omics_types=None).channel_names
     return {"layout_file": str(layout_file), "modalities": ["image", *omics_types],
             "omics_tables": omics_tables(input_folder, omics_types)}
 
@@ -80,8 +77,7 @@ class FusedClassificationApp(Application):
         app_context = Application.init_app_context(self.argv)
         input_folder, output_folder = Path(app_context.input_path), Path(app_context.output_path)
         model_file = Path(app_context.model_path)
-        if not model_file.is_file():
-            raise FileNotFoundError(f"-m must name the exported model.ts (ckpt_export), got {model_file}")
+        overrides = bundle_overrides(model_file, input_folder)  # refuses a missing model.ts or layout.npz
         images = sample_images(input_folder)
         loader = SampleLoaderOperator(self, CountCondition(self, len(images)), images=images, name="loader")
         infer = FusedBundleInferenceOperator(
@@ -89,7 +85,7 @@ class FusedClassificationApp(Application):
             app_context=app_context,
             input_mapping=[IOMapping("image", Image, IOType.IN_MEMORY)],
             output_mapping=[IOMapping("pred", dict, IOType.IN_MEMORY)],
-            overrides=bundle_overrides(model_file, input_folder),
+            overrides=overrides,
             name="bundle_inference",
         )
         writer = PredictionsWriterOperator(self, output_folder=output_folder, class_names=class_names(model_file),

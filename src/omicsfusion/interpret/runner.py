@@ -35,10 +35,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from omicsfusion.checkpoint import load_weights
-from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.checkpoint import load_weights, require_trained
 from omicsfusion.interpret import checks, genes, modalities, regions, writers
-from omicsfusion.interpret.errors import LayoutMismatchError, MissingCheckpointError, SaliencyError
+from omicsfusion.interpret.errors import LayoutMismatchError, SaliencyError
 from omicsfusion.interpret.targets import (check_class_index, class_weights, contrast_weights, fused_baseline,
                                            versus_matrix)
 from omicsfusion.transforms import AlignToReference, AlignToReferenced, LoadOmics
@@ -52,22 +51,19 @@ logger = logging.getLogger(__name__)
 REGION_CONTRASTS = ("auto", "logit", "others")
 
 
-def require_checkpoint(checkpoint: str | os.PathLike) -> Path:
-    """Refuse a saliency run before training: ``saliency.json`` calls this first in ``initialize``."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise MissingCheckpointError(f"no trained checkpoint at {path}: run configs/train.json before saliency")
-    return path
+#: the trained-checkpoint guard under the name ``saliency.json`` calls first in ``initialize``
+require_checkpoint = require_trained
 
 
 def load_checkpoint(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
     """State dict of a trained model (``weights_only``); a ``{"model": state}`` wrapper is unwrapped.
 
     Raises:
+        MissingCheckpointError: no file at ``checkpoint`` (training has not run).
         CheckpointError: the file holds pickled objects (code) that ``weights_only`` refuses.
     """
-    path = require_checkpoint(checkpoint)
-    state = load_weights(path)
+    require_trained(checkpoint)
+    state = load_weights(checkpoint)
     if "model" in state and isinstance(state["model"], Mapping):
         state = state["model"]
     return dict(state)
@@ -238,22 +234,8 @@ class SaliencyRunner:
     # ------------------------------------------------------------------ setup
     def _prepare(self) -> None:
         """Checkpoint, layout and network must agree before anything is computed."""
+        self.preprocessor = require_trained(self.checkpoint, self.layout_file, self.omics_types)
         state = load_checkpoint(self.checkpoint)
-        self.preprocessor = None
-        if self.omics_types:
-            if self.layout_file is None or not self.layout_file.is_file():
-                raise MissingCheckpointError(
-                    f"no fitted layout at {self.layout_file} (omics channels {self.omics_types} need it): "
-                    "configs/train.json writes it next to the checkpoint"
-                )
-            self.preprocessor = OmicsPreprocessor.load(self.layout_file)
-            absent = [t for t in self.omics_types if t not in self.preprocessor.channel_names]
-            if absent:
-                raise LayoutMismatchError(
-                    f"layout file {self.layout_file} holds omics channels {self.preprocessor.channel_names}, "
-                    f"not {absent}; the checkpoint {self.checkpoint} was trained with omics channels "
-                    f"{self.omics_types}"
-                )
         expected = first_conv_channels(state)
         built = first_conv_channels(self.network.state_dict())
         if expected != built:

@@ -1,18 +1,18 @@
 """Exceptions and warnings of the layout engine.
 
-Every bad input the layout engine detects raises :class:`LayoutError`, a
-``ValueError`` so that callers who only know the standard library still catch
-it; recoverable oddities (constant features, missing features) are reported
-with :class:`LayoutWarning`.
+Every bad input the layout engine detects raises :class:`LayoutError` (the
+layout family of :mod:`omicsfusion.errors`), a ``ValueError`` so that callers
+who only know the standard library still catch it; recoverable oddities
+(constant features, missing features) are reported with :class:`LayoutWarning`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from omicsfusion.errors import FeatureMismatchError, LayoutError
 
-class LayoutError(ValueError):
-    """Bad input to the layout engine (table, grid, layout file)."""
+__all__ = ["FeatureMismatchError", "LayoutError", "LayoutWarning", "first_names"]
 
 
 class LayoutWarning(UserWarning):

@@ -43,7 +43,7 @@ from .embed import embed
 from .errors import LayoutError, LayoutWarning, first_names
 from .grid import blocks, parse_grid, pixel_coordinates
 from .gw import gw_plan
-from .inputs import as_matrix, drop_constant, fill, impute_values
+from .inputs import as_matrix, drop_constant, fill, impute_values, match_features
 from .metrics import METRICS, collisions, feature_positions, score_layout, unit_profiles
 from .polish import polish
 from .refine import refine
@@ -203,23 +203,16 @@ class OTLayout:
     def feature_index(self, names: object, min_overlap: float | None = None) -> np.ndarray:
         """Column index in ``names`` of every layout feature, -1 where absent.
 
-        Raises LayoutError (count + first missing names) when fewer than
-        ``min_overlap`` (default: the layout's) of the layout features are present.
+        Raises FeatureMismatchError (a ``LayoutError``; counts + first missing names)
+        when fewer than ``min_overlap`` (default: the layout's) of the layout features are present.
         """
         self._check_fitted()
         names = np.asarray([str(n) for n in names])
         uniques, counts = np.unique(names, return_counts=True)
         if (counts > 1).any():
             raise LayoutError(f"duplicate feature name(s): {first_names(uniques[counts > 1])}")
-        lookup = {name: i for i, name in enumerate(names)}
-        index = np.array([lookup.get(name, -1) for name in self.feature_names_], dtype=np.int64)
         threshold = self.min_overlap if min_overlap is None else min_overlap
-        missing = self.feature_names_[index < 0]
-        present = 1.0 - missing.size / index.size
-        if present < threshold:
-            raise LayoutError(f"{missing.size} of {index.size} layout features are missing "
-                              f"({present:.1%} present, need {threshold:.0%}): {first_names(missing)}")
-        return index
+        return match_features(self.feature_names_, names, threshold, "the table")
 
     def _aligned(self, X: object, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
         """(values (n, F) in layout order, present mask); missing features are 0 and reported."""

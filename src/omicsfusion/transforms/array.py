@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from monai.data import MetaTensor
@@ -32,6 +31,8 @@ from monai.utils import TransformBackends
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable
+from omicsfusion.errors import TransformError
+from omicsfusion.layout.inputs import match_features
 
 __all__ = [
     "ReferenceShapeError",
@@ -49,7 +50,7 @@ OMICS_META_KEYS = ("omics_channels", "omics_sample_id", "omics_missing", "omics_
 _MODES = ("nearest", "bilinear", "trilinear")
 
 
-class ReferenceShapeError(ValueError):
+class ReferenceShapeError(TransformError):
     """The reference (or omics) image has an unexpected number of spatial dims or shape."""
 
 
@@ -197,13 +198,8 @@ class OmicsToImage(Transform):
         key = (t, id(names))
         if key not in self._align:
             want = self.preprocessor.feature_names(t)
-            index = pd.Index(names).get_indexer(want).astype(np.int64)
+            index = match_features(want, names, self.min_overlap, f"omics type {t!r} vectors (sample {sample_id!r})")
             present = int((index >= 0).sum())
-            if want.size and present / want.size < self.min_overlap:
-                raise FeatureMismatchError(
-                    f"omics type {t!r}: vectors name only {present} of {want.size} layout features "
-                    f"(min_overlap={self.min_overlap}); absent e.g. {want[index < 0][:5].tolist()}"
-                )
             if present < want.size:
                 warnings.warn(
                     f"omics type {t!r}: {want.size - present} of {want.size} layout features absent from the "

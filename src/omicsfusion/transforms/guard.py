@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from monai.transforms import ConcatItemsd, CopyItemsd, MapTransform
 
+from omicsfusion.errors import TransformError
 from omicsfusion.transforms.dictionary import FuseChannelsd
 
 __all__ = ["OmicsAugmentationError", "check_omics_augmentation", "is_intensity_transform"]
@@ -24,7 +25,7 @@ T = TypeVar("T")
 _INTENSITY_MODULES = ("monai.transforms.intensity.", "monai.transforms.smooth_field.")
 
 
-class OmicsAugmentationError(ValueError):
+class OmicsAugmentationError(TransformError):
     """An intensity transform is pointed at omics data (or a tensor holding omics channels)."""
 
 

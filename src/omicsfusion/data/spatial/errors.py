@@ -1,18 +1,14 @@
 """Named errors of the spatial-transcriptomics readers.
 
 Each bad input a reader can meet has its own type (all are
-:class:`~omicsfusion.data.errors.OmicsDataError`, i.e. ``ValueError``), so a
+:class:`~omicsfusion.errors.SpatialDataError`, an ``OmicsDataError``, i.e. ``ValueError``), so a
 bundle or a test can catch exactly what it expects; every message names the
 file, sample or column at fault and says what to do.
 """
 
 from __future__ import annotations
 
-from omicsfusion.data.errors import OmicsDataError
-
-
-class SpatialDataError(OmicsDataError):
-    """Base class of every bad-input error of :mod:`omicsfusion.data.spatial`."""
+from omicsfusion.errors import MissingItemError, SpatialDataError
 
 
 class SpotsOutsideSlideError(SpatialDataError):
@@ -43,8 +39,8 @@ class SlideBackendError(SpatialDataError):
     """No installed backend could open the image (lists the backends tried and how to install one)."""
 
 
-class AnnotationColumnError(SpatialDataError):
-    """The annotation column asked for does not exist (lists the columns that do)."""
+class AnnotationColumnError(SpatialDataError, MissingItemError):
+    """The annotation column asked for does not exist (lists the columns that do); also a ``KeyError``."""
 
 
 class PixelSizeError(SpatialDataError):
