@@ -244,6 +244,8 @@ def test_balanced_class_weights_from_the_training_labels():
         class_weights(rows, ["a", "b", "c", "d"], "balanced")
     with pytest.raises(OmicsDataError, match="must be one of"):
         class_weights(rows, ["a", "b", "c"], "inverse")
+    with pytest.raises(OmicsDataError, match=r"label\(s\) \[-1, 3\] are outside 0\.\.2"):  # not silently uncounted
+        class_weights(rows + [{"label": 3}, {"label": -1}], ["a", "b", "c"], "balanced")
 
 
 HER2ST = DATA / "her2st_A1"

@@ -289,13 +289,19 @@ def class_weights(rows: Sequence[Mapping], class_names: Sequence[str], mode: str
     class contributes equally to the loss however rare it is in the training split.
 
     Raises:
-        OmicsDataError: an unknown ``mode``, or a class without a training row (its weight is undefined).
+        OmicsDataError: an unknown ``mode``, a label outside ``class_names``, or a class without a training
+            row (its weight is undefined).
     """
     if mode not in CLASS_WEIGHTS:
         raise OmicsDataError(f"class_weights must be one of {CLASS_WEIGHTS}, got {mode!r}")
     if mode is None:
         return None
-    counts = np.bincount([int(r["label"]) for r in rows], minlength=len(class_names))[:len(class_names)]
+    labels = np.asarray([int(r["label"]) for r in rows], dtype=np.int64)
+    outside = sorted(set(labels[(labels < 0) | (labels >= len(class_names))].tolist()))
+    if outside:
+        raise OmicsDataError(f"class_weights: training label(s) {outside[:5]} are outside 0..{len(class_names) - 1} "
+                             f"(class_names {list(class_names)})")
+    counts = np.bincount(labels, minlength=len(class_names))
     if (counts == 0).any():
         absent = [c for c, n in zip(class_names, counts, strict=True) if n == 0]
         raise OmicsDataError(f"class_weights='balanced': class(es) {absent} have no training sample "
