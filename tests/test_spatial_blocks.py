@@ -72,3 +72,5 @@ def test_named_errors():
         block_split(xy, val_fraction=0.6, test_fraction=0.5)
     with pytest.raises(OmicsDataError, match="spots coincide"):
         block_split(np.zeros((5, 2)))
+    with pytest.raises(OmicsDataError, match="35 labels for 36 spots"):
+        block_split(xy, labels=["a"] * 35)

@@ -120,6 +120,8 @@ def test_max_genes_ranks_on_the_training_sections_only(phantom, tmp_path):
         assert set(pd.read_csv(out)["split"]) == {"training", "validation"}
         features = pd.read_csv(out.parent / "omics" / "rna.features.csv")
         assert features["kept"].sum() == 20 and len(features) == 200
+    with pytest.raises(OmicsDataError, match="no spot is in training"):
+        _export(phantom, tmp_path / "notrain", max_genes=20, splits=dict.fromkeys(SPLITS, "validation"))
 
 
 def test_sections_csv_split_column_decides_the_split(data):
@@ -185,6 +187,9 @@ def test_a_blocks_section_is_split_within_itself_and_its_gap_reported(blocks_dat
     assert section_splits(data)["section_1"] == "blocks"
     with pytest.raises(OmicsDataError, match=r"sections \['section_1'\] are split in blocks: pass blocks"):
         _export(data, tmp_path / "none", splits=section_splits(data))
+    with pytest.raises(OmicsDataError, match=r"section 'section_1' \(\d+ spots\): block split: 2 occupied "
+                                             r"tile\(s\) .* leave none for training"):
+        _export(data, tmp_path / "one", splits=section_splits(data), blocks={**BLOCKS, "tiles": [2, 1]})
     all_spots = read_section(pd.read_csv(data / "sections.csv").iloc[0].to_dict(), data).barcodes
     with pytest.warns(UserWarning, match=r"section 'section_1': block split .*seed 4.*: \{.*\}; (\d+) spot\(s\) of "
                                          r"the gap between splits left out") as record:

@@ -41,6 +41,7 @@ class BlockSplit:
         split: per spot ``training`` / ``validation`` / ``test``, or :data:`GAP` when removed.
         block: per spot, the index of its tile (row-major over ``tiles``).
         pitch: spot pitch in the units of the coordinates.
+        draws: the draw (1-based) that kept every class in training; 1 without ``labels``.
     """
 
     split: np.ndarray
@@ -89,8 +90,8 @@ def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: fl
     the rest (a split with a positive fraction gets at least one tile).
 
     Raises:
-        OmicsDataError: fewer than two spots, bad fractions or tiles, no tile left for training, or
-            no draw keeps every class in training.
+        OmicsDataError: fewer than two spots, bad fractions or tiles, labels not one per spot, no tile
+            left for training, or no draw keeps every class in training.
     """
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) < 2:
@@ -101,6 +102,8 @@ def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: fl
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1 or gap_spots < 0:
         raise OmicsDataError(f"block split: fractions must be >= 0 and sum below 1, gap_spots >= 0; got "
                              f"val_fraction={val_fraction}, test_fraction={test_fraction}, gap_spots={gap_spots}")
+    if labels is not None and len(labels) != len(xy):
+        raise OmicsDataError(f"block split: {len(labels)} labels for {len(xy)} spots")
     pitch = _pitch(xy)
     low, high = xy.min(axis=0), xy.max(axis=0)
     cells = [np.minimum(((xy[:, a] - low[a]) / max(high[a] - low[a], 1e-12) * n).astype(int), n - 1)

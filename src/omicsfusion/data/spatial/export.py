@@ -182,20 +182,26 @@ def _gene_sets(manifest: Path, tables: Mapping[str, pd.DataFrame], policy: str) 
 
 def _top_expressed(expression: pd.DataFrame, train: np.ndarray, max_genes: int, train_sections) -> list[str]:
     """The ``max_genes`` genes of highest total expression over the training spots (reported with counts)."""
+    if not train.any():
+        raise OmicsDataError(f"max_genes={max_genes} ranks genes on the training spots, but no spot is in training")
     totals = expression[train].sum()
     keep = totals.sort_values(ascending=False, kind="stable").index[:max_genes]
     dropped = expression.columns.difference(keep)
     logger.info("max_genes=%d keeps %d of %d genes, ranked by total expression over the %d training spots of the "
                 "sections %s; dropped e.g. %s", max_genes, len(keep), expression.shape[1], int(train.sum()),
                 sorted(train_sections), _first(dropped))
-    return [g for g in expression.columns if g in set(keep)]
+    keep = set(keep)
+    return [g for g in expression.columns if g in keep]
 
 
 def _split_blocks(frame: pd.DataFrame, name: str, blocks: Mapping, seed: int) -> pd.DataFrame:
     """Spots of a ``blocks`` section with their block split (every labelled class in training); the gap spots
     are left out with a warning."""
     labels = frame["class_name"].astype(str).to_numpy() if "class_name" in frame.columns else None
-    result = block_split(frame[["x", "y"]].to_numpy(), seed=seed, labels=labels, **blocks)
+    try:
+        result = block_split(frame[["x", "y"]].to_numpy(), seed=seed, labels=labels, **blocks)
+    except OmicsDataError as error:  # name the section: the split itself only sees coordinates
+        raise OmicsDataError(f"section {name!r} ({len(frame)} spots): {error}") from error
     frame = frame.assign(split=result.split)
     counts = {k: v for k, v in result.counts().items() if k != GAP}
     message = (f"section {name!r}: block split ({dict(blocks)}, seed {seed}, draw {result.draws}, spot pitch "
