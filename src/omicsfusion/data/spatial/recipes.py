@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from omicsfusion.data.datalist import SECTIONS
+from omicsfusion.data.spatial.errors import SectionFileError, SpatialDataError
 from omicsfusion.data.spatial.export import _PATH_COLUMNS, BLOCKS, MANIFEST, export_spots
 from omicsfusion.fileio import atomic_write
 
@@ -64,8 +65,19 @@ def _absolute(row: Mapping, base: Path) -> dict:
 
 def dlpfc_experiments(source: Path, pairs: Sequence[tuple[str, str]] = (("151675", "151676"), ("151676", "151675"))
                       ) -> dict[str, list[dict]]:
-    """``<train>_to_<test>`` -> manifest rows: the training section split in blocks, the other the test set."""
-    manifest = pd.read_csv(source / MANIFEST, dtype={"section": str}).set_index("section", drop=False)
+    """``<train>_to_<test>`` -> manifest rows: the training section split in blocks, the other the test set.
+
+    Raises:
+        SectionFileError: ``source`` has no ``sections.csv``.
+        SpatialDataError: a section of ``pairs`` is not in it (the sections it lists are named).
+    """
+    path = source / MANIFEST
+    if not path.is_file():
+        raise SectionFileError(f"{path} not found: the DLPFC source lists its sections there")
+    manifest = pd.read_csv(path, dtype={"section": str}).set_index("section", drop=False)
+    absent = sorted({s for pair in pairs for s in pair} - set(manifest.index))
+    if absent:
+        raise SpatialDataError(f"{path}: no section(s) {absent}; it lists {manifest.index.tolist()}")
     return {f"{train}_to_{test}": [_absolute({**manifest.loc[train].to_dict(), "split": BLOCKS}, source),
                                    _absolute({**manifest.loc[test].to_dict(), "split": "test"}, source)]
             for train, test in pairs}
@@ -129,11 +141,18 @@ def prepare_runs(dataset: str, source_dir: str | os.PathLike, out_dir: str | os.
         max_genes: genes kept per split, ranked on its training spots.
         a2_scale: image pixels per selection pixel of her2st A2's viewer PNG.
         overrides: keys of :data:`DATASETS` to replace (e.g. ``class_weights=None``, ``block_split={...}``).
+
+    Raises:
+        SpatialDataError: an unknown ``dataset`` or override key, or a section the recipe needs is absent.
     """
     from omicsfusion.prepare import prepare_spatial
 
     if dataset not in DATASETS:
-        raise ValueError(f"unknown data set {dataset!r}; use one of {sorted(DATASETS)}")
+        raise SpatialDataError(f"unknown data set {dataset!r}; use one of {sorted(DATASETS)}")
+    unknown = sorted(set(overrides) - set(DATASETS[dataset]))
+    if unknown:  # a typo would otherwise land in bundle.json unused
+        raise SpatialDataError(f"unknown override(s) {unknown} of data set {dataset!r}; "
+                               f"use {sorted(DATASETS[dataset])}")
     source, out = Path(source_dir).resolve(), Path(out_dir).resolve()
     config = {**DATASETS[dataset], **overrides, "max_genes": int(max_genes), "phantom": None,
               "allow_outside_dataset": True}  # the slides stay in the read-only source folder
