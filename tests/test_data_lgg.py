@@ -24,6 +24,7 @@ from omicsfusion.data import (
 from omicsfusion.data.images import check_image_size
 from omicsfusion.data.lgg import cluster_table, idh_labels, lgg_splits, prepare_lgg
 from omicsfusion.data.slices import check_slice_folder, read_slice_folder, slice_files
+from omicsfusion.errors import BenchmarkError
 from omicsfusion.transforms import CheckDicomSeriesd, CheckImageSized, SliceFolderReader
 from test_robustness_inputs import _tiff_header
 
@@ -231,7 +232,12 @@ def test_summary_scores_bundle_predictions_beside_baselines_per_seed(tmp_path):
     assert list(summary["model"]) == ["fused", "logreg", "random_forest"]
     assert "| fused | 1.000 ± 0.000 |" in (run / "summary.md").read_text()
     assert len(pd.read_csv(run / "per_seed.csv")) == 6
-    (run / "runs" / "seed1_loo002" / "fused" / "eval" / "test_predictions.csv").unlink()
+    predictions = run / "runs" / "seed1_loo002" / "fused" / "eval" / "test_predictions.csv"
+    held_out = pd.read_csv(predictions)
+    held_out.assign(sample_id="P9").to_csv(predictions, index=False)  # a prediction of another patient
+    with pytest.raises(BenchmarkError, match=r"seed1_loo002.*1 missing, e\.g\. \['P3'\]; 1 not in the test section"):
+        summarize_runs(run, run / "omics" / "clusters.csv", ["wildtype", "mutant"], models=["fused"])
+    predictions.unlink()
     with pytest.raises(FileNotFoundError, match="seed1_loo002"):
         summarize_runs(run, run / "omics" / "clusters.csv", ["wildtype", "mutant"], models=["fused"])
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from omicsfusion.benchmark.baselines import make_tabular
+from omicsfusion.benchmark.errors import BenchmarkError
 from omicsfusion.benchmark.evaluate import aggregate, fold_metrics
 from omicsfusion.benchmark.report import _cell
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
@@ -50,6 +51,9 @@ def baseline_predictions(table: pd.DataFrame, datalist: str | os.PathLike, class
     Returns model -> frame ``sample_id, prob_<class>..., true_class`` (the bundle's prediction format).
     """
     content = json.loads(Path(datalist).read_text())
+    absent = [s for s in ("training", "test") if not content.get(s)]
+    if absent:
+        raise BenchmarkError(f"{datalist}: no {' and no '.join(absent)} samples to fit and score the baselines on")
     x_train, y_train, _ = _rows(table, content["training"], f"{datalist}[training]")
     x_test, y_test, ids = _rows(table, content["test"], f"{datalist}[test]")
     out = {}
@@ -62,6 +66,21 @@ def baseline_predictions(table: pd.DataFrame, datalist: str | os.PathLike, class
         frame["true_class"] = [class_names[k] for k in y_test]
         out[name] = frame
     return out
+
+
+def _predictions(source: Path, test_ids: Sequence[str]) -> pd.DataFrame:
+    """A bundle's prediction file, refused unless it holds exactly the test samples the baselines are scored on."""
+    frame = pd.read_csv(source, dtype={"sample_id": str})
+    if "sample_id" not in frame.columns:
+        raise BenchmarkError(f"{source}: no 'sample_id' column; it has {list(frame.columns)}")
+    given, wanted = set(frame["sample_id"]), set(test_ids)
+    if given != wanted or len(frame) != len(given):
+        missing, extra = sorted(wanted - given), sorted(given - wanted)
+        raise BenchmarkError(f"{source}: {len(frame)} prediction rows for the {len(wanted)} test samples of its "
+                             f"datalist ({len(missing)} missing, e.g. {missing[:3]}; {len(extra)} not in the test "
+                             f"section, e.g. {extra[:3]}; {len(frame) - len(given)} repeated); models and baselines "
+                             "must be scored on the same samples")
+    return frame
 
 
 def _scores(frames: list[pd.DataFrame], class_names: Sequence[str], source: str) -> dict[str, float]:
@@ -101,6 +120,8 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | N
 
     Raises:
         FileNotFoundError: a model's predictions for a split are missing (file named).
+        BenchmarkError: a model's predictions are not of exactly the split's test samples, or a datalist
+            has no training or test samples.
         OmicsDataError: no ``table_file`` and no ``table`` column in ``splits.csv``.
     """
     run = Path(run_dir)
@@ -114,11 +135,12 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | N
     for (experiment, seed), group in splits.groupby(["experiment", "seed"], sort=True):
         frames: dict[str, list[pd.DataFrame]] = {m: [] for m in (*models, *baselines)}
         for split in group.itertuples():
+            test_ids = [str(r["omics"]) for r in json.loads((run / split.datalist).read_text()).get("test", [])]
             for model in models:
                 path = run / predictions.format(split=split.name, model=model)
                 if not path.is_file():
                     raise FileNotFoundError(f"no predictions of {model!r} for split {split.name}: {path}")
-                frames[model].append(pd.read_csv(path, dtype={"sample_id": str}))
+                frames[model].append(_predictions(path, test_ids))
             table = shared if shared is not None else read_table(run / split.table)
             fitted = baseline_predictions(table, run / split.datalist, class_names, int(seed), baselines)
             for model, frame in fitted.items():
