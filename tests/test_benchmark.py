@@ -18,6 +18,7 @@ from omicsfusion.benchmark.inputs import join_inputs
 from omicsfusion.benchmark.models import CNNClassifier, mask_channels
 from omicsfusion.benchmark.runner import run_benchmark
 from omicsfusion.benchmark.synthetic import labelled_modules
+from omicsfusion.errors import BenchmarkError
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "stlearn_testdata"
 
@@ -232,3 +233,11 @@ def test_real_stlearn_breast_cancer_spots(tmp_path, capsys):
     majority = 272 / 314
     for model in ("ot_cnn", "random_layout_cnn", "logreg"):
         assert result[model]["accuracy"] > majority - 0.1
+
+
+def test_a_training_split_of_one_class_is_refused_before_any_fit():
+    tables, labels = labelled_modules(n_samples=40, n_features=12, n_modules=3, noise=1.0, n_types=1, seed=0)
+    data = join_inputs(tables, labels)
+    train, test = data.sample_ids[data.y == 0], data.sample_ids[data.y != 0]
+    with pytest.raises(BenchmarkError, match=r"training samples of a fold \(seed 0\) hold one class only"):
+        run_benchmark(data, split=(train, test), seeds=(0, 1), models=["logreg"], threads=1, progress=False)

@@ -227,9 +227,11 @@ def run_benchmark(
         else stratified_folds(data.y, folds, seed, list(data.classes))
         for seed in seeds
     }
-    for train, _ in splits[seeds[0]]:
-        if len(np.unique(data.y[train])) < 2:
-            raise BenchmarkError(f"the training samples hold one class only ({data.classes[data.y[train][0]]!r})")
+    for seed, folds_of_seed in splits.items():  # every seed draws its own folds: check them all
+        for train, _ in folds_of_seed:
+            if len(np.unique(data.y[train])) < 2:
+                raise BenchmarkError(f"the training samples of a fold (seed {seed}) hold one class only "
+                                     f"({data.classes[data.y[train][0]]!r})")
     n_classes = len(data.classes)
     # a type some samples lack: train the CNNs with whole channels masked at random, as they are at test time
     cnn_defaults = {"channel_dropout": 0.3 if data.missing == "mask" else 0.0}
