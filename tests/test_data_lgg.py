@@ -92,8 +92,10 @@ def test_generated_folder_reads_in_numeric_slice_order_without_masks(tmp_path):
     assert flair.shape == (1, 5, 6, 11) and flair[0, 0, 0, 0] == 11
     mask = read_slice_folder(folder, mask=True)
     assert mask.shape == (1, 5, 6, 11) and list(mask[0, 0, 0, :3]) == [255, 0, 255]
-    with pytest.raises(ValueError, match="unknown channel 't2'"):
+    with pytest.raises(SliceFolderError, match=f"{folder.name}: unknown channel 't2'"):
         read_slice_folder(folder, channels=["t2"])
+    with pytest.raises(SliceFolderError, match=f"{folder.name}: channel 3 out of range"):
+        read_slice_folder(folder, channels=[3])
 
 
 def test_dict_pipeline_checks_the_folder_and_loads_it(tmp_path):

@@ -132,17 +132,18 @@ def check_slice_folder(folder: str | os.PathLike, mask: bool = False,
     return width, height, len(files)
 
 
-def _channel_index(channels: Sequence[int | str] | None, names: Sequence[str], available: int) -> list[int]:
+def _channel_index(channels: Sequence[int | str] | None, names: Sequence[str], available: int,
+                   folder: str | os.PathLike) -> list[int]:
     if channels is None:
         return list(range(available))
     index = []
     for c in channels:
         if isinstance(c, str):
             if c not in names:
-                raise ValueError(f"unknown channel {c!r}; the slices' channels are {list(names)}")
+                raise SliceFolderError(f"{folder}: unknown channel {c!r}; the slices' channels are {list(names)}")
             c = list(names).index(c)
         if not 0 <= int(c) < available:
-            raise ValueError(f"channel {c} out of range: the slices have {available} channel(s)")
+            raise SliceFolderError(f"{folder}: channel {c} out of range: the slices have {available} channel(s)")
         index.append(int(c))
     return index
 
@@ -163,7 +164,7 @@ def read_slice_folder(folder: str | os.PathLike, channels: Sequence[int | str] |
         max_pixels: per-slice pixel limit (see :func:`check_slice_folder`).
 
     Raises:
-        the errors of :func:`check_slice_folder`; ValueError for an unknown channel.
+        the errors of :func:`check_slice_folder`; SliceFolderError for an unknown channel (folder named).
     """
     import tifffile
 
@@ -171,4 +172,4 @@ def read_slice_folder(folder: str | os.PathLike, channels: Sequence[int | str] |
     planes = [np.asarray(tifffile.imread(p)) for p in slice_files(folder, mask)]
     stack = np.stack([p if p.ndim == 3 else p[..., None] for p in planes], axis=-1)  # (H, W, C, K)
     stack = stack.transpose(2, 1, 0, 3)  # (C, W, H, K)
-    return stack[_channel_index(None if mask else channels, channel_names, stack.shape[0])]
+    return stack[_channel_index(None if mask else channels, channel_names, stack.shape[0], folder)]
