@@ -41,6 +41,7 @@ from omicsfusion.data.spatial.legacy_st import read_legacy_st
 from omicsfusion.data.spatial.sample import SpatialSample
 from omicsfusion.data.spatial.spaceranger import read_spaceranger
 from omicsfusion.data.tables import FEATURES_SUFFIX, display_names
+from omicsfusion.fileio import atomic_write
 
 __all__ = ["BLOCKS", "FORMATS", "GENE_POLICIES", "read_section", "export_spots", "section_splits", "spot_rows",
            "MANIFEST"]
@@ -238,6 +239,33 @@ def _labelled(frame: pd.DataFrame, labels: pd.Series, where: str, source: str, c
     return frame.assign(label=[list(class_names).index(str(c)) for c in frame["class_name"]])
 
 
+def _section_spots(row: Mapping, where: str, dataset_dir: Path, out_dir: Path, annotation_column: str | None,
+                   class_names: Sequence[str] | None, drop_classes: Sequence[str], splits: Mapping[str, str] | None,
+                   blocks: Mapping | None, seed: int) -> tuple[str, pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """One manifest row: section name, kept spots (``samples.csv`` rows), their expression, gene id -> display name."""
+    sample = read_section(row, dataset_dir, where)
+    name = sample.name
+    frame = pd.DataFrame({"barcode": sample.barcodes, "x": sample.xy[:, 0], "y": sample.xy[:, 1]})
+    if annotation_column is not None:
+        if _opt(row, "annotations") is not None:
+            annotate(sample, dataset_dir / str(row["annotations"]), annotation_column,
+                     id_column=_opt(row, "annotation_id"))
+        frame = _labelled(frame, sample.labels(annotation_column), where, _opt(row, "annotations") or "the reader",
+                          annotation_column, class_names, drop_classes)
+    if splits is not None:  # after the labels: a block split keeps every class of the section in training
+        frame = _split_blocks(frame, name, blocks, seed) if splits[name] == BLOCKS else frame.assign(split=splits[name])
+    frame.insert(0, "sample_id", [f"{name}:{b}" for b in frame["barcode"]])
+    frame["image"] = os.path.relpath(Path(sample.slide.path).resolve(), out_dir.resolve())
+    frame["mpp"] = sample.mpp
+    frame["group"] = name
+    if "split" in frame.columns:  # last, as before the block split
+        frame = frame[[c for c in frame.columns if c != "split"] + ["split"]]
+    table = _normalised(sample).loc[frame["barcode"]]
+    table.index = frame["sample_id"].to_numpy()
+    shown = dict(zip(table.columns, display_names(sample.adata.var), strict=True))
+    return name, frame, table, shown
+
+
 def export_spots(
     dataset_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -310,33 +338,12 @@ def export_spots(
                                  "blocks: pass blocks (tiles, val_fraction, test_fraction, gap_spots)")
     rows, tables, names = [], {}, {}
     for i, section in sections.iterrows():
-        row = section.to_dict()
-        where = f"{manifest} row {i + 1} (section {str(row['section'])!r})"
-        sample = read_section(row, dataset_dir, where)
-        name = sample.name
-        frame = pd.DataFrame({"barcode": sample.barcodes, "x": sample.xy[:, 0], "y": sample.xy[:, 1]})
-        if annotation_column is not None:
-            if _opt(section, "annotations") is not None:
-                annotate(sample, dataset_dir / str(section["annotations"]), annotation_column,
-                         id_column=_opt(section, "annotation_id"))
-            frame = _labelled(frame, sample.labels(annotation_column), where,
-                              _opt(section, "annotations") or "the reader", annotation_column, class_names,
-                              drop_classes)
-        if splits is not None:  # after the labels: a block split keeps every class of the section in training
-            frame = (_split_blocks(frame, name, blocks, seed) if splits[name] == BLOCKS
-                     else frame.assign(split=splits[name]))
-        frame.insert(0, "sample_id", [f"{name}:{b}" for b in frame["barcode"]])
-        frame["image"] = os.path.relpath(Path(sample.slide.path).resolve(), out_dir.resolve())
-        frame["mpp"] = sample.mpp
-        frame["group"] = name
-        if "split" in frame.columns:  # last, as before the block split
-            frame = frame[[c for c in frame.columns if c != "split"] + ["split"]]
+        name, frame, table, shown = _section_spots(
+            section.to_dict(), f"{manifest} row {i + 1} (section {str(section['section'])!r})", dataset_dir,
+            out_dir, annotation_column, class_names, drop_classes, splits, blocks, seed)
         rows.append(frame)
-        table = _normalised(sample).loc[frame["barcode"]]
-        table.index = frame["sample_id"].to_numpy()
         tables[name] = table
-        names.update({g: d for g, d in zip(table.columns, display_names(sample.adata.var), strict=True)
-                      if names.get(g, g) == g})
+        names.update({g: d for g, d in shown.items() if names.get(g, g) == g})
     genes = _gene_sets(manifest, tables, gene_policy)
     expression = pd.concat([t.reindex(columns=genes, fill_value=0.0) for t in tables.values()])
     if max_genes is not None and len(genes) > max_genes:
@@ -348,19 +355,10 @@ def export_spots(
     for name, table in tables.items():
         features[f"in_{name}"] = features["feature"].isin(table.columns)
     features["kept"] = features["feature"].isin(expression.columns)
-    (out_dir / "omics").mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "omics" / ".rna.parquet.tmp"
-    expression.to_parquet(tmp)
-    os.replace(tmp, out_dir / "omics" / "rna.parquet")
-    tmp = out_dir / "omics" / f".rna{FEATURES_SUFFIX}.tmp"
-    features.to_csv(tmp, index=False)
-    os.replace(tmp, out_dir / "omics" / f"rna{FEATURES_SUFFIX}")
-    tmp = out_dir / ".samples.csv.tmp"
-    pd.concat(rows).to_csv(tmp, index=False)
-    os.replace(tmp, samples_csv)
-    tmp = out_dir / f".{_SOURCE}.tmp"
-    tmp.write_text(json.dumps(stamp))
-    os.replace(tmp, out_dir / _SOURCE)
+    atomic_write(out_dir / "omics" / "rna.parquet", expression.to_parquet)
+    atomic_write(out_dir / "omics" / f"rna{FEATURES_SUFFIX}", lambda p: features.to_csv(p, index=False))
+    atomic_write(samples_csv, lambda p: pd.concat(rows).to_csv(p, index=False))
+    atomic_write(out_dir / _SOURCE, lambda p: p.write_text(json.dumps(stamp)))  # last: it marks the export done
     return samples_csv
 
 
