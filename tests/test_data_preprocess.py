@@ -142,3 +142,8 @@ def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked(
         pre.transform(table, ids[:7])
     with pytest.raises(OmicsDataError, match="missing must be one of"):
         pre.transform(table, ids, missing="zero")
+
+
+def test_masking_needs_a_z_scoring_normalisation(table):
+    with pytest.raises(OmicsDataError, match="training mean only after z-scoring.*'log1p'"):
+        OmicsPreprocessor().fit(table, table.sample_ids(), normalization="log1p", grid=(9, 9), missing="mask")

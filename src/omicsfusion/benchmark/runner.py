@@ -167,6 +167,26 @@ def _full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarr
     return out
 
 
+def _fit_predict(model: str, fold: _Fold, n_classes: int, seed: int, threads: int, cnn_kwargs: Mapping[str, Any],
+                 fitted: dict[str, list[tuple[str, tuple[int, ...], float]]]) -> tuple[np.ndarray, float]:
+    """Fit one model on the fold's training samples: test probabilities and fit seconds.
+
+    A CNN's layout description, grid and epochs go to ``fitted[model]`` for the report.
+    """
+    if model in TABULAR_MODELS:
+        x_train, x_test = fold.tabular
+        t0 = time.perf_counter()
+        clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
+        return _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes), time.perf_counter() - t0
+    imager = fold.imager(model)  # its own fit time is imager.fit_s
+    t0 = time.perf_counter()
+    cnn = CNNClassifier(seed=seed, threads=threads, **cnn_kwargs).fit(imager.images(fold.train_ids), fold.y_train,
+                                                                      n_classes)
+    fit_s = imager.fit_s + time.perf_counter() - t0
+    fitted[model].append((imager.description, imager.grid, cnn.epochs_))
+    return cnn.predict_proba(imager.images(fold.test_ids)), fit_s
+
+
 def _paired(per_run: Mapping[str, list[dict[str, float]]], summary: Mapping[str, Mapping]) -> dict[str, dict]:
     """ot_cnn against the random-layout control and against the best tabular model (by mean accuracy)."""
     if "ot_cnn" not in per_run:
@@ -234,11 +254,9 @@ def run_benchmark(
                                      f"({data.classes[data.y[train][0]]!r})")
     n_classes = len(data.classes)
     # a type some samples lack: train the CNNs with whole channels masked at random, as they are at test time
-    cnn_defaults = {"channel_dropout": 0.3 if data.missing == "mask" else 0.0}
+    cnn_kwargs = {"channel_dropout": 0.3 if data.missing == "mask" else 0.0, **(cnn_params or {})}
     per_run: dict[str, list[dict[str, float]]] = {m: [] for m in chosen}
-    layouts: dict[str, str] = {}
-    grids: dict[str, list[int]] = {}
-    epochs: dict[str, list[float]] = {m: [] for m in chosen if m in CNN_MODELS}
+    fitted: dict[str, list[tuple[str, tuple[int, ...], float]]] = {m: [] for m in chosen if m in CNN_MODELS}
     started = time.perf_counter()
     table = OmicsTable(data.tables)
     total = sum(len(s) for s in splits.values()) * len(chosen)
@@ -248,30 +266,15 @@ def run_benchmark(
                 fold = _Fold(table, data, train, test, normalization, {"random_state": seed, **params}, seed)
                 for model in chosen:
                     bar.set_postfix_str(f"seed {seed} {model}")
-                    if model in TABULAR_MODELS:
-                        x_train, x_test = fold.tabular
-                        t0 = time.perf_counter()
-                        clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
-                        fit_s = time.perf_counter() - t0
-                        proba = _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes)
-                    else:
-                        imager = fold.imager(model)  # its own fit time is imager.fit_s
-                        t0 = time.perf_counter()
-                        cnn = CNNClassifier(seed=seed, threads=threads, **{**cnn_defaults, **(cnn_params or {})})
-                        cnn.fit(imager.images(fold.train_ids), fold.y_train, n_classes)
-                        fit_s = imager.fit_s + time.perf_counter() - t0
-                        proba = cnn.predict_proba(imager.images(fold.test_ids))
-                        layouts[model] = imager.description
-                        grids[model] = list(imager.grid)
-                        epochs[model].append(cnn.epochs_)
+                    proba, fit_s = _fit_predict(model, fold, n_classes, seed, threads, cnn_kwargs, fitted)
                     run = fold_metrics(fold.y_test, proba, fit_s)
                     per_run[model].append({**run, "seed": seed, "fold": fold_index})
                     bar.update()
     summary = {m: aggregate_runs(per_run[m]) for m in chosen}
-    for model, values in epochs.items():
-        summary[model]["layout"] = layouts[model]
-        summary[model]["grid"] = grids[model]
-        summary[model]["epochs_mean"] = float(np.mean(values))
+    for model, fits in fitted.items():
+        summary[model]["layout"] = fits[-1][0]
+        summary[model]["grid"] = list(fits[-1][1])
+        summary[model]["epochs_mean"] = float(np.mean([epochs for _, _, epochs in fits]))
     counts = np.bincount(data.y, minlength=n_classes)
     meta = {
         "n_samples": int(len(data.y)),
@@ -281,7 +284,7 @@ def run_benchmark(
         "seeds": seeds,
         "normalization": normalization,
         "layout_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
-        "cnn_params": {**cnn_defaults, **(cnn_params or {})},
+        "cnn_params": cnn_kwargs,
         "missing_types": data.missing,
         "skipped": skipped,
         "notes": list(data.notes),

@@ -123,6 +123,10 @@ class OmicsPreprocessor:
         normalizers, frames = {}, {}
         for t in types:
             method = normalization[t] if isinstance(normalization, Mapping) else normalization
+            if missing == "mask" and not method.endswith("zscore"):
+                raise OmicsDataError(f"missing='mask' fills an absent type with 0, the training mean only after "
+                                     f"z-scoring; omics type {t!r} uses normalization {method!r} (use 'zscore' "
+                                     "or 'log1p_zscore')")
             ids = _held(table, t, sample_ids, missing)
             if len(ids) < 2:
                 raise OmicsDataError(f"omics type {t!r} ({table.source(t)}) holds {len(ids)} of the "

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from omicsfusion.data.datalist import SECTIONS
@@ -110,13 +111,17 @@ def _write_manifest(folder: Path, rows: Sequence[Mapping]) -> None:
 
 
 def _on_tissue(spots_dir: Path) -> float:
-    """Share of exported spot centres on non-black pixels of their (background-masked) image."""
+    """Share of exported spot centres on non-black pixels of their (background-masked) image.
+
+    A centre outside the image (a wrong ``image_scale``) counts as off tissue.
+    """
     from PIL import Image
 
     samples = pd.read_csv(spots_dir / "samples.csv")
-    image = Image.open(spots_dir / samples["image"].iloc[0]).convert("L")
-    return float(sum(image.getpixel((int(round(x)), int(round(y)))) > 0
-                     for x, y in zip(samples["x"], samples["y"], strict=True)) / len(samples))
+    image = np.asarray(Image.open(spots_dir / samples["image"].iloc[0]).convert("L"))
+    cols, rows = np.rint(samples["x"].to_numpy()).astype(int), np.rint(samples["y"].to_numpy()).astype(int)
+    inside = (rows >= 0) & (rows < image.shape[0]) & (cols >= 0) & (cols < image.shape[1])
+    return float((image[rows[inside], cols[inside]] > 0).sum() / len(samples))
 
 
 def _counts(datalist: Mapping, class_names: Sequence[str]) -> dict[str, str]:
