@@ -23,8 +23,8 @@ import torch
 from monai.bundle import ConfigWorkflow
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "pan_cancer_classification"
-SMALL_NET = {"_target_": "omicsfusion.networks.WithCoordinates",
-             "backbone": {"_target_": "DenseNet", "spatial_dims": 2, "in_channels": "$@input_channels + 2",
+SMALL_NET = {"_target_": "omicsfusion.networks.WithCoordinates", "in_channels": "@input_channels", "spatial_dims": 2,
+             "backbone": {"_target_": "DenseNet", "_mode_": "callable", "spatial_dims": 2,
                           "out_channels": "@num_classes", "init_features": 16, "growth_rate": 12,
                           "block_config": [2, 2, 2, 2]}}
 

@@ -1,12 +1,15 @@
-"""Coordinate channels: values, shapes, TorchScript, and that they make a GAP network position-aware."""
+"""Coordinate channels (values, shapes, TorchScript, position awareness) and the mid-fusion network."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 from monai.networks.nets import DenseNet121, ResNet
 
-from omicsfusion.networks import CoordinateChannels, WithCoordinates
+from functools import partial
+
+from omicsfusion.networks import CoordinateChannels, MidFusion, WithCoordinates, omics_cnn
 
 
 def test_coordinate_channels_span_minus_one_to_one_per_axis():
@@ -61,3 +64,63 @@ def test_wrapped_network_tells_where_a_block_lights_up():
             return float((net(x).argmax(1) == y).float().mean())
 
     assert accuracy(wrapped=True) == 1.0
+
+
+def test_backbone_factory_gets_the_data_channels_plus_one_per_axis():
+    net = WithCoordinates(partial(ResNet, "basic", [1, 1, 1, 1], [4, 8, 8, 8], spatial_dims=3, num_classes=2),
+                          in_channels=4, spatial_dims=3, channels_arg="n_input_channels")
+    assert net.backbone.conv1.in_channels == 4 + 3
+    assert net.eval()(torch.zeros(1, 4, 8, 8, 8)).shape == (1, 2)
+    with pytest.raises(ValueError, match="in_channels and spatial_dims"):
+        WithCoordinates(partial(ResNet, "basic", [1, 1, 1, 1], [4, 8, 8, 8]))
+
+
+def _mid(image: bool = True, omics: bool = True, p: float = 0.0) -> MidFusion:
+    image_net = ResNet("basic", [1, 1, 1, 1], [4, 8, 8, 8], spatial_dims=2, n_input_channels=3, num_classes=8)
+    return MidFusion(image_channels=3, features=8, num_classes=2, image_net=image_net if image else None,
+                     omics_net=omics_cnn((2, 16, 16), 8) if omics else None, modality_dropout=p)
+
+
+def test_mid_fusion_sends_image_channels_to_the_image_stem_and_the_rest_to_the_omics_stem():
+    torch.manual_seed(0)
+    net = _mid().eval()
+    x = torch.randn(2, 5, 16, 16)
+    x.requires_grad_(True)
+    net(x)[:, 1].sum().backward()
+    assert x.grad.abs().sum() > 0
+    seen = {}
+
+    def record(name):
+        def hook(_module, inputs, _output):
+            seen[name] = inputs[0].shape[1]
+        return hook
+
+    net.image_net.register_forward_hook(record("image"))
+    net.omics_net.register_forward_hook(record("omics"))
+    net(x)
+    assert seen == {"image": 3, "omics": 2}
+    omics_only = _mid(image=False).eval()
+    assert omics_only.image_channels == 0 and omics_only(torch.randn(2, 2, 16, 16)).shape == (2, 2)
+    with pytest.raises(ValueError, match="image_net, an omics_net or both"):
+        MidFusion(image_channels=3, features=8, num_classes=2)
+
+
+def test_modality_dropout_zeroes_one_stem_per_sample_in_training_only():
+    torch.manual_seed(0)
+    net = _mid(p=0.5)
+    ones = [torch.ones(1000, 8), torch.ones(1000, 8)]
+    kept = torch.stack([part.sum(1) > 0 for part in net._drop(ones)], dim=1)
+    assert kept.any(1).all()  # never both stems of one sample
+    assert 0.4 < (~kept.all(1)).float().mean() < 0.6
+    net.eval()
+    x = torch.randn(4, 5, 16, 16)
+    assert torch.equal(net(x), net(x))
+
+
+def test_mid_fusion_scripts_and_ablations_load_their_own_stems_only():
+    net = _mid().eval()
+    x = torch.randn(2, 5, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(torch.jit.script(net)(x), net(x), atol=1e-6)
+    assert not any(k.startswith("omics_net.") for k in _mid(omics=False).state_dict())
+    assert isinstance(net.head[-1], nn.Linear) and net.head[-1].in_features == 16

@@ -1,29 +1,30 @@
-"""Position-aware wrapper for stock MONAI classifiers.
+"""Networks around stock MONAI classifiers for image + omics-channel inputs.
 
-An OT layout carries its information in *where* a feature sits: gene module k
-always fills the same block of pixels of its omics channel. Classifiers that
-end in global average pooling (DenseNet121, ResNet) are close to translation
-invariant, so on cohorts of a few hundred samples they memorise per-sample
-noise instead of learning "block k is up". On the pan-cancer phantom (60
-patients per class) an omics-only DenseNet121 reached 0.46 validation accuracy
-where a logistic regression on the same pixels reached 0.73; appending
-normalised coordinate channels to the input (CoordConv, Liu et al. 2018; MONAI's
-``AddCoordinateChannels`` does the same per sample) lifted the fused
-DenseNet121 from 0.79 to 0.90 (0.95-0.975 with 100 patients per class, where
-image-only stays at 0.73-0.80).
+Every network here takes the bundles' one input contract, ``(N, image channels +
+one channel per omics type, *spatial)``, so bundle metadata, attribution,
+TorchScript export and MONAI Deploy / Label see the same thing whichever is used.
 
-The coordinates are appended inside the network, not by a transform, so the
-network's input stays "image channels + one channel per omics type": the
-bundle metadata, attribution (coordinates are constants, never attributed),
-TorchScript export and MONAI Deploy / Label see the same contract.
+- :class:`WithCoordinates` (early fusion): one backbone reads all channels plus
+  normalised coordinate channels (CoordConv, Liu et al. 2018), because a
+  backbone that ends in global pooling is close to translation invariant while
+  an OT layout says *which* feature a value is by *where* it sits.
+- :class:`MidFusion`: separate stems for the image and the omics channels,
+  their features concatenated before one linear head, with modality dropout,
+  so that neither modality can drown the other (docs/benchmark.md, "Fusion").
+- :func:`omics_cnn`: the omics stem, a small MONAI ``Classifier`` with a
+  flatten + linear head (position aware); the benchmark's ``ot_cnn`` is the same
+  network, so what is measured there is what the bundles train.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
+from monai.networks.nets import Classifier
 from torch import nn
 
-__all__ = ["CoordinateChannels", "WithCoordinates"]
+__all__ = ["CoordinateChannels", "MidFusion", "WithCoordinates", "omics_cnn"]
 
 
 class CoordinateChannels(nn.Module):
@@ -40,17 +41,92 @@ class CoordinateChannels(nn.Module):
 
 
 class WithCoordinates(nn.Module):
-    """Feed ``backbone`` its input plus the coordinate channels of every spatial axis.
+    """Feed a backbone its input plus the coordinate channels of every spatial axis.
 
     Args:
-        backbone: a stock network built with ``in_channels`` = data channels + spatial dims
-            (e.g. ``DenseNet121(spatial_dims=2, in_channels=3 + n_omics + 2, ...)``).
+        backbone: a stock network, or a callable (e.g. a MONAI config block with
+            ``"_mode_": "callable"``) that builds one given its input channel count
+            as ``channels_arg``; a built network must already take the data
+            channels + ``spatial_dims``.
+        in_channels: data channels (image + omics); needed when ``backbone`` is a callable.
+        spatial_dims: 2 or 3; needed when ``backbone`` is a callable.
+        channels_arg: the input-channel argument of the backbone's constructor
+            (``in_channels`` for DenseNet, ``n_input_channels`` for ResNet).
     """
 
-    def __init__(self, backbone: nn.Module) -> None:
+    def __init__(self, backbone: nn.Module | Callable[..., nn.Module], in_channels: int | None = None,
+                 spatial_dims: int | None = None, channels_arg: str = "in_channels") -> None:
         super().__init__()
         self.coordinates = CoordinateChannels()
+        if not isinstance(backbone, nn.Module):
+            if in_channels is None or spatial_dims is None:
+                raise ValueError("WithCoordinates needs in_channels and spatial_dims to build its backbone")
+            backbone = backbone(**{channels_arg: int(in_channels) + int(spatial_dims)})
         self.backbone = backbone
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.coordinates(x))
+
+
+def omics_cnn(in_shape: Sequence[int], out_features: int, dropout: float = 0.2) -> nn.Module:
+    """A two-stage strided MONAI ``Classifier`` for omics images ``(C, H, W)`` or ``(C, H, W, D)``.
+
+    Small on purpose (cohorts of a few hundred to a few thousand samples); the
+    head is flatten + linear rather than global pooling, because in a layout
+    image *where* a value sits says *which* feature it is.
+    """
+    in_shape = tuple(int(n) for n in in_shape)
+    grid = in_shape[1:]
+    # stride only while the grid is still large enough to be halved
+    strides = tuple(2 if min(grid) >= 4 * 2**i else 1 for i in range(2))
+    return Classifier(in_shape=in_shape, classes=int(out_features), channels=(16, 32), strides=strides,
+                      num_res_units=0, act="RELU", norm="BATCH", dropout=dropout)
+
+
+class MidFusion(nn.Module):
+    """Image stem and omics stem side by side; their features concatenated, then one linear head.
+
+    The first ``image_channels`` input channels go to ``image_net``, the rest to
+    ``omics_net``; either may be None for a single-modality run of the same bundle.
+    The omics stem runs first, so the last spatial layer in execution order
+    (GradCAM's default target) is the image stem's.
+
+    Args:
+        image_channels: how many leading input channels are image channels.
+        features: output size of each stem.
+        num_classes: logits.
+        image_net: stock network on the image channels, ending in ``features`` outputs, or None
+            (a disabled config block is left out, hence the default).
+        omics_net: network on the omics channels (e.g. :func:`omics_cnn`) ending in ``features``, or None.
+        modality_dropout: per training sample, probability that one stem's features
+            (chosen at random) are zeroed, so each modality must predict on its own.
+    """
+
+    def __init__(self, image_channels: int, features: int, num_classes: int, image_net: nn.Module | None = None,
+                 omics_net: nn.Module | None = None, modality_dropout: float = 0.0) -> None:
+        super().__init__()
+        if image_net is None and omics_net is None:
+            raise ValueError("MidFusion needs an image_net, an omics_net or both")
+        if not 0.0 <= modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}")
+        self.image_net, self.omics_net = image_net, omics_net
+        self.image_channels = int(image_channels) if image_net is not None else 0
+        self.modality_dropout = float(modality_dropout)
+        n_stems = (image_net is not None) + (omics_net is not None)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(n_stems * int(features), int(num_classes)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = []
+        if self.omics_net is not None:
+            parts.append(self.omics_net(x[:, self.image_channels:]))
+        if self.image_net is not None:
+            parts.append(self.image_net(x[:, : self.image_channels]))
+        if self.training and self.modality_dropout > 0 and len(parts) == 2:
+            parts = self._drop(parts)
+        return self.head(torch.cat(parts, dim=1))
+
+    def _drop(self, parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        n = parts[0].shape[0]
+        dropped = torch.rand(n, device=parts[0].device) < self.modality_dropout
+        which = torch.randint(0, 2, (n,), device=parts[0].device)
+        return [p * (~(dropped & (which == k))).to(p.dtype).unsqueeze(1) for k, p in enumerate(parts)]

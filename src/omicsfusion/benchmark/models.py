@@ -1,10 +1,7 @@
 """The small MONAI CNN that reads omics images, and its seeded, early-stopped trainer.
 
-Small on purpose: the benchmark trains it once per layout per fold on two CPU
-cores, and an omics image of a few thousand pixels does not need more. The
-classifier head is a flatten + linear layer (MONAI ``Classifier``) rather than
-global pooling, because in a layout image *where* a value sits says *which*
-feature it is.
+The network is the bundles' omics stem (:func:`omicsfusion.networks.omics_cnn`), so
+what the benchmark measures is what the bundles' mid-fusion network trains.
 """
 
 from __future__ import annotations
@@ -16,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from monai.networks.nets import Classifier
 from torch import nn
 
 from omicsfusion.benchmark.evaluate import inner_validation_split
+from omicsfusion.networks import omics_cnn
 
 
 @contextmanager
@@ -31,29 +28,6 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def build_cnn(in_shape: tuple[int, ...], n_classes: int, dropout: float = 0.2) -> nn.Module:
-    """A two-stage strided MONAI ``Classifier`` for ``(C, H, W)`` or ``(C, H, W, D)`` inputs.
-
-    Args:
-        in_shape: channels first, then the layout grid.
-        n_classes: number of output logits.
-        dropout: dropout inside the conv blocks.
-    """
-    grid = in_shape[1:]
-    # stride only while the grid is still large enough to be halved
-    strides = tuple(2 if min(grid) >= 4 * 2**i else 1 for i in range(2))
-    return Classifier(
-        in_shape=in_shape,
-        classes=n_classes,
-        channels=(16, 32),
-        strides=strides,
-        num_res_units=0,
-        act="RELU",
-        norm="BATCH",
-        dropout=dropout,
-    )
 
 
 def mask_channels(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
@@ -71,7 +45,7 @@ def mask_channels(x: torch.Tensor, p: float, generator: torch.Generator) -> torc
 
 @dataclass
 class CNNClassifier:
-    """Fit/predict wrapper around :func:`build_cnn` with early stopping, optionally an ensemble.
+    """Fit/predict wrapper around :func:`~omicsfusion.networks.omics_cnn` with early stopping, optionally an ensemble.
 
     The inner validation split (``val_fraction`` of the training fold,
     stratified) decides when to stop and which epoch's weights to keep, so the
@@ -120,7 +94,7 @@ class CNNClassifier:
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(seed)
         fit_idx, val_idx = inner_validation_split(y.numpy(), self.val_fraction, seed)
-        network = build_cnn(tuple(x.shape[1:]), n_classes)
+        network = omics_cnn(tuple(x.shape[1:]), n_classes)
         optimiser = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = nn.CrossEntropyLoss()
         best_loss, best_state, stale, epochs = float("inf"), None, 0, 0
