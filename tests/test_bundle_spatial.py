@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -33,6 +34,21 @@ def test_metadata_verifies_offline_and_names_every_channel():
     assert list(fmt["outputs"]["pred"]["channel_def"].values()) == CLASSES
 
 
+@pytest.mark.parametrize("config", ["train.json", "inference.json"])
+def test_early_fusion_override_gives_one_resnet_on_all_channels(config):
+    from monai.bundle import ConfigParser
+    from monai.networks.nets import ResNet
+
+    from omicsfusion.networks import MidFusion
+
+    configs = Path(__file__).resolve().parents[1] / "bundles" / BUNDLE / "configs"
+    for extra, kind in [([], MidFusion), (["early_fusion.json"], ResNet)]:
+        parser = ConfigParser()
+        parser.read_config([str(configs / c) for c in [config, *extra]])
+        network = parser.get_parsed_content("network_def")
+        assert isinstance(network, kind)
+        assert network.eval()(torch.zeros(2, 4, 32, 32)).shape == (2, len(CLASSES))
+
 
 def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     from omicsfusion.data import OmicsPreprocessor
@@ -49,7 +65,9 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     assert abs(pre.normalizers_["rna"].offset_ - mean).max() < 1e-3
     fused = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
     image = torch.load(trained / "image" / "models" / "model.pt", map_location="cpu", weights_only=True)
-    assert fused["conv1.weight"].shape[1] == 4 and image["conv1.weight"].shape[1] == 3
+    # mid fusion: an RGB stem and a one-channel (rna) omics stem; the image-only run has no omics stem
+    assert fused["image_net.conv1.weight"].shape[1] == 3 and fused["omics_net.net.layer_0.conv.weight"].shape[1] == 1
+    assert image["image_net.conv1.weight"].shape[1] == 3 and not any(k.startswith("omics_net.") for k in image)
 
 
 @pytest.mark.parametrize("name", ["fused", "image"])

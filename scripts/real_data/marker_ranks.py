@@ -1,0 +1,66 @@
+"""Rank of known marker genes in a saliency run's per-class gene table (``genes.csv``).
+
+    python scripts/real_data/marker_ranks.py SALIENCY_DIR WM=MOBP,PLP1,MBP Layer5=PCP4 ... [--out ranks.md]
+
+Each ``CLASS=GENE,...`` names genes by display name (symbol) or id. For every marker the table gives its
+rank in its own class (1 = most attributed, of all genes laid out), and beside it its median rank over the
+other classes, so a marker that is high everywhere (a generally variable gene) shows as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def marker_table(genes: pd.DataFrame, markers: dict[str, list[str]]) -> pd.DataFrame:
+    """One row per (class, marker): rank in that class, of how many genes, median rank in the other classes."""
+    rows = []
+    for cls, names in markers.items():
+        if cls not in set(genes["class"]):
+            raise SystemExit(f"class {cls!r} is not in genes.csv (classes: {sorted(set(genes['class']))})")
+        for name in names:
+            hits = genes[(genes["display_name"] == name) | (genes["feature"] == name)]
+            if hits.empty:
+                rows.append({"class": cls, "gene": name, "rank": "not laid out", "of": "", "other_classes_median": ""})
+                continue
+            own = hits[hits["class"] == cls]
+            others = hits[hits["class"] != cls]["rank"]
+            n = int((genes["class"] == cls).sum())
+            rows.append({"class": cls, "gene": name, "rank": int(own["rank"].iloc[0]), "of": n,
+                         "other_classes_median": float(others.median()) if len(others) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("saliency_dir", type=Path)
+    parser.add_argument("markers", nargs="+", help="CLASS=GENE[,GENE...]")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    path = args.saliency_dir / "genes.csv"
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist: run the bundle's saliency.json first")
+    markers = {}
+    for spec in args.markers:
+        cls, sep, names = spec.partition("=")
+        if not sep or not names:
+            raise SystemExit(f"marker spec {spec!r} is not CLASS=GENE[,GENE...]")
+        markers.setdefault(cls, []).extend(names.split(","))
+    table = _markdown(marker_table(pd.read_csv(path), markers))
+    print(table)
+    if args.out:
+        args.out.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
