@@ -50,7 +50,7 @@ def match_features(expected: object, names: object, min_overlap: float, source: 
     return index
 
 
-def as_matrix(X: object, feature_names: object = None, min_samples: int = 2) -> Matrix:
+def as_matrix(X: object, min_samples: int = 2) -> Matrix:
     """Validate ``X`` (ndarray or DataFrame) and name its rows and columns.
 
     ``min_samples`` is 2 when features are correlated (fit, score) and 1
@@ -75,16 +75,7 @@ def as_matrix(X: object, feature_names: object = None, min_samples: int = 2) -> 
         if values.ndim != 2:
             raise LayoutError(f"X must be 2-D (samples x features), got shape {values.shape}")
         samples = np.asarray([f"sample{i}" for i in range(values.shape[0])])
-        names = None
-    if feature_names is not None:
-        names = np.asarray([str(n) for n in feature_names])
-        if names.shape != (values.shape[1],):
-            raise LayoutError(f"{len(names)} feature names for {values.shape[1]} feature columns")
-    if names is None:
         names = np.asarray([f"f{j}" for j in range(values.shape[1])])
-    dup = _duplicates(names)
-    if dup:
-        raise LayoutError(f"{len(dup)} duplicate feature name(s): {first_names(dup)}")
     dup = _duplicates(samples)
     if dup:
         raise LayoutError(f"{len(dup)} duplicate sample id(s): {first_names(dup)}")
