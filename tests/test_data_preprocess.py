@@ -116,7 +116,8 @@ def test_max_features_keeps_the_most_variable_features_of_the_training_split(tmp
     assert pre.grid_ == (4, 3)  # the grid is chosen for the kept features
     images = pre.transform(table.select(ids[10:]))  # the full table still maps: extra columns are ignored
     pre.save(tmp_path / "layout.npz")
-    np.testing.assert_array_equal(OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table.select(ids[10:])), images)
+    loaded = OmicsPreprocessor.load(tmp_path / "layout.npz")
+    np.testing.assert_array_equal(loaded.transform(table.select(ids[10:])), images)
 
 
 def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked():
