@@ -20,6 +20,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data.errors import MissingSampleError
 from omicsfusion.layout import LayoutError, OTLayout, modular_table
 
 DATA = Path(__file__).parent / "data"
@@ -131,3 +132,14 @@ def test_layout_files_of_the_current_format_load_and_refits_match_them(table, na
     refit = pre.fit(table.select(ids[:30]))
     assert refit.fingerprint == loaded.fingerprint
     np.testing.assert_array_equal(refit.transform(table.select(ids[30:])), expected)
+
+
+def test_select_keeps_the_order_given_and_each_type_its_own_samples():
+    rna = pd.DataFrame(np.arange(8.0).reshape(4, 2), index=["a", "b", "c", "d"], columns=["g1", "g2"])
+    table = OmicsTable({"rna": rna, "cnv": rna.drop(["b"])})
+    chosen = table.select(["c", "b", "a"])
+    assert chosen.all_sample_ids() == ["c", "b", "a"] and chosen.sample_ids("cnv") == ["c", "a"]
+    np.testing.assert_array_equal(chosen.rows("rna", ["c", "b", "a"]), rna.loc[["c", "b", "a"]].to_numpy())
+    assert table.all_sample_ids(["cnv"]) == ["a", "c", "d"]
+    with pytest.raises(MissingSampleError, match="'z'"):
+        table.select(["a", "z"])

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -38,10 +37,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from .assign import block_plan, exact_plan, plan_to_matrix
 from .baselines import deepinsight_plan, random_plan
 from .embed import embed
-from .errors import LayoutError, LayoutNotFittedError, LayoutWarning, first_names
+from .errors import LayoutError, LayoutNotFittedError, first_names
 from .grid import blocks, parse_grid, pixel_coordinates
 from .gw import gw_plan
-from .inputs import as_matrix, drop_constant, fill, impute_values, match_features
+from .inputs import aligned_values, as_matrix, drop_constant, fill, impute_values, match_features
 from .metrics import collisions, feature_positions, score_layout, unit_profiles
 from .polish import polish
 from .refine import refine
@@ -234,37 +233,7 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
     def _aligned(self, X: object, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
         """(values (n, F) in layout order, present mask); missing features are 0 and reported."""
         self._check_fitted()
-        n_feat = self.feature_names_.size
-        if isinstance(X, pd.DataFrame):
-            matrix = as_matrix(X, min_samples=min_samples)
-            index = self.feature_index(matrix.feature_names)
-            present = index >= 0
-            if not present.all():
-                warnings.warn(f"{(~present).sum()} of {n_feat} layout features missing from the table, "
-                              f"filled with 0: {first_names(self.feature_names_[~present])}",
-                              LayoutWarning, stacklevel=3)
-            values = np.zeros((matrix.values.shape[0], n_feat))
-            values[:, present] = matrix.values[:, index[present]]
-            samples = matrix.sample_ids
-        else:
-            values = np.asarray(X, dtype=np.float64)
-            if values.ndim == 1:
-                values = values[None, :]
-            if values.ndim != 2 or values.shape[1] != n_feat:
-                raise LayoutError(f"X has shape {values.shape}; the layout expects (n, {n_feat}) columns in "
-                                  "feature_names_ order (or pass a DataFrame to align by name)")
-            if values.shape[0] < min_samples:
-                raise LayoutError(f"need at least {min_samples} samples, got {values.shape[0]}")
-            present = np.ones(n_feat, dtype=bool)
-            samples = np.asarray([f"sample{i}" for i in range(values.shape[0])])
-        bad = ~np.isfinite(values)
-        if bad.any():
-            if self.impute_values_ is None:
-                rows, cols = np.nonzero(bad)
-                cells = [f"{samples[r]}/{self.feature_names_[c]}" for r, c in zip(rows[:5], cols[:5])]
-                raise LayoutError(f"{rows.size} NaN/inf value(s) (sample/feature: {first_names(cells)})")
-            values = fill(values, self.impute_values_)
-        return values, present
+        return aligned_values(X, self.feature_names_, self.feature_index, self.impute_values_, min_samples)
 
     # ------------------------------------------------------------- mapping
     def transform(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
