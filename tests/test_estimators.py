@@ -143,3 +143,17 @@ def test_select_keeps_the_order_given_and_each_type_its_own_samples():
     assert table.all_sample_ids(["cnv"]) == ["a", "c", "d"]
     with pytest.raises(MissingSampleError, match="'z'"):
         table.select(["a", "z"])
+
+
+def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(table):
+    ids = table.sample_ids()
+    for shared in (False, True):
+        pre = OmicsPreprocessor(OTLayout(n_epochs=20, metric="abs_correlation"), shared=shared)
+        pre.fit(table.select(ids[:30]))
+        figures = pre.quality(table.select(ids[:30]))
+        assert set(figures) == {"rna", "cnv"} and set(figures["rna"]) == {"spearman", "knn10", "collisions",
+                                                                          "fit_seconds"}
+        frame = table.frame("cnv", ids[:30])
+        frame = (frame - frame.mean()) / frame.std(ddof=0)  # the z-scores the layout was fitted on
+        assert figures["cnv"]["spearman"] == pytest.approx(pre.layouts_["cnv"].quality(frame)["spearman"], abs=1e-3)
+        assert pre.score(table.select(ids[:30])) == pytest.approx(np.mean([f["spearman"] for f in figures.values()]))

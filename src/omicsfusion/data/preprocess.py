@@ -5,13 +5,15 @@ from every sample of ``X`` (an :class:`~omicsfusion.data.OmicsTable`, e.g.
 ``table.select(train_ids)``, or a mapping omics type -> DataFrame with
 samples as rows), a :class:`FeatureNormalizer` and an ``OTLayout`` per omics
 type (or one layout shared by all types); ``transform(X)`` renders every
-sample of ``X`` as an image ``(C, *grid)``. The rendering itself lives in
+sample of ``X`` as an image ``(C, *grid)``; ``score(X)`` and ``quality(X)``
+rate the layouts on ``X``. The rendering itself lives in
 :mod:`omicsfusion.data.rendering`, the one-file storage in
 :mod:`omicsfusion.data.preprocessor_file`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -23,7 +25,7 @@ from omicsfusion.data.normalize import FeatureNormalizer
 from omicsfusion.data.preprocessor_file import FORMAT, PreprocessorFile
 from omicsfusion.data.rendering import MISSING, OmicsRendering, check_missing, layout_columns
 from omicsfusion.data.tables import OmicsTable
-from omicsfusion.layout import OTLayout, coherent_signs, fit_shared_layout
+from omicsfusion.layout import LayoutWarning, OTLayout, coherent_signs, fit_shared_layout
 from omicsfusion.layout.grid import pixel_coordinates
 from omicsfusion.layout.metrics import feature_positions
 
@@ -163,3 +165,24 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         ids = table.all_sample_ids(self.types_)
         vectors = {t: self.normalized_rows(table, t, ids, missing=self.missing) for t in self.types_}
         return self.images(vectors, normalized=True)
+
+    def quality(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> dict[str, dict]:
+        """Per omics type, ``OTLayout.quality`` of its layout on the samples of ``X`` that type holds.
+
+        The rows are normalised as the layout saw them when fitted (without the rendering signs);
+        a shared layout is scored on each type's own features.
+        """
+        table = _as_table(X)
+        ids = table.all_sample_ids(self.types_)
+        figures = {}
+        for t in self.types_:
+            held = [s for s in ids if table.has(t, s)]
+            rows = self.normalized_rows(table, t, held) * np.sign(self.normalizers_[t].scale_)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LayoutWarning)  # a shared layout's other types' features
+                figures[t] = self.layouts_[t].quality(pd.DataFrame(rows, index=held, columns=self.feature_names(t)))
+        return figures
+
+    def score(self, X: OmicsTable | Mapping[str, pd.DataFrame], y: object = None) -> float:
+        """Mean over omics types of the layouts' ``spearman`` (see :meth:`quality`); ``y`` is ignored."""
+        return float(np.mean([figures["spearman"] for figures in self.quality(X).values()]))
