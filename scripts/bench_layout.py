@@ -4,7 +4,7 @@ Every method fits the same samples x features matrix in its own subprocess
 (wall-clock limit ``--timeout``, address-space cap ``--mem-cap-gb``) that
 reports its fit seconds, its peak resident memory and the pixel every feature
 landed on. The parent then scores every layout with omicsfusion's own scoring
-code (a peer's assignment becomes an ``OTLayout`` whose ``score`` is called),
+code (a peer's assignment becomes an ``OTLayout`` whose ``quality`` is called),
 so collisions, Spearman and kNN-10 mean the same thing for every row. Peers
 run with ``--peer-python`` (default: this interpreter); one whose package is
 missing is reported "not installed".
@@ -230,7 +230,7 @@ def run_method(python: str, name: str, data: Path, grid: tuple[int, int], workdi
 
 
 def as_layout(arrays: dict, grid: tuple[int, int], n_features: int, method: str, prefix: str = ""):
-    """An ``OTLayout`` for a worker's result, so every row is scored by ``OTLayout.score``.
+    """An ``OTLayout`` for a worker's result, so every row is scored by ``OTLayout.quality``.
 
     omicsfusion workers send ``to_arrays()``; a peer sends the COO arrays of
     its feature -> pixel assignment (``prefix`` picks one of several), which
@@ -260,8 +260,8 @@ def as_layout(arrays: dict, grid: tuple[int, int], n_features: int, method: str,
 
 
 def score_result(X: np.ndarray, grid: tuple[int, int], arrays: dict, method: str, prefix: str = "") -> dict:
-    """Collisions, Spearman and kNN-10 of one fitted layout, by ``OTLayout.score``."""
-    scores = as_layout(arrays, grid, X.shape[1], method, prefix).score(X)
+    """Collisions, Spearman and kNN-10 of one fitted layout, by ``OTLayout.quality``."""
+    scores = as_layout(arrays, grid, X.shape[1], method, prefix).quality(X)
     return {key: scores[key] for key in ("collisions", "spearman", "knn10")}
 
 

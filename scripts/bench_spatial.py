@@ -26,6 +26,7 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
 
     from omicsfusion.data import OmicsPreprocessor, OmicsTable
     from omicsfusion.data.spatial import LoadSpotPatch, read_spaceranger
+    from omicsfusion.layout import OTLayout
     from omicsfusion.transforms import AlignToReference, FuseChannels, LoadOmics, OmicsToImage
 
     t0 = time.perf_counter()
@@ -36,7 +37,7 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
 
     table = OmicsTable({"rna": pd.DataFrame(expression, index=sample.barcodes,
                                             columns=[str(g) for g in sample.adata.var_names])})
-    pre = OmicsPreprocessor().fit(table, sample.barcodes, random_state=0)
+    pre = OmicsPreprocessor(OTLayout(random_state=0)).fit(table.select(sample.barcodes))
     setup_s = time.perf_counter() - t0
     load_patch, load_omics = LoadSpotPatch(patch_um, patch_px), LoadOmics(table)
     to_image, align, fuse = OmicsToImage(pre), AlignToReference(), FuseChannels()

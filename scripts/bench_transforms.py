@@ -24,7 +24,7 @@ from monai.networks.nets import DenseNet121
 from monai.transforms import Compose
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import modular_table
+from omicsfusion.layout import OTLayout, modular_table
 from omicsfusion.transforms import (
     AlignToReferenced,
     FuseChannelsd,
@@ -65,8 +65,8 @@ def main() -> None:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pre = OmicsPreprocessor().fit(table, table.sample_ids()[: args.samples * 4 // 5],
-                                          method=args.method, grid=(args.grid, args.grid))
+            pre = OmicsPreprocessor(OTLayout(grid=(args.grid, args.grid), method=args.method)).fit(
+                table.select(table.sample_ids()[: args.samples * 4 // 5]))
         layout = str(pre.save(tmp / "layout.npz"))
         print(f"fit: {args.genes} genes -> {pre.grid_} ({args.method}) in {time.perf_counter() - start:.1f}s; "
               f"matrix nnz {pre.matrix('rna').nnz}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import time
 
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the layout's progress lines
     table = modular_table(n_samples=args.samples, n_features=args.features, seed=args.seed)
     started = time.perf_counter()
     layout = OTLayout(method="auto", random_state=args.seed, verbose=True).fit(table)

@@ -23,8 +23,9 @@ import torch
 from monai.bundle import ConfigParser
 from monai.data import MetaTensor
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data import OmicsTable
 from omicsfusion.layout.grid import auto_grid
+from omicsfusion.prepare import preprocessor
 from omicsfusion.transforms import AlignToReferenced, OmicsToImage, SkippedPixelsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,8 +72,7 @@ def test_every_placed_feature_reaches_the_network(table, name):
     assert isinstance(align, AlignToReferenced) and not align.aligner.allow_skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # genes constant over the subsampled spots are dropped, with a warning
-        pre = OmicsPreprocessor().fit(table, table.sample_ids(), omics_types=["rna"], random_state=0,
-                                      **{**params, "n_epochs": 20, "n_refine": 0})
+        pre = preprocessor(["rna"], 0, {**params, "n_epochs": 20, "n_refine": 0}).fit(table)
     placed = pre.feature_names("rna")
     assert placed.size > int(np.prod(pre.grid_))  # more genes than pixels: mass splitting
     reference = MetaTensor(torch.zeros(shape))

@@ -49,10 +49,10 @@ def test_normalizer_names_non_finite_feature_and_sample():
 
 def test_preprocessor_matches_layout_transform_and_round_trips(table, tmp_path):
     train = table.sample_ids()[:30]
-    pre = OmicsPreprocessor().fit(table, train, method="random", grid=(10, 10))
+    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10))).fit(table.select(train))
     assert pre.channel_names == ["rna", "cnv"] and pre.grid_ == (10, 10)
     test_ids = table.sample_ids()[30:]
-    images = pre.transform(table, test_ids)
+    images = pre.transform(table.select(test_ids))
     assert images.shape == (10, 2, 10, 10) and images.dtype == np.float32
     # channel c == layout.transform(normalised vector): the preprocessor adds nothing else
     x = pre.normalize("cnv", table.aligned_rows("cnv", test_ids, pre.feature_names("cnv")))
@@ -63,21 +63,19 @@ def test_preprocessor_matches_layout_transform_and_round_trips(table, tmp_path):
     path = pre.save(tmp_path / "models" / "layout.npz")
     assert sorted(p.name for p in path.parent.iterdir()) == ["layout.npz"]  # no temp file left
     loaded = OmicsPreprocessor.load(path)
-    np.testing.assert_array_equal(loaded.transform(table, test_ids), images)
+    np.testing.assert_array_equal(loaded.transform(table.select(test_ids)), images)
     assert OTLayout.load(path).grid_ == (10, 10)  # the file is a regular layout file too
     assert OmicsPreprocessor.cached(path) is OmicsPreprocessor.cached(str(path))
 
 
 def test_auto_grid_is_shared_across_types(table):
-    pre = OmicsPreprocessor().fit(table, table.sample_ids()[:30], method="random")
+    pre = OmicsPreprocessor(OTLayout(method="random")).fit(table.select(table.sample_ids()[:30]))
     assert pre.layouts_["rna"].grid_ == pre.layouts_["cnv"].grid_ == pre.grid_
 
 
 def test_shared_layout_and_normalization_per_type(table):
-    pre = OmicsPreprocessor().fit(
-        table, table.sample_ids()[:30], normalization={"rna": "zscore", "cnv": "none"}, shared=True,
-        method="random", grid=(11, 11),
-    )
+    pre = OmicsPreprocessor(OTLayout(method="random", grid=(11, 11)), normalization={"rna": "zscore", "cnv": "none"},
+                            shared=True).fit(table.select(table.sample_ids()[:30]))
     assert pre.layouts_["rna"] is pre.layouts_["cnv"]
     assert pre.normalizers_["cnv"].method == "none"
     union = pre.layouts_["rna"].feature_names_
@@ -91,7 +89,7 @@ def test_shared_layout_and_normalization_per_type(table):
 
 
 def test_backproject_is_adjoint_of_images(table):
-    pre = OmicsPreprocessor().fit(table, table.sample_ids()[:30], method="random", grid=(10, 10))
+    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10))).fit(table.select(table.sample_ids()[:30]))
     rng = np.random.default_rng(0)
     x = {t: rng.normal(size=pre.feature_names(t).size) for t in pre.channel_names}
     a = rng.normal(size=(2, 10, 10))
@@ -102,7 +100,7 @@ def test_backproject_is_adjoint_of_images(table):
 
 
 def test_wrong_vector_length_is_named(table):
-    pre = OmicsPreprocessor().fit(table, table.sample_ids()[:30], method="random", grid=(10, 10))
+    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10))).fit(table.select(table.sample_ids()[:30]))
     with pytest.raises(OmicsDataError, match="'cnv'.*3 features"):
         pre.images({"rna": np.zeros(pre.feature_names("rna").size), "cnv": np.zeros(3)})
 
@@ -113,12 +111,13 @@ def test_max_features_keeps_the_most_variable_features_of_the_training_split(tmp
     scale = np.where(np.arange(30) % 3 == 0, 5.0, 0.1)  # every third feature varies 50 times more
     frame = pd.DataFrame(rng.standard_normal((12, 30)) * scale, index=ids, columns=[f"g{j:02d}" for j in range(30)])
     table = OmicsTable({"rna": frame})
-    pre = OmicsPreprocessor().fit(table, ids[:10], max_features=10, method="random")
+    pre = OmicsPreprocessor(OTLayout(method="random"), max_features=10).fit(table.select(ids[:10]))
     assert pre.feature_names("rna").tolist() == [f"g{j:02d}" for j in range(0, 30, 3)]
     assert pre.grid_ == (4, 3)  # the grid is chosen for the kept features
-    images = pre.transform(table, ids[10:])  # the full table still maps: extra columns are ignored
+    images = pre.transform(table.select(ids[10:]))  # the full table still maps: extra columns are ignored
     pre.save(tmp_path / "layout.npz")
-    np.testing.assert_array_equal(OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table, ids[10:]), images)
+    loaded = OmicsPreprocessor.load(tmp_path / "layout.npz")
+    np.testing.assert_array_equal(loaded.transform(table.select(ids[10:])), images)
 
 
 def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked():
@@ -129,21 +128,22 @@ def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked(
     table = OmicsTable({"rna": rna, "cnv": cnv.drop(lacking)})
     ids = list(rna.index)
     with pytest.raises(MissingSampleError, match=repr(lacking[0])):
-        OmicsPreprocessor().fit(table, ids, grid=(9, 9))
-    pre = OmicsPreprocessor().fit(table, ids, grid=(9, 9), missing="mask")
+        OmicsPreprocessor(OTLayout(grid=(9, 9))).fit(table.select(ids))
+    pre = OmicsPreprocessor(OTLayout(grid=(9, 9)), missing="mask").fit(table.select(ids))
     # each type's normaliser saw the training samples it holds: cnv is z-scored over the 35 others
     held = pre.normalized_rows(table, "cnv", ids[5:])
     np.testing.assert_allclose(held.mean(0), 0, atol=1e-5)
-    images = pre.transform(table, ids[:7], missing="mask")
+    images = pre.transform(table.select(ids[:7]))
     cnv_channel = pre.channel_names.index("cnv")
     assert not images[:5, cnv_channel].any() and images[5:, cnv_channel].any()
-    np.testing.assert_allclose(images[:, 1 - cnv_channel], pre.transform(table, ids[:7], ["rna"])[:, 0], atol=1e-6)
+    rna_only = pre.images({"rna": pre.normalized_rows(table, "rna", ids[:7])}, ["rna"], normalized=True)
+    np.testing.assert_allclose(images[:, 1 - cnv_channel], rna_only[:, 0], atol=1e-6)
     with pytest.raises(MissingSampleError):
-        pre.transform(table, ids[:7])
+        pre.set_params(missing="raise").transform(table.select(ids[:7]))
     with pytest.raises(OmicsDataError, match="missing must be one of"):
-        pre.transform(table, ids, missing="zero")
+        pre.set_params(missing="zero").transform(table.select(ids))
 
 
 def test_masking_needs_a_z_scoring_normalisation(table):
     with pytest.raises(OmicsDataError, match="training mean only after z-scoring.*'log1p'"):
-        OmicsPreprocessor().fit(table, table.sample_ids(), normalization="log1p", grid=(9, 9), missing="mask")
+        OmicsPreprocessor(OTLayout(grid=(9, 9)), normalization="log1p", missing="mask").fit(table)

@@ -117,6 +117,7 @@ def test_one_trained_checkpoint_guard(tmp_path):
     import omicsfusion.prepare
     from omicsfusion.checkpoint import require_trained
     from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.layout import OTLayout
 
     assert omicsfusion.prepare.require_trained is require_trained  # evaluate.json / inference.json
     assert omicsfusion.interpret.require_checkpoint is require_trained  # saliency.json
@@ -131,7 +132,7 @@ def test_one_trained_checkpoint_guard(tmp_path):
         require_trained(model, layout, None)
     ids = [f"s{i}" for i in range(12)]
     rna = pd.DataFrame(np.random.default_rng(0).normal(size=(12, 16)), index=ids, columns=[f"g{i}" for i in range(16)])
-    OmicsPreprocessor().fit(OmicsTable({"rna": rna}), ids, grid=(4, 4)).save(layout)
+    OmicsPreprocessor(OTLayout(grid=(4, 4))).fit(OmicsTable({"rna": rna}).select(ids)).save(layout)
     assert require_trained(model, layout, ["rna"]).channel_names == ["rna"]
     assert require_trained(model, layout, None).channel_names == ["rna"]  # the Deploy app: whatever it holds
     with pytest.raises(LayoutMismatchError, match=r"holds omics channels \['rna'\], not \['cnv'\]"):

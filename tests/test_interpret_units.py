@@ -65,11 +65,12 @@ def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path
     import pandas as pd
 
     from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.layout import OTLayout
 
     rng = np.random.default_rng(0)
     ids = [f"s{i}" for i in range(12)]
     rna = pd.DataFrame(rng.normal(size=(12, 16)), index=ids, columns=[f"g{i}" for i in range(16)])
-    OmicsPreprocessor().fit(OmicsTable({"rna": rna}), ids, grid=(4, 4)).save(tmp_path / "layout.npz")
+    OmicsPreprocessor(OTLayout(grid=(4, 4))).fit(OmicsTable({"rna": rna}).select(ids)).save(tmp_path / "layout.npz")
     torch.save(_net().state_dict(), tmp_path / "model.pt")
     with pytest.raises(LayoutMismatchError, match=r"holds omics channels \['rna'\], not \['cnv'\]"):
         _runner(tmp_path, layout_file=tmp_path / "layout.npz", omics_types=["rna", "cnv"]).run()

@@ -44,7 +44,7 @@ def test_metric_round_trip_and_unknown_metric(fitted, tmp_path):
     layout = OTLayout(grid=(8, 8), metric="abs_spearman", method="random").fit(table)
     loaded = OTLayout.load(layout.save(tmp_path / "abs.npz"))
     assert loaded.metric == "abs_spearman"
-    assert loaded.score(table) == layout.score(table)  # scored with its own metric
+    assert loaded.quality(table) == layout.quality(table)  # scored with its own metric
     arrays = layout.to_arrays()  # as a later version with another metric would write it: resealed
     arrays["params"] = np.asarray(str(arrays["params"]).replace("abs_spearman", "kendall"))
     io.write_npz(tmp_path / "odd.npz", {f"layout/{k}": v for k, v in io.seal(arrays).items()})

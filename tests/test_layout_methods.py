@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -32,8 +34,9 @@ def test_every_method_fits_and_maps(table, method):
     _check_matrix(layout, 120)
     images = layout.transform(table)
     assert images.shape == (60, 11, 11) and images.dtype == np.float32
-    scores = layout.score(table)
+    scores = layout.quality(table)
     assert set(scores) == {"spearman", "knn10", "collisions", "fit_seconds"}
+    assert layout.score(table) == scores["spearman"]
     if method != "deepinsight":
         assert scores["collisions"] == 0  # pixels >= features: one pixel each
 
@@ -55,13 +58,13 @@ def test_one_to_one_method_refuses_small_grid(table):
 def test_three_dimensional_grid(table, method):
     layout = OTLayout(grid=(5, 5, 5), method=method).fit(table)
     assert layout.transform(table).shape == (60, 5, 5, 5)
-    assert layout.score(table)["collisions"] == 0
+    assert layout.quality(table)["collisions"] == 0
 
 
 def test_explicit_rectangular_grid_and_string(table):
     layout = OTLayout(grid="10x14").fit(table)
     assert layout.grid_ == (10, 14)
-    assert layout.score(table)["collisions"] == 0
+    assert layout.quality(table)["collisions"] == 0
 
 
 def test_max_grid_bounds_the_auto_grid_and_refuses_a_larger_one(table, tmp_path):
@@ -90,16 +93,21 @@ def test_fit_is_deterministic(table):
     assert (a != b).nnz == 0
 
 
-def test_verbose_reports_progress(table, capsys):
-    OTLayout(verbose=True).fit(table)
-    err = capsys.readouterr().err
-    assert "embedding epoch" in err and "OT placement" in err and "done in" in err
+def test_verbose_reports_progress_on_the_layout_logger(table, caplog):
+    with caplog.at_level(logging.INFO, logger="omicsfusion.layout"):
+        OTLayout(verbose=True).fit(table)
+    text = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
+    assert "embedding epoch" in text and "OT placement" in text and "done in" in text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="omicsfusion.layout"):
+        OTLayout(method="random").fit(table)
+    assert not caplog.records  # quiet unless verbose (the lines go to DEBUG)
 
 
 def test_multiscale_beats_random_on_modular_data():
     table = modular_table(n_samples=150, n_features=600, n_modules=10, noise=0.5, seed=0)
-    good = OTLayout(method="auto").fit(table).score(table)
-    rand = OTLayout(method="random").fit(table).score(table)
+    good = OTLayout(method="auto").fit(table).quality(table)
+    rand = OTLayout(method="random").fit(table).quality(table)
     assert good["spearman"] > 0.5 and rand["spearman"] < 0.1
     assert good["knn10"] > 0.15 and good["knn10"] > 5 * rand["knn10"]
     assert good["collisions"] == 0

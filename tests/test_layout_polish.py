@@ -40,8 +40,8 @@ def test_polish_keeps_features_on_distinct_pixels():
 
 
 def test_polish_raises_knn_overlap(table):
-    plain = OTLayout(polish_sweeps=0, random_state=0).fit(table).score(table)
-    polished = OTLayout(random_state=0).fit(table).score(table)
+    plain = OTLayout(polish_sweeps=0, random_state=0).fit(table).quality(table)
+    polished = OTLayout(random_state=0).fit(table).quality(table)
     assert polished["collisions"] == 0
     assert polished["knn10"] > plain["knn10"]
     assert polished["spearman"] > 0.5
@@ -49,4 +49,4 @@ def test_polish_raises_knn_overlap(table):
 
 def test_polish_on_a_3d_grid(table):
     layout = OTLayout(grid=(7, 7, 7), random_state=0).fit(table)
-    assert layout.score(table)["collisions"] == 0
+    assert layout.quality(table)["collisions"] == 0

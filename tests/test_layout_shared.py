@@ -33,7 +33,7 @@ def test_gene_at_same_pixel_in_every_channel(tables):
             image = layout.transform(one_hot)[0]
         pixel[kind] = np.unravel_index(np.argmax(image), image.shape)
     assert len(set(pixel.values())) == 1
-    assert layout.score(tables["rna"])["collisions"] == 0
+    assert layout.quality(tables["rna"])["collisions"] == 0
 
 
 def test_shared_layout_needs_common_samples(tables):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from omicsfusion.data import OmicsDataError, OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import LayoutError, coherent_signs
+from omicsfusion.layout import LayoutError, OTLayout, coherent_signs
 
 
 def signed_modules(n_samples: int = 200, n_modules: int = 16, size: int = 20, seed: int = 0):
@@ -72,9 +72,9 @@ def signed_table() -> tuple[OmicsTable, list[str], np.ndarray]:
 
 def test_unsigned_layouts_render_coherent_signs_by_default(signed_table, tmp_path):
     table, train, sign = signed_table
-    coherent = OmicsPreprocessor().fit(table, train, metric="abs_correlation")
-    plain = OmicsPreprocessor().fit(table, train, metric="abs_correlation", signs="none")
-    signed = OmicsPreprocessor().fit(table, train, metric="correlation")
+    coherent = OmicsPreprocessor(OTLayout(metric="abs_correlation")).fit(table.select(train))
+    plain = OmicsPreprocessor(OTLayout(metric="abs_correlation"), signs="none").fit(table.select(train))
+    signed = OmicsPreprocessor(OTLayout(metric="correlation")).fit(table.select(train))
     scale = pd.Series(coherent.normalizers_["rna"].scale_, index=coherent.feature_names("rna"))
     np.testing.assert_array_equal(np.sign(scale[sign.index]), sign)
     assert (plain.normalizers_["rna"].scale_ > 0).all() and (signed.normalizers_["rna"].scale_ > 0).all()
@@ -83,39 +83,41 @@ def test_unsigned_layouts_render_coherent_signs_by_default(signed_table, tmp_pat
     np.testing.assert_array_equal(coherent.layouts_["rna"].matrix_.toarray(), plain.layouts_["rna"].matrix_.toarray())
     z = plain.normalize("rna", table.rows("rna", test))
     expected = (coherent.matrix("rna") @ (z * np.sign(scale.to_numpy())).T).T.reshape((len(test), 1, *plain.grid_))
-    np.testing.assert_allclose(coherent.transform(table, test), expected, atol=1e-5)
+    np.testing.assert_allclose(coherent.transform(table.select(test)), expected, atol=1e-5)
     coherent.save(tmp_path / "layout.npz")
-    np.testing.assert_array_equal(OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table, test),
-                                  coherent.transform(table, test))
+    np.testing.assert_array_equal(OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table.select(test)),
+                                  coherent.transform(table.select(test)))
 
 
 def test_neighbouring_pixels_correlate_positively_once_signed(signed_table):
     table, train, _ = signed_table
 
     def neighbour_correlation(pre: OmicsPreprocessor) -> float:
-        images = pre.transform(table, train)[:, 0]
+        images = pre.transform(table.select(train))[:, 0]
         right = [np.corrcoef(images[:, i, j], images[:, i, j + 1])[0, 1]
                  for i in range(images.shape[1]) for j in range(images.shape[2] - 1)
                  if images[:, i, j].std() > 0 and images[:, i, j + 1].std() > 0]
         return float(np.mean(right))
 
-    coherent = neighbour_correlation(OmicsPreprocessor().fit(table, train, metric="abs_correlation"))
-    plain = neighbour_correlation(OmicsPreprocessor().fit(table, train, metric="abs_correlation", signs="none"))
+    coherent = neighbour_correlation(OmicsPreprocessor(OTLayout(metric="abs_correlation")).fit(table.select(train)))
+    plain = neighbour_correlation(OmicsPreprocessor(OTLayout(metric="abs_correlation"), signs="none")
+                                  .fit(table.select(train)))
     assert coherent > plain + 0.1
 
 
 def test_unknown_signs_option_is_named(signed_table):
     table, train, _ = signed_table
     with pytest.raises(OmicsDataError, match="signs must be one of"):
-        OmicsPreprocessor().fit(table, train, signs="flip")
+        OmicsPreprocessor(signs="flip").fit(table.select(train))
 
 
-def test_normaliser_flip_takes_one_sign_per_feature():
+def test_normaliser_signs_are_decided_at_fit():
     from omicsfusion.data import FeatureNormalizer
 
-    norm = FeatureNormalizer("zscore").fit(np.arange(12.0).reshape(4, 3))
-    flipped = FeatureNormalizer.from_arrays(norm.to_arrays()).flip(np.array([1.0, -1.0, 1.0]))
+    X = np.arange(12.0).reshape(4, 3)
+    norm = FeatureNormalizer("zscore").fit(X)
+    signed = FeatureNormalizer("zscore").fit(X, signs=np.array([1.0, -1.0, 1.0]))
     x = np.array([[1.0, 2.0, 3.0]])
-    np.testing.assert_allclose(flipped.transform(x), norm.transform(x) * [1, -1, 1])
+    np.testing.assert_allclose(signed.transform(x), norm.transform(x) * [1, -1, 1])
     with pytest.raises(OmicsDataError, match="one sign"):
-        norm.flip(np.array([1.0, 0.5, 1.0]))
+        FeatureNormalizer("zscore").fit(X, signs=np.array([1.0, 0.5, 1.0]))

@@ -19,7 +19,7 @@ from monai.transforms import (
 )
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import modular_table
+from omicsfusion.layout import OTLayout, modular_table
 from omicsfusion.transforms import (
     AlignToReferenced,
     FuseChannelsd,
@@ -34,7 +34,7 @@ from omicsfusion.transforms import (
 def setup():
     rna = modular_table(12, 30, n_modules=2, seed=3)
     table = OmicsTable({"rna": rna})
-    pre = OmicsPreprocessor().fit(table, table.sample_ids(), method="random", grid=(6, 6))
+    pre = OmicsPreprocessor(OTLayout(method="random", grid=(6, 6))).fit(table.select(table.sample_ids()))
     return table, pre
 
 

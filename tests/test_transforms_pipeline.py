@@ -10,7 +10,7 @@ from monai.data import DataLoader, Dataset, MetaTensor
 from monai.transforms import Compose, ConcatItemsd
 
 from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import modular_table
+from omicsfusion.layout import OTLayout, modular_table
 from omicsfusion.transforms import (
     AlignToReference,
     AlignToReferenced,
@@ -38,7 +38,7 @@ def files(tmp_path_factory):
     cnv.to_csv(root / "cnv.csv")
     table = OmicsTable.cached({"rna": root / "rna.csv", "cnv": root / "cnv.csv"})
     train = [s for s in table.sample_ids() if s != "S0029"]
-    OmicsPreprocessor().fit(table, train, method="random", grid=(8, 8)).save(root / "layout.npz")
+    OmicsPreprocessor(OTLayout(method="random", grid=(8, 8))).fit(table.select(train)).save(root / "layout.npz")
     return {"rna": str(root / "rna.csv"), "cnv": str(root / "cnv.csv")}, str(root / "layout.npz")
 
 
@@ -75,7 +75,7 @@ def test_preprocessor_in_loader_gives_the_same_image(files):
     torch.testing.assert_close(raw.as_tensor(), fast.as_tensor())
     pre = OmicsPreprocessor.cached(layout)
     table = OmicsTable.cached(tables)
-    np.testing.assert_allclose(raw.numpy(), pre.transform(table, ["S0005"])[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(raw.numpy(), pre.transform(table.select(["S0005"]))[0], rtol=1e-5, atol=1e-6)
     assert raw.meta["omics_channels"] == ["rna", "cnv"]
 
 
@@ -83,7 +83,8 @@ def test_tables_are_shared_and_layout_files_must_agree(files, tmp_path):
     tables, layout = files
     assert LoadOmicsd(keys="omics", tables=tables).loader.table is LoadOmics(tables, layout).table
     table = OmicsTable.cached(tables)
-    other = OmicsPreprocessor().fit(table, table.sample_ids()[:20], method="random", grid=(8, 8), random_state=3)
+    other = OmicsPreprocessor(OTLayout(method="random", grid=(8, 8), random_state=3))
+    other.fit(table.select(table.sample_ids()[:20]))
     other_file = other.save(tmp_path / "other.npz")
     vectors, meta = LoadOmics(tables, preprocessor=other_file)("S0001")
     with pytest.raises(FeatureMismatchError, match="different layout file"):

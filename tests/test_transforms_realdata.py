@@ -17,6 +17,7 @@ import torch
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Resized, SpatialCropd
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.layout import OTLayout
 from omicsfusion.transforms import (
     AlignToReferenced,
     FuseChannelsd,
@@ -46,7 +47,7 @@ def molecular(tmp_path_factory):
     table = OmicsTable.cached(tables, exclude=NOT_FEATURES)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant CNV columns over 4 patients are dropped, with a warning
-        pre = OmicsPreprocessor().fit(table, table.sample_ids(), method="random", grid=(8, 8))
+        pre = OmicsPreprocessor(OTLayout(method="random", grid=(8, 8))).fit(table.select(table.sample_ids()))
     path = pre.save(tmp_path_factory.mktemp("models") / "layout.npz")
     return tables, str(path)
 
@@ -60,7 +61,7 @@ def test_xenium_h5ad_cell_patch(tmp_path):
     ids = table.sample_ids("rna")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pre = OmicsPreprocessor().fit(table, ids[:150], normalization="log1p_zscore", n_epochs=30)
+        pre = OmicsPreprocessor(OTLayout(n_epochs=30), normalization="log1p_zscore").fit(table.select(ids[:150]))
     layout = str(pre.save(tmp_path / "layout.npz"))
     import anndata  # obs holds each cell's pixel position in the H&E crop
 
@@ -80,7 +81,7 @@ def test_xenium_h5ad_cell_patch(tmp_path):
     out = pipeline({"image": str(XENIUM / "NCBI858.jpg"), "omics": cell})["image"]
     assert out.shape == (4, 96, 96)
     assert out.meta["channel_names"] == ["R", "G", "B", "rna"] and out.meta["omics_sample_id"] == cell
-    expected = pre.transform(table, [cell])[0, 0]  # (H, W) grid image of the held-out cell
+    expected = pre.transform(table.select([cell]))[0, 0]  # (H, W) grid image of the held-out cell
     blocks = out[3].numpy()[:: 96 // pre.grid_[0] + 1, :: 96 // pre.grid_[1] + 1]
     assert np.isin(np.round(np.unique(blocks), 4), np.round(np.unique(expected), 4)).all()
     genes = omics_feature_attributions(out, pre, n_image_channels=3)["rna"]

@@ -29,6 +29,7 @@ from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
 from omicsfusion.data.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
+from omicsfusion.layout import OTLayout
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,8 @@ def prepare_classification(
         phantom: phantom to generate into an empty ``dataset_dir`` (``None``: never).
         phantom_size: phantom samples per class.
         seed: seed of the phantom and of the split.
-        layout_params: ``OTLayout`` parameters (e.g. ``{"method": "auto"}``).
+        layout_params: ``OmicsPreprocessor`` parameters (e.g. ``{"signs": "none"}``) and ``OTLayout``
+            parameters (the other keys, e.g. ``{"method": "auto"}``), see :func:`preprocessor`.
         allow_outside_dataset: accept datalist paths resolving outside ``dataset_dir``
             (see :func:`~omicsfusion.data.datalist.load_datalist`).
     """
@@ -186,8 +188,15 @@ def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types,
     train_ids = [row["omics"] for row in load_datalist(datalist_file, "training", base_dir=dataset_dir, root=root,
                                                        allow_outside=allow_outside)]
     logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
-    OmicsPreprocessor().fit(table, train_ids, omics_types=list(omics_types), random_state=seed,
-                            **layout_params).save(layout_path)
+    preprocessor(omics_types, seed, layout_params).fit(table.select(train_ids)).save(layout_path)
+
+
+def preprocessor(omics_types: Sequence[str], seed: int, layout_params: Mapping) -> OmicsPreprocessor:
+    """The unfitted preprocessor of a bundle's flat ``layout_params``: its own keys, the rest ``OTLayout``'s."""
+    names = set(OmicsPreprocessor().get_params(deep=False)) - {"layout", "omics_types"}
+    own = {k: v for k, v in layout_params.items() if k in names}
+    layout = OTLayout(random_state=seed, **{k: v for k, v in layout_params.items() if k not in names})
+    return OmicsPreprocessor(layout, omics_types=list(omics_types), **own)
 
 
 def prepare_spatial(

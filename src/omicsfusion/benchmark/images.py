@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.layout import OTLayout
 
 
 class PeerLayout(Protocol):
@@ -62,15 +63,14 @@ def fit_preprocessor(
 ) -> tuple[OmicsPreprocessor, float]:
     """OmicsPreprocessor fitted on the training ids, and the seconds it took."""
     start = time.perf_counter()
-    pre = OmicsPreprocessor().fit(table, train_ids, normalization=normalization, shared=shared, missing=missing,
-                                  **layout_params)
+    pre = OmicsPreprocessor(OTLayout(**layout_params), normalization=normalization, shared=shared,
+                            missing=missing).fit(table.select(train_ids))
     return pre, time.perf_counter() - start
 
 
-def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: str, fit_s: float,
-                      missing: str = "raise") -> Imager:
+def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: str, fit_s: float) -> Imager:
     """Images straight from a fitted preprocessor (OT per type, OT shared, or its deepinsight method)."""
-    return Imager(lambda ids: pre.transform(table, ids, missing=missing), tuple(pre.grid_), description, fit_s)
+    return Imager(lambda ids: pre.transform(table.select(ids)), tuple(pre.grid_), description, fit_s)
 
 
 def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int,

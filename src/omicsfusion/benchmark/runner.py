@@ -134,10 +134,10 @@ class _Fold:
         method = self.layout_params.get("method", "auto")
         ot_text = f"OmicsPreprocessor + OTLayout(method={method!r}) per omics type"
         if model == "ot_cnn":
-            return imaging.from_preprocessor(*self._with("ot"), ot_text, self.preprocessor("ot")[1], self.missing)
+            return imaging.from_preprocessor(*self._with("ot"), ot_text, self.preprocessor("ot")[1])
         if model == "ot_cnn_shared":
             return imaging.from_preprocessor(*self._with("shared"), f"OmicsPreprocessor(shared=True), method={method!r}",
-                                             self.preprocessor("shared")[1], self.missing)
+                                             self.preprocessor("shared")[1])
         pre = self.preprocessor("ot")[0]
         if model == "random_layout_cnn":
             return imaging.shuffled(pre, self.table, ot_text, self.seed, self.missing)
@@ -150,7 +150,7 @@ class _Fold:
             return imaging.from_preprocessor(
                 *self._with("deepinsight"),
                 f"stand-in: omicsfusion OTLayout(method='deepinsight') (t-SNE + binning), because {problem}",
-                self.preprocessor("deepinsight")[1], self.missing,
+                self.preprocessor("deepinsight")[1],
             )
         if model == "genomap_cnn":
             return imaging.fit_peer(pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name,

@@ -28,7 +28,7 @@ class FeatureNormalizer:
 
     Fitted attributes: ``offset_`` and ``scale_`` (float32, one per feature;
     output = (f(x) - offset_) * scale_), ``feature_names_``. A negative
-    ``scale_`` renders a feature with its sign flipped (see :meth:`flip`).
+    ``scale_`` renders a feature with its sign flipped (``fit(signs=...)``).
     """
 
     def __init__(self, method: str = "zscore") -> None:
@@ -40,8 +40,13 @@ class FeatureNormalizer:
     def _log(self) -> bool:
         return self.method.startswith("log1p")
 
-    def fit(self, X: np.ndarray, feature_names: Sequence[str] | None = None) -> FeatureNormalizer:
+    def fit(self, X: np.ndarray, feature_names: Sequence[str] | None = None,
+            signs: np.ndarray | None = None) -> FeatureNormalizer:
         """Learn per-feature statistics from training rows ``X`` (n, F).
+
+        ``signs`` (+1 / -1 per feature, e.g. ``omicsfusion.layout.signs.coherent_signs``) multiply
+        each feature's output: the same information, and attributions are unchanged
+        (``(x - b) * df/dx`` is the same for ``-x``).
 
         Raises:
             NonFiniteError: a feature has NaN/inf in the training rows (named).
@@ -68,7 +73,7 @@ class FeatureNormalizer:
             std = X.std(axis=0)
             scale = np.divide(1.0, std, out=np.ones_like(std), where=std > 1e-12)
         self.offset_ = offset.astype(np.float32)
-        self.scale_ = scale.astype(np.float32)
+        self.scale_ = scale.astype(np.float32) * self._signs(signs, X.shape[1])
         self.feature_names_ = names
         return self
 
@@ -94,26 +99,15 @@ class FeatureNormalizer:
             )
         return out
 
-    def flip(self, signs: np.ndarray) -> FeatureNormalizer:
-        """Multiply each feature's output by its sign (+1 / -1), e.g. ``omicsfusion.layout.signs.coherent_signs``.
-
-        A flipped feature is the same information (a per-feature scale), and
-        attributions are unchanged: ``(x - b) * df/dx`` is the same for ``-x``.
-        """
+    @staticmethod
+    def _signs(signs: np.ndarray | None, n_features: int) -> np.ndarray:
+        if signs is None:
+            return np.ones(n_features, dtype=np.float32)
         signs = np.asarray(signs, dtype=np.float32)
-        if signs.shape != self.scale_.shape or not np.isin(signs, (-1.0, 1.0)).all():
-            raise OmicsDataError(f"flip needs one sign (+1 or -1) per feature ({self.scale_.size}), "
+        if signs.shape != (n_features,) or not np.isin(signs, (-1.0, 1.0)).all():
+            raise OmicsDataError(f"signs must be one sign (+1 or -1) per feature ({n_features}), "
                                  f"got shape {signs.shape}")
-        self.scale_ = self.scale_ * signs
-        return self
-
-    def subset(self, index: np.ndarray) -> FeatureNormalizer:
-        """A normaliser restricted (and reordered) to the feature positions ``index``."""
-        out = FeatureNormalizer(self.method)
-        out.offset_ = self.offset_[index]
-        out.scale_ = self.scale_[index]
-        out.feature_names_ = self.feature_names_[index]
-        return out
+        return signs
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays (no objects) for an ``.npz`` file."""

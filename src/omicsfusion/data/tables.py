@@ -368,6 +368,7 @@ class OmicsTable:
             )
             for t, src in sources.items()
         }
+        self._order: list[str] | None = None  # set by select()
 
     @classmethod
     def cached(
@@ -428,6 +429,36 @@ class OmicsTable:
             return self._frame(omics_type).ids.tolist()
         first, *rest = self._frames.values()
         return [s for s in first.ids.tolist() if all(s in f.index for f in rest)]
+
+    def all_sample_ids(self, omics_types: Sequence[str] | None = None) -> list[str]:
+        """Every sample of the table: the ids given to :meth:`select` in their order, else those of
+        ``omics_types`` (default all) in first-seen order."""
+        if self._order is not None:
+            return list(self._order)
+        frames = [self._frame(t) for t in (self.types if omics_types is None else omics_types)]
+        return list(dict.fromkeys(s for f in frames for s in f.ids.tolist()))
+
+    def select(self, sample_ids: Sequence[str]) -> OmicsTable:
+        """The table restricted to ``sample_ids``, in that order; each type keeps the ids it holds.
+
+        What an estimator is fitted on, e.g. ``OmicsPreprocessor().fit(table.select(train_ids))``.
+
+        Raises:
+            MissingSampleError: an id is in none of the types.
+        """
+        ids = list(dict.fromkeys(str(s) for s in sample_ids))
+        absent = [s for s in ids if not any(s in f.index for f in self._frames.values())]
+        if absent:
+            raise MissingSampleError(f"{len(absent)} sample id(s) in none of the omics tables {list(self.types)}, "
+                                     f"e.g. {absent[:5]}")
+        out = object.__new__(OmicsTable)
+        out._frames = {}
+        for t, f in self._frames.items():
+            held = [s for s in ids if s in f.index]
+            out._frames[t] = _Frame(f.values[np.asarray([f.index[s] for s in held], dtype=np.int64)], np.asarray(held),
+                                    f.features, f.source, f.names)
+        out._order = ids
+        return out
 
     def has(self, omics_type: str, sample_id: str) -> bool:
         """Whether the type holds a row for ``sample_id``."""

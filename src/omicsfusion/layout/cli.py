@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import warnings
 
@@ -29,6 +30,7 @@ def read_table(path: str, label_column: str | None) -> pd.DataFrame:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)  # the progress lines
     table = read_table(args.table, args.label_column)
     grid = "auto" if args.grid == "auto" else parse_grid(args.grid, table.shape[1])
     layout = OTLayout(grid=grid, method=args.method, metric=args.metric, random_state=args.seed, verbose=True,
@@ -47,9 +49,9 @@ def _score(args: argparse.Namespace) -> int:
     layout = OTLayout.load(args.layout)
     table = read_table(args.table, args.label_column)
     if args.min_overlap is not None:
-        layout.min_overlap = args.min_overlap
+        layout.set_params(min_overlap=args.min_overlap)
     try:
-        scores = layout.score(table)
+        scores = layout.quality(table)
     except LayoutError as error:
         raise LayoutError(f"{args.table}: {error}") from None
     if args.json:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sklearn.exceptions import NotFittedError
+
 from omicsfusion.errors import FeatureMismatchError, LayoutError
 
-__all__ = ["FeatureMismatchError", "LayoutError", "LayoutWarning", "first_names"]
+__all__ = ["FeatureMismatchError", "LayoutError", "LayoutNotFittedError", "LayoutWarning", "first_names"]
 
 
 class LayoutWarning(UserWarning):
@@ -24,3 +26,7 @@ def first_names(names: Iterable[object], limit: int = 5) -> str:
     names = [str(n) for n in names]
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (", ..." if len(names) > limit else "")
+
+
+class LayoutNotFittedError(LayoutError, NotFittedError):
+    """A layout used before ``fit`` or ``load``; also scikit-learn's ``NotFittedError``."""

@@ -18,8 +18,7 @@ from .assign import assign_cost
 from .grid import grid_distances
 
 
-def gw_plan(profiles: np.ndarray, grid: tuple[int, ...], max_iter: int, seed: int,
-            verbose: bool = False) -> sp.csr_matrix:
+def gw_plan(profiles: np.ndarray, grid: tuple[int, ...], max_iter: int, seed: int) -> sp.csr_matrix:
     """GW plan between 1 - correlation and pixel distances, rounded to integral."""
     feat = np.clip(1.0 - profiles @ profiles.T, 0.0, 2.0)
     np.fill_diagonal(feat, 0.0)
@@ -29,5 +28,5 @@ def gw_plan(profiles: np.ndarray, grid: tuple[int, ...], max_iter: int, seed: in
     p = ot.unif(feat.shape[0])
     q = ot.unif(pix.shape[0])
     plan = ot.gromov.gromov_wasserstein(feat, pix, p, q, loss_fun="square_loss", max_iter=max_iter,
-                                        log=False, verbose=verbose)
+                                        log=False)
     return assign_cost(-np.asarray(plan) * feat.shape[0])

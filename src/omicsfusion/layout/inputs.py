@@ -9,6 +9,7 @@ is the one feature-overlap check of the package (layouts, omics tables, transfor
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ def match_features(expected: object, names: object, min_overlap: float, source: 
     return index
 
 
-def as_matrix(X: object, feature_names: object = None, min_samples: int = 2) -> Matrix:
+def as_matrix(X: object, min_samples: int = 2) -> Matrix:
     """Validate ``X`` (ndarray or DataFrame) and name its rows and columns.
 
     ``min_samples`` is 2 when features are correlated (fit, score) and 1
@@ -75,16 +76,7 @@ def as_matrix(X: object, feature_names: object = None, min_samples: int = 2) -> 
         if values.ndim != 2:
             raise LayoutError(f"X must be 2-D (samples x features), got shape {values.shape}")
         samples = np.asarray([f"sample{i}" for i in range(values.shape[0])])
-        names = None
-    if feature_names is not None:
-        names = np.asarray([str(n) for n in feature_names])
-        if names.shape != (values.shape[1],):
-            raise LayoutError(f"{len(names)} feature names for {values.shape[1]} feature columns")
-    if names is None:
         names = np.asarray([f"f{j}" for j in range(values.shape[1])])
-    dup = _duplicates(names)
-    if dup:
-        raise LayoutError(f"{len(dup)} duplicate feature name(s): {first_names(dup)}")
     dup = _duplicates(samples)
     if dup:
         raise LayoutError(f"{len(dup)} duplicate sample id(s): {first_names(dup)}")
@@ -151,3 +143,43 @@ def drop_constant(matrix: Matrix) -> tuple[Matrix, np.ndarray]:
     if keep.sum() < 2:
         raise LayoutError(f"only {keep.sum()} non-constant feature(s); a layout needs at least 2")
     return Matrix(matrix.values[:, keep], matrix.feature_names[keep], matrix.sample_ids), keep
+
+
+def aligned_values(X: object, feature_names: np.ndarray, feature_index: Callable[[np.ndarray], np.ndarray],
+                   fills: np.ndarray | None, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as (n, F) values in the order of a layout's ``feature_names``, and the present mask.
+
+    A DataFrame is aligned by name through ``feature_index`` (the layout's overlap check);
+    features it lacks are 0 and reported. An array must already hold the F columns.
+    Non-finite values take ``fills`` (the training fill values) or are refused.
+    """
+    n_feat = feature_names.size
+    if isinstance(X, pd.DataFrame):
+        matrix = as_matrix(X, min_samples=min_samples)
+        index = feature_index(matrix.feature_names)
+        present = index >= 0
+        if not present.all():
+            warnings.warn(f"{(~present).sum()} of {n_feat} layout features missing from the table, "
+                          f"filled with 0: {first_names(feature_names[~present])}", LayoutWarning, stacklevel=4)
+        values = np.zeros((matrix.values.shape[0], n_feat))
+        values[:, present] = matrix.values[:, index[present]]
+        samples = matrix.sample_ids
+    else:
+        values = np.asarray(X, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[None, :]
+        if values.ndim != 2 or values.shape[1] != n_feat:
+            raise LayoutError(f"X has shape {values.shape}; the layout expects (n, {n_feat}) columns in "
+                              "feature_names_ order (or pass a DataFrame to align by name)")
+        if values.shape[0] < min_samples:
+            raise LayoutError(f"need at least {min_samples} samples, got {values.shape[0]}")
+        present = np.ones(n_feat, dtype=bool)
+        samples = np.asarray([f"sample{i}" for i in range(values.shape[0])])
+    bad = ~np.isfinite(values)
+    if bad.any():
+        if fills is None:
+            rows, cols = np.nonzero(bad)
+            cells = [f"{samples[r]}/{feature_names[c]}" for r, c in zip(rows[:5], cols[:5])]
+            raise LayoutError(f"{rows.size} NaN/inf value(s) (sample/feature: {first_names(cells)})")
+        values = fill(values, fills)
+    return values, present

@@ -23,8 +23,8 @@ def fit_shared_layout(tables: Mapping[str, pd.DataFrame], **layout_params: objec
 
     Args:
         tables: omics type -> DataFrame (samples x features, index = sample id).
-        **layout_params: OTLayout parameters. ``min_overlap`` defaults to the
-            smallest share of the union any one type covers, so every type's
+        **layout_params: OTLayout parameters. ``min_overlap`` (when absent or None) is
+            the smallest share of the union any one type covers, so every type's
             table can be transformed with the shared layout.
 
     Returns:
@@ -62,12 +62,14 @@ def fit_shared_layout(tables: Mapping[str, pd.DataFrame], **layout_params: objec
         block[:, [column[name] for name in matrix.feature_names]] = z
         blocks.append(block)
     coverage = min(m.feature_names.size for m in matrices.values()) / union.size
-    params = {"min_overlap": coverage, **layout_params}
+    params = dict(layout_params)
+    if params.get("min_overlap") is None:
+        params["min_overlap"] = coverage
     params["impute"] = "none"  # already imputed per type above
     stacked = pd.DataFrame(np.vstack(blocks), columns=union,
                            index=[f"{kind}:{s}" for kind in matrices for s in common])
     layout = OTLayout(**params).fit(stacked)
     if layout.feature_names_.size < union.size:
         dropped = np.setdiff1d(union, layout.feature_names_)
-        layout._say(f"shared layout dropped constant features: {first_names(dropped)}")
+        layout._log("shared layout dropped constant features: %s", first_names(dropped))
     return layout

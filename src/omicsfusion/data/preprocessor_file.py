@@ -1,0 +1,88 @@
+"""An ``OmicsPreprocessor`` in ONE ``.npz`` (the bundle's ``models/layout.npz``), read back exactly.
+
+The file is a regular layout file written by ``OTLayout.save`` (the first
+type's layout, or the shared one), with the normalisers, channel order,
+display names and the other types' layouts as its extras: plain arrays,
+checksummed, atomic, no pickle, so evaluation and inference reproduce
+training exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from omicsfusion.data.errors import OmicsDataError
+from omicsfusion.data.normalize import FeatureNormalizer
+from omicsfusion.layout import OTLayout
+
+if TYPE_CHECKING:
+    from omicsfusion.data.preprocess import OmicsPreprocessor
+
+#: value of the ``format`` entry of a preprocessor file
+FORMAT = "omicsfusion.OmicsPreprocessor/1"
+_CACHE: dict[tuple, OmicsPreprocessor] = {}
+
+
+def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+class PreprocessorFile:
+    """Mixin of ``OmicsPreprocessor``: :meth:`save`, :meth:`load` and the process-wide :meth:`cached`."""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ONE ``.npz`` through ``OTLayout.save``; ``OTLayout.load`` reads it too."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        extras = {
+            "format": np.asarray(FORMAT),
+            "types": np.asarray(self.types_, dtype=str),
+            "shared": np.asarray(self.shared_),
+        }
+        for t in self.types_:
+            extras.update({f"norm/{t}/{k}": v for k, v in self.normalizers_[t].to_arrays().items()})
+            extras[f"display/{t}"] = self.display_names_[t]
+        if not self.shared_:
+            for t in self.types_[1:]:
+                extras.update({f"layout/{t}/{k}": np.asarray(v) for k, v in self.layouts_[t].to_arrays().items()})
+        return self.layouts_[self.types_[0]].save(path, extras=extras)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> OmicsPreprocessor:
+        """Read a file written by :meth:`save` (format and checksums checked; no pickle).
+
+        The constructor parameters the file records (``omics_types``, ``shared``,
+        ``normalization``) are set; the others keep their defaults.
+        """
+        first = OTLayout.load(path)
+        extras = first.extras_
+        if str(extras.get("format", "")) != FORMAT:
+            raise OmicsDataError(f"{path}: a bare layout file, not an omicsfusion preprocessor ({FORMAT!r})")
+        types = [str(t) for t in extras["types"]]
+        shared = bool(extras["shared"])
+        normalizers = {t: FeatureNormalizer.from_arrays(_prefixed(extras, f"norm/{t}/")) for t in types}
+        layouts = {types[0]: first}
+        for t in types[1:]:
+            layouts[t] = first if shared else OTLayout.from_arrays(_prefixed(extras, f"layout/{t}/"), f"{path}[{t}]")
+        display = {t: dict(zip(normalizers[t].feature_names_.tolist(), np.asarray(extras[f"display/{t}"]).tolist(),
+                                strict=True)) for t in types if f"display/{t}" in extras}
+        out = cls(omics_types=types, shared=shared, normalization={t: normalizers[t].method for t in types})
+        out._set(types, normalizers, layouts, shared, display)
+        return out
+
+    @classmethod
+    def cached(cls, path: str | os.PathLike) -> OmicsPreprocessor:
+        """Process-wide copy of :meth:`load`, keyed by resolved path, mtime and size."""
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"preprocessor / layout file not found: {path}")
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _CACHE:
+            _CACHE[key] = cls.load(path)
+        return _CACHE[key]

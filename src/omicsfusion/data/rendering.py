@@ -1,0 +1,191 @@
+"""The fitted state of an ``OmicsPreprocessor`` and what it renders: vectors -> omics images and back.
+
+Channel ``c`` of an image is ``A_c @ normalise_c(x_c)``, where ``A_c`` is the
+columns of the type's layout matrix that belong to its normaliser's features;
+:meth:`OmicsRendering.backproject` is the adjoint, ``A_c.T @ a_c``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
+from omicsfusion.data.normalize import FeatureNormalizer
+from omicsfusion.data.tables import OmicsTable
+from omicsfusion.layout import OTLayout
+
+#: what a sample without a row of some omics type gets (``OmicsPreprocessor(missing=...)``)
+MISSING = ("raise", "mask")
+
+
+def check_missing(missing: str) -> None:
+    if missing not in MISSING:
+        raise OmicsDataError(f"missing must be one of {MISSING}, got {missing!r}")
+
+
+def layout_columns(layout: OTLayout, feature_names: np.ndarray) -> np.ndarray:
+    """Column of each feature in ``layout``'s matrix, -1 where the layout did not place it."""
+    return pd.Index(np.asarray(layout.feature_names_, str)).get_indexer(np.asarray(feature_names, str))
+
+
+class OmicsRendering:
+    """Mixin of ``OmicsPreprocessor``: its fitted attributes and the images they render.
+
+    Fitted attributes: ``types_`` (channel order), ``normalizers_`` (type ->
+    normaliser over exactly the features its layout placed), ``layouts_``
+    (type -> ``OTLayout``; the same object for every type when ``shared_``),
+    ``grid_``, ``display_names_`` (type -> display name of each feature, e.g.
+    the gene symbol of an Ensembl id; the id where the table knew none).
+    """
+
+    def _set(
+        self,
+        types: list[str],
+        normalizers: dict[str, FeatureNormalizer],
+        layouts: dict[str, OTLayout],
+        shared: bool,
+        display: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        """Store the fitted parts, cache each ``A_c`` and align the display names."""
+        grids = {tuple(int(g) for g in layouts[t].grid_) for t in types}
+        if len(grids) != 1:
+            raise FeatureMismatchError(f"layouts of {types} have different grids {sorted(grids)}")
+        self.types_, self.shared_, self.grid_ = list(types), bool(shared), grids.pop()
+        self.layouts_ = {t: layouts[t] for t in types}
+        self.normalizers_ = {t: normalizers[t] for t in types}
+        self._matrices, self._fingerprint = {}, None
+        for t in types:
+            columns = layout_columns(layouts[t], normalizers[t].feature_names_)
+            if (columns < 0).any():
+                raise FeatureMismatchError(f"omics type {t!r}: {int((columns < 0).sum())} normaliser feature(s) "
+                                           "are not in its layout")
+            self._matrices[t] = sp.csr_matrix(sp.csr_matrix(layouts[t].matrix_, dtype=np.float32)[:, columns])
+        self.display_names_ = {t: np.asarray([display.get(t, {}).get(f, f) for f in self.feature_names(t).tolist()],
+                                             dtype=str) for t in types}
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def channel_names(self) -> list[str]:
+        """Omics types in channel order (the bundle's ``channel_def`` names)."""
+        return list(self.types_)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the fitted state, so transforms can check they share one preprocessor."""
+        if getattr(self, "_fingerprint", None) is None:
+            digest = hashlib.sha256()
+            for t in self.types_:
+                norm, matrix = self.normalizers_[t], self._matrices[t]
+                for array in (norm.feature_names_, norm.offset_, norm.scale_, matrix.data, matrix.indices,
+                              matrix.indptr):
+                    digest.update(np.ascontiguousarray(array).tobytes())
+                digest.update(f"{t}|{norm.method}|{matrix.shape}".encode())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def feature_names(self, omics_type: str) -> np.ndarray:
+        """Features a vector of this type must hold, in order."""
+        return self._normalizer(omics_type).feature_names_
+
+    def display_names(self, omics_type: str) -> np.ndarray:
+        """Display names (gene symbols) of :meth:`feature_names`, same order; ids stay the key."""
+        self._normalizer(omics_type)
+        return self.display_names_[omics_type]
+
+    def normalize(self, omics_type: str, x: np.ndarray, sample_id: str | None = None) -> np.ndarray:
+        """Normalise a vector (F,) or matrix (n, F) of one type with the fitted statistics."""
+        return self._normalizer(omics_type).transform(x, None if sample_id is None else [sample_id])
+
+    def matrix(self, omics_type: str) -> sp.csr_matrix:
+        """The float32 (n_pixels, F_type) matrix ``A_c``: image = A_c @ x."""
+        self._normalizer(omics_type)
+        return self._matrices[omics_type]
+
+    def _normalizer(self, omics_type: str) -> FeatureNormalizer:
+        try:
+            return self.normalizers_[omics_type]
+        except KeyError:
+            raise OmicsDataError(f"no omics type {omics_type!r} in the preprocessor; it has {self.types_}") from None
+
+    # ------------------------------------------------------------------ apply
+    def images(
+        self,
+        vectors: Mapping[str, np.ndarray],
+        omics_types: Sequence[str] | None = None,
+        normalized: bool = False,
+    ) -> np.ndarray:
+        """Vectors per type -> image ``(C, *grid)`` (or ``(n, C, *grid)`` for (n, F) inputs).
+
+        Args:
+            vectors: type -> ``(F_type,)`` or ``(n, F_type)``, features in the
+                order of :meth:`feature_names`.
+            omics_types: channels to produce, in order (default all types).
+            normalized: the vectors are already normalised.
+
+        Raises:
+            FeatureMismatchError: a vector has the wrong number of features.
+        """
+        types = self.types_ if omics_types is None else list(omics_types)
+        channels = []
+        for t in types:
+            x = np.asarray(vectors[t], dtype=np.float32)
+            if x.shape[-1] != self.feature_names(t).size:
+                raise FeatureMismatchError(
+                    f"omics type {t!r}: vector has {x.shape[-1]} features, the layout expects "
+                    f"{self.feature_names(t).size}"
+                )
+            if not normalized:
+                x = self.normalize(t, x)
+            channels.append(np.asarray(self._matrices[t] @ x.T, dtype=np.float32).T)
+        stacked = np.stack(channels, axis=-2)  # (..., C, n_pixels)
+        return stacked.reshape(stacked.shape[:-1] + self.grid_)
+
+    def normalized_rows(
+        self,
+        table: OmicsTable,
+        omics_type: str,
+        sample_ids: Sequence[str],
+        *,
+        fill_value: float = 0.0,
+        min_overlap: float = 0.5,
+        missing: str = "raise",
+    ) -> np.ndarray:
+        """Normalised ``(n, F)`` rows of one type, features aligned by name (absent ones get ``fill_value``).
+
+        With ``missing="mask"`` a sample without a row of this type gets zeros (the training mean under
+        the z-scoring normalisations), so the absent type carries no signal for that sample.
+        """
+        check_missing(missing)
+        ids = [str(s) for s in sample_ids]
+        out = np.zeros((len(ids), self.feature_names(omics_type).size), dtype=np.float32)
+        held = [i for i, s in enumerate(ids) if missing == "raise" or table.has(omics_type, s)]
+        if held:
+            rows = table.aligned_rows(omics_type, [ids[i] for i in held], self.feature_names(omics_type),
+                                      fill_value=fill_value, min_overlap=min_overlap)
+            out[held] = self.normalize(omics_type, rows)
+        return out
+
+    def backproject(self, maps: np.ndarray, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Adjoint of :meth:`images` (after normalisation): per type ``A_c.T @ a_c``.
+
+        Args:
+            maps: ``(C, *grid)`` or ``(n, C, *grid)`` attributions on the layout grid.
+            omics_types: the channels ``maps`` holds, in order (default all).
+
+        Returns:
+            type -> ``(F_type,)`` (or ``(n, F_type)``) float64 attributions.
+        """
+        types = self.types_ if omics_types is None else list(omics_types)
+        maps = np.asarray(maps, dtype=np.float64)
+        n_grid = len(self.grid_)
+        if maps.shape[-n_grid:] != self.grid_ or maps.shape[-n_grid - 1] != len(types):
+            raise FeatureMismatchError(
+                f"attribution maps of shape {maps.shape} do not match {len(types)} channels on grid {self.grid_}"
+            )
+        flat = maps.reshape(maps.shape[: -n_grid - 1] + (len(types), -1))
+        return {t: np.asarray(self._matrices[t].T @ flat[..., c, :].T).T for c, t in enumerate(types)}

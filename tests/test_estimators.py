@@ -1,0 +1,159 @@
+"""OTLayout and OmicsPreprocessor as scikit-learn estimators: Pipeline, clone, params; old layout files.
+
+``tests/data/legacy_*.npz`` were written by ``tests/data/legacy_layouts.py`` with the code before the
+estimator API (commit 22f466f): they must still load, and a refit with the new API must render the
+very same images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.validation import check_is_fitted
+
+from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data.errors import MissingSampleError
+from omicsfusion.layout import LayoutError, OTLayout, modular_table
+
+DATA = Path(__file__).parent / "data"
+
+
+def _flatten(images: np.ndarray) -> np.ndarray:
+    return images.reshape(len(images), -1)
+
+
+def _classifier(first: object) -> Pipeline:
+    return Pipeline([("omics", first), ("flat", FunctionTransformer(_flatten)),
+                     ("clf", LogisticRegression(max_iter=500))])
+
+
+@pytest.fixture(scope="module")
+def table() -> OmicsTable:
+    """The table of tests/data/legacy_layouts.py: rna 90 features, cnv 30, 40 samples."""
+    rna = modular_table(40, 90, n_modules=4, seed=1)
+    cnv = modular_table(40, 30, n_modules=3, seed=2)
+    cnv.columns = [f"C{j}" for j in range(cnv.shape[1])]
+    return OmicsTable({"rna": rna, "cnv": cnv})
+
+
+@pytest.fixture(scope="module")
+def labels(table) -> pd.Series:
+    """A label the first rna module carries (its mean above the median)."""
+    signal = table.frame("rna").iloc[:, :20].mean(axis=1)
+    return (signal > signal.median()).astype(int)
+
+
+def test_otlayout_is_a_transformer_in_a_pipeline(table, labels):
+    frame = table.frame("rna")
+    pipe = _classifier(OTLayout(method="random", grid=(10, 10))).fit(frame, labels)
+    layout = pipe.named_steps["omics"]
+    assert layout.feature_names_in_.tolist() == frame.columns.tolist() and layout.n_features_in_ == 90
+    manual = LogisticRegression(max_iter=500).fit(_flatten(layout.transform(frame)), labels)
+    np.testing.assert_array_equal(pipe.predict(frame), manual.predict(_flatten(layout.transform(frame))))
+    assert pipe.score(frame, labels) > 0.8
+    params = pipe.get_params(deep=True)
+    assert params["omics__method"] == "random" and params["omics__grid"] == (10, 10)
+    again = clone(pipe).set_params(omics__grid=(12, 12)).fit(frame, labels)
+    assert again.named_steps["omics"].grid_ == (12, 12) and pipe.named_steps["omics"].grid_ == (10, 10)
+
+
+def test_otlayout_score_is_one_float_and_quality_has_every_figure(table):
+    frame = table.frame("rna")
+    layout = OTLayout(n_epochs=20).fit(frame)
+    figures = layout.quality(frame)
+    assert set(figures) == {"spearman", "knn10", "collisions", "fit_seconds"}
+    assert isinstance(layout.score(frame), float) and layout.score(frame) == figures["spearman"]
+    assert layout.score(frame) > OTLayout(method="random").fit(frame).score(frame)
+
+
+def test_otlayout_clone_and_not_fitted(table):
+    layout = OTLayout(method="random", grid=(10, 10), metric="spearman").fit(table.frame("rna"))
+    fresh = clone(layout)
+    assert fresh.get_params() == layout.get_params()
+    check_is_fitted(layout)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(fresh)
+    with pytest.raises(LayoutError, match="not fitted"):  # also scikit-learn's NotFittedError
+        fresh.transform(table.frame("rna"))
+    assert not hasattr(OTLayout(method="random").fit(table.frame("rna").to_numpy()), "feature_names_in_")
+
+
+def test_preprocessor_is_a_transformer_in_a_pipeline(table, labels):
+    ids = table.sample_ids()
+    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10)))
+    pipe = _classifier(pre).fit(table.select(ids[:30]), labels[ids[:30]])
+    fitted = pipe.named_steps["omics"]
+    assert pre is fitted and fitted.channel_names == ["rna", "cnv"]
+    test_images = fitted.transform(table.select(ids[30:]))
+    assert test_images.shape == (10, 2, 10, 10)
+    np.testing.assert_array_equal(pipe.predict(table.select(ids[30:])),
+                                  pipe.named_steps["clf"].predict(_flatten(test_images)))
+    params = pipe.get_params(deep=True)
+    assert params["omics__layout__grid"] == (10, 10) and params["omics__missing"] == "raise"
+    copy = clone(pipe).set_params(omics__layout__grid=(11, 11), omics__shared=True)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(copy.named_steps["omics"])
+    copy.fit(table.select(ids[:30]), labels[ids[:30]])
+    assert copy.named_steps["omics"].grid_ == (11, 11) and copy.named_steps["omics"].shared_
+    assert fitted.grid_ == (10, 10) and pre.layout.get_params()["grid"] == (10, 10)  # the template is never fitted
+    assert not hasattr(pre.layout, "matrix_")
+
+
+def test_preprocessor_fits_a_mapping_of_frames_like_a_table(table):
+    frames = {t: table.frame(t) for t in table.types}
+    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10)), omics_types=["cnv"])
+    from_frames, from_table = clone(pre).fit(frames), clone(pre).fit(table)
+    assert from_frames.channel_names == ["cnv"] and from_frames.fingerprint == from_table.fingerprint
+    np.testing.assert_array_equal(from_frames.transform(frames), from_table.transform(table))
+    with pytest.raises(ValueError, match="OmicsTable or a mapping"):
+        pre.fit(table.frame("rna"))
+
+
+@pytest.mark.parametrize("name", ["per_type", "shared"])
+def test_layout_files_of_the_current_format_load_and_refits_match_them(table, name):
+    ids = table.sample_ids()
+    expected = np.load(DATA / "legacy_images.npz")[name]
+    loaded = OmicsPreprocessor.load(DATA / f"legacy_{name}.npz")
+    np.testing.assert_array_equal(loaded.transform(table.select(ids[30:])), expected)
+    assert OTLayout.load(DATA / f"legacy_{name}.npz").grid_ == loaded.grid_
+    assert loaded.get_params()["shared"] == (name == "shared") and loaded.get_params()["omics_types"] == ["rna", "cnv"]
+    if name == "per_type":  # the same settings as tests/data/legacy_layouts.py, through the new API
+        pre = OmicsPreprocessor(OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
+    else:
+        pre = OmicsPreprocessor(OTLayout(method="random", grid=(11, 11)), shared=True)
+    refit = pre.fit(table.select(ids[:30]))
+    assert refit.fingerprint == loaded.fingerprint
+    np.testing.assert_array_equal(refit.transform(table.select(ids[30:])), expected)
+
+
+def test_select_keeps_the_order_given_and_each_type_its_own_samples():
+    rna = pd.DataFrame(np.arange(8.0).reshape(4, 2), index=["a", "b", "c", "d"], columns=["g1", "g2"])
+    table = OmicsTable({"rna": rna, "cnv": rna.drop(["b"])})
+    chosen = table.select(["c", "b", "a"])
+    assert chosen.all_sample_ids() == ["c", "b", "a"] and chosen.sample_ids("cnv") == ["c", "a"]
+    np.testing.assert_array_equal(chosen.rows("rna", ["c", "b", "a"]), rna.loc[["c", "b", "a"]].to_numpy())
+    assert table.all_sample_ids(["cnv"]) == ["a", "c", "d"]
+    with pytest.raises(MissingSampleError, match="'z'"):
+        table.select(["a", "z"])
+
+
+def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(table):
+    ids = table.sample_ids()
+    for shared in (False, True):
+        pre = OmicsPreprocessor(OTLayout(n_epochs=20, metric="abs_correlation"), shared=shared)
+        pre.fit(table.select(ids[:30]))
+        figures = pre.quality(table.select(ids[:30]))
+        assert set(figures) == {"rna", "cnv"} and set(figures["rna"]) == {"spearman", "knn10", "collisions",
+                                                                          "fit_seconds"}
+        frame = table.frame("cnv", ids[:30])
+        frame = (frame - frame.mean()) / frame.std(ddof=0)  # the z-scores the layout was fitted on
+        assert figures["cnv"]["spearman"] == pytest.approx(pre.layouts_["cnv"].quality(frame)["spearman"], abs=1e-3)
+        assert pre.score(table.select(ids[:30])) == pytest.approx(np.mean([f["spearman"] for f in figures.values()]))
