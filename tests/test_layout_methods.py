@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from omicsfusion.data.phantoms.omics import OmicsSpec, draw_omics
-from omicsfusion.layout import LayoutError, OTLayout, modular_table
+from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, modular_table
 from omicsfusion.layout.grid import auto_grid, pixel_coordinates
 from omicsfusion.layout.metrics import collisions, feature_positions
 
@@ -70,7 +70,8 @@ def test_explicit_rectangular_grid_and_string(table):
 def test_max_grid_bounds_the_auto_grid_and_refuses_a_larger_one(table, tmp_path):
     fits = OTLayout(max_grid=(16, 16), n_epochs=20).fit(table)
     assert fits.grid_ == (11, 11)  # the auto grid fits the image grid: kept
-    capped = OTLayout(max_grid=(8, 9), n_epochs=20).fit(table)
+    with pytest.warns(LayoutWarning, match=r"120 features on the 72 pixels of max_grid \(8, 9\).*at least 121 pixels"):
+        capped = OTLayout(max_grid=(8, 9), n_epochs=20).fit(table)
     assert capped.grid_ == (8, 9)  # 120 features on 72 pixels by mass splitting, none dropped
     _check_matrix(capped, 120)
     assert OTLayout.load(capped.save(tmp_path / "capped.npz")).max_grid == (8, 9)

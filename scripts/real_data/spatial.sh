@@ -11,7 +11,9 @@
 #   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md};
 #   her2st: A2/spots/ and runs/<split>/<model>/A2/{spot_predictions.csv,overlay_A2.png}.
 # --dry-run: prepare the splits, print every bundle command, train nothing.
-# Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (6), BATCH (32), PATCH_PX (32), MAX_GENES (2000),
+# Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (6), BATCH (32), MAX_GENES (2000), PATCH_PX (default: the
+#   smallest multiple of 16, at least 32, whose square holds MAX_GENES pixels, 48 for 2000: the layout grid is capped
+#   at the patch, and genes beyond its pixels would share pixels),
 #   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
 #   columns rows), GAP_SPOTS (1), CHECKPOINT (final | best), MODELS ("image omics fused"),
 #   INFER_MODELS (her2st A2: "fused"), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954).
@@ -29,8 +31,8 @@ PYTHON="${PYTHON:-python}"
 SEEDS="${SEEDS:-0 1 2}"
 EPOCHS="${EPOCHS:-6}"
 BATCH="${BATCH:-32}"
-PATCH_PX="${PATCH_PX:-32}"
 MAX_GENES="${MAX_GENES:-2000}"
+PATCH_PX="${PATCH_PX:-$("$PYTHON" -c "import math, sys; print(max(32, 16 * math.ceil(math.sqrt(int(sys.argv[1])) / 16)))" "$MAX_GENES")}"
 TILES="${TILES:-4 4}"
 GAP_SPOTS="${GAP_SPOTS:-1}"
 CHECKPOINT="${CHECKPOINT:-final}"

@@ -7,10 +7,11 @@ so that ``image = (A @ x).reshape(grid)``.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-from .errors import LayoutError
+from .errors import LayoutError, LayoutWarning
 
 
 def auto_grid(n_features: int) -> tuple[int, int]:
@@ -30,7 +31,7 @@ def parse_grid(grid: object, n_features: int, max_grid: object = None) -> tuple[
 
     ``max_grid`` is the image grid the layout joins (``None``: unbounded). An
     ``"auto"`` grid that does not fit inside it becomes ``max_grid`` itself (the
-    features then share pixels by mass splitting); an explicit grid larger than
+    features then share pixels by mass splitting, with a :class:`LayoutWarning`); an explicit grid larger than
     it along any axis is refused, since resizing onto the image would skip pixels.
     """
     if max_grid is not None:
@@ -38,6 +39,11 @@ def parse_grid(grid: object, n_features: int, max_grid: object = None) -> tuple[
         shape = parse_grid(grid, n_features)
         if isinstance(grid, str) and grid == "auto":
             fits = len(shape) == len(bound) and all(s <= b for s, b in zip(shape, bound, strict=True))
+            if not fits and n_features > math.prod(bound):
+                warnings.warn(f"{n_features} features on the {math.prod(bound)} pixels of max_grid {bound} (the image "
+                              "grid the layout joins): features share pixels by mass splitting; an image grid of at "
+                              f"least {math.prod(auto_grid(n_features))} pixels gives each its own", LayoutWarning,
+                              stacklevel=3)
             return shape if fits else bound
         if len(shape) != len(bound) or any(s > b for s, b in zip(shape, bound, strict=True)):
             raise LayoutError(f"grid {shape} does not fit inside max_grid {bound} (the image grid it joins): "
