@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from omicsfusion.data.cache import LRUCache
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.normalize import FeatureNormalizer
 from omicsfusion.data.tables import OmicsTable
@@ -36,7 +37,7 @@ FORMAT = "omicsfusion.OmicsPreprocessor/1"
 SIGNS = ("auto", "coherent", "none")
 #: what a sample without a row of some omics type gets (``fit`` / ``transform`` ``missing=...``)
 MISSING = ("raise", "mask")
-_CACHE: dict[tuple, "OmicsPreprocessor"] = {}
+_CACHE = LRUCache(8)  # the most recently used layout files of :meth:`OmicsPreprocessor.cached`
 
 
 def _coherent_signs(frame: pd.DataFrame, layout: OTLayout, names: np.ndarray) -> np.ndarray:
