@@ -19,6 +19,7 @@ from monai.bundle import ckpt_export  # noqa: E402
 from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow  # noqa: E402
 from omicsfusion.deploy.app import bundle_overrides, omics_tables  # noqa: E402
 
+
 def deploy(bundle: str, base, overrides: dict):
     """A 1-epoch run, its inference predictions, model.ts + layout.npz, an app input folder of 2 test samples."""
     run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **overrides)
