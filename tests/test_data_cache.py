@@ -19,8 +19,11 @@ def test_least_recently_used_entry_is_dropped():
     cache["c"] = 3
     assert "b" not in cache and cache["a"] == 1 and cache["c"] == 3 and len(cache) == 2
     assert cache.get("b", "gone") == "gone"
-    with pytest.raises(ValueError, match="at least 1"):
-        LRUCache(0)
+    none = LRUCache(0)
+    none["a"] = 1
+    assert "a" not in none and len(none) == 0
+    with pytest.raises(ValueError, match="0 or more"):
+        LRUCache(-1)
 
 
 def test_an_evicted_table_is_read_again_with_the_same_values(tmp_path, monkeypatch):

@@ -29,11 +29,11 @@ def file_key(path: str | os.PathLike) -> tuple[str, int, int]:
 
 
 class LRUCache:
-    """A thread-safe mapping of at most ``maxsize`` entries that drops the least recently used one."""
+    """A thread-safe mapping of at most ``maxsize`` entries that drops the least recently used one (0 keeps none)."""
 
     def __init__(self, maxsize: int) -> None:
-        if int(maxsize) < 1:
-            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        if int(maxsize) < 0:
+            raise ValueError(f"maxsize must be 0 or more, got {maxsize}")
         self.maxsize = int(maxsize)
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()

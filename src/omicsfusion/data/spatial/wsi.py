@@ -22,7 +22,6 @@ import math
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -95,8 +94,7 @@ class RegionTiffWSIReader(TiffFileWSIReader):
     def __init__(self, cache_tiles: int = 256, **kwargs) -> None:
         super().__init__(**kwargs)
         self.cache_tiles = int(cache_tiles)
-        self._tiles: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._tiles = LRUCache(self.cache_tiles)
 
     @staticmethod
     def _page(wsi, level: int):
@@ -133,10 +131,9 @@ class RegionTiffWSIReader(TiffFileWSIReader):
     def _tile(self, wsi, level: int, index: int) -> np.ndarray:
         """Decoded segment ``index`` of a level, as (h, w, samples), cached."""
         key = (id(wsi), level, index)
-        with self._lock:
-            if key in self._tiles:
-                self._tiles.move_to_end(key)
-                return self._tiles[key]
+        cached = self._tiles.get(key)
+        if cached is not None:
+            return cached
         page = self._page(wsi, level)
         segment_px = math.prod(page.chunks[:2])
         if segment_px > MAX_DECODED_PIXELS:
@@ -152,10 +149,7 @@ class RegionTiffWSIReader(TiffFileWSIReader):
             data = fh.read(page.databytecounts[index])
         segment, _, shape = page.decode(data, index, jpegtables=page.jpegtables, jpegheader=page.jpegheader)
         tile = np.asarray(segment).reshape(shape[1:]) if segment is not None else np.zeros(shape[1:], page.dtype)
-        with self._lock:
-            self._tiles[key] = tile
-            while len(self._tiles) > self.cache_tiles:
-                self._tiles.popitem(last=False)
+        self._tiles[key] = tile
         return tile
 
     def _get_patch(self, wsi, location, size, level, dtype, mode) -> np.ndarray:
