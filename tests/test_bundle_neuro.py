@@ -26,20 +26,18 @@ from omicsfusion.transforms import CheckDicomSeriesd, CheckVolumed, MatchSequenc
 
 BUNDLE = "neuro_mri_molecular"
 CONFIGS = BUNDLES / BUNDLE / "configs"
-TINY = {"phantom_size": 4, "max_epochs": 1, "batch_size": 8}
 FUSED = ["image", "rna", "cnv"]
 # ../shared/data next to the repository; OMICSFUSION_SHARED_DATA points elsewhere (e.g. from a git worktree)
 REAL = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data")) / "pyradiomics_mri"
 
 
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny):
     """One fused and one image-only training run on a tiny 3-D phantom (1 epoch)."""
     base = tmp_path_factory.mktemp("neuro")
     runs = {}
     for name, modalities in {"fused": FUSED, "image": ["image"]}.items():
-        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **TINY, modalities=modalities)
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **tiny(BUNDLE), modalities=modalities)
         runs[name] = base / name
     return base, runs
 
@@ -66,6 +64,7 @@ def test_metadata_verifies_offline_and_names_every_channel():
 
 
 
+@pytest.mark.slow
 def test_train_writes_3d_checkpoint_layout_and_datalist(trained):
     _, runs = trained
     models = runs["fused"] / "models"
@@ -78,6 +77,7 @@ def test_train_writes_3d_checkpoint_layout_and_datalist(trained):
     assert not (runs["image"] / "models" / "layout.npz").exists()
 
 
+@pytest.mark.slow
 def test_phantom_ground_truth_and_dicom_subject(trained):
     base, runs = trained
     truth = json.loads((base / "data" / "ground_truth.json").read_text())
@@ -103,6 +103,7 @@ def test_phantom_ground_truth_and_dicom_subject(trained):
     assert (from_dicom - from_nifti).abs().max() < 1e-2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fused", "image"])
 def test_evaluate_and_inference(trained, name):
     base, runs = trained
@@ -132,6 +133,7 @@ def test_evaluate_and_inference(trained, name):
         assert np.allclose(data, data[:, :, :1])
 
 
+@pytest.mark.slow
 def test_subject_absent_from_molecular_tables_is_named(trained, tmp_path):
     base, runs = trained
     row = {"image": str(base / "data" / "images" / "S0002.nii.gz"), "omics": "NO_SUCH_SUBJECT"}
@@ -208,8 +210,9 @@ def test_2d_image_where_3d_is_required_is_refused(tmp_path, shape):
 
 
 # ----------------------------------------------------------------- real data (skipped when absent)
+@pytest.mark.slow
 @pytest.mark.skipif(not (REAL / "brain1_image.nrrd").is_file(), reason="../shared/data/pyradiomics_mri not present")
-def test_real_tcga_nrrd_fuses_with_its_molecular_row(trained, tmp_path):
+def test_real_tcga_nrrd_fuses_with_its_molecular_row(trained, tmp_path, tiny):
     """TCGA-02-0003 T1-Gd NRRD + its PathomicFusion CNV row, laid out on the phantom's shared CNV features."""
     base, _ = trained
     row_csv = REAL / "TCGA-02-0003_molecular_row.csv"
@@ -223,7 +226,7 @@ def test_real_tcga_nrrd_fuses_with_its_molecular_row(trained, tmp_path):
     dirs = {"dataset_dir": str(base / "data"), "ckpt_dir": str(tmp_path / "models"),
             "output_dir": str(tmp_path / "eval")}
     modalities = ["image", "cnv"]
-    run_workflow(BUNDLE, ["train.json"], "train", **dirs, **TINY, modalities=modalities,
+    run_workflow(BUNDLE, ["train.json"], "train", **dirs, **tiny(BUNDLE), modalities=modalities,
                  omics_tables={"cnv": str(restricted)})
     from omicsfusion.data import OmicsPreprocessor
 

@@ -11,19 +11,17 @@ import torch
 from bundle_utils import error_chain, run_dirs, run_workflow, verified_metadata
 
 BUNDLE = "pan_cancer_classification"
-TINY = {"phantom_size": 6, "max_epochs": 1, "batch_size": 8}
-
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny):
     """One fused and one image-only training run on a tiny phantom (1 epoch)."""
     base = tmp_path_factory.mktemp("pan_cancer")
     runs = {}
     for name, modalities in {"fused": ["image", "rna", "cnv", "meth"], "image": ["image"]}.items():
         # the image-only run also exercises `--tracking mlflow` (offline, local SQLite store)
         tracking = {"tracking": "mlflow"} if name == "image" else {}
-        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **TINY, modalities=modalities,
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **tiny(BUNDLE), modalities=modalities,
                      **tracking)
         runs[name] = base / name
     return base, runs
@@ -37,6 +35,7 @@ def test_metadata_verifies_offline_and_version_is_in_changelog():
 
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoint_layout_and_datalist(trained):
     _, runs = trained
     models = runs["fused"] / "models"
@@ -48,6 +47,7 @@ def test_train_writes_checkpoint_layout_and_datalist(trained):
     assert not (runs["image"] / "models" / "layout.npz").exists()
 
 
+@pytest.mark.slow
 def test_mlflow_tracking_writes_a_local_sqlite_store(trained):
     mlflow = pytest.importorskip("mlflow")
     _, runs = trained
@@ -59,6 +59,7 @@ def test_mlflow_tracking_writes_a_local_sqlite_store(trained):
     assert "train_loss" in run.data.metrics
 
 
+@pytest.mark.slow
 def test_layout_is_fitted_on_the_training_split_only(trained):
     from omicsfusion.data import OmicsPreprocessor
 
@@ -73,6 +74,7 @@ def test_layout_is_fitted_on_the_training_split_only(trained):
     assert abs(pre.normalizers_["rna"].offset_ - mean_train).max() < 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fused", "image"])
 def test_evaluate_and_inference(trained, name):
     base, runs = trained
@@ -99,7 +101,7 @@ def test_evaluate_without_checkpoint_is_refused(tmp_path):
     assert "no trained checkpoint" in error_chain(info.value)
 
 
-def test_empty_dataset_dir_without_phantom_is_refused(tmp_path):
+def test_empty_dataset_dir_without_phantom_is_refused(tmp_path, tiny):
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(tmp_path, "x"), phantom=None, **TINY)
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(tmp_path, "x"), phantom=None, **tiny(BUNDLE))
     assert "phantom generation is disabled" in error_chain(info.value)

@@ -20,6 +20,7 @@ DATA = REPO.parent / "shared" / "data" / "pathomicfusion_tcga_gbmlgg"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not present at {DATA}")
 
 
+@pytest.mark.slow
 def test_tcga_tiles_with_molecular_rows_train_and_infer(tmp_path):
     rows = pd.read_csv(DATA / "molecular_rows_subset.csv", index_col="TCGA ID")
     arms = [c for c in rows.columns if c[:-1].isdigit() and c[-1] in "pq"]

@@ -12,17 +12,15 @@ import torch
 from bundle_utils import error_chain, run_dirs, run_workflow, verified_metadata
 
 BUNDLE = "pathology_spatial_transcriptomics"
-TINY = {"phantom_size": 8, "max_epochs": 1, "batch_size": 32}
 CLASSES = ["tumor", "normal_epithelium", "stroma", "immune"]
 
 
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny):
     """Fused and image-only runs of 1 epoch on a tiny 4-section phantom."""
     base = tmp_path_factory.mktemp("spatial_bundle")
     for name, modalities in {"fused": ["image", "rna"], "image": ["image"]}.items():
-        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **TINY, modalities=modalities)
+        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **tiny(BUNDLE), modalities=modalities)
     return base
 
 
@@ -50,6 +48,7 @@ def test_early_fusion_override_gives_one_resnet_on_all_channels(config):
         assert network.eval()(torch.zeros(2, 4, 32, 32)).shape == (2, len(CLASSES))
 
 
+@pytest.mark.slow
 def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     from omicsfusion.data import OmicsPreprocessor
 
@@ -70,6 +69,7 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     assert image["image_net.conv1.weight"].shape[1] == 3 and not any(k.startswith("omics_net.") for k in image)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fused", "image"])
 def test_evaluate_and_inference_write_spot_outputs(trained, name):
     modalities = ["image", "rna"] if name == "fused" else ["image"]
@@ -87,10 +87,11 @@ def test_evaluate_and_inference_write_spot_outputs(trained, name):
     assert (eval_dir / f"overlay_{section}.png").stat().st_size > 0
 
 
-def test_missing_annotation_column_is_named(trained):
+@pytest.mark.slow
+def test_missing_annotation_column_is_named(trained, tiny):
     dirs = run_dirs(trained, "bad")
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json"], "train", **dirs, **TINY, annotation_column="grade")
+        run_workflow(BUNDLE, ["train.json"], "train", **dirs, **tiny(BUNDLE), annotation_column="grade")
     assert "AnnotationColumnError" in error_chain(info.value) and "tissue_class" in error_chain(info.value)
 
 

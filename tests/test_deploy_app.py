@@ -19,13 +19,10 @@ from monai.bundle import ckpt_export  # noqa: E402
 from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow  # noqa: E402
 from omicsfusion.deploy.app import bundle_overrides, omics_tables  # noqa: E402
 
-TINY = {"pan_cancer_classification": {"phantom_size": 6, "max_epochs": 1, "batch_size": 8},
-        "neuro_mri_molecular": {"phantom_size": 4, "max_epochs": 1, "batch_size": 8}}
 
-
-def deploy(bundle: str, base):
+def deploy(bundle: str, base, overrides: dict):
     """A 1-epoch run, its inference predictions, model.ts + layout.npz, an app input folder of 2 test samples."""
-    run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **TINY[bundle])
+    run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **overrides)
     run_workflow(bundle, ["inference.json"], "infer", **run_dirs(base))
     root = BUNDLES / bundle
     ckpt_export("network_def", filepath=str(base / "models" / "model.ts"), ckpt_file=str(base / "models" / "model.pt"),
@@ -42,13 +39,15 @@ def deploy(bundle: str, base):
 
 
 @pytest.fixture(scope="module")
-def pan_cancer(tmp_path_factory):
-    return deploy("pan_cancer_classification", tmp_path_factory.mktemp("deploy_pan_cancer"))
+def pan_cancer(tmp_path_factory, tiny):
+    bundle = "pan_cancer_classification"
+    return deploy(bundle, tmp_path_factory.mktemp("deploy_pan_cancer"), tiny(bundle))
 
 
 @pytest.fixture(scope="module")
-def neuro(tmp_path_factory):
-    return deploy("neuro_mri_molecular", tmp_path_factory.mktemp("deploy_neuro"))
+def neuro(tmp_path_factory, tiny):
+    bundle = "neuro_mri_molecular"
+    return deploy(bundle, tmp_path_factory.mktemp("deploy_neuro"), tiny(bundle))
 
 
 def run_app(inputs, output, model):
@@ -58,6 +57,7 @@ def run_app(inputs, output, model):
                            "-m", str(model)], env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bundle", ["pan_cancer", "neuro"])
 def test_app_gives_the_bundle_inference_probabilities(bundle, request):
     base, inputs, expected = request.getfixturevalue(bundle)
@@ -71,6 +71,7 @@ def test_app_gives_the_bundle_inference_probabilities(bundle, request):
     np.testing.assert_allclose(predictions[probs].to_numpy(), reference[probs].to_numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_sample_absent_from_the_omics_tables_fails_the_app(pan_cancer, tmp_path):
     base, inputs, _ = pan_cancer
     shutil.copytree(inputs, tmp_path / "input")
@@ -80,6 +81,7 @@ def test_sample_absent_from_the_omics_tables_fails_the_app(pan_cancer, tmp_path)
     assert "MissingSampleError" in done.stderr and "NO_SUCH_SAMPLE" in done.stderr
 
 
+@pytest.mark.slow
 def test_missing_omics_table_or_layout_is_named(pan_cancer, tmp_path):
     base, inputs, _ = pan_cancer
     shutil.copytree(inputs, tmp_path / "input")

@@ -25,13 +25,6 @@ from monailabel_task import BundleInferTask
 from omicsfusion.data.spatial import LoadSpotPatch
 from omicsfusion.transforms import CheckDicomSeriesd
 
-TINY = {
-    "pan_cancer_classification": {"phantom_size": 6, "max_epochs": 1, "batch_size": 8},
-    "pathology_spatial_transcriptomics": {"phantom_size": 8, "max_epochs": 1, "batch_size": 32},
-    "neuro_mri_molecular": {"phantom_size": 4, "max_epochs": 1, "batch_size": 8},
-}
-
-
 def inference_config(bundle: str, base: Path) -> ConfigParser:
     """The bundle's inference.json with the run's folders, as ``monai.bundle run`` would see it."""
     parser = ConfigParser()
@@ -40,12 +33,11 @@ def inference_config(bundle: str, base: Path) -> ConfigParser:
     return parser
 
 
-@pytest.fixture(scope="module", params=list(TINY))
-def exported(request, tmp_path_factory):
-    """A 1-epoch run of one bundle, its inference predictions, and model.ts from the documented command."""
-    bundle = request.param
+@pytest.fixture(scope="module")
+def exported(bundle, tiny, tmp_path_factory):
+    """A 1-epoch run of each bundle, its inference predictions, and model.ts from the documented command."""
     base = tmp_path_factory.mktemp(bundle)
-    run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **TINY[bundle])
+    run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **tiny(bundle))
     run_workflow(bundle, ["inference.json"], "infer", **run_dirs(base))
     models = base / "models"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
@@ -64,6 +56,7 @@ def bundle_probabilities(bundle: str, base: Path) -> pd.DataFrame:
     return table[[f"prob_{c}" for c in parser.get_parsed_content("class_names")]]
 
 
+@pytest.mark.slow
 def test_torchscript_gives_the_checkpoint_probabilities(exported):
     bundle, base = exported
     parser = inference_config(bundle, base)
@@ -115,6 +108,7 @@ def in_memory_request(bundle: str, row: dict, parser: ConfigParser) -> dict:
     return request
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_file", ["model.pt", "model.ts"])
 def test_monai_label_bundle_infer_task_predicts_an_in_memory_sample(exported, tmp_path, model_file):
     bundle, base = exported

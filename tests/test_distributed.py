@@ -28,12 +28,9 @@ from bundle_utils import BUNDLES, REPO, run_dirs
 pytestmark = pytest.mark.slow
 
 AUDIT = Path(__file__).resolve().parent / "rank_audit"
-# tiny runs: the training overrides also apply to the evaluation (image size must match)
-TINY = {
-    "pan_cancer_classification": {"phantom_size": 7, "batch_size": 8, "image_size": [32, 32]},
-    "pathology_spatial_transcriptomics": {"phantom_size": 8, "batch_size": 32},
-    "neuro_mri_molecular": {"phantom_size": 4, "batch_size": 8},
-}
+# beyond the tiny runs: smaller pan-cancer tiles, and one more patient per class; the training
+# overrides also apply to the evaluation (image size must match)
+UNDER_TORCHRUN = {"pan_cancer_classification": {"phantom_size": 7, "image_size": [32, 32]}}
 # the balanced phantoms have even sections: dropping one validation row gives the two ranks uneven
 # shares (DistributedSampler(even_divisible=False)), and with batches of one, different iteration counts
 ODD = {"validate#dataset#data": "$@val_datalist[:-1]"}
@@ -81,15 +78,15 @@ def audit(base: Path) -> dict[int, list[tuple[int, str, Path]]]:
     return events
 
 
-@pytest.fixture(scope="module", params=list(TINY))
-def run(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def run(bundle, tiny, tmp_path_factory):
     """Train with multi_gpu_train.json, then evaluate the same validation rows with multi_gpu_evaluate.json."""
-    bundle = request.param
     base = tmp_path_factory.mktemp(bundle)
-    train_log = torchrun(bundle, ["train.json", "multi_gpu_train.json"], base, max_epochs=1, **TINY[bundle], **ODD)
+    overrides = tiny(bundle, **UNDER_TORCHRUN.get(bundle, {}))
+    train_log = torchrun(bundle, ["train.json", "multi_gpu_train.json"], base, **overrides, **ODD)
     train_events = audit(base)
     eval_log = torchrun(bundle, ["train.json", "evaluate.json", "multi_gpu_evaluate.json"], base,
-                        **{**TINY[bundle], "batch_size": EVAL_BATCH}, **ODD, eval_section="validation")
+                        **{**overrides, "batch_size": EVAL_BATCH}, **ODD, eval_section="validation")
     return {"base": base, "train_log": train_log, "train": train_events, "eval_log": eval_log,
             "eval": audit(base)}
 

@@ -27,6 +27,7 @@ def table_csv(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_fit_then_score_json_subprocess(table_csv, tmp_path):
     out = tmp_path / "layout.npz"
     env = {**os.environ, "PYTHONPATH": SRC}

@@ -21,7 +21,6 @@ from omicsfusion.checkpoint import AtomicCheckpointSaver, CheckpointError, Resum
 from omicsfusion.data import OmicsPreprocessor
 
 BUNDLE = "pan_cancer_classification"
-TINY = {"phantom_size": 6, "batch_size": 8}
 
 
 def _engine(epoch_length: int = 2) -> tuple[Engine, list[int]]:
@@ -129,13 +128,14 @@ def _files_are_whole(models) -> None:
             json.loads(path.read_text())
 
 
-def test_training_killed_mid_epoch_resumes_and_finishes_the_same_epochs(tmp_path):
+@pytest.mark.slow
+def test_training_killed_mid_epoch_resumes_and_finishes_the_same_epochs(tmp_path, tiny):
     root = BUNDLES / BUNDLE
     dirs = run_dirs(tmp_path)
     models = tmp_path / "models"
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--bundle_root", str(root),
-           "--config_file", str(root / "configs" / "train.json"), "--max_epochs", "3"]
-    for key, value in {**dirs, **TINY}.items():
+           "--config_file", str(root / "configs" / "train.json")]
+    for key, value in {**dirs, **tiny(BUNDLE, max_epochs=3)}.items():
         cmd += [f"--{key}", str(value)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
@@ -167,11 +167,11 @@ def test_training_killed_mid_epoch_resumes_and_finishes_the_same_epochs(tmp_path
     assert sorted(p.name for p in models.glob("*.pt")) == ["checkpoint_epoch=3.pt", "checkpoint_final.pt", "model.pt"]
 
 
-def _first_epoch(tmp_path, name: str) -> tuple[dict, list[float], dict]:
+def _first_epoch(tmp_path, name: str, overrides: dict) -> tuple[dict, list[float], dict]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     dirs = run_dirs(tmp_path / name)  # a phantom, split, layout and training of its own
-    run_workflow(BUNDLE, ["train.json"], "train", **dirs, **TINY, max_epochs=1, seed=3)
+    run_workflow(BUNDLE, ["train.json"], "train", **dirs, **overrides, seed=3)
     events = EventAccumulator(dirs["output_dir"])
     events.Reload()
     losses = [e.value for e in events.Scalars("train_loss")]
@@ -180,9 +180,10 @@ def _first_epoch(tmp_path, name: str) -> tuple[dict, list[float], dict]:
     return arrays, losses, json.loads((tmp_path / name / "models" / "datalist.json").read_text())
 
 
-def test_two_runs_with_one_seed_give_identical_layouts_and_first_epoch_losses(tmp_path):
-    layout_a, losses_a, datalist_a = _first_epoch(tmp_path, "a")
-    layout_b, losses_b, datalist_b = _first_epoch(tmp_path, "b")
+@pytest.mark.slow
+def test_two_runs_with_one_seed_give_identical_layouts_and_first_epoch_losses(tmp_path, tiny):
+    layout_a, losses_a, datalist_a = _first_epoch(tmp_path, "a", tiny(BUNDLE))
+    layout_b, losses_b, datalist_b = _first_epoch(tmp_path, "b", tiny(BUNDLE))
     assert layout_a.keys() == layout_b.keys() and len(layout_a) > 10
     for key in layout_a:
         np.testing.assert_array_equal(layout_a[key], layout_b[key], err_msg=key)

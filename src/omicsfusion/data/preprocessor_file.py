@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from omicsfusion.data.cache import LRUCache, file_key
 from omicsfusion.data.errors import OmicsDataError
 from omicsfusion.data.normalize import FeatureNormalizer
 from omicsfusion.layout import OTLayout
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 #: value of the ``format`` entry of a preprocessor file
 FORMAT = "omicsfusion.OmicsPreprocessor/1"
-_CACHE: dict[tuple, OmicsPreprocessor] = {}
+_CACHE = LRUCache(8)  # the most recently used layout files of :meth:`PreprocessorFile.cached`
 
 
 def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -81,8 +82,7 @@ class PreprocessorFile:
         path = Path(path).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"preprocessor / layout file not found: {path}")
-        st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size)
+        key = file_key(path)
         if key not in _CACHE:
             _CACHE[key] = cls.load(path)
         return _CACHE[key]

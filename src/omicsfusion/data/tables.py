@@ -4,7 +4,8 @@ A table is read once into a read-only float32 matrix plus a sample-id -> row
 dictionary, so a data loader can fetch one sample's vector per omics type in
 constant time. :meth:`OmicsTable.cached` keeps one copy per process, keyed by
 resolved path, modification time and size, so transforms built many times (or
-forked into DataLoader workers) never re-read the files.
+forked into DataLoader workers) never re-read the files; it keeps the
+:data:`CACHED_TABLES` most recently used sets of files (:mod:`omicsfusion.data.cache`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
+from omicsfusion.data.cache import LRUCache, file_key
 from omicsfusion.data.errors import (
     DuplicateSampleError,
     EmptyTableError,
@@ -38,7 +40,9 @@ __all__ = ["OmicsTable", "TableSource", "read_table", "display_names", "table_su
 TableSource = Union[str, os.PathLike, pd.DataFrame, Any]  # Any: an anndata.AnnData
 PerType = Union[None, str, Mapping[str, str]]
 
-_CACHE: dict[tuple, OmicsTable] = {}
+#: tables kept by :meth:`OmicsTable.cached` (one per set of files; a bundle run names one set)
+CACHED_TABLES = 8
+_CACHE = LRUCache(CACHED_TABLES)
 #: default limit of columns in a text table's header (an EPIC methylation array has ~0.94 M probes)
 MAX_COLUMNS = 1_000_000
 #: a table file's sidecar ``<stem>.features.csv`` (columns ``feature``, ``display_name``) names its features
@@ -386,11 +390,9 @@ class OmicsTable:
         """
         parts = []
         for t, src in sources.items():
-            path = Path(src).resolve()
-            if not path.is_file():
-                raise FileNotFoundError(f"omics table for {t!r} not found: {path}")
-            st = path.stat()
-            parts.append((str(t), str(path), st.st_mtime_ns, st.st_size))
+            if not Path(src).is_file():
+                raise FileNotFoundError(f"omics table for {t!r} not found: {Path(src).resolve()}")
+            parts.append((str(t),) + file_key(src))
         key = (tuple(parts), repr(id_column), repr(layer), repr(exclude))
         table = _CACHE.get(key)
         if table is None:

@@ -8,6 +8,8 @@ tiles, and uses tifffile's pyramid (``series[0].levels``: SVS, OME, generic
 tiled TIFF). Flat JPEG/PNG images cannot be read by region: :class:`PlainImageWSIReader`
 decodes each file once per process and serves it (plus 2x-reduced levels) from
 memory. openslide and cuCIM are used through MONAI when importable, never required.
+Opened slides and decoded flat images are kept per process up to
+:data:`OPENED_SLIDES` and :data:`DECODED_IMAGES`, most recently used first.
 
 :func:`open_slide` tries the backends that can read a file's suffix and
 raises :class:`SlideBackendError` listing what was tried and how to install
@@ -20,7 +22,6 @@ import math
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from monai.data.wsi_reader import BaseWSIReader, CuCIMWSIReader, OpenSlideWSIRea
 from monai.utils import optional_import
 from PIL import Image
 
+from omicsfusion.data.cache import LRUCache, file_key
 from omicsfusion.data.errors import ImageTooLargeError
 from omicsfusion.data.images import TIFF_SUFFIXES, check_shape
 from omicsfusion.data.spatial.errors import PixelSizeError, SlideBackendError
@@ -45,14 +47,12 @@ INSTALL_HINTS = {
     "pil": "pip install pillow",
 }
 _WHITE = 255
-_PLAIN_CACHE: dict[tuple, list[np.ndarray]] = {}
+#: slides :func:`open_slide` keeps open (each TIFF reader holds up to ``cache_tiles`` decoded tiles)
+OPENED_SLIDES = 16
+#: decoded flat images (with their reduced levels) :class:`PlainImageWSIReader` keeps
+DECODED_IMAGES = 4
+_PLAIN_CACHE = LRUCache(DECODED_IMAGES)
 _PLAIN_LOCK = threading.Lock()
-
-
-def _file_key(path: str | os.PathLike) -> tuple:
-    path = Path(path).resolve()
-    st = path.stat()
-    return str(path), st.st_mtime_ns, st.st_size
 
 
 def _paste(out: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
@@ -94,8 +94,7 @@ class RegionTiffWSIReader(TiffFileWSIReader):
     def __init__(self, cache_tiles: int = 256, **kwargs) -> None:
         super().__init__(**kwargs)
         self.cache_tiles = int(cache_tiles)
-        self._tiles: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._tiles = LRUCache(self.cache_tiles)
 
     @staticmethod
     def _page(wsi, level: int):
@@ -132,10 +131,9 @@ class RegionTiffWSIReader(TiffFileWSIReader):
     def _tile(self, wsi, level: int, index: int) -> np.ndarray:
         """Decoded segment ``index`` of a level, as (h, w, samples), cached."""
         key = (id(wsi), level, index)
-        with self._lock:
-            if key in self._tiles:
-                self._tiles.move_to_end(key)
-                return self._tiles[key]
+        cached = self._tiles.get(key)
+        if cached is not None:
+            return cached
         page = self._page(wsi, level)
         segment_px = math.prod(page.chunks[:2])
         if segment_px > MAX_DECODED_PIXELS:
@@ -151,10 +149,7 @@ class RegionTiffWSIReader(TiffFileWSIReader):
             data = fh.read(page.databytecounts[index])
         segment, _, shape = page.decode(data, index, jpegtables=page.jpegtables, jpegheader=page.jpegheader)
         tile = np.asarray(segment).reshape(shape[1:]) if segment is not None else np.zeros(shape[1:], page.dtype)
-        with self._lock:
-            self._tiles[key] = tile
-            while len(self._tiles) > self.cache_tiles:
-                self._tiles.popitem(last=False)
+        self._tiles[key] = tile
         return tile
 
     def _get_patch(self, wsi, location, size, level, dtype, mode) -> np.ndarray:
@@ -209,9 +204,10 @@ class PlainImageWSIReader(BaseWSIReader):
         return out if len(out) > 1 else out[0]
 
     def _read_one(self, path) -> _PlainImage:
-        key = _file_key(path) + (self.min_level_side,)
+        key = file_key(path) + (self.min_level_side,)
         with _PLAIN_LOCK:
-            if key not in _PLAIN_CACHE:
+            levels = _PLAIN_CACHE.get(key)
+            if levels is None:
                 limit = Image.MAX_IMAGE_PIXELS
                 Image.MAX_IMAGE_PIXELS = None  # slides are large on purpose, up to our own limit
                 try:
@@ -229,7 +225,7 @@ class PlainImageWSIReader(BaseWSIReader):
                 for level in levels:
                     level.setflags(write=False)
                 _PLAIN_CACHE[key] = levels
-        return _PlainImage(str(Path(path).resolve()), _PLAIN_CACHE[key])
+        return _PlainImage(str(Path(path).resolve()), levels)
 
     @staticmethod
     def get_level_count(wsi) -> int:
@@ -381,12 +377,11 @@ class Slide:
         return np.asarray(out), target[0] / self.shape[1]
 
 
-_OPENED: dict[tuple, tuple[BaseWSIReader, object]] = {}
-_OPENED_LOCK = threading.Lock()
+_OPENED = LRUCache(OPENED_SLIDES)
 
 
 def open_slide(path: str | os.PathLike, backend: str = "auto", mpp: float | None = None) -> Slide:
-    """Open a slide with the first backend that can read it (each file opened once per process).
+    """Open a slide with the first backend that can read it (kept open per process, see :data:`OPENED_SLIDES`).
 
     Args:
         path: TIFF/SVS (tifffile, then openslide, then cuCIM) or JPEG/PNG (decoded once).
@@ -407,9 +402,8 @@ def open_slide(path: str | os.PathLike, backend: str = "auto", mpp: float | None
         if backend not in INSTALL_HINTS:
             raise ValueError(f"unknown slide backend {backend!r}; use 'auto' or one of {sorted(INSTALL_HINTS)}")
         candidates = (backend,)
-    key = _file_key(path) + (tuple(candidates),)
-    with _OPENED_LOCK:
-        opened = _OPENED.get(key)
+    key = file_key(path) + (tuple(candidates),)
+    opened = _OPENED.get(key)
     if opened is not None:
         return Slide(path, *opened, mpp=mpp)
     tried = []
@@ -427,8 +421,7 @@ def open_slide(path: str | os.PathLike, backend: str = "auto", mpp: float | None
         except Exception as error:  # noqa: BLE001 - every backend failure is reported below
             tried.append(f"{name}: {type(error).__name__}: {error}")
             continue
-        with _OPENED_LOCK:
-            _OPENED[key] = (reader, wsi)
+        _OPENED[key] = (reader, wsi)
         return Slide(path, reader, wsi, mpp=mpp)
     missing = [f"{n}: {INSTALL_HINTS[n]}" for n in candidates if not _available(n)]
     advice = ("install another backend: " + "; ".join(missing)) if missing else (

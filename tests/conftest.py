@@ -1,0 +1,36 @@
+"""Fixtures the test modules share: the tiny bundle runs, and each bundle in turn.
+
+A tiny run trains a bundle for one epoch on a phantom of a few samples per
+class: every config section runs and every file is written, in seconds. Tests
+that need a trained model to be good (the saliency checks) state their own
+longer settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+#: per bundle: the overrides of a tiny run (``phantom_size`` is phantom samples per class)
+TINY_RUNS = {
+    "pan_cancer_classification": {"phantom_size": 6, "max_epochs": 1, "batch_size": 8},
+    "pathology_spatial_transcriptomics": {"phantom_size": 8, "max_epochs": 1, "batch_size": 32},
+    "neuro_mri_molecular": {"phantom_size": 4, "max_epochs": 1, "batch_size": 8},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Callable[..., dict]:
+    """``tiny(bundle, **extra)``: a new dict of the bundle's tiny-run overrides, updated with ``extra``."""
+
+    def overrides(bundle: str, **extra) -> dict:
+        return {**TINY_RUNS[bundle], **extra}
+
+    return overrides
+
+
+@pytest.fixture(scope="module", params=list(TINY_RUNS))
+def bundle(request) -> str:
+    """Each bundle in turn, for a module whose tests hold for every bundle."""
+    return request.param
