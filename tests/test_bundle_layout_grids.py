@@ -54,10 +54,11 @@ def table() -> OmicsTable:
     return OmicsTable({"rna": frame})
 
 
-def _bundle(name: str) -> tuple[dict, tuple[int, ...], AlignToReferenced]:
-    """The bundle's layout params, network-input shape and configured ``AlignToReferenced``."""
+def _bundle(name: str, **overrides: object) -> tuple[dict, tuple[int, ...], AlignToReferenced]:
+    """The bundle's layout params, network-input shape and configured ``AlignToReferenced`` (config ``overrides``)."""
     parser = ConfigParser()
     parser.read_config(str(REPO / "bundles" / name / "configs" / "train.json"))
+    parser.update(overrides)
     parser["reference_shape"] = REFERENCE[name]
     steps = parser["omics_preprocessing"]
     at = next(i for i, step in enumerate(steps) if step["_target_"].endswith("AlignToReferenced"))
@@ -95,3 +96,11 @@ def test_the_unbounded_auto_grid_would_be_refused(name):
     reference = MetaTensor(torch.zeros(shape))
     with pytest.raises(SkippedPixelsError, match=r"grid \(71, 71\)"):
         align({"omics": omics, align.ref_key: reference})
+
+
+
+def test_neuro_max_grid_is_the_plane_the_layout_is_broadcast_over():
+    """``spatial_size[:2]``: the axes other than the ``axis: -1`` along which ``AlignToReferenced`` broadcasts."""
+    params, shape, align = _bundle("neuro_mri_molecular", spatial_size=[40, 44, 48])  # sizes that name their axes
+    size, axis = align.aligner.plan((1, 1), shape[1:])
+    assert axis == 2 and tuple(params["max_grid"]) == size == (40, 44)

@@ -25,7 +25,7 @@ import pandas as pd
 from omicsfusion.benchmark.baselines import make_tabular
 from omicsfusion.benchmark.errors import BenchmarkError
 from omicsfusion.benchmark.evaluate import aggregate, fold_metrics
-from omicsfusion.benchmark.report import _cell
+from omicsfusion.benchmark.report import format_cell
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
 from omicsfusion.fileio import atomic_write
 
@@ -93,8 +93,9 @@ def _scores(frames: list[pd.DataFrame], class_names: Sequence[str], source: str)
     return {**fold_metrics(y_true, proba, float("nan")), "n_test": len(pooled)}
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Feature table (index = sample id, float columns) from CSV (first column the id) or parquet."""
+def read_features(path: str | os.PathLike) -> pd.DataFrame:
+    """The baselines' feature table (index = sample id, float64 columns) from CSV (first column the id) or
+    parquet, read as written (the omics tables of :mod:`omicsfusion.data.tables` are float32)."""
     path = Path(path)
     if path.suffix == ".parquet":
         table = pd.read_parquet(path)
@@ -130,7 +131,7 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | N
         raise OmicsDataError(f"{run / 'splits.csv'}: no 'table' column, so the baselines need a table_file")
     if "experiment" not in splits.columns:
         splits["experiment"] = ""
-    shared = None if table_file is None else read_table(table_file)
+    shared = None if table_file is None else read_features(table_file)
     per_seed = []
     for (experiment, seed), group in splits.groupby(["experiment", "seed"], sort=True):
         frames: dict[str, list[pd.DataFrame]] = {m: [] for m in (*models, *baselines)}
@@ -141,7 +142,7 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | N
                 if not path.is_file():
                     raise FileNotFoundError(f"no predictions of {model!r} for split {split.name}: {path}")
                 frames[model].append(_predictions(path, test_ids))
-            table = shared if shared is not None else read_table(run / split.table)
+            table = shared if shared is not None else read_features(run / split.table)
             fitted = baseline_predictions(table, run / split.datalist, class_names, int(seed), baselines)
             for model, frame in fitted.items():
                 frames[model].append(frame)
@@ -173,7 +174,8 @@ def format_summary(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
              ("|---" if named else "") + "|---|---|---|---|---|"]
     for row in summary.itertuples():
         sds = [getattr(row, f"{m}_sd") for m in REPORTED]
-        cells = [_cell(getattr(row, m), sd if pd.notna(sd) else None, 3) for m, sd in zip(REPORTED, sds, strict=True)]
+        cells = [format_cell(getattr(row, m), sd if pd.notna(sd) else None, 3)
+                 for m, sd in zip(REPORTED, sds, strict=True)]
         lines.append((f"| {row.experiment} " if named else "") + f"| {row.model} | " + " | ".join(cells)
                      + f" | {row.n_seeds} |")
     splits = "/".join(map(str, sorted(set(per_seed["n_splits"]))))

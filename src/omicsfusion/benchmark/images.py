@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data.rendering import held_ids
 from omicsfusion.layout import OTLayout
 
 
@@ -102,7 +103,7 @@ def fit_peer(
     layouts: dict[str, PeerLayout] = {}
     start = time.perf_counter()
     for t in pre.channel_names:
-        held = [s for s in train_ids if missing == "raise" or table.has(t, s)]
+        held = held_ids(table, t, train_ids, missing)
         layouts[t] = make().fit(normalized(pre, table, t, held).astype(np.float64))
     fit_s = time.perf_counter() - start
 

@@ -82,6 +82,74 @@ def _shared_ids(tables: Mapping[str, pd.DataFrame]) -> pd.Index:
     return shared
 
 
+def _joined_ids(tables: Mapping[str, pd.DataFrame], missing_types: str, notes: list[str]) -> pd.Index:
+    """Samples in every table ("drop", the others counted in ``notes``) or in any table ("mask")."""
+    if missing_types == "mask":
+        return _union_ids(tables, notes)
+    shared = _shared_ids(tables)
+    for name, table in tables.items():
+        if len(shared) < len(table.index):
+            notes.append(f"table {name!r}: {len(table.index) - len(shared)} of {len(table.index)} samples "
+                         "are not in every table and were dropped")
+    return shared
+
+
+def _labels_of(labels: pd.Series, shared: pd.Index, max_missing_labels: float, notes: list[str]) -> pd.Series:
+    """Text label of each shared sample that has one; unlabelled ones dropped (counted), too many refused."""
+    if labels.index.has_duplicates:
+        dup = labels.index[labels.index.duplicated()].unique()
+        raise BenchmarkError(f"labels: duplicated sample id(s) {list(dup[:3])}")
+    found = labels.reindex(shared)
+    missing = found.isna()
+    if missing.all():
+        raise BenchmarkError(
+            f"none of the {len(shared)} samples shared by the tables has a label "
+            f"(table ids e.g. {list(shared[:3])}, label ids e.g. {list(labels.index[:3])})"
+        )
+    share = float(missing.mean())
+    if share > max_missing_labels:
+        raise BenchmarkError(
+            f"{int(missing.sum())} of {len(shared)} samples ({share:.0%}) have no label, more than the allowed "
+            f"{max_missing_labels:.0%} (--max-missing-labels); first unlabelled: {list(shared[missing.to_numpy()][:3])}"
+        )
+    if missing.any():
+        notes.append(f"{int(missing.sum())} of {len(shared)} samples have no label and were dropped")
+    return found[~missing].astype(str)
+
+
+def _without_small_classes(found: pd.Series, drop_classes_below: int, notes: list[str]) -> pd.Series:
+    """``found`` without the classes of fewer than ``drop_classes_below`` samples (named in ``notes``)."""
+    if drop_classes_below <= 0:
+        return found
+    counts = found.value_counts()
+    small = counts[counts < drop_classes_below]
+    if not len(small):
+        return found
+    notes.append(
+        "dropped class(es) with fewer than "
+        f"{drop_classes_below} samples: " + ", ".join(f"{c!r} ({n})" for c, n in small.items())
+    )
+    return found[~found.isin(small.index)]
+
+
+def _restricted(tables: Mapping[str, pd.DataFrame], ids: pd.Index) -> dict[str, pd.DataFrame]:
+    """Each table's rows of ``ids`` it holds; refuse non-numeric columns and non-finite values."""
+    joined: dict[str, pd.DataFrame] = {}
+    for name, table in tables.items():
+        frame = table.loc[ids.intersection(table.index, sort=False)]
+        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if bad:
+            raise BenchmarkError(f"table {name!r}: non-numeric feature column(s) {bad[:3]}")
+        values = frame.to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            row, col = np.argwhere(~np.isfinite(values))[0]
+            raise BenchmarkError(
+                f"table {name!r}: non-finite value in sample {frame.index[row]!r}, feature {frame.columns[col]!r}"
+            )
+        joined[name] = frame
+    return joined
+
+
 def join_inputs(
     tables: Mapping[str, pd.DataFrame],
     labels: pd.Series,
@@ -112,58 +180,12 @@ def join_inputs(
         raise BenchmarkError(f"missing_types must be 'drop' or 'mask', got {missing_types!r}")
     _check_tables(tables)
     notes: list[str] = []
-    if missing_types == "mask":
-        shared = _union_ids(tables, notes)
-    else:
-        shared = _shared_ids(tables)
-        for name, table in tables.items():
-            if len(shared) < len(table.index):
-                notes.append(f"table {name!r}: {len(table.index) - len(shared)} of {len(table.index)} samples "
-                             "are not in every table and were dropped")
-    if labels.index.has_duplicates:
-        dup = labels.index[labels.index.duplicated()].unique()
-        raise BenchmarkError(f"labels: duplicated sample id(s) {list(dup[:3])}")
-    found = labels.reindex(shared)
-    missing = found.isna()
-    if missing.all():
-        raise BenchmarkError(
-            f"none of the {len(shared)} samples shared by the tables has a label "
-            f"(table ids e.g. {list(shared[:3])}, label ids e.g. {list(labels.index[:3])})"
-        )
-    share = float(missing.mean())
-    if share > max_missing_labels:
-        raise BenchmarkError(
-            f"{int(missing.sum())} of {len(shared)} samples ({share:.0%}) have no label, more than the allowed "
-            f"{max_missing_labels:.0%} (--max-missing-labels); first unlabelled: {list(shared[missing.to_numpy()][:3])}"
-        )
-    if missing.any():
-        notes.append(f"{int(missing.sum())} of {len(shared)} samples have no label and were dropped")
-    found = found[~missing].astype(str)
-    if drop_classes_below > 0:
-        counts = found.value_counts()
-        small = counts[counts < drop_classes_below]
-        if len(small):
-            notes.append(
-                "dropped class(es) with fewer than "
-                f"{drop_classes_below} samples: " + ", ".join(f"{c!r} ({n})" for c, n in small.items())
-            )
-            found = found[~found.isin(small.index)]
+    shared = _joined_ids(tables, missing_types, notes)
+    found = _without_small_classes(_labels_of(labels, shared, max_missing_labels, notes), drop_classes_below, notes)
     for note in notes:
         warnings.warn(note, stacklevel=2)
     ids = found.index
-    joined: dict[str, pd.DataFrame] = {}
-    for name, table in tables.items():
-        frame = table.loc[ids.intersection(table.index, sort=False)]
-        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-        if bad:
-            raise BenchmarkError(f"table {name!r}: non-numeric feature column(s) {bad[:3]}")
-        values = frame.to_numpy(dtype=float)
-        if not np.isfinite(values).all():
-            row, col = np.argwhere(~np.isfinite(values))[0]
-            raise BenchmarkError(
-                f"table {name!r}: non-finite value in sample {frame.index[row]!r}, feature {frame.columns[col]!r}"
-            )
-        joined[name] = frame
+    joined = _restricted(tables, ids)
     classes, y = np.unique(found.to_numpy(), return_inverse=True)
     held_by_all = all(len(frame) == len(ids) for frame in joined.values())
     return BenchmarkData(joined, np.asarray(ids, dtype=str), y.astype(np.int64), classes, tuple(notes),

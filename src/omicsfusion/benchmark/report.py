@@ -13,7 +13,8 @@ from omicsfusion.benchmark.runner import BenchmarkResult
 _COLUMNS = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"), ("auc", "AUC"), ("fit_s", "fit s"))
 
 
-def _cell(mean: float | None, sd: float | None, digits: int) -> str:
+def format_cell(mean: float | None, sd: float | None, digits: int) -> str:
+    """One table cell: ``mean ± sd`` with ``digits`` decimals, ``mean`` alone without ``sd``, ``n/a`` for NaN."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "n/a"
     return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
@@ -25,7 +26,7 @@ def format_table(result: BenchmarkResult) -> str:
     header = ["model"] + [auc_name if key == "auc" else name for key, name in _COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, s in result.summary.items():
-        cells = [_cell(s[k], s[f"{k}_sd"], 1 if k == "fit_s" else 3) for k, _ in _COLUMNS]
+        cells = [format_cell(s[k], s[f"{k}_sd"], 1 if k == "fit_s" else 3) for k, _ in _COLUMNS]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     meta = result.meta
     seeds = meta["seeds"]
@@ -39,7 +40,7 @@ def format_table(result: BenchmarkResult) -> str:
         lines += ["", "| paired difference (same seeds and splits) | accuracy | macro-F1 | AUC |", "|---|---|---|---|"]
         for name, d in result.paired.items():
             label = f"{name} (best baseline)" if d["best_baseline"] else name
-            cells = [_cell(d[k], d[f"{k}_sd"], 3) for k in ("accuracy", "macro_f1", "auc")]
+            cells = [format_cell(d[k], d[f"{k}_sd"], 3) for k in ("accuracy", "macro_f1", "auc")]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     for model, s in result.summary.items():

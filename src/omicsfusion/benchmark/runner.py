@@ -34,6 +34,7 @@ from omicsfusion.benchmark.inputs import BenchmarkData
 from omicsfusion.benchmark.models import CNNClassifier
 from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_problem
 from omicsfusion.data import FeatureNormalizer, OmicsPreprocessor, OmicsTable
+from omicsfusion.data.rendering import held_ids, normalized_rows
 
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
 ALL_MODELS = CNN_MODELS + TABULAR_MODELS
@@ -104,14 +105,10 @@ class _Fold:
         """
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for t in self.table.types:
-            held = [s for s in self.train_ids if self.table.has(t, s)]
+            held = held_ids(self.table, t, self.train_ids, "mask")
             norm = FeatureNormalizer(self.normalization).fit(self.table.rows(t, held), self.table.features(t))
             for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
-                values = np.zeros((len(ids), self.table.features(t).size), dtype=np.float32)
-                rows = [i for i, s in enumerate(ids) if self.table.has(t, s)]
-                if rows:
-                    values[rows] = norm.transform(self.table.rows(t, [ids[i] for i in rows]))
-                out.append(values)
+                out.append(normalized_rows(self.table, t, ids, norm, missing="mask"))
         return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
 
     def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.normalize import FeatureNormalizer
 from omicsfusion.data.preprocessor_file import FORMAT, PreprocessorFile
-from omicsfusion.data.rendering import MISSING, OmicsRendering, check_missing, layout_columns
+from omicsfusion.data.rendering import MISSING, OmicsRendering, check_missing, held_ids, layout_columns
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import LayoutWarning, OTLayout, coherent_signs, fit_shared_layout
 from omicsfusion.layout.grid import pixel_coordinates
@@ -101,7 +101,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         ids = table.all_sample_ids(types)
         rows, frames = {}, {}
         for t in types:
-            held = ids if self.missing == "raise" else [s for s in ids if table.has(t, s)]
+            held = held_ids(table, t, ids, self.missing)
             if len(held) < 2:
                 raise OmicsDataError(f"omics type {t!r} ({table.source(t)}) holds {len(held)} of the "
                                      f"{len(ids)} training samples; a layout needs at least 2")
@@ -176,7 +176,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         ids = table.all_sample_ids(self.types_)
         figures = {}
         for t in self.types_:
-            held = [s for s in ids if table.has(t, s)]
+            held = held_ids(table, t, ids, "mask")
             rows = self.normalized_rows(table, t, held) * np.sign(self.normalizers_[t].scale_)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", LayoutWarning)  # a shared layout's other types' features

@@ -28,6 +28,38 @@ def check_missing(missing: str) -> None:
         raise OmicsDataError(f"missing must be one of {MISSING}, got {missing!r}")
 
 
+def held_ids(table: OmicsTable, omics_type: str, sample_ids: Sequence[str], missing: str) -> list[str]:
+    """The ``sample_ids`` whose rows of a type are read: all under ``missing="raise"`` (an absent one
+    raises when read), those the type holds under ``"mask"``."""
+    check_missing(missing)
+    return [str(s) for s in sample_ids if missing == "raise" or table.has(omics_type, s)]
+
+
+def normalized_rows(
+    table: OmicsTable,
+    omics_type: str,
+    sample_ids: Sequence[str],
+    normalizer: FeatureNormalizer,
+    *,
+    fill_value: float = 0.0,
+    min_overlap: float = 0.5,
+    missing: str = "raise",
+) -> np.ndarray:
+    """``(n, F)`` rows of one type aligned by name to the normaliser's features, normalised.
+
+    Absent features get ``fill_value``. With ``missing="mask"`` a sample without a row of this type
+    gets zeros (the training mean under the z-scoring normalisations), so it carries no signal there.
+    """
+    ids = [str(s) for s in sample_ids]
+    held = held_ids(table, omics_type, ids, missing)
+    out = np.zeros((len(ids), normalizer.feature_names_.size), dtype=np.float32)
+    if held:
+        rows = table.aligned_rows(omics_type, held, normalizer.feature_names_, fill_value=fill_value,
+                                  min_overlap=min_overlap)
+        out[np.isin(ids, held)] = normalizer.transform(rows)
+    return out
+
+
 def layout_columns(layout: OTLayout, feature_names: np.ndarray) -> np.ndarray:
     """Column of each feature in ``layout``'s matrix, -1 where the layout did not place it."""
     return pd.Index(np.asarray(layout.feature_names_, str)).get_indexer(np.asarray(feature_names, str))
@@ -155,20 +187,9 @@ class OmicsRendering:
         min_overlap: float = 0.5,
         missing: str = "raise",
     ) -> np.ndarray:
-        """Normalised ``(n, F)`` rows of one type, features aligned by name (absent ones get ``fill_value``).
-
-        With ``missing="mask"`` a sample without a row of this type gets zeros (the training mean under
-        the z-scoring normalisations), so the absent type carries no signal for that sample.
-        """
-        check_missing(missing)
-        ids = [str(s) for s in sample_ids]
-        out = np.zeros((len(ids), self.feature_names(omics_type).size), dtype=np.float32)
-        held = [i for i, s in enumerate(ids) if missing == "raise" or table.has(omics_type, s)]
-        if held:
-            rows = table.aligned_rows(omics_type, [ids[i] for i in held], self.feature_names(omics_type),
-                                      fill_value=fill_value, min_overlap=min_overlap)
-            out[held] = self.normalize(omics_type, rows)
-        return out
+        """Normalised ``(n, F)`` rows of one type, features aligned by name (see :func:`normalized_rows`)."""
+        return normalized_rows(table, omics_type, sample_ids, self._normalizer(omics_type), fill_value=fill_value,
+                               min_overlap=min_overlap, missing=missing)
 
     def backproject(self, maps: np.ndarray, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Adjoint of :meth:`images` (after normalisation): per type ``A_c.T @ a_c``.

@@ -21,17 +21,17 @@ from .metrics import METRICS
 from .otlayout import METHODS, OTLayout
 
 
-def read_table(path: str, label_column: str | None) -> pd.DataFrame:
+def _table_frame(path: str, label_column: str | None) -> pd.DataFrame:
     """Samples x features frame of TABLE (the data layer's reader), without the label column."""
-    from omicsfusion.data import read_table as read_omics_table  # the data layer builds on layout, not back
+    from omicsfusion.data import read_table  # the data layer builds on layout, not back
 
-    frame = read_omics_table(path, exclude=[label_column] if label_column else ())
+    frame = read_table(path, exclude=[label_column] if label_column else ())
     return pd.DataFrame(frame.values, index=frame.ids, columns=frame.features)
 
 
 def _fit(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)  # the progress lines
-    table = read_table(args.table, args.label_column)
+    table = _table_frame(args.table, args.label_column)
     grid = "auto" if args.grid == "auto" else parse_grid(args.grid, table.shape[1])
     layout = OTLayout(grid=grid, method=args.method, metric=args.metric, random_state=args.seed, verbose=True,
                       impute=args.impute, min_overlap=args.min_overlap)
@@ -47,7 +47,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     layout = OTLayout.load(args.layout)
-    table = read_table(args.table, args.label_column)
+    table = _table_frame(args.table, args.label_column)
     if args.min_overlap is not None:
         layout.set_params(min_overlap=args.min_overlap)
     try:

@@ -44,7 +44,7 @@ from omicsfusion.data.tables import FEATURES_SUFFIX, display_names
 from omicsfusion.fileio import atomic_write
 
 __all__ = ["BLOCKS", "FORMATS", "GENE_POLICIES", "read_section", "export_spots", "section_splits", "spot_rows",
-           "MANIFEST"]
+           "MANIFEST", "PATH_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ GENE_POLICIES = ("intersect", "union")
 BLOCKS = "blocks"
 _SOURCE = "source.json"
 #: manifest columns holding paths (relative to the data set folder)
-_PATH_COLUMNS = ("path", "image", "annotations", "spots", "metadata")
+PATH_COLUMNS = ("path", "image", "annotations", "spots", "metadata")
 
 
 def _opt(row: Mapping, key: str):
@@ -74,7 +74,7 @@ def read_section(row: Mapping, base_dir: str | os.PathLike, where: str | None = 
     base = Path(base_dir)
     fmt = str(row.get("format", ""))
     where = where or f"section {str(row['section'])!r}"
-    for key in _PATH_COLUMNS:
+    for key in PATH_COLUMNS:
         value = _opt(row, key)
         if value is not None and not (base / str(value)).exists():
             raise SectionFileError(f"{where}: {key} {str(value)!r} not found ({base / str(value)})")

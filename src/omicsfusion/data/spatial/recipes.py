@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ import pandas as pd
 
 from omicsfusion.data.datalist import SECTIONS
 from omicsfusion.data.spatial.errors import SectionFileError, SpatialDataError
-from omicsfusion.data.spatial.export import _PATH_COLUMNS, BLOCKS, MANIFEST, export_spots
+from omicsfusion.data.spatial.export import BLOCKS, MANIFEST, PATH_COLUMNS, export_spots
 from omicsfusion.fileio import atomic_write
 
 __all__ = ["DATASETS", "prepare_runs"]
@@ -60,7 +60,7 @@ DATASETS: dict[str, dict[str, Any]] = {
 
 
 def _absolute(row: Mapping, base: Path) -> dict:
-    return {k: str((base / str(v)).resolve()) if k in _PATH_COLUMNS and isinstance(v, str) and v else v
+    return {k: str((base / str(v)).resolve()) if k in PATH_COLUMNS and isinstance(v, str) and v else v
             for k, v in row.items()}
 
 
@@ -133,6 +133,56 @@ def _counts(datalist: Mapping, class_names: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _config(dataset: str, max_genes: int, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The data set's entry of :data:`DATASETS` with ``overrides``: what ``bundle.json`` holds."""
+    if dataset not in DATASETS:
+        raise SpatialDataError(f"unknown data set {dataset!r}; use one of {sorted(DATASETS)}")
+    unknown = sorted(set(overrides) - set(DATASETS[dataset]))
+    if unknown:  # a typo would otherwise land in bundle.json unused
+        raise SpatialDataError(f"unknown override(s) {unknown} of data set {dataset!r}; "
+                               f"use {sorted(DATASETS[dataset])}")
+    return {**DATASETS[dataset], **overrides, "max_genes": int(max_genes), "phantom": None,
+            "allow_outside_dataset": True}  # the slides stay in the read-only source folder
+
+
+def _caught(name: str, report: dict, step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``step(*args, **kwargs)``, every warning it gives kept in ``report["warnings"][name]``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = step(*args, **kwargs)
+    report["warnings"][name] = [str(w.message) for w in caught]
+    return result
+
+
+def _prepare_split(out: Path, data: Path, experiment: str, seed: int, config: Mapping[str, Any],
+                   report: dict) -> dict[str, Any]:
+    """One split's spot export and datalist (``prepare_spatial`` without a layout): its ``splits.csv`` row."""
+    from omicsfusion.prepare import prepare_spatial
+
+    options = {k: config[k] for k in ("class_names", "annotation_column", "drop_classes", "block_split",
+                                      "max_genes", "allow_outside_dataset")}
+    name = f"{experiment}_seed{seed}"
+    split = out / "splits" / name
+    datalist = _caught(name, report, prepare_spatial, data, split / "spots", split / "datalist.json",
+                       split / "layout.npz", omics_types=[], seed=int(seed), **options)
+    for message in report["warnings"][name]:
+        logger.warning("%s: %s", name, message)
+    return {"name": name, "seed": int(seed), "experiment": experiment,
+            "dataset": os.path.relpath(data, out), "spots": os.path.relpath(split / "spots", out),
+            "datalist": os.path.relpath(datalist, out),
+            "table": os.path.relpath(split / "spots" / "omics" / "rna.parquet", out),
+            **_counts(json.loads(datalist.read_text()), config["class_names"])}
+
+
+def _export_a2(source: Path, out: Path, a2_scale: float, report: dict) -> None:
+    """her2st A2 (unlabelled) exported for inference; the share of its spot centres on tissue reported."""
+    _write_manifest(out / "data" / "A2", [her2st_section(source, "A2", labelled=False, scale=a2_scale)])
+    _caught("A2", report, export_spots, out / "data" / "A2", out / "A2" / "spots")
+    report["A2"] = {"image_scale": a2_scale, "spots_on_tissue": _on_tissue(out / "A2" / "spots")}
+    logger.info("A2 (unlabelled): image_scale %.4f, %.1f %% of its spot centres on tissue", a2_scale,
+                100 * report["A2"]["spots_on_tissue"])
+
+
 def prepare_runs(dataset: str, source_dir: str | os.PathLike, out_dir: str | os.PathLike,
                  seeds: Sequence[int] = (0, 1, 2), max_genes: int = 2000, a2_scale: float = HER2ST_SCALE,
                  **overrides) -> pd.DataFrame:
@@ -150,48 +200,16 @@ def prepare_runs(dataset: str, source_dir: str | os.PathLike, out_dir: str | os.
     Raises:
         SpatialDataError: an unknown ``dataset`` or override key, or a section the recipe needs is absent.
     """
-    from omicsfusion.prepare import prepare_spatial
-
-    if dataset not in DATASETS:
-        raise SpatialDataError(f"unknown data set {dataset!r}; use one of {sorted(DATASETS)}")
-    unknown = sorted(set(overrides) - set(DATASETS[dataset]))
-    if unknown:  # a typo would otherwise land in bundle.json unused
-        raise SpatialDataError(f"unknown override(s) {unknown} of data set {dataset!r}; "
-                               f"use {sorted(DATASETS[dataset])}")
+    config = _config(dataset, max_genes, overrides)
     source, out = Path(source_dir).resolve(), Path(out_dir).resolve()
-    config = {**DATASETS[dataset], **overrides, "max_genes": int(max_genes), "phantom": None,
-              "allow_outside_dataset": True}  # the slides stay in the read-only source folder
     experiments = dlpfc_experiments(source) if dataset == "dlpfc" else her2st_experiments(source)
-    options = {k: config[k] for k in ("class_names", "annotation_column", "drop_classes", "block_split",
-                                      "max_genes", "allow_outside_dataset")}
     rows, report = [], {"dataset": dataset, "source_dir": str(source), "bundle": config, "warnings": {}}
     for experiment, manifest in experiments.items():
         data = out / "data" / experiment
         _write_manifest(data, manifest)
-        for seed in seeds:
-            name = f"{experiment}_seed{seed}"
-            split = out / "splits" / name
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                datalist = prepare_spatial(data, split / "spots", split / "datalist.json", split / "layout.npz",
-                                           omics_types=[], seed=int(seed), **options)
-            report["warnings"][name] = [str(w.message) for w in caught]
-            for message in report["warnings"][name]:
-                logger.warning("%s: %s", name, message)
-            rows.append({"name": name, "seed": int(seed), "experiment": experiment,
-                         "dataset": os.path.relpath(data, out), "spots": os.path.relpath(split / "spots", out),
-                         "datalist": os.path.relpath(datalist, out),
-                         "table": os.path.relpath(split / "spots" / "omics" / "rna.parquet", out),
-                         **_counts(json.loads(datalist.read_text()), config["class_names"])})
+        rows += [_prepare_split(out, data, experiment, seed, config, report) for seed in seeds]
     if dataset == "her2st" and (source / "A2_unlabelled").is_dir():
-        _write_manifest(out / "data" / "A2", [her2st_section(source, "A2", labelled=False, scale=a2_scale)])
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            export_spots(out / "data" / "A2", out / "A2" / "spots")
-        report["warnings"]["A2"] = [str(w.message) for w in caught]
-        report["A2"] = {"image_scale": a2_scale, "spots_on_tissue": _on_tissue(out / "A2" / "spots")}
-        logger.info("A2 (unlabelled): image_scale %.4f, %.1f %% of its spot centres on tissue", a2_scale,
-                    100 * report["A2"]["spots_on_tissue"])
+        _export_a2(source, out, a2_scale, report)
     splits = pd.DataFrame(rows)
     atomic_write(out / "bundle.json", lambda p: p.write_text(json.dumps(config, indent=4) + "\n"))
     atomic_write(out / "splits.csv", lambda p: splits.to_csv(p, index=False))
