@@ -22,8 +22,7 @@ from monai.transforms import LoadImage
 
 from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from monailabel_task import BundleInferTask
-from omicsfusion.data.spatial import LoadSpotPatch
-from omicsfusion.transforms import CheckDicomSeriesd
+from omicsfusion.transforms import CheckDicomSeriesd, LoadSpotPatch
 
 TINY = {
     "pan_cancer_classification": {"phantom_size": 6, "max_epochs": 1, "batch_size": 8},
