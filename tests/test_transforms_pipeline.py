@@ -73,7 +73,8 @@ def test_channels_are_the_preprocessors_transform(files):
     assert img.meta["omics_channels"] == ["rna", "cnv"]
     vectors, meta = LoadOmics(tables, layout)("S0005")
     np.testing.assert_allclose(img.numpy(), pre.images(vectors, normalized=True), rtol=1e-6)
-    assert meta["omics_normalized_by"] == pre.fingerprint
+    assert [n.tolist() for n in meta["omics_features"].values()] == [pre.feature_names(t).tolist()
+                                                                      for t in pre.channel_names]
 
 
 def test_tables_are_shared(files):

@@ -153,13 +153,7 @@ class LoadOmics(Transform):
                 row = self.preprocessor.normalize(t, row[self._index[t]], sample_id)
                 row[self._absent[t]] = self.fill_value
             vectors[t] = row
-        meta = {
-            "omics_sample_id": sample_id,
-            "omics_features": self._features,
-            "omics_normalized_by": None if self.preprocessor is None else self.preprocessor.fingerprint,
-            "omics_missing": missing,
-        }
-        return vectors, meta
+        return vectors, {"omics_sample_id": sample_id, "omics_features": self._features, "omics_missing": missing}
 
 
 def _types(omics_types: Sequence[str] | None, tables: Any, preprocessor: OmicsPreprocessor | None) -> list[str]:
