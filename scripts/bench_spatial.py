@@ -4,7 +4,7 @@ For each slide size a one-section phantom (JPEG-compressed pyramidal TIFF in
 Space Ranger layout, ``--spots`` in-tissue spots) is written once, then a
 FRESH process reads it through the real reader and, per spot, reads a
 ``--patch-um`` patch at ``--patch-px`` (LoadSpotPatch: tiles only) and makes the
-spot's omics channel (LoadOmics -> OmicsToImage -> AlignToReference -> FuseChannels).
+spot's omics channel (OmicsChannels -> AlignToReference -> FuseChannels).
 The layout is fitted before timing. Peak RSS is the measuring process's ru_maxrss.
 
     PYTHONPATH=src python scripts/bench_spatial.py --sides 20000 40000 --spots 4000
@@ -25,9 +25,9 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
     import numpy as np
 
     from omicsfusion.data import OmicsPreprocessor, OmicsTable
-    from omicsfusion.data.spatial import LoadSpotPatch, read_spaceranger
+    from omicsfusion.data.spatial import read_spaceranger
     from omicsfusion.layout import OTLayout
-    from omicsfusion.transforms import AlignToReference, FuseChannels, LoadOmics, OmicsToImage
+    from omicsfusion.transforms import AlignToReference, FuseChannels, LoadSpotPatch, OmicsChannels
 
     t0 = time.perf_counter()
     sample = read_spaceranger(section, image="image.tif")
@@ -39,13 +39,12 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
                                             columns=[str(g) for g in sample.adata.var_names])})
     pre = OmicsPreprocessor(OTLayout(random_state=0)).fit(table.select(sample.barcodes))
     setup_s = time.perf_counter() - t0
-    load_patch, load_omics = LoadSpotPatch(patch_um, patch_px), LoadOmics(table)
-    to_image, align, fuse = OmicsToImage(pre), AlignToReference(), FuseChannels()
+    load_patch, omics_channels = LoadSpotPatch(patch_um, patch_px), OmicsChannels(table, pre)
+    align, fuse = AlignToReference(), FuseChannels()
     t0 = time.perf_counter()
     for barcode, (x, y) in zip(sample.barcodes, sample.xy, strict=True):
         patch = load_patch(sample.slide.path, x, y, sample.mpp)
-        vectors, meta = load_omics(barcode)
-        fused = fuse([patch, align(to_image(vectors, meta), patch)])
+        fused = fuse([patch, align(omics_channels(barcode), patch)])
     seconds = time.perf_counter() - t0
     return {"slide_px": list(sample.slide.shape), "levels": sample.slide.n_levels, "spots": len(sample.barcodes),
             "genes": int(counts.shape[1]), "fused_shape": list(fused.shape), "setup_s": round(setup_s, 1),

@@ -1,8 +1,8 @@
-"""Benchmark the omics path: LoadOmicsd -> OmicsToImaged -> AlignToReferenced.
+"""Benchmark the omics path: OmicsChannelsd (sample id -> channels on the reference's grid).
 
 Prints samples/s for 5,000 genes laid out on 64x64, aligned to 64x64 and
 224x224 slide patches and to a 96^3 volume; the layout step alone (per sample
-through ``OmicsToImage`` and vectorised through ``OmicsPreprocessor.images``);
+through ``OmicsChannels`` and vectorised through ``OmicsPreprocessor.images``);
 and the omics path of one batch as a share of one DenseNet121 training step
 on that batch. Targets (issue 3): >= 100,000 samples/s for the layout step
 at 5k genes -> 64x64; omics path <= 10% of a training step.
@@ -21,17 +21,10 @@ from pathlib import Path
 import torch
 from monai.data import MetaTensor
 from monai.networks.nets import DenseNet121
-from monai.transforms import Compose
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.layout import OTLayout, modular_table
-from omicsfusion.transforms import (
-    AlignToReferenced,
-    FuseChannelsd,
-    LoadOmicsd,
-    OmicsToImage,
-    OmicsToImaged,
-)
+from omicsfusion.transforms import FuseChannelsd, OmicsChannels, OmicsChannelsd
 
 
 def rate(fn, n_items: int, min_seconds: float = 1.0) -> float:
@@ -76,29 +69,16 @@ def main() -> None:
         vec = pre.normalize("rna", x)
         print(f"{'layout step, vectorised (images, 256 per call)':58s} "
               f"{rate(lambda: pre.images({'rna': vec}, normalized=True), len(vec)):12,.0f}")
-        to_image = OmicsToImage(layout)
-        one = {"rna": vec[0]}
-        print(f"{'layout step, per sample (OmicsToImage, raw vector)':58s} "
-              f"{rate(lambda: [to_image(one) for _ in range(200)], 200):12,.0f}")
-
-        loader_paths = {
-            "LoadOmicsd(tables) -> OmicsToImaged (align by name)": dict(tables=tables),
-            "LoadOmicsd(tables, preprocessor) -> OmicsToImaged": dict(tables=tables, preprocessor=layout),
-        }
-        for name, kw in loader_paths.items():
-            pipe = Compose([LoadOmicsd(keys="omics", **kw), OmicsToImaged(keys="omics", layout=layout)])
-            print(f"{name:58s} {rate(lambda p=pipe: [p({'omics': s}) for s in ids[:200]], 200):12,.0f}")
+        channels = OmicsChannels(tables, layout)
+        print(f"{'OmicsChannels, per sample (sample id -> grid channels)':58s} "
+              f"{rate(lambda: [channels(s) for s in ids[:200]], 200):12,.0f}")
 
         refs = {
             "64x64 patch": (3, 64, 64),
             "224x224 patch": (3, 224, 224),
             "96^3 volume (broadcast 2-D map)": (1, 96, 96, 96),
         }
-        omics_path = Compose([
-            LoadOmicsd(keys="omics", tables=tables, preprocessor=layout),
-            OmicsToImaged(keys="omics", layout=layout),
-            AlignToReferenced(keys="omics", ref_key="image"),
-        ])
+        omics_path = OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")
         fuse = FuseChannelsd(keys=["image", "omics"], name="image")
         per_sample_s = {}
         for name, shape in refs.items():

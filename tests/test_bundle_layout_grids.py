@@ -3,7 +3,7 @@
 A 5,000-gene DLPFC section (read with the Space Ranger reader, spots
 subsampled) goes through each bundle's omics preprocessing: the layout is
 fitted with the bundle's ``layout_params`` (a few embedding epochs, to stay
-cheap), then ``OmicsToImage`` and the bundle's own ``AlignToReferenced`` onto
+cheap), then ``OmicsChannels`` and an ``AlignToReferenced`` with the bundle's own settings onto
 its image shape. The map from features to network input is ``T = R A`` with
 non-negative ``A`` (layout) and ``R`` (alignment), so a feature reaches the
 network exactly when its entry of ``T^T 1`` (adjoint of layout + alignment
@@ -26,7 +26,7 @@ from monai.data import MetaTensor
 from omicsfusion.data import OmicsTable
 from omicsfusion.layout.grid import auto_grid
 from omicsfusion.prepare import preprocessor
-from omicsfusion.transforms import AlignToReferenced, OmicsToImage, SkippedPixelsError
+from omicsfusion.transforms import AlignToReferenced, OmicsChannels, SkippedPixelsError
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -55,14 +55,18 @@ def table() -> OmicsTable:
 
 
 def _bundle(name: str, **overrides: object) -> tuple[dict, tuple[int, ...], AlignToReferenced]:
-    """The bundle's layout params, network-input shape and configured ``AlignToReferenced`` (config ``overrides``)."""
+    """The bundle's layout params, network-input shape and the alignment its ``OmicsChannelsd`` is configured with
+    (config ``overrides`` applied)."""
     parser = ConfigParser()
     parser.read_config(str(REPO / "bundles" / name / "configs" / "train.json"))
     parser.update(overrides)
     parser["reference_shape"] = REFERENCE[name]
-    steps = parser["omics_preprocessing"]
-    at = next(i for i, step in enumerate(steps) if step["_target_"].endswith("AlignToReferenced"))
-    align = parser.get_parsed_content(f"omics_preprocessing#{at}")
+    steps = parser["omics_preprocessing"]["transforms"]
+    at = next(i for i, step in enumerate(steps) if step["_target_"].endswith("OmicsChannelsd"))
+    step = f"omics_preprocessing#transforms#{at}"
+    settings = {k: parser.get_parsed_content(f"{step}#{k}") for k in ("ref_key", "mode", "axis", "allow_skip")
+                if k in parser[step]}
+    align = AlignToReferenced(keys="omics", **settings)
     shape = tuple(int(s) for s in parser.get_parsed_content("reference_shape"))
     return dict(parser.get_parsed_content("layout_params")), shape, align
 
@@ -77,10 +81,7 @@ def test_every_placed_feature_reaches_the_network(table, name):
     placed = pre.feature_names("rna")
     assert placed.size > int(np.prod(pre.grid_))  # more genes than pixels: mass splitting
     reference = MetaTensor(torch.zeros(shape))
-    omics = OmicsToImage(pre)(
-        {"rna": table.row("rna", table.sample_ids()[0])},
-        {"omics_features": {"rna": table.features("rna")}, "omics_sample_id": table.sample_ids()[0]},
-    )
+    omics = OmicsChannels(table, pre)(table.sample_ids()[0])
     aligned = align({"omics": omics, align.ref_key: reference})["omics"]
     assert tuple(aligned.shape) == (1,) + shape[1:]
     assert (pre.matrix("rna").data > 0).all()  # A >= 0; the alignment only copies or averages

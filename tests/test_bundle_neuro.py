@@ -22,7 +22,7 @@ from omicsfusion.data import (
     VolumeDimensionError,
 )
 from omicsfusion.data.dicom import check_dicom_series, write_dicom_series
-from omicsfusion.transforms import CheckDicomSeriesd, CheckVolumed, MatchSequencesd
+from omicsfusion.transforms import CheckDicomSeries, CheckDicomSeriesd, CheckVolumed, MatchSequencesd
 
 BUNDLE = "neuro_mri_molecular"
 CONFIGS = BUNDLES / BUNDLE / "configs"
@@ -194,6 +194,8 @@ def test_mixed_dicom_series_folder_is_refused(tmp_path):
         path.rename(tmp_path / "mixed" / f"flair_{k}.dcm")
     with pytest.raises(MixedSeriesError, match="mixes 2 series"):
         _loader(["image"])({"image": str(tmp_path / "mixed")})
+    with pytest.raises(MixedSeriesError, match="mixes 2 series"):
+        CheckDicomSeries()(tmp_path / "mixed")
 
 
 def test_volume_with_nans_is_refused(tmp_path):

@@ -22,8 +22,7 @@ from monai.transforms import LoadImage
 
 from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from monailabel_task import BundleInferTask
-from omicsfusion.data.spatial import LoadSpotPatch
-from omicsfusion.transforms import CheckDicomSeriesd
+from omicsfusion.transforms import CheckDicomSeriesd, LoadSpotPatch
 
 def inference_config(bundle: str, base: Path) -> ConfigParser:
     """The bundle's inference.json with the run's folders, as ``monai.bundle run`` would see it."""

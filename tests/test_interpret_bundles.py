@@ -148,7 +148,7 @@ def test_spatial_saliency_explains_a_chosen_section_with_the_spot_truth(spatial)
         assert overlay.size == (32, 32) and overlay.mode == "RGB"
         overlay = np.asarray(overlay, dtype=float) / 255.0
     # the overlay is drawn on the patch as a viewer shows it (rows = y), not on its transpose
-    from omicsfusion.data.spatial import LoadSpotPatch
+    from omicsfusion.transforms import LoadSpotPatch
 
     spot = next(r for r in test_rows if r["omics"] == row["sample_id"])
     slide = os.path.normpath(base / "models" / "spots" / spot["image"])

@@ -32,7 +32,7 @@ from omicsfusion.data import (
 from omicsfusion.data.spatial import open_slide
 from omicsfusion.interpret.runner import load_checkpoint
 from omicsfusion.layout import LayoutError
-from omicsfusion.transforms import CheckImageSized
+from omicsfusion.transforms import CheckImageSize, CheckImageSized
 
 BUNDLE = "pan_cancer_classification"
 SIDE = 50_000
@@ -174,6 +174,10 @@ def test_pixel_bomb_is_refused_before_the_bundle_loads_it(bomb):
     pattern = rf"bomb\.{bomb.suffix[1:]}: header claims 50000 x 50000 = 2,500,000,000 pixels"
     with pytest.raises(ImageTooLargeError, match=pattern):
         CheckImageSized(keys="image")({"image": str(bomb)})
+    with pytest.raises(ImageTooLargeError, match=pattern):
+        CheckImageSize()(bomb)
+    loaded = np.zeros((3, 8, 8), np.float32)  # an image already in memory (MONAI Label) is not a file to check
+    assert CheckImageSize(max_pixels=1)(loaded) is loaded
     parser = ConfigParser()
     parser.read_config(str(BUNDLES / BUNDLE / "configs" / "train.json"))
     loading = parser.get_parsed_content("train#image_preprocessing")  # CheckImageSized, LoadImaged, ...

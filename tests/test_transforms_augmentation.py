@@ -21,11 +21,9 @@ from monai.transforms import (
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.layout import OTLayout, modular_table
 from omicsfusion.transforms import (
-    AlignToReferenced,
     FuseChannelsd,
-    LoadOmicsd,
     OmicsAugmentationError,
-    OmicsToImaged,
+    OmicsChannelsd,
     check_omics_augmentation,
 )
 
@@ -41,13 +39,11 @@ def setup():
 def _pipeline(table, pre, augment):
     """The example training pipeline (see docs/transforms.md)."""
     return check_omics_augmentation(Compose([
-        LoadOmicsd(keys="omics", tables=table),
-        OmicsToImaged(keys="omics", layout=pre),
         # image-only augmentation BEFORE fusion: intensity and spatial
         ScaleIntensityd(keys="image"),
         RandGaussianNoised(keys="image", prob=1.0, std=0.05),
         RandRotate90d(keys="image", prob=1.0, max_k=1, spatial_axes=(0, 1)),
-        AlignToReferenced(keys="omics", ref_key="image"),  # aligns to the augmented image grid
+        OmicsChannelsd(keys="omics", tables=table, layout=pre, ref_key="image"),  # on the augmented image grid
         FuseChannelsd(keys=["image", "omics"], name="image"),
         # spatial augmentation of the fused tensor as a whole: omics pixels move with the image
         *augment,

@@ -9,7 +9,7 @@ import torch
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.transforms import Compose, ConcatItemsd
 
-from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsPreprocessor, OmicsTable
+from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsDataError, OmicsPreprocessor, OmicsTable
 from omicsfusion.layout import OTLayout, modular_table
 from omicsfusion.transforms import (
     AlignToReference,
@@ -17,9 +17,8 @@ from omicsfusion.transforms import (
     FuseChannels,
     FuseChannelsd,
     LoadOmics,
-    LoadOmicsd,
-    OmicsToImage,
-    OmicsToImaged,
+    OmicsChannels,
+    OmicsChannelsd,
     ReferenceShapeError,
     SkippedPixelsError,
 )
@@ -49,18 +48,15 @@ def _image(shape=(3, 32, 24)) -> MetaTensor:
 def test_array_and_dict_transforms_agree(files):
     tables, layout = files
     ref = _image()
-    vectors, meta = LoadOmics(tables)("S0001")
-    omics = OmicsToImage(layout)(vectors, meta)
+    omics = OmicsChannels(tables, layout)("S0001")
     aligned = AlignToReference()(omics, ref)
     fused = FuseChannels()([ref, aligned])
     pipeline = Compose([
-        LoadOmicsd(keys="omics", tables=tables),
-        OmicsToImaged(keys="omics", layout=layout),
-        AlignToReferenced(keys="omics", ref_key="image"),
+        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image"),
         FuseChannelsd(keys=["image", "omics"], name="image"),
     ])
     out = pipeline({"image": ref, "omics": "S0001", "label": 1})
-    assert "omics_meta_dict" not in out
+    assert sorted(out) == ["image", "label", "omics"]  # nothing travels beside the data
     torch.testing.assert_close(out["image"].as_tensor(), fused.as_tensor())
     assert out["image"].meta["channel_names"] == ["image_0", "image_1", "image_2", "rna", "cnv"]
     assert out["image"].meta["n_image_channels"] == 3
@@ -68,47 +64,47 @@ def test_array_and_dict_transforms_agree(files):
     torch.testing.assert_close(out["image"].affine, AFFINE)
 
 
-def test_preprocessor_in_loader_gives_the_same_image(files):
+def test_channels_are_the_preprocessors_transform(files):
     tables, layout = files
-    raw = OmicsToImage(layout)(*LoadOmics(tables)("S0005"))
-    fast = OmicsToImage(layout)(*LoadOmics(tables, preprocessor=layout)("S0005"))
-    torch.testing.assert_close(raw.as_tensor(), fast.as_tensor())
+    img = OmicsChannels(tables, layout)("S0005")
     pre = OmicsPreprocessor.cached(layout)
     table = OmicsTable.cached(tables)
-    np.testing.assert_allclose(raw.numpy(), pre.transform(table.select(["S0005"]))[0], rtol=1e-5, atol=1e-6)
-    assert raw.meta["omics_channels"] == ["rna", "cnv"]
+    np.testing.assert_allclose(img.numpy(), pre.transform(table.select(["S0005"]))[0], rtol=1e-5, atol=1e-6)
+    assert img.meta["omics_channels"] == ["rna", "cnv"]
+    vectors, meta = LoadOmics(tables, layout)("S0005")
+    np.testing.assert_allclose(img.numpy(), pre.images(vectors, normalized=True), rtol=1e-6)
+    assert [n.tolist() for n in meta["omics_features"].values()] == [pre.feature_names(t).tolist()
+                                                                      for t in pre.channel_names]
 
 
-def test_tables_are_shared_and_layout_files_must_agree(files, tmp_path):
+def test_tables_are_shared(files):
     tables, layout = files
-    assert LoadOmicsd(keys="omics", tables=tables).loader.table is LoadOmics(tables, layout).table
-    table = OmicsTable.cached(tables)
-    other = OmicsPreprocessor(OTLayout(method="random", grid=(8, 8), random_state=3))
-    other.fit(table.select(table.sample_ids()[:20]))
-    other_file = other.save(tmp_path / "other.npz")
-    vectors, meta = LoadOmics(tables, preprocessor=other_file)("S0001")
-    with pytest.raises(FeatureMismatchError, match="different layout file"):
-        OmicsToImage(layout)(vectors, meta)
+    step = OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")
+    assert step.channels.loader.table is LoadOmics(tables, layout).table
 
 
-def test_omics_type_subset(files):
+def test_omics_type_subset_reads_only_its_tables(files, tmp_path):
     tables, layout = files
-    img = OmicsToImage(layout, omics_types=["cnv"])(*LoadOmics(tables)("S0003"))
-    full = OmicsToImage(layout)(*LoadOmics(tables)("S0003"))
+    img = OmicsChannels(tables, layout, omics_types=["cnv"])("S0003")
+    full = OmicsChannels(tables, layout)("S0003")
     assert img.shape == (1, 8, 8) and img.meta["omics_channels"] == ["cnv"]
     torch.testing.assert_close(img[0].as_tensor(), full[1].as_tensor())
+    unread = {**tables, "rna": str(tmp_path / "absent.csv")}
+    assert OmicsChannels(unread, layout, omics_types=["cnv"])("S0003").shape == (1, 8, 8)
+    with pytest.raises(OmicsDataError, match=r"omics types \['meth'\] not in the layout file"):
+        OmicsChannels(tables, layout, omics_types=["meth"])
 
 
 def test_missing_sample_raises_or_zero_fills(files):
     tables, layout = files
     with pytest.raises(MissingSampleError, match=r"'S0002'.*'cnv'.*cnv\.csv"):
-        LoadOmicsd(keys="omics", tables=tables)({"omics": "S0002"})
-    d = LoadOmicsd(keys="omics", tables=tables, on_missing="zeros")({"omics": "S0002"})
-    img = OmicsToImaged(keys="omics", layout=layout)(d)["omics"]
+        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")(
+            {"omics": "S0002", "image": _image()})
+    img = OmicsChannels(tables, layout, on_missing="zeros")("S0002")
     assert img.meta["omics_missing"] is True
     np.testing.assert_array_equal(img.meta["omics_missing_channels"], [False, True])
     assert float(img[1].abs().sum()) == 0.0 and float(img[0].abs().sum()) > 0
-    ok = OmicsToImage(layout)(*LoadOmics(tables, on_missing="zeros")("S0001"))
+    ok = OmicsChannels(tables, layout, on_missing="zeros")("S0001")
     assert ok.meta["omics_missing"] is False
 
 
@@ -118,15 +114,32 @@ def test_layout_feature_mismatch_is_named(files, tmp_path):
     other.columns = [f"X{j}" for j in range(50)]
     other.to_csv(tmp_path / "rna.csv")
     with pytest.raises(FeatureMismatchError, match=r"omics table 'rna' \(.*rna\.csv\): 0 of \d+ layout features"):
-        LoadOmics({"rna": tmp_path / "rna.csv", "cnv": files[0]["cnv"]}, preprocessor=layout)
-    vectors, meta = LoadOmics({"rna": tmp_path / "rna.csv"})("S0001")
-    with pytest.raises(FeatureMismatchError, match=r"omics type 'rna' vectors \(sample 'S0001'\): 0 of \d+ layout"):
-        OmicsToImage(layout, omics_types=["rna"])(vectors, meta)
+        OmicsChannels({"rna": tmp_path / "rna.csv", "cnv": files[0]["cnv"]}, layout)
+    with pytest.raises(FeatureMismatchError, match=r"preprocessor types \['cnv'\] are not in the omics table"):
+        OmicsChannels({"rna": files[0]["rna"]}, layout)
+
+
+def test_without_track_meta_plain_tensors_come_out(files):
+    from monai.data import set_track_meta
+
+    tables, layout = files
+    ref = _image((1, 16, 16))
+    set_track_meta(False)
+    try:
+        omics = OmicsChannels(tables, layout)("S0001")
+        aligned = AlignToReference()(omics, ref)
+        fused = FuseChannels()([ref.as_tensor(), aligned])
+    finally:
+        set_track_meta(True)
+    assert not isinstance(omics, MetaTensor) and not isinstance(aligned, MetaTensor)
+    assert not isinstance(fused, MetaTensor) and fused.shape == (3, 16, 16)
+    tracked = FuseChannels()([ref, AlignToReference()(OmicsChannels(tables, layout)("S0001"), ref)])
+    torch.testing.assert_close(fused, tracked.as_tensor())
 
 
 def test_align_2d_nearest_blocks_and_meta(files):
     tables, layout = files
-    omics = OmicsToImage(layout)(*LoadOmics(tables)("S0001"))
+    omics = OmicsChannels(tables, layout)("S0001")
     ref = _image((3, 32, 24))
     out = AlignToReference()(omics, ref)
     assert out.shape == (2, 32, 24)
@@ -184,9 +197,7 @@ def test_bad_reference_dims_are_named():
 def test_fused_batches_collate(files):
     tables, layout = files
     pipeline = Compose([
-        LoadOmicsd(keys="omics", tables=tables),
-        OmicsToImaged(keys="omics", layout=layout),
-        AlignToReferenced(keys="omics", ref_key="image"),
+        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image"),
         FuseChannelsd(keys=["image", "omics"], name="image"),
     ])
     data = [{"image": _image((1, 16, 16)), "omics": f"S{i:04d}", "label": i % 2} for i in (0, 1, 3, 4)]
@@ -198,22 +209,11 @@ def test_fused_batches_collate(files):
 def test_concat_itemsd_also_works(files):
     """MONAI's ConcatItemsd gives the same tensor (without the channel bookkeeping)."""
     tables, layout = files
-    steps = [LoadOmicsd(keys="omics", tables=tables), OmicsToImaged(keys="omics", layout=layout),
-             AlignToReferenced(keys="omics", ref_key="image")]
-    d = Compose(steps)({"image": _image((1, 16, 16)), "omics": "S0004"})
+    d = OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")(
+        {"image": _image((1, 16, 16)), "omics": "S0004"})
     a = ConcatItemsd(keys=["image", "omics"], name="fused")(d)["fused"]
     b = FuseChannelsd(keys=["image", "omics"], name="fused")(d)["fused"]
     torch.testing.assert_close(a.as_tensor(), b.as_tensor())
-
-
-def test_vectors_without_meta_must_match_layout(files):
-    _, layout = files
-    pre = OmicsPreprocessor.cached(layout)
-    vectors = {t: np.zeros(pre.feature_names(t).size, np.float32) for t in pre.channel_names}
-    assert OmicsToImage(layout)(vectors).shape == (2, 8, 8)
-    vectors["rna"] = pd.Series(np.zeros(3)).to_numpy()
-    with pytest.raises(FeatureMismatchError, match="'rna': vector has 3 features"):
-        OmicsToImage(layout)(vectors)
 
 
 def test_bundle_config_snippet(files, tmp_path):
@@ -233,9 +233,8 @@ def test_bundle_config_snippet(files, tmp_path):
             "transforms": [
                 {"_target_": "LoadImaged", "keys": "image", "image_only": True},
                 {"_target_": "EnsureChannelFirstd", "keys": "image", "channel_dim": "no_channel"},
-                {"_target_": "omicsfusion.transforms.LoadOmicsd", "keys": "omics", "tables": "@omics_tables"},
-                {"_target_": "omicsfusion.transforms.OmicsToImaged", "keys": "omics", "layout": "@layout_file"},
-                {"_target_": "omicsfusion.transforms.AlignToReferenced", "keys": "omics", "ref_key": "image"},
+                {"_target_": "omicsfusion.transforms.OmicsChannelsd", "keys": "omics", "tables": "@omics_tables",
+                 "layout": "@layout_file", "ref_key": "image"},
                 {"_target_": "omicsfusion.transforms.FuseChannelsd", "keys": ["image", "omics"], "name": "image"},
             ],
         },

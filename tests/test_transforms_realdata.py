@@ -19,10 +19,8 @@ from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Resized, 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.layout import OTLayout
 from omicsfusion.transforms import (
-    AlignToReferenced,
     FuseChannelsd,
-    LoadOmicsd,
-    OmicsToImaged,
+    OmicsChannelsd,
     omics_feature_attributions,
 )
 
@@ -73,9 +71,7 @@ def test_xenium_h5ad_cell_patch(tmp_path):
         LoadImaged(keys="image", image_only=True),
         EnsureChannelFirstd(keys="image"),
         SpatialCropd(keys="image", roi_center=centre, roi_size=(96, 96)),
-        LoadOmicsd(keys="omics", tables=tables, preprocessor=layout),
-        OmicsToImaged(keys="omics", layout=layout),
-        AlignToReferenced(keys="omics", ref_key="image"),
+        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image"),
         FuseChannelsd(keys=["image", "omics"], name="image", image_channel_names=["R", "G", "B"]),
     ])
     out = pipeline({"image": str(XENIUM / "NCBI858.jpg"), "omics": cell})["image"]
@@ -96,9 +92,7 @@ def test_tcga_mri_nrrd_volume_reference(molecular):
         LoadImaged(keys="image", image_only=True),
         EnsureChannelFirstd(keys="image"),
         Resized(keys="image", spatial_size=(64, 64, 25)),
-        LoadOmicsd(keys="omics", tables=tables, exclude=NOT_FEATURES),
-        OmicsToImaged(keys="omics", layout=layout),
-        AlignToReferenced(keys="omics", ref_key="image", axis=-1),
+        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image", exclude=NOT_FEATURES, axis=-1),
         FuseChannelsd(keys=["image", "omics"], name="fused"),
     ])
     d = pipeline({"image": str(MRI / "brain1_image.nrrd"), "omics": "TCGA-02-0003"})
@@ -123,9 +117,7 @@ def test_tcga_he_tile_2d_reference(molecular, mode):
         LoadImaged(keys="image", image_only=True),
         EnsureChannelFirstd(keys="image"),
         Resized(keys="image", spatial_size=(256, 256)),
-        LoadOmicsd(keys="omics", tables=tables, exclude=NOT_FEATURES),
-        OmicsToImaged(keys="omics", layout=layout),
-        AlignToReferenced(keys="omics", ref_key="image", mode=mode),
+        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image", exclude=NOT_FEATURES, mode=mode),
         FuseChannelsd(keys=["image", "omics"], name="image"),
     ])
     out = pipeline({"image": str(tile), "omics": tile.name[:12]})["image"]

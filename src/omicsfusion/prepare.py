@@ -1,7 +1,9 @@
 """Bundle preparation: data, datalist and fitted layouts exist before training.
 
-A bundle's ``train.json`` calls :func:`prepare_classification` in its
-``initialize`` step, so ``python -m monai.bundle run`` works with no arguments
+A bundle's ``train.json`` holds a ``prepare`` block (``_target_``
+:func:`prepare_classification` or :func:`prepare_spatial`, one named key per
+argument) that its ``initialize`` step references, so
+``python -m monai.bundle run`` works with no arguments
 on a fresh clone: an empty ``dataset_dir`` gets the bundle's phantom, a missing
 datalist is built from ``samples.csv`` with a stratified, seeded split and
 stored next to the checkpoint (the split belongs to the model), and the omics

@@ -56,7 +56,7 @@ class FusedBundleInferenceOperator(MonaiBundleInferenceOperator):
     The SDK operator receives only the network inputs named in the bundle metadata and hands
     the first to the inferer, the rest as keyword arguments. A fused bundle's network has one
     input, the fused image, built by its preprocessing from the image AND the omics sample id
-    (``LoadOmicsd`` ... ``FuseChannelsd``); so the id arrives on its own port and joins the
+    (``OmicsChannelsd`` ... ``FuseChannelsd``); so the id arrives on its own port and joins the
     dictionary the preprocessing sees, and the network still gets one tensor.
 
     Args:

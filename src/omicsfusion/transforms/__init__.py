@@ -2,8 +2,9 @@
 
 ``array`` does the work, ``dictionary`` wraps it (MONAI style); ``guard``
 enforces the augmentation rule; ``attribution`` maps fused-input
-attributions back to omics features; ``volume`` checks loaded MRI volumes;
-``readers`` reads a folder of TIFF slices as one volume.
+attributions back to omics features; ``inputs`` checks image files before
+loading and ``volume`` checks loaded MRI volumes; ``patches`` reads spot
+patches from slides; ``readers`` reads a folder of TIFF slices as one volume.
 """
 
 from omicsfusion.transforms.array import (
@@ -11,12 +12,15 @@ from omicsfusion.transforms.array import (
     AlignToReference,
     FuseChannels,
     LoadOmics,
-    OmicsToImage,
+    OmicsChannels,
     ReferenceShapeError,
     SkippedPixelsError,
 )
 from omicsfusion.transforms.attribution import omics_feature_attributions
 from omicsfusion.transforms.dictionary import (
+    AlignToReferenced,
+    AlignToReferenceD,
+    AlignToReferenceDict,
     CheckDicomSeriesd,
     CheckDicomSeriesD,
     CheckDicomSeriesDict,
@@ -26,25 +30,24 @@ from omicsfusion.transforms.dictionary import (
     CheckVolumed,
     CheckVolumeD,
     CheckVolumeDict,
-    MatchSequencesd,
-    MatchSequencesD,
-    MatchSequencesDict,
-    AlignToReferenced,
-    AlignToReferenceD,
-    AlignToReferenceDict,
     FuseChannelsd,
     FuseChannelsD,
     FuseChannelsDict,
-    LoadOmicsd,
-    LoadOmicsD,
-    LoadOmicsDict,
-    OmicsToImaged,
-    OmicsToImageD,
-    OmicsToImageDict,
+    LoadSpotPatchd,
+    LoadSpotPatchD,
+    LoadSpotPatchDict,
+    MatchSequencesd,
+    MatchSequencesD,
+    MatchSequencesDict,
+    OmicsChannelsd,
+    OmicsChannelsD,
+    OmicsChannelsDict,
 )
+from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
+from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
+from omicsfusion.transforms.patches import LoadSpotPatch
 from omicsfusion.transforms.readers import SliceFolderReader
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences
-from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
 
 __all__ = [
     "OMICS_META_KEYS",
@@ -52,9 +55,11 @@ __all__ = [
     "AlignToReferenceD",
     "AlignToReferenceDict",
     "AlignToReferenced",
+    "CheckDicomSeries",
     "CheckDicomSeriesD",
     "CheckDicomSeriesDict",
     "CheckDicomSeriesd",
+    "CheckImageSize",
     "CheckImageSizeD",
     "CheckImageSizeDict",
     "CheckImageSized",
@@ -67,18 +72,19 @@ __all__ = [
     "FuseChannelsDict",
     "FuseChannelsd",
     "LoadOmics",
-    "LoadOmicsD",
-    "LoadOmicsDict",
-    "LoadOmicsd",
+    "LoadSpotPatch",
+    "LoadSpotPatchD",
+    "LoadSpotPatchDict",
+    "LoadSpotPatchd",
     "MatchSequences",
     "MatchSequencesD",
     "MatchSequencesDict",
     "MatchSequencesd",
     "OmicsAugmentationError",
-    "OmicsToImage",
-    "OmicsToImageD",
-    "OmicsToImageDict",
-    "OmicsToImaged",
+    "OmicsChannels",
+    "OmicsChannelsD",
+    "OmicsChannelsDict",
+    "OmicsChannelsd",
     "ReferenceShapeError",
     "SkippedPixelsError",
     "SliceFolderReader",

@@ -1,10 +1,12 @@
 """Array transforms that turn omics rows into image channels aligned with a reference.
 
-``LoadOmics`` (sample id -> vectors) -> ``OmicsToImage`` (vectors -> ``(C, *grid)``
-via the fitted layouts) -> ``AlignToReference`` (-> the reference image's
-spatial grid, 2-D or 3-D, with its meta and affine) -> ``FuseChannels``
-(image channels first, omics channels last). Following MONAI, these classes
-do the work and :mod:`omicsfusion.transforms.dictionary` wraps them.
+``OmicsChannels`` (sample id -> ``(C, *grid)`` via the fitted layouts; it
+reads rows with ``LoadOmics``) -> ``AlignToReference`` (-> the reference
+image's spatial grid, 2-D or 3-D, with its meta, affine and applied
+operations) -> ``FuseChannels`` (image channels first, omics channels last).
+Following MONAI, these classes do the work and
+:mod:`omicsfusion.transforms.dictionary` wraps them; with ``get_track_meta()``
+off they return plain tensors.
 
 Meta keys written (all omics keys start with ``omics_``):
 ``omics_channels`` (list of omics types in channel order),
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from monai.data import MetaTensor
+from monai.data.meta_obj import get_track_meta
 from monai.transforms import Transform
 from monai.utils import TransformBackends
 
@@ -32,13 +35,12 @@ from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.errors import TransformError
-from omicsfusion.layout.inputs import match_features
 
 __all__ = [
     "ReferenceShapeError",
     "SkippedPixelsError",
     "LoadOmics",
-    "OmicsToImage",
+    "OmicsChannels",
     "AlignToReference",
     "FuseChannels",
     "OMICS_META_KEYS",
@@ -74,25 +76,32 @@ class LoadOmics(Transform):
     """Sample id -> ``({type: float32 vector}, meta)`` from a process-wide cached table.
 
     Without ``preprocessor`` the vectors are the table's raw rows (read-only,
-    in the table's feature order; ``meta["omics_features"]`` names them) and
-    :class:`OmicsToImage` aligns and normalises them. With ``preprocessor``
-    they are already aligned to its features and normalised (faster; the
-    alignment index is computed once here).
+    in the table's feature order; ``meta["omics_features"]`` names them). With
+    ``preprocessor`` they are aligned to its features by name (the index is
+    computed once, here) and normalised, ready for its layout matrices:
+    :class:`OmicsChannels` builds on that.
 
     Args:
         tables: an :class:`OmicsTable` or a mapping type -> file path (read
             once per process via :meth:`OmicsTable.cached`) or DataFrame.
         preprocessor: optional fitted :class:`OmicsPreprocessor` or its file.
+        omics_types: the types to read, in order (default: all the
+            preprocessor's types, or all the table's); a mapping of files is
+            read for these types only.
         id_column: sample-id column of the table files (see ``OmicsTable``).
         layer: AnnData layer to read instead of ``X``.
         exclude: table columns to leave out (see ``OmicsTable``).
         on_missing: ``"raise"`` (default) raises :class:`MissingSampleError`
-            naming the sample and file; ``"zeros"`` yields a zero vector, the
-            type is listed in ``meta["omics_missing"]`` and becomes an
-            all-zero channel with ``omics_missing=True`` in the image meta.
+            naming the sample and file; ``"zeros"`` yields a zero vector and
+            lists the type in ``meta["omics_missing"]``.
         fill_value: value (in normalised units: 0 is the training mean under
             z-score) for layout features absent from the table.
         min_overlap: least share of layout features the table must hold.
+
+    Raises:
+        OmicsDataError: an omics type is not in the preprocessor (or tables).
+        FeatureMismatchError: the table lacks a type of the preprocessor, or
+            holds fewer than ``min_overlap`` of its features.
     """
 
     backend = [TransformBackends.NUMPY]
@@ -101,6 +110,7 @@ class LoadOmics(Transform):
         self,
         tables: OmicsTable | Mapping[str, Any],
         preprocessor: OmicsPreprocessor | PathLike | None = None,
+        omics_types: Sequence[str] | None = None,
         id_column: str | Mapping[str, str] | None = None,
         layer: str | Mapping[str, str] | None = None,
         exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
@@ -110,22 +120,23 @@ class LoadOmics(Transform):
     ) -> None:
         if on_missing not in ("raise", "zeros"):
             raise ValueError(f"on_missing must be 'raise' or 'zeros', got {on_missing!r}")
-        self.table = _table(tables, id_column, layer, exclude)
         self.preprocessor = None if preprocessor is None else _preprocessor(preprocessor)
+        self.types = _types(omics_types, tables, self.preprocessor)
+        if isinstance(tables, Mapping):
+            tables = {t: tables[t] for t in self.types if t in tables}
+        self.table = _table(tables, id_column, layer, exclude)
         self.on_missing = on_missing
         self.fill_value = float(fill_value)
         if self.preprocessor is None:
-            self.types = list(self.table.types)
             self._features = {t: self.table.features(t) for t in self.types}
-        else:
-            absent = [t for t in self.preprocessor.channel_names if t not in self.table.types]
-            if absent:
-                raise FeatureMismatchError(f"preprocessor types {absent} are not in the omics table {self.table.types}")
-            self.types = self.preprocessor.channel_names
-            self._features = {t: self.preprocessor.feature_names(t) for t in self.types}
-            self._index = {t: self.table.feature_index(t, self._features[t], min_overlap) for t in self.types}
-            self._absent = {t: np.flatnonzero(i < 0) for t, i in self._index.items()}
-            self._index = {t: np.maximum(i, 0) for t, i in self._index.items()}
+            return
+        absent = [t for t in self.types if t not in self.table.types]
+        if absent:
+            raise FeatureMismatchError(f"preprocessor types {absent} are not in the omics table {self.table.types}")
+        self._features = {t: self.preprocessor.feature_names(t) for t in self.types}
+        index = {t: self.table.feature_index(t, self._features[t], min_overlap) for t in self.types}
+        self._absent = {t: np.flatnonzero(i < 0) for t, i in index.items()}
+        self._index = {t: np.maximum(i, 0) for t, i in index.items()}
 
     def __call__(self, sample_id: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         sample_id = str(sample_id)
@@ -142,117 +153,81 @@ class LoadOmics(Transform):
                 row = self.preprocessor.normalize(t, row[self._index[t]], sample_id)
                 row[self._absent[t]] = self.fill_value
             vectors[t] = row
-        meta = {
-            "omics_sample_id": sample_id,
-            "omics_features": self._features,
-            "omics_normalized_by": None if self.preprocessor is None else self.preprocessor.fingerprint,
-            "omics_missing": missing,
-        }
-        return vectors, meta
+        return vectors, {"omics_sample_id": sample_id, "omics_features": self._features, "omics_missing": missing}
 
 
-class OmicsToImage(Transform):
-    """Vectors per omics type -> ``(C_omics, *grid)`` float32 MetaTensor via the fitted layouts.
+def _types(omics_types: Sequence[str] | None, tables: Any, preprocessor: OmicsPreprocessor | None) -> list[str]:
+    """The requested omics types, checked against the preprocessor (or, without one, the tables)."""
+    known = preprocessor.channel_names if preprocessor is not None else list(
+        tables.types if isinstance(tables, OmicsTable) else tables)
+    types = list(known) if omics_types is None else [str(t) for t in omics_types]
+    unknown = [t for t in types if t not in known]
+    if unknown:
+        where = "the layout file" if preprocessor is not None else "the omics tables"
+        raise OmicsDataError(f"omics types {unknown} not in {where}; it has {list(known)}")
+    return types
+
+
+class OmicsChannels(Transform):
+    """Sample id -> ``(C_omics, *grid)`` float32 omics channels through the fitted layouts.
+
+    One step from the datalist's sample id to the channels, so no vectors
+    travel between transforms: each type's table row is aligned to the
+    layout's features by name (index computed once, when built), normalised
+    with the training statistics and mapped through the layout matrix
+    (``image = reshape(A_c @ x_c)``). A type without a row (``on_missing=
+    "zeros"``) becomes an all-zero channel.
 
     Args:
+        tables: an :class:`OmicsTable` or a mapping type -> file path (read
+            once per process) or DataFrame.
         layout: fitted :class:`OmicsPreprocessor` or its ``.npz`` file (the
             bundle's ``models/layout.npz``; loaded once per process).
         omics_types: which types become channels, in order (default all the
-            preprocessor's types) - e.g. a modality subset for an ablation.
-        fill_value: value (normalised units) for layout features absent from
-            the vectors' feature names.
-        min_overlap: least share of layout features the vectors must name.
+            layout's types), e.g. a modality subset for an ablation.
+        Other arguments: see :class:`LoadOmics`.
 
-    ``__call__(vectors, meta=None)``: ``meta`` is what :class:`LoadOmics`
-    returns; without it the vectors must already hold the preprocessor's
-    features in order (raw, i.e. not yet normalised).
+    With ``get_track_meta()`` the result is a MetaTensor whose meta holds
+    ``omics_channels``, ``omics_sample_id``, ``omics_missing`` and
+    ``omics_missing_channels``; otherwise a plain tensor.
     """
 
-    backend = [TransformBackends.NUMPY, TransformBackends.TORCH]
+    backend = [TransformBackends.NUMPY]
 
     def __init__(
         self,
+        tables: OmicsTable | Mapping[str, Any],
         layout: OmicsPreprocessor | PathLike,
         omics_types: Sequence[str] | None = None,
+        id_column: str | Mapping[str, str] | None = None,
+        layer: str | Mapping[str, str] | None = None,
+        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
+        on_missing: str = "raise",
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
     ) -> None:
-        self.preprocessor = _preprocessor(layout)
-        types = self.preprocessor.channel_names if omics_types is None else [str(t) for t in omics_types]
-        unknown = [t for t in types if t not in self.preprocessor.channel_names]
-        if unknown:
-            raise OmicsDataError(
-                f"omics types {unknown} not in the layout file; it has {self.preprocessor.channel_names}"
-            )
-        self.omics_types = types
-        self.fill_value = float(fill_value)
-        self.min_overlap = float(min_overlap)
-        self._align: dict[tuple[str, int], tuple[np.ndarray, np.ndarray | None, np.ndarray]] = {}
+        self.loader = LoadOmics(tables, layout, omics_types, id_column, layer, exclude, on_missing, fill_value,
+                                min_overlap)
+        self.preprocessor = self.loader.preprocessor
+        self.omics_types = self.loader.types
 
-    def _aligned(self, t: str, x: np.ndarray, names: np.ndarray, sample_id: str | None) -> np.ndarray:
-        """Reorder raw vector ``x`` (features ``names``) to the layout's features, then normalise.
-
-        The index is computed once per feature-name array (LoadOmics passes the
-        same array for every sample) and skipped when the orders already agree.
-        """
-        key = (t, id(names))
-        if key not in self._align:
-            want = self.preprocessor.feature_names(t)
-            index = match_features(want, names, self.min_overlap, f"omics type {t!r} vectors (sample {sample_id!r})")
-            present = int((index >= 0).sum())
-            if present < want.size:
-                warnings.warn(
-                    f"omics type {t!r}: {want.size - present} of {want.size} layout features absent from the "
-                    f"table, filled with {self.fill_value}", UserWarning, stacklevel=3,
-                )
-            identity = names.size == want.size and bool((index == np.arange(want.size)).all())
-            # keep ``names`` referenced so its id is not reused while cached
-            self._align[key] = (names, None if identity else np.maximum(index, 0), np.flatnonzero(index < 0))
-        _, index, absent = self._align[key]
-        if index is None:
-            return self.preprocessor.normalize(t, x, sample_id)
-        out = self.preprocessor.normalize(t, x[index], sample_id)
-        out[absent] = self.fill_value
-        return out
-
-    def __call__(self, vectors: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> MetaTensor:
-        meta = meta or {}
-        names = meta.get("omics_features", {})
-        missing = set(meta.get("omics_missing", ()))
-        sample_id = meta.get("omics_sample_id")
-        normalized_by = meta.get("omics_normalized_by")
-        pre = self.preprocessor
+    def __call__(self, sample_id: str) -> torch.Tensor:
+        vectors, meta = self.loader(sample_id)
+        pre, missing = self.preprocessor, meta["omics_missing"]
         channels = np.zeros((len(self.omics_types), int(np.prod(pre.grid_))), np.float32)
         for c, t in enumerate(self.omics_types):
-            if t in missing:
-                continue
-            if t not in vectors:
-                raise OmicsDataError(f"no vector for omics type {t!r} (sample {sample_id!r}); got {list(vectors)}")
-            x = np.asarray(vectors[t], dtype=np.float32)
-            if normalized_by is not None:
-                if normalized_by != pre.fingerprint:
-                    raise FeatureMismatchError(
-                        f"omics type {t!r}: vectors were normalised by LoadOmics with a different layout "
-                        "file than this OmicsToImage uses; give both the same layout file"
-                    )
-            elif t in names:
-                x = self._aligned(t, x, np.asarray(names[t]), sample_id)
-            else:
-                if x.size != pre.feature_names(t).size:
-                    raise FeatureMismatchError(
-                        f"omics type {t!r}: vector has {x.size} features, layout has {pre.feature_names(t).size}"
-                        " (pass LoadOmics meta to align by name)"
-                    )
-                x = pre.normalize(t, x, sample_id)
-            channels[c] = pre.matrix(t) @ x
+            if t not in missing:
+                channels[c] = pre.matrix(t) @ vectors[t]
+        out = torch.from_numpy(channels.reshape((len(self.omics_types),) + pre.grid_))
+        if not get_track_meta():
+            return out
         missing_mask = np.asarray([t in missing for t in self.omics_types])
-        out_meta = {
+        return MetaTensor(out, meta={
             "omics_channels": list(self.omics_types),
-            "omics_sample_id": "" if sample_id is None else str(sample_id),
+            "omics_sample_id": meta["omics_sample_id"],
             "omics_missing": bool(missing_mask.any()),
             "omics_missing_channels": missing_mask,
-        }
-        return MetaTensor(torch.from_numpy(channels.reshape((len(self.omics_types),) + pre.grid_)), meta=out_meta)
+        })
 
 
 def _nearest_index(n_in: int, n_out: int) -> torch.Tensor:
@@ -271,8 +246,9 @@ class AlignToReference(Transform):
     ``nearest`` (default) keeps one gene one block of pixels (centre-aligned,
     torch's ``nearest-exact``); ``bilinear``/``trilinear`` (linear in as many
     dims as the grid has; ``align_corners=False``) give smoother maps. The
-    result copies the reference's meta and affine (and keeps the ``omics_*``
-    meta keys), so MONAI treats both alike afterwards.
+    result copies the reference's meta, affine and ``applied_operations``
+    (and keeps the ``omics_*`` meta keys), so MONAI treats both alike
+    afterwards, ``Invertd`` included.
 
     Shrinking a map can leave grid pixels that no output pixel reads (nearest
     34 -> 32 reads 32 of 34 rows); the features on them would never reach the
@@ -381,11 +357,14 @@ class AlignToReference(Transform):
             shape = list(out.shape)
             shape.insert(axis + 1, reference.shape[axis + 1])
             out = out.unsqueeze(axis + 1).expand(shape).contiguous()
+        if not get_track_meta():
+            return out
         omics_meta = {k: v for k, v in getattr(img, "meta", {}).items() if k.startswith("omics_")}
         if isinstance(reference, MetaTensor):
             meta = {k: v for k, v in reference.meta.items() if k != "affine"}
             meta.update(omics_meta)
-            return MetaTensor(out, affine=reference.affine.clone(), meta=meta)
+            return MetaTensor(out, affine=reference.affine.clone(), meta=meta,
+                              applied_operations=list(reference.applied_operations))
         return MetaTensor(out, meta=omics_meta)
 
     def adjoint(self, attr: torch.Tensor | np.ndarray, grid: Sequence[int]) -> torch.Tensor:
@@ -420,8 +399,10 @@ class FuseChannels(Transform):
     """Concatenate image and omics tensors on the channel axis, recording which is which.
 
     Items whose meta holds ``omics_channels`` are omics; all of them must come
-    after the image items. The result keeps the first item's meta/affine and
-    adds ``channel_names``, ``n_image_channels`` and the ``omics_*`` keys.
+    after the image items. The result keeps the first item's meta, affine and
+    ``applied_operations`` (so ``Invertd`` can take a map of the fused input
+    back to the original image's geometry) and adds ``channel_names``,
+    ``n_image_channels`` and the ``omics_*`` keys.
 
     Args:
         image_channel_names: names of the image channels (default
@@ -453,11 +434,15 @@ class FuseChannels(Transform):
         image_names = self.image_channel_names or [f"image_{i}" for i in range(n_image)]
         dtype = torch.promote_types(torch.float32, tensors[0].dtype)
         fused = torch.cat([t.to(dtype) for t in tensors], dim=0)
+        fused = fused.as_tensor() if isinstance(fused, MetaTensor) else fused
+        if not get_track_meta():
+            return fused
         first = items[0]
         meta = {k: v for k, v in first.meta.items() if k != "affine"} if isinstance(first, MetaTensor) else {}
         meta.update(omics_meta)
         meta.update({"channel_names": image_names + omics_names, "n_image_channels": n_image,
                      "omics_channels": omics_names})
-        affine = first.affine.clone() if isinstance(first, MetaTensor) else None
-        fused = fused.as_tensor() if isinstance(fused, MetaTensor) else fused
-        return MetaTensor(fused, affine=affine, meta=meta)
+        if not isinstance(first, MetaTensor):
+            return MetaTensor(fused, meta=meta)
+        return MetaTensor(fused, affine=first.affine.clone(), meta=meta,
+                          applied_operations=list(first.applied_operations))

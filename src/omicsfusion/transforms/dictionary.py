@@ -1,22 +1,20 @@
-"""Dictionary wrappers of :mod:`omicsfusion.transforms.array`, for MONAI pipelines.
+"""Dictionary wrappers of the array transforms, for MONAI pipelines.
 
 A datalist row ``{"image": path, "omics": sample_id, "label": k}`` becomes the
 network input with::
 
     LoadImaged(keys="image"), EnsureChannelFirstd(keys="image"),
-    LoadOmicsd(keys="omics", tables={"rna": "rna.csv", "cnv": "cnv.csv"}),
-    OmicsToImaged(keys="omics", layout="models/layout.npz"),
-    AlignToReferenced(keys="omics", ref_key="image"),
+    OmicsChannelsd(keys="omics", tables={"rna": "rna.csv", "cnv": "cnv.csv"},
+                   layout="models/layout.npz", ref_key="image"),
     FuseChannelsd(keys=["image", "omics"], name="image")
 
+``OmicsChannelsd`` goes from the sample id to omics channels on the image's
+grid in one step, so nothing travels beside the data between transforms.
 ``CheckImageSized`` (before ``LoadImaged``) refuses pixel bombs by their header.
 Volume checks for 3-D MRI (``CheckDicomSeriesd`` before ``LoadImaged``,
 ``CheckVolumed`` and ``MatchSequencesd`` after ``EnsureChannelFirstd``) raise
 named errors instead of failing later without naming the file.
-
-``LoadOmicsd`` stores its meta under ``"<key>_meta_dict"`` (MONAI's convention
-for non-tensor data); ``OmicsToImaged`` consumes and removes it, so the
-batch collates as usual.
+``LoadSpotPatchd`` reads a spot's patch from its slide.
 """
 
 from __future__ import annotations
@@ -28,89 +26,22 @@ from typing import Any
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from omicsfusion.data.dicom import check_dicom_series
-from omicsfusion.data.images import MAX_PIXELS, check_image_size
-from omicsfusion.data.slices import is_slice_folder
-from omicsfusion.transforms.array import AlignToReference, FuseChannels, LoadOmics, OmicsToImage
+from omicsfusion.data.images import MAX_PIXELS
+from omicsfusion.transforms.array import AlignToReference, FuseChannels, OmicsChannels
+from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
+from omicsfusion.transforms.patches import LoadSpotPatch
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences, source_name
 
 __all__ = [
-    "LoadOmicsd", "LoadOmicsD", "LoadOmicsDict",
-    "OmicsToImaged", "OmicsToImageD", "OmicsToImageDict",
     "AlignToReferenced", "AlignToReferenceD", "AlignToReferenceDict",
+    "OmicsChannelsd", "OmicsChannelsD", "OmicsChannelsDict",
     "FuseChannelsd", "FuseChannelsD", "FuseChannelsDict",
     "CheckDicomSeriesd", "CheckDicomSeriesD", "CheckDicomSeriesDict",
     "CheckImageSized", "CheckImageSizeD", "CheckImageSizeDict",
     "CheckVolumed", "CheckVolumeD", "CheckVolumeDict",
     "MatchSequencesd", "MatchSequencesD", "MatchSequencesDict",
+    "LoadSpotPatchd", "LoadSpotPatchD", "LoadSpotPatchDict",
 ]
-
-
-class LoadOmicsd(MapTransform):
-    """Dictionary-based wrapper of :class:`omicsfusion.transforms.array.LoadOmics`.
-
-    Replaces each sample id under ``keys`` by ``{type: float32 vector}`` and
-    writes the meta to ``"<key>_<meta_key_postfix>"``. Other arguments: see
-    :class:`~omicsfusion.transforms.array.LoadOmics`.
-    """
-
-    backend = LoadOmics.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        tables: Any,
-        preprocessor: Any = None,
-        id_column: str | Mapping[str, str] | None = None,
-        layer: str | Mapping[str, str] | None = None,
-        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
-        on_missing: str = "raise",
-        fill_value: float = 0.0,
-        min_overlap: float = 0.5,
-        meta_key_postfix: str = "meta_dict",
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.loader = LoadOmics(tables, preprocessor, id_column, layer, exclude, on_missing, fill_value, min_overlap)
-        self.meta_key_postfix = meta_key_postfix
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key], d[f"{key}_{self.meta_key_postfix}"] = self.loader(d[key])
-        return d
-
-
-class OmicsToImaged(MapTransform):
-    """Dictionary-based wrapper of :class:`omicsfusion.transforms.array.OmicsToImage`.
-
-    Reads (and removes) the ``"<key>_<meta_key_postfix>"`` entry written by
-    :class:`LoadOmicsd`; the result is a ``(C_omics, *grid)`` MetaTensor whose
-    meta holds ``omics_channels``, ``omics_sample_id``, ``omics_missing``.
-    """
-
-    backend = OmicsToImage.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        layout: Any,
-        omics_types: Sequence[str] | None = None,
-        fill_value: float = 0.0,
-        min_overlap: float = 0.5,
-        meta_key_postfix: str = "meta_dict",
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.converter = OmicsToImage(layout, omics_types, fill_value, min_overlap)
-        self.meta_key_postfix = meta_key_postfix
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            meta = d.pop(f"{key}_{self.meta_key_postfix}", None)
-            d[key] = self.converter(d[key], meta)
-        return d
 
 
 class AlignToReferenced(MapTransform):
@@ -148,11 +79,73 @@ class AlignToReferenced(MapTransform):
         return d
 
 
+class OmicsChannelsd(AlignToReferenced):
+    """Sample id under ``keys`` -> omics channels on the grid of the image under ``ref_key``.
+
+    :class:`~omicsfusion.transforms.array.OmicsChannels` then the alignment of
+    :class:`AlignToReferenced` (of which this is the kind whose input is made
+    from the id), so a bundle's omics chain is one block and code that looks
+    for a pipeline's alignment finds it here.
+
+    Args:
+        keys: keys holding sample ids (each replaced by its channels).
+        tables: mapping omics type -> table file (read once per process) or an ``OmicsTable``.
+        layout: the fitted layout file (``models/layout.npz``) or ``OmicsPreprocessor``.
+        ref_key: key of the (channel-first) reference image.
+        omics_types: types that become channels, in order (default all of the layout's).
+        mode: ``"nearest"`` (default), ``"bilinear"`` or ``"trilinear"``.
+        axis: broadcast axis for a 2-D map on a 3-D reference (default -1).
+        allow_skip: accept a resize that skips grid pixels (warned with the count).
+        id_column: sample-id column of the table files.
+        layer: AnnData layer to read instead of ``X``.
+        exclude: table columns that are not features.
+        on_missing: ``"raise"`` or ``"zeros"`` (a type without the sample's row
+            becomes an all-zero channel, ``omics_missing`` in the meta).
+        fill_value: value (normalised units) of layout features absent from a table.
+        min_overlap: least share of layout features a table must hold.
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = OmicsChannels.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        tables: Any,
+        layout: Any,
+        ref_key: str,
+        omics_types: Sequence[str] | None = None,
+        mode: str = "nearest",
+        axis: int = -1,
+        allow_skip: bool = False,
+        id_column: str | Mapping[str, str] | None = None,
+        layer: str | Mapping[str, str] | None = None,
+        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
+        on_missing: str = "raise",
+        fill_value: float = 0.0,
+        min_overlap: float = 0.5,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, ref_key, mode, axis, allow_skip, allow_missing_keys)
+        self.channels = OmicsChannels(tables, layout, omics_types, id_column, layer, exclude, on_missing,
+                                      fill_value, min_overlap)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.aligner(self.channels(d[key]), d[self.ref_key])
+        return d
+
+
 class FuseChannelsd(MapTransform):
     """Dictionary-based wrapper of :class:`omicsfusion.transforms.array.FuseChannels`.
 
-    Concatenates ``keys`` (image keys first, then omics keys) into ``name``;
-    the meta of the result records ``channel_names`` and ``n_image_channels``.
+    Args:
+        keys: items to concatenate, image keys first, then omics keys.
+        name: key of the result; its meta records ``channel_names`` and
+            ``n_image_channels`` and it keeps the first item's ``applied_operations``.
+        image_channel_names: names of the image channels (default ``image_0``, ...).
+        allow_missing_keys: don't raise when a key is missing.
     """
 
     backend = FuseChannels.backend
@@ -176,54 +169,58 @@ class FuseChannelsd(MapTransform):
         return d
 
 
-LoadOmicsD = LoadOmicsDict = LoadOmicsd
-OmicsToImageD = OmicsToImageDict = OmicsToImaged
-AlignToReferenceD = AlignToReferenceDict = AlignToReferenced
-FuseChannelsD = FuseChannelsDict = FuseChannelsd
-
-
 class CheckDicomSeriesd(MapTransform):
-    """Before ``LoadImaged``: every value under ``keys`` that is a folder must hold one DICOM series.
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.inputs.CheckDicomSeries` (before ``LoadImaged``).
 
-    Files, folders of TIFF slices (:mod:`omicsfusion.data.slices`, checked by
-    ``CheckImageSized``) and images already loaded as arrays (MONAI Label's in-memory
-    requests) pass through untouched. Raises
-    :class:`~omicsfusion.data.errors.MixedSeriesError` naming the folder and its series.
+    Args:
+        keys: keys holding image paths (folders must hold one DICOM series).
+        allow_missing_keys: don't raise when a key is missing.
     """
+
+    backend = CheckDicomSeries.backend
+
+    def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.checker = CheckDicomSeries()
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            value = d[key]
-            if isinstance(value, (str, os.PathLike)) and os.path.isdir(value) and not is_slice_folder(value):
-                check_dicom_series(value)
+            d[key] = self.checker(d[key])
         return d
 
 
 class CheckImageSized(MapTransform):
-    """Before ``LoadImaged``: refuse an image file whose header claims more than ``max_pixels`` pixels.
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.inputs.CheckImageSize` (before ``LoadImaged``).
 
-    Reads headers only (PNG/JPEG, TIFF, NIfTI, every slice of a TIFF slice folder; other
-    formats and DICOM folders pass), so a tiny file claiming 50,000 x 50,000 pixels never
-    reaches a decoder. Raises :class:`~omicsfusion.data.errors.ImageTooLargeError` naming
-    the file and its shape, and for a slice folder the errors of
-    :func:`~omicsfusion.data.slices.check_slice_folder` (gaps, shapes).
+    Args:
+        keys: keys holding image paths (arrays pass untouched).
+        max_pixels: most pixels (voxels) an image header may claim.
+        allow_missing_keys: don't raise when a key is missing.
     """
+
+    backend = CheckImageSize.backend
 
     def __init__(self, keys: KeysCollection, max_pixels: int = MAX_PIXELS, allow_missing_keys: bool = False) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.max_pixels = int(max_pixels)
+        self.checker = CheckImageSize(max_pixels)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            if isinstance(d[key], (str, os.PathLike)):
-                check_image_size(d[key], self.max_pixels)
+            d[key] = self.checker(d[key])
         return d
 
 
 class CheckVolumed(MapTransform):
-    """Dictionary-based wrapper of :class:`omicsfusion.transforms.volume.CheckVolume`."""
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.volume.CheckVolume`.
+
+    Args:
+        keys: keys of channel-first loaded volumes.
+        spatial_dims: spatial dimensions required (3 for MRI volumes).
+        min_size: least size of every spatial axis.
+        allow_missing_keys: don't raise when a key is missing.
+    """
 
     backend = CheckVolume.backend
 
@@ -242,7 +239,12 @@ class CheckVolumed(MapTransform):
 class MatchSequencesd(MapTransform):
     """Dictionary-based wrapper of :class:`omicsfusion.transforms.volume.MatchSequences`.
 
-    The first of ``keys`` present is the reference grid of the others.
+    Args:
+        keys: keys of one subject's sequences; the first present is the reference grid of the others.
+        resample: resample mismatching sequences onto the first instead of raising.
+        atol: affine tolerance in mm.
+        mode: interpolation used when resampling.
+        allow_missing_keys: don't raise when a key is missing.
     """
 
     backend = MatchSequences.backend
@@ -262,7 +264,47 @@ class MatchSequencesd(MapTransform):
         return d
 
 
+class LoadSpotPatchd(MapTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.patches.LoadSpotPatch`.
+
+    Replaces the slide path under ``keys`` by its spot patch; a value that is
+    not a path is an already cut patch (:meth:`LoadSpotPatch.from_array`),
+    for which the spot centre keys are not needed.
+
+    Args:
+        keys: key(s) holding the slide path (usually ``"image"``).
+        size_um: patch edge in microns.
+        size_px: patch edge in pixels.
+        x_key, y_key: keys of the spot centre (level-0 pixels).
+        mpp_key: key of the microns per pixel (``None`` or absent: the slide file's own).
+        backend: slide backend (``"auto"``: tifffile, openslide, cuCIM for TIFF/SVS; PIL for JPEG/PNG).
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = LoadSpotPatch.backend
+
+    def __init__(self, keys: KeysCollection, size_um: float, size_px: int, x_key: str = "x", y_key: str = "y",
+                 mpp_key: str | None = "mpp", backend: str = "auto", allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.loader = LoadSpotPatch(size_um, size_px, backend)
+        self.x_key, self.y_key, self.mpp_key = x_key, y_key, mpp_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        mpp = d.get(self.mpp_key) if self.mpp_key else None
+        for key in self.key_iterator(d):
+            if isinstance(d[key], (str, os.PathLike)):
+                d[key] = self.loader(d[key], d[self.x_key], d[self.y_key], None if mpp is None else float(mpp))
+            else:
+                d[key] = self.loader.from_array(d[key])
+        return d
+
+
+AlignToReferenceD = AlignToReferenceDict = AlignToReferenced
+OmicsChannelsD = OmicsChannelsDict = OmicsChannelsd
+FuseChannelsD = FuseChannelsDict = FuseChannelsd
 CheckDicomSeriesD = CheckDicomSeriesDict = CheckDicomSeriesd
 CheckImageSizeD = CheckImageSizeDict = CheckImageSized
 CheckVolumeD = CheckVolumeDict = CheckVolumed
 MatchSequencesD = MatchSequencesDict = MatchSequencesd
+LoadSpotPatchD = LoadSpotPatchDict = LoadSpotPatchd

@@ -1,4 +1,4 @@
-"""Spatial transcriptomics: readers that return one :class:`SpatialSample`, lazy slides, spot patches.
+"""Spatial transcriptomics: readers that return one :class:`SpatialSample`, lazy slides.
 
 Readers: :func:`read_spaceranger` (10x Space Ranger 1.x-3.x), :func:`read_hest`
 (HEST-style / scanpy / stLearn AnnData + image + metadata JSON) and
@@ -25,17 +25,12 @@ from omicsfusion.data.spatial.annotations import annotate
 from omicsfusion.data.spatial.export import FORMATS, export_spots, read_section, spot_rows
 from omicsfusion.data.spatial.hest import read_hest
 from omicsfusion.data.spatial.legacy_st import read_legacy_st
-from omicsfusion.data.spatial.patches import LoadSpotPatch, LoadSpotPatchd, LoadSpotPatchD, LoadSpotPatchDict
 from omicsfusion.data.spatial.sample import VISIUM_SPOT_UM, SpatialSample, check_spots_inside
 from omicsfusion.data.spatial.spaceranger import read_10x_h5, read_10x_mtx, read_spaceranger
 from omicsfusion.data.spatial.wsi import PlainImageWSIReader, RegionTiffWSIReader, Slide, open_slide
 
 __all__ = [
     "FORMATS",
-    "LoadSpotPatch",
-    "LoadSpotPatchD",
-    "LoadSpotPatchDict",
-    "LoadSpotPatchd",
     "annotate",
     "export_spots",
     "read_hest",
