@@ -296,3 +296,34 @@ def test_layout_map_labels_never_overlap():
     assert sorted(t.get_text() for t in texts) == sorted(f"SYM{i}_{names[i]}" for i in range(10))
     boxes = [Text.get_window_extent(t) for t in texts]  # the text itself, without its leader line
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_a_registered_region_method_is_chosen_by_name_and_the_explainer_reads_no_files():
+    """A RegionMethod subclass registered under a name is built by name; the explainer maps a batch to results."""
+    from monai.data import list_data_collate
+
+    from omicsfusion.interpret import regions
+
+    @regions.register
+    class Brightness(regions.RegionMethod):
+        name = "brightness"
+
+        def __init__(self, nn_module, channel=0):
+            super().__init__(nn_module)
+            self.channel = channel
+
+        def compute_map(self, x, weights, n_image_channels):
+            return x[:, self.channel].detach().cpu().numpy()
+
+    try:
+        net = _net().eval()
+        methods = region_methods(["brightness", "gradcam"], net, {"brightness": {"channel": 1}})
+        assert list(methods) == ["brightness", "gradcam"] and methods["brightness"].channel == 1
+        batch = list_data_collate(_tiles(3))
+        explained = FusedExplainer(net, CLASSES, region_methods=methods)(batch, limit=2)
+        assert explained.batch.ids == ["s0", "s1"] and explained.target.tolist() == [0, 1]
+        np.testing.assert_array_equal(explained.maps["brightness"], batch["image"][:2, 1].numpy())
+        assert explained.maps["gradcam"].shape == (2, 16, 16) and explained.groups == ["image"]
+        assert np.allclose(explained.ig_shares, 1.0) and explained.features == {} and explained.grid is None
+    finally:
+        regions.REGION_METHODS.pop("brightness")

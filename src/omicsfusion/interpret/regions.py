@@ -41,7 +41,7 @@ from omicsfusion.interpret.modalities import integrated_gradients
 from omicsfusion.interpret.targets import WeightedLogits, fused_baseline
 
 __all__ = ["REGION_METHODS", "REGION_BASELINES", "RegionMethod", "IGRegions", "OcclusionRegions", "GradCAMRegions",
-           "GradCAMppRegions", "region_methods", "layer_names", "check_target_layer", "default_target_layer",
+           "GradCAMppRegions", "register", "region_methods", "layer_names", "check_target_layer", "default_target_layer",
            "gradcam_maps", "occlusion_maps", "default_sigma", "blurred", "ig_image_maps", "smoothed_magnitude"]
 
 #: region method classes by name (filled by :func:`register`)
