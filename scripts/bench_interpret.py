@@ -50,12 +50,12 @@ def train_and_explain(base: Path, args: argparse.Namespace, layout_method: str) 
     workflow(["train.json"], "train", **dirs, **common, max_epochs=args.epochs)
     train_seconds = time.perf_counter() - t
     workflow(["train.json", "saliency.json"], "train", **dirs, **common,
-             **{"saliency#runner#compare_methods": args.methods})
+             **{"saliency#compare_methods": args.methods})
     summary = json.loads((base / layout_method / "eval" / "saliency" / "summary.json").read_text())
     summary["train_seconds"] = round(train_seconds, 1)
     # the same IG region maps explaining the target's logit alone instead of the region contrast
     workflow(["train.json", "saliency.json"], "train", **dirs, **common,
-             **{"saliency#runner#compare_methods": [], "saliency#runner#region_contrast": "logit",
+             **{"saliency#compare_methods": [], "saliency#explainer#region_contrast": "logit",
                 "saliency#runner#write_regions": False,
                 "saliency_dir": str(base / layout_method / "eval" / "saliency_logit")})
     logit = json.loads((base / layout_method / "eval" / "saliency_logit" / "checks.json").read_text())
@@ -63,8 +63,8 @@ def train_and_explain(base: Path, args: argparse.Namespace, layout_method: str) 
     # timing of exactly one batch of 16: IG (32 steps) + GradCAM, nothing else
     wall, cpu = time.perf_counter(), time.process_time()
     workflow(["train.json", "saliency.json"], "train", **dirs, **common,
-             **{"saliency#runner#max_samples": 16, "saliency#runner#batch_size": 16,
-                "saliency#runner#compare_methods": ["gradcam"], "saliency#runner#ground_truth_dir": None,
+             **{"saliency#runner#max_samples": 16, "saliency#dataloader#batch_size": 16,
+                "saliency#compare_methods": ["gradcam"], "saliency#ground_truth_dir": None,
                 "saliency#runner#write_regions": False,
                 "saliency_dir": str(base / layout_method / "eval" / "saliency_timing")})
     timing = json.loads((base / layout_method / "eval" / "saliency_timing" / "summary.json").read_text())

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 BUNDLE = "pan_cancer_classification"
 TRAIN = {"phantom_size": 100, "max_epochs": 15}  # the bundle's defaults, stated
-SALIENCY = {"saliency#runner#max_samples": 48, "saliency#runner#compare_methods": ["gradcam"]}
+SALIENCY = {"saliency#runner#max_samples": 48, "saliency#compare_methods": ["gradcam"]}
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,6 @@ def test_saliency_with_a_wrong_target_layer_lists_valid_ones(explained):
     base, _, _ = explained
     with pytest.raises(RuntimeError) as info:
         run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **run_dirs(base), **TRAIN,
-                     **{"saliency#runner#target_layer": "layer4"})
+                     **{"saliency#target_layer": "layer4"})
     chain = error_chain(info.value)
     assert "TargetLayerError" in chain and "features.denseblock4" in chain

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from monai.data import DataLoader
 from monai.networks.nets import DenseNet
 
-from omicsfusion.interpret import ClassIndexError, LayoutMismatchError, MissingCheckpointError, SaliencyRunner
-from omicsfusion.interpret import TargetLayerError
-from omicsfusion.interpret.regions import check_target_layer, default_target_layer
-from omicsfusion.interpret.targets import channel_groups, check_class_index, fused_baseline
+from omicsfusion.interpret import (ClassIndexError, FusedExplainer, LayoutMismatchError, MissingCheckpointError,
+                                   SaliencyCheckpointLoader, SaliencyError, SaliencyRunner, TargetLayerError,
+                                   region_methods, require_checkpoint)
+from omicsfusion.interpret.regions import IGRegions, check_target_layer, default_target_layer
+from omicsfusion.interpret.targets import channel_groups, check_class_index, fused_baseline, region_versus
 
 from bundle_utils import error_chain, run_workflow
 
@@ -24,33 +26,44 @@ def _net(in_channels=5):
                     block_config=(1, 1))
 
 
-def _runner(tmp_path, **kwargs):
-    args = {"network": _net(), "checkpoint": tmp_path / "model.pt", "dataset": [], "class_names": CLASSES,
-            "output_dir": tmp_path / "out"}
-    args.update(kwargs)
-    return SaliencyRunner(**args)
+def _run(tmp_path, net, data, class_names=CLASSES, **runner_args):
+    """A saliency run as ``saliency.json`` builds it: checkpoint loader handler, dataloader, explainer, report."""
+    loader = SaliencyCheckpointLoader(str(tmp_path / "model.pt"), {"model": net})
+    explainer = FusedExplainer(net, class_names, region_methods=region_methods(["ig", "gradcam"], net, {}))
+    runner = SaliencyRunner(explainer, DataLoader(data, batch_size=4), tmp_path / "out", handlers=[loader],
+                            **runner_args)
+    return runner.run()
+
+
+def _tiles(n=2, channels=5):
+    from monai.data import MetaTensor
+
+    return [{"image": MetaTensor(torch.rand(channels, 16, 16), meta={"n_image_channels": channels}), "label": i % 3,
+             "sample_id": f"s{i}"} for i in range(n)]
 
 
 def test_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(MissingCheckpointError, match="no trained checkpoint"):
-        _runner(tmp_path).run()
+        _run(tmp_path, _net(), _tiles())
 
 
-def test_unknown_target_layer_lists_valid_names(tmp_path):
+def test_unknown_target_layer_lists_valid_names():
     with pytest.raises(TargetLayerError) as info:
-        _runner(tmp_path, target_layer="features.nope")
+        region_methods(["gradcam"], _net(), {"gradcam": {"target_layer": "features.nope"}})
     message = str(info.value)
     assert "features.nope" in message and "class_layers.relu" in message and "features.denseblock1" in message
     assert check_target_layer(_net(), "class_layers.relu") == "class_layers.relu"
+    with pytest.raises(SaliencyError, match="unknown region method"):
+        region_methods(["ig", "saliency"], _net())
 
 
 def test_default_target_layer_is_the_last_spatial_one():
     assert default_target_layer(_net(), torch.zeros(1, 5, 32, 32)) == "class_layers.relu"
 
 
-def test_class_index_out_of_range(tmp_path):
+def test_class_index_out_of_range():
     with pytest.raises(ClassIndexError, match="3 classes"):
-        _runner(tmp_path, class_index=3)
+        FusedExplainer(_net(), CLASSES, class_index=3)
     with pytest.raises(ClassIndexError):
         check_class_index(torch.tensor([0, -1]), CLASSES)
 
@@ -58,7 +71,7 @@ def test_class_index_out_of_range(tmp_path):
 def test_checkpoint_with_other_input_channels_is_a_layout_mismatch(tmp_path):
     torch.save(_net(in_channels=6).state_dict(), tmp_path / "model.pt")
     with pytest.raises(LayoutMismatchError, match="expects 6 input channels"):
-        _runner(tmp_path).run()
+        _run(tmp_path, _net(), _tiles())
 
 
 def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path):
@@ -73,7 +86,25 @@ def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path
     OmicsPreprocessor(OTLayout(grid=(4, 4))).fit(OmicsTable({"rna": rna}).select(ids)).save(tmp_path / "layout.npz")
     torch.save(_net().state_dict(), tmp_path / "model.pt")
     with pytest.raises(LayoutMismatchError, match=r"holds omics channels \['rna'\], not \['cnv'\]"):
-        _runner(tmp_path, layout_file=tmp_path / "layout.npz", omics_types=["rna", "cnv"]).run()
+        require_checkpoint(tmp_path / "model.pt", tmp_path / "layout.npz", ["rna", "cnv"])
+
+
+def test_run_loads_the_checkpoint_and_stops_at_max_samples(tmp_path):
+    """The loader handler puts the trained weights into the network; five tiles, ``max_samples`` 3: three rows."""
+    import pandas as pd
+
+    trained = _net()
+    with torch.no_grad():
+        trained.class_layers.out.bias.add_(1.0)
+    torch.save({"model": trained.state_dict()}, tmp_path / "model.pt")
+    net = _net()
+    summary = _run(tmp_path, net, _tiles(5), max_samples=3)
+    assert torch.equal(net.class_layers.out.bias, trained.class_layers.out.bias)
+    samples = pd.read_csv(tmp_path / "out" / "samples.csv")
+    assert summary["n_samples"] == 3 and samples["sample_id"].tolist() == ["s0", "s1", "s2"]
+    assert summary["region_method"] == "ig" and summary["compared_methods"] == ["gradcam"]
+    assert summary["target_layer"] == "class_layers.relu" and summary["region_baseline"] == "blur"
+    assert samples["region_file"].tolist() == [f"regions/s{i}.png" for i in range(3)]
 
 
 def test_baseline_and_groups():
@@ -123,8 +154,6 @@ def test_nifti_map_keeps_the_input_affine(tmp_path):
     from monai.data import MetaTensor
     from monai.networks.nets import DenseNet
 
-    from omicsfusion.interpret import SaliencyRunner
-
     torch.manual_seed(0)
     net = DenseNet(spatial_dims=3, in_channels=1, out_channels=2, init_features=4, growth_rate=4, block_config=(1,))
     torch.save(net.state_dict(), tmp_path / "model.pt")
@@ -132,7 +161,7 @@ def test_nifti_map_keeps_the_input_affine(tmp_path):
     affine[:3, 3] = torch.tensor([-10.0, 5.0, 7.0])
     data = [{"image": MetaTensor(torch.rand(1, 12, 10, 8), affine=affine, meta={"n_image_channels": 1}),
              "label": i % 2, "sample_id": f"s{i}"} for i in range(2)]
-    SaliencyRunner(net, tmp_path / "model.pt", data, ["x", "y"], tmp_path / "out", n_steps=4).run()
+    _run(tmp_path, net, data, class_names=["x", "y"])
     volume = nib.load(tmp_path / "out" / "regions" / "s0.nii.gz")
     assert volume.shape == (12, 10, 8)
     assert np.allclose(volume.affine, affine.numpy())
@@ -181,26 +210,20 @@ def test_versus_matrix_weighs_a_class_against_the_mean_of_others():
         versus_matrix({0: [4]}, 4)
 
 
-def test_region_contrast_auto_excludes_omics_only_partners(tmp_path):
+def test_region_contrast_auto_excludes_omics_only_partners():
     """With a phantom's truth, a class is contrasted with the classes whose image differs from its own."""
-    runner = _runner(tmp_path, class_names=["a", "b", "c", "d"])
-    runner.planted = {"omics_only_pairs": [["a", "b"]], "image_only_pairs": [["c", "d"]], "feature_sets": []}
-    assert runner._region_versus() == {0: [2, 3], 1: [2, 3], 2: [0, 1, 3], 3: [0, 1, 2]}
-    runner.planted = {"omics_only_pairs": [], "image_only_pairs": [], "feature_sets": []}
-    assert runner._region_versus() == {0: [1, 2, 3], 1: [0, 2, 3], 2: [0, 1, 3], 3: [0, 1, 2]}  # no truth: others
-    assert _runner(tmp_path, region_contrast="logit")._region_versus() == {}
-    explicit = _runner(tmp_path, region_contrast={"c": ["a"]})
-    explicit.planted = runner.planted
-    assert explicit._region_versus() == {2: [0]}
+    names = ["a", "b", "c", "d"]
+    assert region_versus("auto", names, [["a", "b"]]) == {0: [2, 3], 1: [2, 3], 2: [0, 1, 3], 3: [0, 1, 2]}
+    assert region_versus("auto", names) == {0: [1, 2, 3], 1: [0, 2, 3], 2: [0, 1, 3], 3: [0, 1, 2]}  # no truth
+    assert region_versus("logit", names, [["a", "b"]]) == {}
+    assert region_versus({"c": ["a"]}, names, [["a", "b"]]) == {2: [0]}
 
 
-def test_region_contrast_is_checked(tmp_path):
-    from omicsfusion.interpret import SaliencyError
-
+def test_region_contrast_is_checked():
     with pytest.raises(SaliencyError, match="region_contrast must be one of"):
-        _runner(tmp_path, region_contrast="rest")
+        FusedExplainer(_net(), CLASSES, region_contrast="rest")
     with pytest.raises(SaliencyError, match=r"classes \['z'\]"):
-        _runner(tmp_path, region_contrast={"a": ["z"]})
+        FusedExplainer(_net(), CLASSES, region_contrast={"a": ["z"]})
 
 
 class _Linear(torch.nn.Module):
@@ -240,11 +263,9 @@ def test_fused_region_baseline_is_the_image_part_of_the_fused_ig():
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
 
 
-def test_region_baseline_is_checked(tmp_path):
-    from omicsfusion.interpret import SaliencyError
-
+def test_region_baseline_is_checked():
     with pytest.raises(SaliencyError, match="region_baseline must be one of"):
-        _runner(tmp_path, region_baseline="noise")
+        IGRegions(_net(), baseline="noise")
 
 
 def test_pair_gene_check_requires_one_separating_set_per_omics_only_pair():
@@ -276,3 +297,34 @@ def test_layout_map_labels_never_overlap():
     assert sorted(t.get_text() for t in texts) == sorted(f"SYM{i}_{names[i]}" for i in range(10))
     boxes = [Text.get_window_extent(t) for t in texts]  # the text itself, without its leader line
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_a_registered_region_method_is_chosen_by_name_and_the_explainer_reads_no_files():
+    """A RegionMethod subclass registered under a name is built by name; the explainer maps a batch to results."""
+    from monai.data import list_data_collate
+
+    from omicsfusion.interpret import regions
+
+    @regions.register
+    class Brightness(regions.RegionMethod):
+        name = "brightness"
+
+        def __init__(self, nn_module, channel=0):
+            super().__init__(nn_module)
+            self.channel = channel
+
+        def compute_map(self, x, weights, n_image_channels):
+            return x[:, self.channel].detach().cpu().numpy()
+
+    try:
+        net = _net().eval()
+        methods = region_methods(["brightness", "gradcam"], net, {"brightness": {"channel": 1}})
+        assert list(methods) == ["brightness", "gradcam"] and methods["brightness"].channel == 1
+        batch = list_data_collate(_tiles(3))
+        explained = FusedExplainer(net, CLASSES, region_methods=methods)(batch, limit=2)
+        assert explained.batch.ids == ["s0", "s1"] and explained.target.tolist() == [0, 1]
+        np.testing.assert_array_equal(explained.maps["brightness"], batch["image"][:2, 1].numpy())
+        assert explained.maps["gradcam"].shape == (2, 16, 16) and explained.groups == ["image"]
+        assert np.allclose(explained.ig_shares, 1.0) and explained.features == {} and explained.grid is None
+    finally:
+        regions.REGION_METHODS.pop("brightness")

@@ -30,7 +30,7 @@ from omicsfusion.data import (
     read_table,
 )
 from omicsfusion.data.spatial import open_slide
-from omicsfusion.interpret.runner import load_checkpoint
+from omicsfusion.interpret.weights import load_checkpoint
 from omicsfusion.layout import LayoutError
 from omicsfusion.transforms import CheckImageSize, CheckImageSized
 

@@ -1,47 +1,51 @@
-"""Image-region saliency restricted to the IMAGE channels of a fused input.
+"""Image-region saliency restricted to the IMAGE channels of a fused input, one class per method.
 
 MONAI's GradCAM sums a late layer over all its channels, and that layer has
 already mixed tissue with the omics blocks that early fusion paints onto the
 same pixel grid; its OcclusionSensitivity occludes every channel at once.
-This module keeps the image apart:
+The methods here keep the image apart, in the manner of ``monai.visualize``
+(a base class holding the network, one subclass per method), and are
+registered by name in :data:`REGION_METHODS`:
 
-* ``"ig"``: Integrated Gradients over the image channels only, from a
-  Gaussian-blurred copy of the image (the structure removed, the intensity
-  kept) with the omics channels held at the sample's values; the magnitude
-  is summed over channels and lightly smoothed, since pixel-level gradients
-  are speckled. Why not the image part of the fused IG: its path also moves
-  the omics channels, and a network that weighs the pixels under a gene
-  block strongly then credits the image pixels there too (on the pan-cancer
-  phantom, type_b maps peaked on the rna block). A blurred baseline leaves
-  no difference to credit where the image is flat (Sturmfels et al.,
-  Distill 2020, "Visualizing the impact of feature attribution baselines");
-* ``"occlusion"``: captum ``Occlusion`` sliding a window over the image
-  channels only, the omics channels held fixed;
-* ``"gradcam"`` / ``"gradcampp"``: ``monai.visualize.GradCAM`` /
-  ``GradCAMpp`` on a named layer (the network sees both modalities there).
+* ``"ig"`` (:class:`IGRegions`): Integrated Gradients over the image channels
+  only, from a Gaussian-blurred copy of the image (the structure removed, the
+  intensity kept) with the omics channels held at the sample's values; the
+  magnitude is summed over channels and lightly smoothed, since pixel-level
+  gradients are speckled. The image part of the fused IG would also move the
+  omics channels along its path, and a network that weighs the pixels under a
+  gene block strongly then credits the image pixels there too. A blurred
+  baseline leaves no difference to credit where the image is flat (Sturmfels
+  et al., Distill 2020, "Visualizing the impact of feature attribution baselines");
+* ``"occlusion"`` (:class:`OcclusionRegions`): captum ``Occlusion`` sliding a
+  window over the image channels only, the omics channels held fixed;
+* ``"gradcam"`` / ``"gradcampp"`` (:class:`GradCAMRegions`, :class:`GradCAMppRegions`):
+  ``monai.visualize.GradCAM`` / ``GradCAMpp`` on a named layer (the network sees both modalities there).
 
 Maps are ``(B, *spatial)`` float32 arrays in the network's orientation
-(the orientation of the loaded image tensor).
+(the orientation of the loaded image tensor). Why these defaults were chosen,
+with the measurements: docs/interpret.md.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import nn
 
-from omicsfusion.interpret.errors import TargetLayerError
+from omicsfusion.interpret.errors import SaliencyError, TargetLayerError
 from omicsfusion.interpret.modalities import integrated_gradients
 from omicsfusion.interpret.targets import WeightedLogits, fused_baseline
 
-__all__ = ["REGION_METHODS", "REGION_BASELINES", "layer_names", "check_target_layer", "default_target_layer",
+__all__ = ["REGION_METHODS", "REGION_BASELINES", "RegionMethod", "IGRegions", "OcclusionRegions", "GradCAMRegions",
+           "GradCAMppRegions", "register", "region_methods", "layer_names", "check_target_layer", "default_target_layer",
            "gradcam_maps", "occlusion_maps", "default_sigma", "blurred", "ig_image_maps", "smoothed_magnitude"]
 
-REGION_METHODS = ("ig", "occlusion", "gradcam", "gradcampp")
+#: region method classes by name (filled by :func:`register`)
+REGION_METHODS: dict[str, type[RegionMethod]] = {}
 #: baselines of the "ig" region map (see :func:`ig_image_maps`)
 REGION_BASELINES = ("blur", "mean", "fused")
 
@@ -177,17 +181,14 @@ def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_im
                   sigma: float | None = None) -> np.ndarray:
     """IG of the weighted logits over the image channels (omics held at the sample's values, except ``"fused"``).
 
-    Measured (pointing game on correctly classified validation samples, region contrast):
-    on two DenseNet121 models of the pan-cancer phantom the image part of the fused IG
-    reached 0.78 and 0.95, ``baseline="blur"`` 0.90 and 0.95; on the neuro phantom, whose
-    atrophy class is a change of ventricle size (low frequency, so a blurred baseline keeps
-    it), fused IG 0.89, ``"blur"`` 0.78 (docs/interpret.md).
+    ``"blur"`` credits texture and edges (tissue morphology); ``"mean"`` also credits
+    low-frequency changes such as the size of a dark ventricle, which a blurred baseline keeps.
 
     Args:
         baseline: ``"blur"``: the image Gaussian-blurred by ``sigma`` (texture and edges are credited,
             smooth regions are not); ``"mean"``: each channel's spatial mean (every deviation is credited);
             ``"fused"``: the image part of IG over the fused input from the stated baseline (image channel
-            means, omics 0), so the omics move along the path too (the region map of bundles <= 0.3.0).
+            means, omics 0), so the omics move along the path too.
         sigma: blur of the baseline and smoothing of the map, in pixels (default :func:`default_sigma`).
     """
     from captum.attr import IntegratedGradients
@@ -212,10 +213,132 @@ def smoothed_magnitude(attr: torch.Tensor, sigma: float) -> np.ndarray:
     """``(B, *spatial)``: |attribution| summed over channels, Gaussian-smoothed.
 
     Magnitude, not signed evidence: with channel-wise normalised stain channels the same
-    structure pushes one channel up and another down (pointing game 0.64 with the signed
-    sum and sigma 2 px, 0.75 with |.| and sigma 4 px, measured on the pan-cancer phantom).
+    structure pushes one channel up and another down, so a signed sum cancels it.
     """
     maps = attr.abs().sum(dim=1).detach().double().cpu().numpy()
     if sigma > 0:
         maps = np.stack([ndimage.gaussian_filter(m, float(sigma)) for m in maps])
     return maps.astype(np.float32)
+
+
+class RegionMethod:
+    """Base of the region methods: holds the network; ``__call__(x, weights, n_image_channels)`` returns the maps.
+
+    ``weights`` ``(B, K)`` say what each sample's map explains (see :mod:`omicsfusion.interpret.targets`);
+    subclasses implement :meth:`compute_map`.
+
+    Args:
+        nn_module: the fused classifier (logits ``(B, K)``).
+    """
+
+    #: the name the method is registered and written under (``pointing_<name>`` in ``samples.csv``)
+    name: str = ""
+
+    def __init__(self, nn_module: nn.Module) -> None:
+        self.nn_module = nn_module
+
+    def compute_map(self, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_map")
+
+    def __call__(self, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int) -> np.ndarray:
+        return self.compute_map(x, weights, n_image_channels)
+
+
+def register(cls: type[RegionMethod]) -> type[RegionMethod]:
+    """Class decorator: make ``cls`` available under ``cls.name`` in :data:`REGION_METHODS`."""
+    REGION_METHODS[cls.name] = cls
+    return cls
+
+
+@register
+class IGRegions(RegionMethod):
+    """Integrated Gradients over the image channels (:func:`ig_image_maps`).
+
+    Args:
+        n_steps: IG steps.
+        internal_batch_size: inputs per forward pass inside IG (``None``: all at once).
+        baseline: ``"blur"``, ``"mean"`` or ``"fused"`` (see :func:`ig_image_maps`).
+        sigma: blur and smoothing in pixels (default :func:`default_sigma`).
+    """
+
+    name = "ig"
+
+    def __init__(self, nn_module: nn.Module, n_steps: int = 32, internal_batch_size: int | None = None,
+                 baseline: str = "blur", sigma: float | None = None) -> None:
+        super().__init__(nn_module)
+        if baseline not in REGION_BASELINES:
+            raise SaliencyError(f"region_baseline must be one of {REGION_BASELINES}, got {baseline!r}")
+        self.n_steps = int(n_steps)
+        self.internal_batch_size = None if internal_batch_size is None else int(internal_batch_size)
+        self.baseline = baseline
+        self.sigma = sigma
+
+    def compute_map(self, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int) -> np.ndarray:
+        return ig_image_maps(self.nn_module, x, weights, n_image_channels, self.n_steps, self.internal_batch_size,
+                             self.baseline, self.sigma)
+
+
+@register
+class OcclusionRegions(RegionMethod):
+    """Occlusion of the image channels against the stated baseline (:func:`occlusion_maps`).
+
+    Args:
+        window, stride: occlusion window and stride in pixels.
+    """
+
+    name = "occlusion"
+
+    def __init__(self, nn_module: nn.Module, window: int | Sequence[int] = 8, stride: int | Sequence[int] = 4) -> None:
+        super().__init__(nn_module)
+        self.window, self.stride = window, stride
+
+    def compute_map(self, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int) -> np.ndarray:
+        return occlusion_maps(self.nn_module, x, weights, fused_baseline(x, n_image_channels), n_image_channels,
+                              self.window, self.stride)
+
+
+@register
+class GradCAMRegions(RegionMethod):
+    """GradCAM of the explained score on ``target_layer`` (:func:`gradcam_maps`), upsampled to the input grid.
+
+    Args:
+        target_layer: a sub-module name; ``None``: the network's last spatial layer for the input
+            (:func:`default_target_layer`), found anew for each input, so the method holds no run state.
+    """
+
+    name = "gradcam"
+    plus = False
+
+    def __init__(self, nn_module: nn.Module, target_layer: str | None = None) -> None:
+        super().__init__(nn_module)
+        self.target_layer = None if target_layer is None else check_target_layer(nn_module, target_layer)
+
+    def layer(self, x: torch.Tensor) -> str:
+        """The layer the maps of ``x`` are computed on."""
+        return self.target_layer or default_target_layer(self.nn_module, x)
+
+    def compute_map(self, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int) -> np.ndarray:
+        return gradcam_maps(self.nn_module, x, weights, self.layer(x), plus=self.plus)
+
+
+@register
+class GradCAMppRegions(GradCAMRegions):
+    """GradCAM++ (``monai.visualize.GradCAMpp``, sample by sample) on ``target_layer``."""
+
+    name = "gradcampp"
+    plus = True
+
+
+def region_methods(names: Sequence[str], nn_module: nn.Module,
+                   options: Mapping[str, Mapping] | None = None) -> dict[str, RegionMethod]:
+    """Region methods by name, in order (the first is the map a run writes), built with ``options[name]``.
+
+    Raises:
+        SaliencyError: a name that is not registered (the message lists the registered ones).
+    """
+    names = list(dict.fromkeys(names))
+    unknown = [n for n in names if n not in REGION_METHODS]
+    if unknown:
+        raise SaliencyError(f"unknown region method(s) {unknown}; choose from {tuple(REGION_METHODS)}")
+    options = options or {}
+    return {n: REGION_METHODS[n](nn_module, **dict(options.get(n) or {})) for n in names}

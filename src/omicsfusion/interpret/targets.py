@@ -23,10 +23,13 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from omicsfusion.interpret.errors import ClassIndexError
+from omicsfusion.interpret.errors import ClassIndexError, SaliencyError
 
 __all__ = ["WeightedLogits", "class_weights", "contrast_weights", "versus_matrix", "fused_baseline",
-           "channel_groups", "check_class_index"]
+           "channel_groups", "check_class_index", "REGION_CONTRASTS", "region_versus"]
+
+#: the named choices of ``region_contrast`` (a mapping ``{class: [classes]}`` is the fourth)
+REGION_CONTRASTS = ("auto", "logit", "others")
 
 
 class WeightedLogits(nn.Module):
@@ -78,6 +81,47 @@ def versus_matrix(versus: Mapping[int, Sequence[int]], n_classes: int) -> torch.
         if others:
             matrix[int(k), others] -= 1.0 / len(others)
     return matrix
+
+
+def region_versus(region_contrast: str | Mapping[str, Sequence[str]], class_names: Sequence[str],
+                  same_image_pairs: Sequence[Sequence[str]] = ()) -> dict[int, list[int]]:
+    """Class index -> the class indices its region map is contrasted with (absent or empty: its own logit).
+
+    A logit alone is a poor question for "where in the image": when the image moves
+    two classes together (both share a morphology) the network may raise neither logit
+    and lower the others instead, and the target logit then reads whatever else its
+    filters see (in early fusion: tissue under a gene block). Contrasting with the
+    classes the image does tell apart asks where the evidence against them lies.
+
+    Args:
+        region_contrast: ``"logit"``: own logit; ``"others"``: every other class; ``"auto"``: every
+            class except those sharing the target's image (``same_image_pairs``: a phantom's
+            omics-only pairs; none known: ``"others"``); a mapping ``{class: [classes]}``: those classes.
+        same_image_pairs: pairs of class names whose images look alike.
+
+    Raises:
+        SaliencyError: an unknown choice, or a mapping naming classes the model does not have.
+    """
+    names = [str(c) for c in class_names]
+    if isinstance(region_contrast, str):
+        if region_contrast not in REGION_CONTRASTS:
+            raise SaliencyError(f"region_contrast must be one of {REGION_CONTRASTS} or a mapping "
+                                f"{{class: [classes]}}, got {region_contrast!r}")
+    else:
+        chosen = {str(k): [str(c) for c in v] for k, v in dict(region_contrast).items()}
+        unknown = sorted({c for k, v in chosen.items() for c in [k, *v]} - set(names))
+        if unknown:
+            raise SaliencyError(f"region_contrast names classes {unknown} that the model does not have ({names})")
+        return {names.index(k): [names.index(c) for c in v] for k, v in chosen.items()}
+    if region_contrast == "logit":
+        return {}
+    shares_image: dict[int, set[int]] = {k: {k} for k in range(len(names))}
+    if region_contrast == "auto":
+        for pair in same_image_pairs:
+            members = [names.index(c) for c in pair if c in names]
+            for k in members:
+                shares_image[k].update(members)
+    return {k: [j for j in range(len(names)) if j not in shares_image[k]] for k in range(len(names))}
 
 
 def fused_baseline(x: torch.Tensor, n_image_channels: int) -> torch.Tensor:
