@@ -1,4 +1,4 @@
-"""Fixtures the test modules share: the tiny bundle runs, and each bundle in turn.
+"""Fixtures the test modules share: the tiny bundle runs, each bundle in turn, a two-type omics table.
 
 A tiny run trains a bundle for one epoch on a phantom of a few samples per
 class: every config section runs and every file is written, in seconds. Tests
@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
+from omicsfusion.data import OmicsTable
+from omicsfusion.layout import modular_table
 
 #: per bundle: the overrides of a tiny run (``phantom_size`` is phantom samples per class)
 TINY_RUNS = {
@@ -34,3 +37,12 @@ def tiny() -> Callable[..., dict]:
 def bundle(request) -> str:
     """Each bundle in turn, for a module whose tests hold for every bundle."""
     return request.param
+
+
+@pytest.fixture(scope="module")
+def rna_cnv_table() -> OmicsTable:
+    """Two omics types of 40 samples with gene modules: rna 90 features, cnv 30 (named C0...)."""
+    rna = modular_table(40, 90, n_modules=4, seed=1)
+    cnv = modular_table(40, 30, n_modules=3, seed=2)
+    cnv.columns = [f"C{j}" for j in range(cnv.shape[1])]
+    return OmicsTable({"rna": rna, "cnv": cnv})

@@ -12,11 +12,8 @@ from omicsfusion.layout import OTLayout, modular_table
 
 
 @pytest.fixture(scope="module")
-def table() -> OmicsTable:
-    rna = modular_table(40, 90, n_modules=4, seed=1)
-    cnv = modular_table(40, 30, n_modules=3, seed=2)
-    cnv.columns = [f"C{j}" for j in range(cnv.shape[1])]
-    return OmicsTable({"rna": rna, "cnv": cnv})
+def table(rna_cnv_table: OmicsTable) -> OmicsTable:
+    return rna_cnv_table
 
 
 def test_normalizer_methods_and_round_trip():

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
 from omicsfusion.data.errors import MissingSampleError
-from omicsfusion.layout import LayoutError, OTLayout, modular_table
+from omicsfusion.layout import LayoutError, OTLayout
 
 DATA = Path(__file__).parent / "data"
 
@@ -36,12 +36,9 @@ def _classifier(first: object) -> Pipeline:
 
 
 @pytest.fixture(scope="module")
-def table() -> OmicsTable:
-    """The table of tests/data/legacy_layouts.py: rna 90 features, cnv 30, 40 samples."""
-    rna = modular_table(40, 90, n_modules=4, seed=1)
-    cnv = modular_table(40, 30, n_modules=3, seed=2)
-    cnv.columns = [f"C{j}" for j in range(cnv.shape[1])]
-    return OmicsTable({"rna": rna, "cnv": cnv})
+def table(rna_cnv_table: OmicsTable) -> OmicsTable:
+    """The table of tests/data/legacy_layouts.py (conftest ``rna_cnv_table``)."""
+    return rna_cnv_table
 
 
 @pytest.fixture(scope="module")
