@@ -74,6 +74,13 @@ def test_checkpoint_with_other_input_channels_is_a_layout_mismatch(tmp_path):
         _run(tmp_path, _net(), _tiles())
 
 
+def test_checkpoint_with_other_weight_shapes_names_the_settings(tmp_path):
+    wider = DenseNet(spatial_dims=2, in_channels=5, out_channels=3, init_features=8, growth_rate=6, block_config=(1, 1))
+    torch.save(wider.state_dict(), tmp_path / "model.pt")
+    with pytest.raises(LayoutMismatchError, match=r"does not fit this network \(.*size mismatch.*other settings"):
+        _run(tmp_path, _net(), _tiles())
+
+
 def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path):
     import pandas as pd
 

@@ -27,3 +27,7 @@ train_evaluate() {
 checkpoint() {  # checkpoint OUT: the weights CHECKPOINT selects
     if [[ $CHECKPOINT == best ]]; then echo "$1/models/model.pt"; else echo "$1/models/checkpoint_final.pt"; fi
 }
+
+default_patch_px() {  # default_patch_px MAX_GENES: the smallest multiple of 16 (at least 32) whose square holds MAX_GENES
+    "$PYTHON" -c "import math, sys; print(max(32, 16 * math.ceil(math.sqrt(int(sys.argv[1])) / 16)))" "$1"
+}

@@ -32,7 +32,6 @@ SEEDS="${SEEDS:-0 1 2}"
 EPOCHS="${EPOCHS:-6}"
 BATCH="${BATCH:-32}"
 MAX_GENES="${MAX_GENES:-2000}"
-PATCH_PX="${PATCH_PX:-$("$PYTHON" -c "import math, sys; print(max(32, 16 * math.ceil(math.sqrt(int(sys.argv[1])) / 16)))" "$MAX_GENES")}"
 TILES="${TILES:-4 4}"
 GAP_SPOTS="${GAP_SPOTS:-1}"
 CHECKPOINT="${CHECKPOINT:-final}"
@@ -43,6 +42,7 @@ declare -A MODALITIES=([image]="['image']" [omics]="['rna']" [fused]="['image','
 
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
+PATCH_PX="${PATCH_PX:-$(default_patch_px "$MAX_GENES")}"
 SECONDS=0
 seed_args=()
 for s in $SEEDS; do seed_args+=("$s"); done

@@ -7,7 +7,8 @@
 # DATASET: dlpfc | her2st (chooses the markers below). SPLIT: a name of RUN_DIR/splits.csv (e.g.
 # 151675_to_151676_seed0). MAX_SPOTS (default 700): test spots explained, in datalist order.
 # Writes RUN_DIR/runs/SPLIT/fused/saliency/ (genes.csv, modality_shares.csv/png, regions/*.png, layout PNGs) and
-# markers.md there. Settings (environment): PYTHON, PATCH_PX (32), CHECKPOINT (final | best).
+# markers.md there. Settings (environment): PYTHON, MAX_GENES (2000) and PATCH_PX (default from MAX_GENES), as the
+# training recipe had them, CHECKPOINT (final | best).
 # Markers: dlpfc from the data set's README (spatialLIBD layer markers); her2st: ERBB2 and GRB7 (the 17q12 HER2
 # amplicon) for invasive cancer, COL1A1 / COL1A2 (fibroblast collagen) for connective tissue, ADIPOQ / PLIN1
 # (adipocytes) for adipose tissue.
@@ -15,12 +16,13 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DATASET="$1"; RUN="$(realpath "$2")"; SPLIT="$3"; MAX_SPOTS="${4:-700}"
 PYTHON="${PYTHON:-python}"
-PATCH_PX="${PATCH_PX:-32}"
+MAX_GENES="${MAX_GENES:-2000}"
 CHECKPOINT="${CHECKPOINT:-final}"
 DRY_RUN=0
 B="$REPO/bundles/pathology_spatial_transcriptomics"
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
+PATCH_PX="${PATCH_PX:-$(default_patch_px "$MAX_GENES")}"
 case "$DATASET" in
     dlpfc) MARKERS=(WM=MOBP,PLP1,MBP Layer5=PCP4 Layer6=KRT17 Layer2=HPCAL1 Layer1=RELN) ;;
     her2st) MARKERS=("invasive cancer=ERBB2,GRB7" "connective tissue=COL1A1,COL1A2" "adipose tissue=ADIPOQ,PLIN1") ;;

@@ -57,7 +57,8 @@ class SaliencyCheckpointLoader(CheckpointLoader):
 
     Raises (when called):
         MissingCheckpointError: no file at ``load_path``.
-        LayoutMismatchError: the checkpoint's first convolution expects other input channels than the network.
+        LayoutMismatchError: the checkpoint's first convolution expects other input channels than the network,
+            or its weights have other shapes (e.g. trained on another patch size).
     """
 
     def __call__(self, engine) -> None:
@@ -69,7 +70,10 @@ class SaliencyCheckpointLoader(CheckpointLoader):
             expected = first_conv_channels(load_checkpoint(self.load_path))
             built = first_conv_channels(network.state_dict())
             if expected == built:
-                raise
+                raise LayoutMismatchError(
+                    f"checkpoint {self.load_path} does not fit this network ({str(error).splitlines()[-1].strip()}): "
+                    "was it trained with other settings (patch_px / image size, network)?"
+                ) from error
             raise LayoutMismatchError(
                 f"checkpoint {self.load_path} expects {expected} input channels (first convolution) but this run "
                 f"builds {built}: the layout / modalities do not match the checkpoint"
