@@ -2,7 +2,8 @@
 
     python scripts/real_data/marker_ranks.py SALIENCY_DIR WM=MOBP,PLP1,MBP Layer5=PCP4 ... [--out ranks.md]
 
-Each ``CLASS=GENE,...`` names genes by display name (symbol) or id. For every marker the table gives its
+Each ``CLASS=GENE,...`` names genes by display name (symbol) or id; ``LABEL:ID`` shows LABEL and matches ID
+(e.g. ``WM=MOBP:ENSG00000168314`` where the table knows only Ensembl ids). For every marker the table gives its
 rank in its own class (1 = most attributed, of all genes laid out), and beside it its median rank over the
 other classes, so a marker that is high everywhere (a generally variable gene) shows as such.
 """
@@ -17,21 +18,27 @@ import pandas as pd
 
 
 def marker_table(genes: pd.DataFrame, markers: dict[str, list[str]]) -> pd.DataFrame:
-    """One row per (class, marker): rank in that class, of how many genes, median rank in the other classes."""
+    """One row per (class, marker): rank in that class, of how many genes, median rank in the other classes.
+
+    A class without explained spots (e.g. absent from a test block) gets its rows with the rank left blank.
+    """
+    classes = set(genes["class"])
     rows = []
     for cls, names in markers.items():
-        if cls not in set(genes["class"]):
-            raise SystemExit(f"class {cls!r} is not in genes.csv (classes: {sorted(set(genes['class']))})")
         for name in names:
-            hits = genes[(genes["display_name"] == name) | (genes["feature"] == name)]
-            if hits.empty:
-                rows.append({"class": cls, "gene": name, "rank": "not laid out", "of": "", "other_classes_median": ""})
-                continue
-            own = hits[hits["class"] == cls]
-            others = hits[hits["class"] != cls]["rank"]
-            n = int((genes["class"] == cls).sum())
-            rows.append({"class": cls, "gene": name, "rank": int(own["rank"].iloc[0]), "of": n,
-                         "other_classes_median": float(others.median()) if len(others) else float("nan")})
+            label, _, key = name.rpartition(":")
+            label = label or key
+            hits = genes[(genes["display_name"] == key) | (genes["feature"] == key)]
+            row = {"class": cls, "gene": label, "rank": "", "of": "", "other_classes_median": ""}
+            if cls not in classes:
+                row["rank"] = "class not among the explained spots"
+            elif hits.empty:
+                row["rank"] = "not laid out"
+            else:
+                others = hits[hits["class"] != cls]["rank"]
+                row.update(rank=int(hits[hits["class"] == cls]["rank"].iloc[0]), of=int((genes["class"] == cls).sum()),
+                           other_classes_median=float(others.median()) if len(others) else float("nan"))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

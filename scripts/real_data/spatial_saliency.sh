@@ -9,7 +9,7 @@
 # Writes RUN_DIR/runs/SPLIT/fused/saliency/ (genes.csv, modality_shares.csv/png, regions/*.png, layout PNGs) and
 # markers.md there. Settings (environment): PYTHON, MAX_GENES (2000) and PATCH_PX (default from MAX_GENES), as the
 # training recipe had them, CHECKPOINT (final | best).
-# Markers: dlpfc from the data set's README (spatialLIBD layer markers); her2st: ERBB2 and GRB7 (the 17q12 HER2
+# Markers: dlpfc from the data set's README (spatialLIBD layer markers; its tables key genes by Ensembl id); her2st: ERBB2 and GRB7 (the 17q12 HER2
 # amplicon) for invasive cancer, COL1A1 / COL1A2 (fibroblast collagen) for connective tissue, ADIPOQ / PLIN1
 # (adipocytes) for adipose tissue.
 set -euo pipefail
@@ -24,7 +24,8 @@ export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
 PATCH_PX="${PATCH_PX:-$(default_patch_px "$MAX_GENES")}"
 case "$DATASET" in
-    dlpfc) MARKERS=(WM=MOBP,PLP1,MBP Layer5=PCP4 Layer6=KRT17 Layer2=HPCAL1 Layer1=RELN) ;;
+    dlpfc) MARKERS=(WM=MOBP:ENSG00000168314,PLP1:ENSG00000123560,MBP:ENSG00000197971 Layer5=PCP4:ENSG00000183036
+                    Layer6=KRT17:ENSG00000128422 Layer2=HPCAL1:ENSG00000115756 Layer1=RELN:ENSG00000189056) ;;
     her2st) MARKERS=("invasive cancer=ERBB2,GRB7" "connective tissue=COL1A1,COL1A2" "adipose tissue=ADIPOQ,PLIN1") ;;
     *) echo "spatial_saliency.sh: DATASET must be dlpfc or her2st, got '$DATASET'" >&2; exit 2 ;;
 esac
