@@ -98,6 +98,8 @@ def test_preprocessor_is_a_transformer_in_a_pipeline(table, labels):
     copy = clone(pipe).set_params(omics__layout__grid=(11, 11), omics__shared=True)
     with pytest.raises(NotFittedError):
         check_is_fitted(copy.named_steps["omics"])
+    with pytest.raises(LayoutError, match="OmicsPreprocessor is not fitted"):  # also a NotFittedError
+        copy.named_steps["omics"].transform(table.select(ids[30:]))
     copy.fit(table.select(ids[:30]), labels[ids[:30]])
     assert copy.named_steps["omics"].grid_ == (11, 11) and copy.named_steps["omics"].shared_
     assert fitted.grid_ == (10, 10) and pre.layout.get_params()["grid"] == (10, 10)  # the template is never fitted

@@ -18,7 +18,7 @@ from monai.transforms import Invertd, LoadImage
 
 from bundle_utils import BUNDLES
 from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import modular_table
+from omicsfusion.layout import OTLayout, modular_table
 
 #: LPS-oriented 2.5 x 3 x 2 mm voxels, so that orientation, spacing and crop/pad all act
 AFFINE = np.array([[-2.5, 0, 0, 60.0], [0, -3.0, 0, 40.0], [0, 0, 2.0, -20.0], [0, 0, 0, 1]])
@@ -36,7 +36,7 @@ def bundle(tmp_path_factory):
     tables = {t: str(root / "omics" / f"{t}.csv") for t in ("rna", "cnv")}
     table = OmicsTable(tables)
     (root / "models").mkdir()
-    OmicsPreprocessor().fit(table, table.sample_ids(), method="random", grid=(8, 8)).save(root / "models" / "layout.npz")
+    OmicsPreprocessor(OTLayout(method="random", grid=(8, 8))).fit(table).save(root / "models" / "layout.npz")
     grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in SHAPE], indexing="ij")
     volume = (2.0 + np.exp(-sum(g**2 for g in grid) * 2) + 0.3 * grid[0]).astype(np.float32)  # smooth, positive
     nib.save(nib.Nifti1Image(volume, AFFINE), str(root / "S0001.nii.gz"))

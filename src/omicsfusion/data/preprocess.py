@@ -161,9 +161,10 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
 
     def transform(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> np.ndarray:
         """Images ``(n, C, *grid)`` of every sample of ``X`` (see :meth:`normalized_rows`, ``missing``)."""
+        types = self.fitted_types()
         table = _as_table(X)
-        ids = table.all_sample_ids(self.types_)
-        vectors = {t: self.normalized_rows(table, t, ids, missing=self.missing) for t in self.types_}
+        ids = table.all_sample_ids(types)
+        vectors = {t: self.normalized_rows(table, t, ids, missing=self.missing) for t in types}
         return self.images(vectors, normalized=True)
 
     def quality(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> dict[str, dict]:
@@ -173,7 +174,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         a shared layout is scored on each type's own features.
         """
         table = _as_table(X)
-        ids = table.all_sample_ids(self.types_)
+        ids = table.all_sample_ids(self.fitted_types())
         figures = {}
         for t in self.types_:
             held = held_ids(table, t, ids, "mask")

@@ -18,6 +18,7 @@ from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.normalize import FeatureNormalizer
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import OTLayout
+from omicsfusion.layout.errors import LayoutNotFittedError
 
 #: what a sample without a row of some omics type gets (``OmicsPreprocessor(missing=...)``)
 MISSING = ("raise", "mask")
@@ -138,7 +139,14 @@ class OmicsRendering:
         self._normalizer(omics_type)
         return self._matrices[omics_type]
 
+    def fitted_types(self) -> list[str]:
+        """The channel order, or :class:`~omicsfusion.layout.LayoutNotFittedError` before ``fit`` / ``load``."""
+        if not hasattr(self, "types_"):
+            raise LayoutNotFittedError(f"this {type(self).__name__} is not fitted; call fit() or load() first")
+        return list(self.types_)
+
     def _normalizer(self, omics_type: str) -> FeatureNormalizer:
+        self.fitted_types()
         try:
             return self.normalizers_[omics_type]
         except KeyError:
@@ -162,7 +170,7 @@ class OmicsRendering:
         Raises:
             FeatureMismatchError: a vector has the wrong number of features.
         """
-        types = self.types_ if omics_types is None else list(omics_types)
+        types = self.fitted_types() if omics_types is None else list(omics_types)
         channels = []
         for t in types:
             x = np.asarray(vectors[t], dtype=np.float32)
@@ -201,7 +209,7 @@ class OmicsRendering:
         Returns:
             type -> ``(F_type,)`` (or ``(n, F_type)``) float64 attributions.
         """
-        types = self.types_ if omics_types is None else list(omics_types)
+        types = self.fitted_types() if omics_types is None else list(omics_types)
         maps = np.asarray(maps, dtype=np.float64)
         n_grid = len(self.grid_)
         if maps.shape[-n_grid:] != self.grid_ or maps.shape[-n_grid - 1] != len(types):
