@@ -146,9 +146,11 @@ class OmicsRendering:
         return list(self.types_)
 
     def _normalizer(self, omics_type: str) -> FeatureNormalizer:
-        self.fitted_types()
         try:
             return self.normalizers_[omics_type]
+        except AttributeError:
+            self.fitted_types()  # not fitted: the named error
+            raise
         except KeyError:
             raise OmicsDataError(f"no omics type {omics_type!r} in the preprocessor; it has {self.types_}") from None
 
