@@ -16,7 +16,9 @@
 #   at the patch, and genes beyond its pixels would share pixels),
 #   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
 #   columns rows), GAP_SPOTS (1), CHECKPOINT (final | best), MODELS ("image omics fused"),
-#   INFER_MODELS (her2st A2: "fused"), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954).
+#   INFER_MODELS (her2st A2: "fused"), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954),
+#   BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
+#   use another RUN_DIR per setting, as completed runs are skipped).
 # Completed runs (checkpoint_final.pt, test_predictions.csv, spot_predictions.csv present) are skipped: a stopped
 # run resumes.
 set -euo pipefail
@@ -43,6 +45,7 @@ declare -A MODALITIES=([image]="['image']" [omics]="['rna']" [fused]="['image','
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
 PATCH_PX="${PATCH_PX:-$(default_patch_px "$MAX_GENES")}"
+read -ra BUNDLE_OVERRIDES <<< "${BUNDLE_ARGS:-}"
 SECONDS=0
 seed_args=()
 for s in $SEEDS; do seed_args+=("$s"); done
@@ -56,7 +59,7 @@ while IFS=, read -r name seed _experiment dataset spots datalist _rest; do
         out="$RUN/runs/$name/$model"
         common=(--bundle_root "$B" --dataset_dir "$RUN/$dataset" --spots_dir "$RUN/$spots"
                 --datalist_file "$RUN/$datalist" --ckpt_dir "$out/models" --output_dir "$out/eval" --seed "$seed"
-                --modalities "${MODALITIES[$model]}" --batch_size "$BATCH" --patch_px "$PATCH_PX")
+                --modalities "${MODALITIES[$model]}" --batch_size "$BATCH" --patch_px "$PATCH_PX" "${BUNDLE_OVERRIDES[@]}")
         train_evaluate "$B" "$out" ",'$RUN/bundle.json'" "${common[@]}"
     done
     if [[ -d "$RUN/A2/spots" ]]; then  # her2st: the unlabelled section, predicted spot by spot and drawn

@@ -239,16 +239,7 @@ def run_benchmark(
     chosen, skipped = _select_models(models, len(data.tables), grid_dims)
     if not chosen:
         raise BenchmarkError(f"no model left to run; skipped: {skipped}")
-    splits = {
-        seed: predefined_split(list(data.sample_ids), *split) if split is not None
-        else stratified_folds(data.y, folds, seed, list(data.classes))
-        for seed in seeds
-    }
-    for seed, folds_of_seed in splits.items():  # every seed draws its own folds: check them all
-        for train, _ in folds_of_seed:
-            if len(np.unique(data.y[train])) < 2:
-                raise BenchmarkError(f"the training samples of a fold (seed {seed}) hold one class only "
-                                     f"({data.classes[data.y[train][0]]!r})")
+    splits = _splits_per_seed(data, seeds, folds, split)
     n_classes = len(data.classes)
     # a type some samples lack: train the CNNs with whole channels masked at random, as they are at test time
     cnn_kwargs = {"channel_dropout": 0.3 if data.missing == "mask" else 0.0, **(cnn_params or {})}
@@ -267,13 +258,44 @@ def run_benchmark(
                     run = fold_metrics(fold.y_test, proba, fit_s)
                     per_run[model].append({**run, "seed": seed, "fold": fold_index})
                     bar.update()
-    summary = {m: aggregate_runs(per_run[m]) for m in chosen}
+    summary = _summary(per_run, fitted)
+    meta = _run_meta(data, split, folds, seeds, normalization, params, cnn_kwargs, skipped, threads, started)
+    return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
+
+
+def _splits_per_seed(data: BenchmarkData, seeds: list[int], folds: int,
+                     split: tuple[Sequence[str], Sequence[str]] | None) -> dict[int, list]:
+    """Per seed, its (train, test) index pairs: the predefined split, or its own stratified folds (all checked)."""
+    splits = {
+        seed: predefined_split(list(data.sample_ids), *split) if split is not None
+        else stratified_folds(data.y, folds, seed, list(data.classes))
+        for seed in seeds
+    }
+    for seed, folds_of_seed in splits.items():
+        for train, _ in folds_of_seed:
+            if len(np.unique(data.y[train])) < 2:
+                raise BenchmarkError(f"the training samples of a fold (seed {seed}) hold one class only "
+                                     f"({data.classes[data.y[train][0]]!r})")
+    return splits
+
+
+def _summary(per_run: Mapping[str, list[dict[str, float]]],
+             fitted: Mapping[str, list[tuple[str, tuple[int, ...], float]]]) -> dict[str, dict]:
+    """Mean ± sd per model; a CNN also gets its (last) layout, grid and mean epochs run."""
+    summary = {m: aggregate_runs(runs) for m, runs in per_run.items()}
     for model, fits in fitted.items():
         summary[model]["layout"] = fits[-1][0]
         summary[model]["grid"] = list(fits[-1][1])
         summary[model]["epochs_mean"] = float(np.mean([epochs for _, _, epochs in fits]))
-    counts = np.bincount(data.y, minlength=n_classes)
-    meta = {
+    return summary
+
+
+def _run_meta(data: BenchmarkData, split, folds: int, seeds: list[int], normalization: str,
+              params: Mapping[str, Any], cnn_kwargs: Mapping[str, Any], skipped, threads: int,
+              started: float) -> dict[str, Any]:
+    """What the run was: data shape, classes, split, settings, machine and date, for the report."""
+    counts = np.bincount(data.y, minlength=len(data.classes))
+    return {
         "n_samples": int(len(data.y)),
         "n_features": {t: int(f.shape[1]) for t, f in data.tables.items()},
         "classes": {str(c): int(n) for c, n in zip(data.classes, counts)},
@@ -290,4 +312,3 @@ def run_benchmark(
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)

@@ -216,63 +216,20 @@ def make_spatial_phantom(
     if side_px is None:
         side_um = float(np.sqrt(len(CLASS_NAMES) * n_per_class * SPOT_PITCH_UM**2 * np.sqrt(3) / 2)) + SPOT_PITCH_UM
         side_px = int(np.ceil(side_um / mpp / _TILE) * _TILE)
-    side_um = side_px * mpp
     genes = tuple(f"GENE{i:04d}" for i in range(1, n_genes + 1))
     spec = OmicsSpec("rna", genes, module_size=10, kind="expression")
     if spec.n_modules < len(CLASS_NAMES):
         raise ValueError(f"n_genes={n_genes} gives {spec.n_modules} modules; need >= {len(CLASS_NAMES)}")
-    manifest, counts_per_class, sections = [], {c: 0 for c in CLASS_NAMES}, []
+    manifest, sections = [], []
     textures = {m: tissue_texture(rng, period_px, m, nucleus_px=3.5 / mpp) for m in sorted(set(MORPHOLOGY.values()))}
     bank = {1: np.stack([textures[MORPHOLOGY[c]] for c in CLASS_NAMES])}
     for s in range(1, n_sections + 1):
         name = f"section_{s}"
-        folder = root / name
-        (folder / "spatial").mkdir(parents=True, exist_ok=True)
-        regions = _region_map(rng, side_um, n_regions_per_class=2)
-        painter = _SlidePainter(bank, regions, mpp, tuple(int(v) for v in rng.integers(0, period_px, 2)))
-        write_pyramid(folder / "image.tif", painter, side_px, mpp)
-
-        grid = visium_grid(side_um)
-        barcodes = _barcode(rng, len(grid))
-        grid["barcode"] = barcodes
-        cell = np.clip((grid[["y_um", "x_um"]].to_numpy() / _REGION_CELL_UM).astype(int), 0, regions.shape[0] - 1)
-        grid["label"] = regions[cell[:, 0], cell[:, 1]]
-        in_tissue = np.ones(len(grid), bool)
-        if n_spots is not None and n_spots < len(grid):
-            in_tissue[:] = False
-            in_tissue[rng.choice(len(grid), n_spots, replace=False)] = True
-        grid["in_tissue"] = in_tissue.astype(int)
-        grid["pxl_row_in_fullres"] = grid["y_um"] / mpp
-        grid["pxl_col_in_fullres"] = grid["x_um"] / mpp
-        columns = ["barcode", "in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
-        if s % 2:  # Space Ranger 1.x: no header
-            grid[columns].to_csv(folder / "spatial" / "tissue_positions_list.csv", header=False, index=False)
-        else:
-            grid[columns].to_csv(folder / "spatial" / "tissue_positions.csv", index=False)
-
-        sections.append((name, folder, grid[in_tissue].reset_index(drop=True)))
-        factors = {"spot_diameter_fullres": SPOT_DIAMETER_UM / mpp, "fiducial_diameter_fullres": 65.0 / mpp}
-        _write_downsampled(folder, side_px, factors)
-        atomic_write(folder / "spatial" / "scalefactors_json.json", lambda tmp: tmp.write_text(json.dumps(factors)))
+        grid = _write_section(root / name, s, rng, bank, side_px, mpp, period_px, n_spots)
+        sections.append((name, root / name, grid))
         manifest.append({"section": name, "format": "spaceranger", "path": name, "image": f"{name}/image.tif",
                          "annotations": f"{name}/annotations.csv"})
-    # One draw for all sections: the same genes have the same baseline and loadings everywhere (no batch effect).
-    spots = pd.concat([section for _, _, section in sections], ignore_index=True)
-    shift = np.zeros((len(spots), spec.n_modules))
-    shift[np.arange(len(spots)), spots["label"].to_numpy()] = shift_sd
-    expression = draw_omics(spec, spots["barcode"].tolist(), shift, rng).to_numpy(np.float64)
-    counts = rng.poisson(np.exp2(expression - 4.0)).astype(np.int32)
-    start = 0
-    for name, folder, section in sections:
-        rows = slice(start, start + len(section))
-        start += len(section)
-        write_10x_h5(folder / "filtered_feature_bc_matrix.h5", counts[rows], section["barcode"].tolist(),
-                     list(genes), list(genes))
-        annotations = pd.DataFrame({"barcode": section["barcode"],
-                                    ANNOTATION_COLUMN: [CLASS_NAMES[k] for k in section["label"]]})
-        atomic_write(folder / "annotations.csv", lambda tmp, a=annotations: a.to_csv(tmp, index=False))
-        for k, n in section["label"].value_counts().items():
-            counts_per_class[CLASS_NAMES[int(k)]] += int(n)
+    counts_per_class = _write_counts(sections, spec, shift_sd, rng)
     atomic_write(root / "sections.csv", lambda tmp: pd.DataFrame(manifest).to_csv(tmp, index=False))
     truth = {
         "task": "pathology_spatial_transcriptomics",
@@ -290,6 +247,61 @@ def make_spatial_phantom(
     }
     atomic_write(root / "ground_truth.json", lambda tmp: tmp.write_text(json.dumps(truth, indent=2)))
     return truth
+
+
+def _write_section(folder: Path, index: int, rng: np.random.Generator, bank: dict, side_px: int, mpp: float,
+                   period_px: int, n_spots: int | None) -> pd.DataFrame:
+    """One section's slide, spot positions (1.x format for odd ``index``) and scale factors; its in-tissue spots."""
+    (folder / "spatial").mkdir(parents=True, exist_ok=True)
+    side_um = side_px * mpp
+    regions = _region_map(rng, side_um, n_regions_per_class=2)
+    painter = _SlidePainter(bank, regions, mpp, tuple(int(v) for v in rng.integers(0, period_px, 2)))
+    write_pyramid(folder / "image.tif", painter, side_px, mpp)
+    grid = visium_grid(side_um)
+    grid["barcode"] = _barcode(rng, len(grid))
+    cell = np.clip((grid[["y_um", "x_um"]].to_numpy() / _REGION_CELL_UM).astype(int), 0, regions.shape[0] - 1)
+    grid["label"] = regions[cell[:, 0], cell[:, 1]]
+    in_tissue = np.ones(len(grid), bool)
+    if n_spots is not None and n_spots < len(grid):
+        in_tissue[:] = False
+        in_tissue[rng.choice(len(grid), n_spots, replace=False)] = True
+    grid["in_tissue"] = in_tissue.astype(int)
+    grid["pxl_row_in_fullres"] = grid["y_um"] / mpp
+    grid["pxl_col_in_fullres"] = grid["x_um"] / mpp
+    columns = ["barcode", "in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
+    if index % 2:  # Space Ranger 1.x: no header
+        grid[columns].to_csv(folder / "spatial" / "tissue_positions_list.csv", header=False, index=False)
+    else:
+        grid[columns].to_csv(folder / "spatial" / "tissue_positions.csv", index=False)
+    factors = {"spot_diameter_fullres": SPOT_DIAMETER_UM / mpp, "fiducial_diameter_fullres": 65.0 / mpp}
+    _write_downsampled(folder, side_px, factors)
+    atomic_write(folder / "spatial" / "scalefactors_json.json", lambda tmp: tmp.write_text(json.dumps(factors)))
+    return grid[in_tissue].reset_index(drop=True)
+
+
+def _write_counts(sections: list[tuple[str, Path, pd.DataFrame]], spec: OmicsSpec, shift_sd: float,
+                  rng: np.random.Generator) -> dict[str, int]:
+    """Counts matrix and annotations of every section; spots per class.
+
+    One draw for all sections: the same genes have the same baseline and loadings everywhere (no batch effect).
+    """
+    spots = pd.concat([section for _, _, section in sections], ignore_index=True)
+    shift = np.zeros((len(spots), spec.n_modules))
+    shift[np.arange(len(spots)), spots["label"].to_numpy()] = shift_sd
+    expression = draw_omics(spec, spots["barcode"].tolist(), shift, rng).to_numpy(np.float64)
+    counts = rng.poisson(np.exp2(expression - 4.0)).astype(np.int32)
+    counts_per_class, start = {c: 0 for c in CLASS_NAMES}, 0
+    for _, folder, section in sections:
+        rows = slice(start, start + len(section))
+        start += len(section)
+        write_10x_h5(folder / "filtered_feature_bc_matrix.h5", counts[rows], section["barcode"].tolist(),
+                     list(spec.feature_names), list(spec.feature_names))
+        annotations = pd.DataFrame({"barcode": section["barcode"],
+                                    ANNOTATION_COLUMN: [CLASS_NAMES[k] for k in section["label"]]})
+        atomic_write(folder / "annotations.csv", lambda tmp, a=annotations: a.to_csv(tmp, index=False))
+        for k, n in section["label"].value_counts().items():
+            counts_per_class[CLASS_NAMES[int(k)]] += int(n)
+    return counts_per_class
 
 
 def _write_downsampled(folder: Path, side_px: int, factors: dict) -> None:

@@ -329,13 +329,7 @@ def export_spots(
     if annotation_column is not None and not class_names:
         raise OmicsDataError("class_names are needed to turn annotations into labels")
     sections = pd.read_csv(manifest, dtype={"section": str})
-    if splits is not None:
-        unsplit = [s for s in sections["section"] if s not in splits]
-        if unsplit:
-            raise OmicsDataError(f"{manifest}: sections {unsplit} have no split in {dict(splits)}")
-        if BLOCKS in splits.values() and blocks is None:
-            raise OmicsDataError(f"{manifest}: sections {[s for s, k in splits.items() if k == BLOCKS]} are split in "
-                                 "blocks: pass blocks (tiles, val_fraction, test_fraction, gap_spots)")
+    _check_splits(manifest, sections, splits, blocks)
     rows, tables, names = [], {}, {}
     for i, section in sections.iterrows():
         name, frame, table, shown = _section_spots(
@@ -344,6 +338,32 @@ def export_spots(
         rows.append(frame)
         tables[name] = table
         names.update({g: d for g, d in shown.items() if names.get(g, g) == g})
+    expression, features = _expression_and_features(manifest, rows, tables, names, gene_policy, max_genes)
+    atomic_write(out_dir / "omics" / "rna.parquet", expression.to_parquet)
+    atomic_write(out_dir / "omics" / f"rna{FEATURES_SUFFIX}", lambda p: features.to_csv(p, index=False))
+    atomic_write(samples_csv, lambda p: pd.concat(rows).to_csv(p, index=False))
+    atomic_write(out_dir / _SOURCE, lambda p: p.write_text(json.dumps(stamp)))  # last: it marks the export done
+    return samples_csv
+
+
+def _check_splits(manifest: Path, sections: pd.DataFrame, splits: Mapping[str, str] | None,
+                  blocks: Mapping | None) -> None:
+    """Every section of the manifest has a split, and ``blocks`` sections have block settings."""
+    if splits is None:
+        return
+    unsplit = [s for s in sections["section"] if s not in splits]
+    if unsplit:
+        raise OmicsDataError(f"{manifest}: sections {unsplit} have no split in {dict(splits)}")
+    if BLOCKS in splits.values() and blocks is None:
+        raise OmicsDataError(f"{manifest}: sections {[s for s, k in splits.items() if k == BLOCKS]} are split in "
+                             "blocks: pass blocks (tiles, val_fraction, test_fraction, gap_spots)")
+
+
+def _expression_and_features(manifest: Path, rows: list[pd.DataFrame], tables: Mapping[str, pd.DataFrame],
+                             names: Mapping[str, str], gene_policy: str,
+                             max_genes: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The spots x genes table of ``gene_policy`` (and ``max_genes`` on training spots), and per gene its
+    display name, the sections that measured it and whether it was kept."""
     genes = _gene_sets(manifest, tables, gene_policy)
     expression = pd.concat([t.reindex(columns=genes, fill_value=0.0) for t in tables.values()])
     if max_genes is not None and len(genes) > max_genes:
@@ -355,11 +375,7 @@ def export_spots(
     for name, table in tables.items():
         features[f"in_{name}"] = features["feature"].isin(table.columns)
     features["kept"] = features["feature"].isin(expression.columns)
-    atomic_write(out_dir / "omics" / "rna.parquet", expression.to_parquet)
-    atomic_write(out_dir / "omics" / f"rna{FEATURES_SUFFIX}", lambda p: features.to_csv(p, index=False))
-    atomic_write(samples_csv, lambda p: pd.concat(rows).to_csv(p, index=False))
-    atomic_write(out_dir / _SOURCE, lambda p: p.write_text(json.dumps(stamp)))  # last: it marks the export done
-    return samples_csv
+    return expression, features
 
 
 def spot_rows(spots_dir: str | os.PathLike) -> list[dict]:

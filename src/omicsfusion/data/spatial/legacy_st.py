@@ -85,31 +85,8 @@ def read_legacy_st(
     scale = 1.0 if image_scale is None else float(image_scale)
     if not (np.isfinite(scale) and scale > 0):
         raise PixelSizeError(f"{spots}: image_scale must be a positive number, got {image_scale!r}")
-    if "selected" in selection.columns:
-        selection = selection[selection["selected"].astype(int) == 1]
-    selection.index = [_spot_id(x, y) for x, y in zip(selection["x"], selection["y"], strict=True)]
-    counts_only = table.index.difference(selection.index)
-    spots_only = selection.index.difference(table.index)
-    if len(counts_only) or len(spots_only):
-        message = (f"{name or counts.stem}: {len(spots_only)} selected spot(s) of {spots.name} have no counts in "
-                   f"{counts.name} (e.g. {spots_only[:3].tolist()}) and {len(counts_only)} spot(s) of the counts "
-                   f"have no position (e.g. {counts_only[:3].tolist()})")
-        if barcode_policy == "strict" or len(table.index.intersection(selection.index)) == 0:
-            raise BarcodeMismatchError(message + "; pass barcode_policy='intersect' to keep the common spots")
-        warnings.warn(message + "; keeping the common spots", UserWarning, stacklevel=2)
-    common = table.index[table.index.isin(selection.index)]
-    rows = selection.loc[common]
-    if mpp is None:
-        array = rows[["x", "y"]].to_numpy(np.float64)
-        pixels = rows[["pixel_x", "pixel_y"]].to_numpy(np.float64)
-        if len(rows) < 2:
-            raise PixelSizeError(f"{spots}: fewer than two spots, cannot estimate the pixel size; pass mpp")
-        from scipy.spatial import cKDTree
-
-        _, nearest = cKDTree(array).query(array, k=2)
-        step = np.linalg.norm(array[nearest[:, 1]] - array, axis=1)
-        px = np.linalg.norm(pixels[nearest[:, 1]] - pixels, axis=1)
-        mpp = ST_PITCH_UM / float(np.median(px / step))
+    rows, common = _common_spots(table, selection, counts, spots, barcode_policy, name or counts.stem)
+    mpp = _pitch_mpp(rows, spots) if mpp is None else mpp
     mpp = float(mpp) / scale
     slide = open_slide(image, backend=backend, mpp=mpp)
     adata = anndata.AnnData(X=table.loc[common].to_numpy(np.float32),
@@ -117,3 +94,36 @@ def read_legacy_st(
                             var=pd.DataFrame(index=table.columns))
     adata.obsm["spatial"] = rows[["pixel_x", "pixel_y"]].to_numpy(np.float64) * scale
     return SpatialSample(adata, slide, mpp, name or counts.stem, spot_diameter_um=ST_SPOT_UM)
+
+
+def _common_spots(table: pd.DataFrame, selection: pd.DataFrame, counts: Path, spots: Path, barcode_policy: str,
+                  name: str) -> tuple[pd.DataFrame, pd.Index]:
+    """The selected spots that have counts (selection rows, count ids); a mismatch is refused or warned."""
+    if "selected" in selection.columns:
+        selection = selection[selection["selected"].astype(int) == 1]
+    selection.index = [_spot_id(x, y) for x, y in zip(selection["x"], selection["y"], strict=True)]
+    counts_only = table.index.difference(selection.index)
+    spots_only = selection.index.difference(table.index)
+    if len(counts_only) or len(spots_only):
+        message = (f"{name}: {len(spots_only)} selected spot(s) of {spots.name} have no counts in "
+                   f"{counts.name} (e.g. {spots_only[:3].tolist()}) and {len(counts_only)} spot(s) of the counts "
+                   f"have no position (e.g. {counts_only[:3].tolist()})")
+        if barcode_policy == "strict" or len(table.index.intersection(selection.index)) == 0:
+            raise BarcodeMismatchError(message + "; pass barcode_policy='intersect' to keep the common spots")
+        warnings.warn(message + "; keeping the common spots", UserWarning, stacklevel=3)
+    common = table.index[table.index.isin(selection.index)]
+    return selection.loc[common], common
+
+
+def _pitch_mpp(rows: pd.DataFrame, spots: Path) -> float:
+    """Microns per selection pixel from the 200 um spot pitch: median pixel distance to the nearest array neighbour."""
+    if len(rows) < 2:
+        raise PixelSizeError(f"{spots}: fewer than two spots, cannot estimate the pixel size; pass mpp")
+    from scipy.spatial import cKDTree
+
+    array = rows[["x", "y"]].to_numpy(np.float64)
+    pixels = rows[["pixel_x", "pixel_y"]].to_numpy(np.float64)
+    _, nearest = cKDTree(array).query(array, k=2)
+    step = np.linalg.norm(array[nearest[:, 1]] - array, axis=1)
+    px = np.linalg.norm(pixels[nearest[:, 1]] - pixels, axis=1)
+    return ST_PITCH_UM / float(np.median(px / step))

@@ -185,6 +185,36 @@ def _image_kind(image: Path) -> str:
     return "hires" if "hires" in name else "lowres" if "lowres" in name else "fullres"
 
 
+def _default_image(outs: Path) -> Path:
+    """``spatial/tissue_hires_image.png``, else ``spatial/tissue_lowres_image.png``."""
+    candidates = [outs / "spatial" / "tissue_hires_image.png", outs / "spatial" / "tissue_lowres_image.png"]
+    image = next((c for c in candidates if c.is_file()), None)
+    if image is None:
+        raise FileNotFoundError(f"{outs}: no image given and neither tissue_hires_image.png nor "
+                                "tissue_lowres_image.png in spatial/")
+    return image
+
+
+def _checked_scale(image: Path, kind: str, shape: tuple[int, ...], factors: dict, factors_file: Path) -> float:
+    """Image pixels per full-resolution pixel from the scale factors, checked against the image's size."""
+    scale = 1.0 if kind == "fullres" else _scale(factors, kind, factors_file)
+    long_side = _fullres_long_side(factors, factors_file)
+    if long_side is not None and abs(max(shape) / (long_side * scale) - 1) > _SIZE_RTOL:
+        raise ScaleFactorError(
+            f"{image}: its long side is {max(shape)} px, but {factors_file} implies "
+            f"{long_side * scale:.0f} px for a {kind} image (full resolution {long_side:.0f} px x scale "
+            f"{scale:g}); wrong image, wrong image_kind, or a resized image (then pass image_scale)"
+        )
+    return scale
+
+
+def _fullres_mpp(factors: dict, factors_file: Path) -> float:
+    """Microns per full-resolution pixel: the 55 um Visium spot over its diameter in full-resolution pixels."""
+    if "spot_diameter_fullres" not in factors or not float(factors["spot_diameter_fullres"]) > 0:
+        raise ScaleFactorError(f"{factors_file}: 'spot_diameter_fullres' missing or not positive; pass mpp")
+    return VISIUM_SPOT_UM / float(factors["spot_diameter_fullres"])
+
+
 def read_spaceranger(
     path: str | os.PathLike,
     image: str | os.PathLike | None = None,
@@ -232,32 +262,14 @@ def read_spaceranger(
     positions = read_positions(spatial)
     adata = _match_barcodes(_matrix(outs, count_file), positions, barcode_policy, str(outs))
 
-    if image is None:
-        candidates = [spatial / "tissue_hires_image.png", spatial / "tissue_lowres_image.png"]
-        image = next((c for c in candidates if c.is_file()), None)
-        if image is None:
-            raise FileNotFoundError(f"{outs}: no image given and neither tissue_hires_image.png nor "
-                                    "tissue_lowres_image.png in spatial/")
-    image = Path(image) if Path(image).is_absolute() else outs / image
+    image = _default_image(outs) if image is None else Path(image) if Path(image).is_absolute() else outs / image
     kind = _image_kind(image) if image_kind == "auto" else image_kind
     if kind not in ("fullres", "hires", "lowres"):
         raise ValueError(f"image_kind must be 'auto', 'fullres', 'hires' or 'lowres', got {image_kind!r}")
     slide = open_slide(image, backend=backend)
-    if image_scale is not None:
-        scale = float(image_scale)
-    else:
-        scale = 1.0 if kind == "fullres" else _scale(factors, kind, factors_file)
-        long_side = _fullres_long_side(factors, factors_file)
-        if long_side is not None and abs(max(slide.shape) / (long_side * scale) - 1) > _SIZE_RTOL:
-            raise ScaleFactorError(
-                f"{image}: its long side is {max(slide.shape)} px, but {factors_file} implies "
-                f"{long_side * scale:.0f} px for a {kind} image (full resolution {long_side:.0f} px x scale "
-                f"{scale:g}); wrong image, wrong image_kind, or a resized image (then pass image_scale)"
-            )
-    if mpp is None:
-        if "spot_diameter_fullres" not in factors or not float(factors["spot_diameter_fullres"]) > 0:
-            raise ScaleFactorError(f"{factors_file}: 'spot_diameter_fullres' missing or not positive; pass mpp")
-        mpp = VISIUM_SPOT_UM / float(factors["spot_diameter_fullres"])
+    scale = float(image_scale) if image_scale is not None else _checked_scale(image, kind, slide.shape, factors,
+                                                                              factors_file)
+    mpp = _fullres_mpp(factors, factors_file) if mpp is None else mpp
     rows = positions.loc[adata.obs_names]
     adata.obs = adata.obs.join(rows[["in_tissue", "array_row", "array_col"]])
     xy_full = rows[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(np.float64)
