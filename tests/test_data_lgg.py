@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +256,22 @@ def test_prepare_reads_kaggle_3m_as_published_with_case_folders_beside_data_csv(
     assert report["n_patients"] == 4 and report["skipped_folders"] == []
     row = json.loads((tmp_path / "run" / "splits" / "seed0_loo000.json").read_text())["test"][0]
     assert row["image"] == "P1_20000101" and (source / row["image"]).is_dir()
+
+
+@needs_real
+@pytest.mark.slow
+def test_recipe_trains_the_neuro_bundle_on_the_real_slice_folders(tmp_path):
+    """scripts/real_data/neuro_lgg.sh as shipped, one seed, one epoch, a coarse grid: its overrides (the slice
+    reader among them) must resolve in the bundle's configs, and the table must score every test patient."""
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHON": sys.executable, "SCHEME": "repeated", "SEEDS": "0", "EPOCHS": "1",
+           "MODELS": "fused", "BATCH": "2", "PIXDIM": "[8.0, 8.0, 2.0]", "SPATIAL_SIZE": "[32, 32, 16]"}
+    done = subprocess.run(["bash", str(REPO / "scripts" / "real_data" / "neuro_lgg.sh"), str(REAL), str(run)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    test = json.loads((run / "splits" / "seed0.json").read_text())["test"]
+    predictions = pd.read_csv(run / "runs" / "seed0" / "fused" / "eval" / "test_predictions.csv")
+    assert sorted(predictions["sample_id"]) == sorted(row["omics"] for row in test)
+    summary = pd.read_csv(run / "summary.csv")
+    assert list(summary["model"]) == ["fused", "logreg", "random_forest"]
+    assert summary["accuracy"].between(0, 1).all()

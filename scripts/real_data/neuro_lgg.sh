@@ -51,7 +51,7 @@ while IFS=, read -r name seed _fold datalist _rest; do
                 --datalist_file "$RUN/$datalist" --ckpt_dir "$out/models" --output_dir "$out/eval"
                 --class_names "$CLASSES" --omics_tables "{'clusters': '$RUN/omics/clusters.csv'}"
                 --modalities "${MODALITIES[$model]}" --sequence_channels 3
-                --image_reader "\$omicsfusion.transforms.SliceFolderReader(spacing=$SPACING)"
+                --image_reader "{'_target_': 'omicsfusion.transforms.SliceFolderReader', 'spacing': $SPACING}"
                 --pixdim "$PIXDIM" --spatial_size "$SPATIAL_SIZE" --batch_size "$BATCH")
         train_evaluate "$B" "$out" "" "${common[@]}"
     done
