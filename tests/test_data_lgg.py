@@ -262,10 +262,12 @@ def test_prepare_reads_kaggle_3m_as_published_with_case_folders_beside_data_csv(
 @pytest.mark.slow
 def test_recipe_trains_the_neuro_bundle_on_the_real_slice_folders(tmp_path):
     """scripts/real_data/neuro_lgg.sh as shipped, one seed, one epoch, a coarse grid: its overrides (the slice
-    reader among them) must resolve in the bundle's configs, and the table must score every test patient."""
+    reader among them) must resolve in the bundle's configs, the table must score every test patient, and
+    saliency.json must explain them."""
     run = tmp_path / "run"
     env = {**os.environ, "PYTHON": sys.executable, "SCHEME": "repeated", "SEEDS": "0", "EPOCHS": "1",
-           "MODELS": "fused", "BATCH": "2", "PIXDIM": "[8.0, 8.0, 2.0]", "SPATIAL_SIZE": "[32, 32, 16]"}
+           "MODELS": "fused", "BATCH": "2", "PIXDIM": "[8.0, 8.0, 2.0]", "SPATIAL_SIZE": "[32, 32, 16]",
+           "SALIENCY": "1"}
     done = subprocess.run(["bash", str(REPO / "scripts" / "real_data" / "neuro_lgg.sh"), str(REAL), str(run)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -275,3 +277,8 @@ def test_recipe_trains_the_neuro_bundle_on_the_real_slice_folders(tmp_path):
     summary = pd.read_csv(run / "summary.csv")
     assert list(summary["model"]) == ["fused", "logreg", "random_forest"]
     assert summary["accuracy"].between(0, 1).all()
+    explained = pd.read_csv(run / "runs" / "seed0" / "fused" / "eval" / "saliency" / "samples.csv", dtype=str)
+    assert sorted(explained["sample_id"]) == sorted(row["omics"] for row in test)
+    shares = (run / "saliency_shares.md").read_text()
+    assert "| class | n | IG image | IG clusters |" in shares and "| mutant | 1 |" in shares
+    assert "MethylationCluster=5" in (run / "runs" / "seed0" / "fused" / "eval" / "saliency" / "markers.md").read_text()

@@ -42,7 +42,8 @@ def marker_table(genes: pd.DataFrame, markers: dict[str, list[str]]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A pipe table of ``frame``, as in the READMEs."""
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         if not sep or not names:
             raise SystemExit(f"marker spec {spec!r} is not CLASS=GENE[,GENE...]")
         markers.setdefault(cls, []).extend(names.split(","))
-    table = _markdown(marker_table(pd.read_csv(path), markers))
+    table = markdown_table(marker_table(pd.read_csv(path), markers))
     print(table)
     if args.out:
         args.out.write_text(table + "\n")

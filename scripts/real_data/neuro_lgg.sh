@@ -12,7 +12,10 @@
 # --dry-run: prepare the splits, print every bundle command, train nothing.
 # Settings (environment): PYTHON, SCHEME (loo | repeated), SEEDS ("0 1 2"), EPOCHS, BATCH, PIXDIM,
 #   SPATIAL_SIZE, SPACING (stated voxel size of the slices: the files carry none), CHECKPOINT
-#   (final | best: best-validation selection is noise on a handful of patients), MODELS ("mri omics fused").
+#   (final | best: best-validation selection is noise on a handful of patients), MODELS ("mri omics fused"),
+#   SALIENCY (1: also run saliency.json with each split's fused model on its test patients; writes
+#   saliency_shares.md, the modality shares pooled per class, and per split markers.md, the rank of the
+#   MethylationCluster categories in each class's feature table).
 # Completed runs (checkpoint_final.pt, test_predictions.csv present) are skipped, so a stopped run resumes.
 set -euo pipefail
 
@@ -31,6 +34,9 @@ PIXDIM="${PIXDIM:-[4.0, 4.0, 1.0]}"     # 256 x 256 -> 64 x 64 in-plane, slices 
 SPATIAL_SIZE="${SPATIAL_SIZE:-[64, 64, 32]}"  # 20-25 slices padded to 32; raise for longer stacks
 CHECKPOINT="${CHECKPOINT:-final}"
 MODELS="${MODELS:-mri omics fused}"
+SALIENCY="${SALIENCY:-0}"
+# the clusters that separate IDH status in the 8 shared patients (MethylationCluster 4: wild-type, 5: mutant)
+CLUSTER_MARKERS=(wildtype=MethylationCluster=4 mutant=MethylationCluster=5)
 B="$REPO/bundles/neuro_mri_molecular"
 CLASSES="['wildtype','mutant']"
 declare -A MODALITIES=([mri]="['image']" [omics]="['clusters']" [fused]="['image','clusters']")
@@ -44,16 +50,20 @@ for s in $SEEDS; do seed_args+=("$s"); done
 
 source "$REPO/scripts/real_data/lib.sh"
 
+bundle_args() {  # bundle_args OUT SEED DATALIST MODEL: the overrides of one bundle run, into the array ARGS
+    ARGS=(--bundle_root "$B" --dataset_dir "$SOURCE" --phantom None --seed "$2"
+          --datalist_file "$RUN/$3" --ckpt_dir "$1/models" --output_dir "$1/eval"
+          --class_names "$CLASSES" --omics_tables "{'clusters': '$RUN/omics/clusters.csv'}"
+          --modalities "${MODALITIES[$4]}" --sequence_channels 3
+          --image_reader "{'_target_': 'omicsfusion.transforms.SliceFolderReader', 'spacing': $SPACING}"
+          --pixdim "$PIXDIM" --spatial_size "$SPATIAL_SIZE" --batch_size "$BATCH")
+}
+
 while IFS=, read -r name seed _fold datalist _rest; do
     for model in $MODELS; do
         out="$RUN/runs/$name/$model"
-        common=(--bundle_root "$B" --dataset_dir "$SOURCE" --phantom None --seed "$seed"
-                --datalist_file "$RUN/$datalist" --ckpt_dir "$out/models" --output_dir "$out/eval"
-                --class_names "$CLASSES" --omics_tables "{'clusters': '$RUN/omics/clusters.csv'}"
-                --modalities "${MODALITIES[$model]}" --sequence_channels 3
-                --image_reader "{'_target_': 'omicsfusion.transforms.SliceFolderReader', 'spacing': $SPACING}"
-                --pixdim "$PIXDIM" --spatial_size "$SPATIAL_SIZE" --batch_size "$BATCH")
-        train_evaluate "$B" "$out" "" "${common[@]}"
+        bundle_args "$out" "$seed" "$datalist" "$model"
+        train_evaluate "$B" "$out" "" "${ARGS[@]}"
     done
 done < <(tail -n +2 "$RUN/splits.csv")
 
@@ -61,3 +71,20 @@ if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SE
 "$PYTHON" -m omicsfusion.benchmark.bundle_runs "$RUN" --table "$RUN/omics/clusters.csv" --class-names wildtype mutant \
     --models $MODELS
 echo "summary: $RUN/summary.md (${SECONDS} s)"
+
+if [[ $SALIENCY == 1 ]]; then  # saliency.json on every split's test patients with its fused model, then one table
+    dirs=()
+    while IFS=, read -r name seed _fold datalist _rest; do
+        out="$RUN/runs/$name/fused"
+        bundle_args "$out" "$seed" "$datalist" fused
+        if [[ ! -f "$out/eval/saliency/samples.csv" ]]; then
+            run "$PYTHON" -m monai.bundle run --config_file "['$B/configs/train.json','$B/configs/saliency.json']" \
+                "${ARGS[@]}" --checkpoint "$(checkpoint "$out")" --saliency_section test </dev/null
+        fi
+        "$PYTHON" "$REPO/scripts/real_data/marker_ranks.py" "$out/eval/saliency" "${CLUSTER_MARKERS[@]}" \
+            --out "$out/eval/saliency/markers.md" >/dev/null
+        dirs+=("$out/eval/saliency")
+    done < <(tail -n +2 "$RUN/splits.csv")
+    "$PYTHON" "$REPO/scripts/real_data/saliency_shares.py" "${dirs[@]}" --out "$RUN/saliency_shares.md"
+    echo "saliency: $RUN/saliency_shares.md, runs/<split>/fused/eval/saliency/{markers.md,regions/*.nii.gz}"
+fi
