@@ -27,6 +27,7 @@ from omicsfusion.benchmark.errors import BenchmarkError
 from omicsfusion.benchmark.evaluate import aggregate, fold_metrics
 from omicsfusion.benchmark.report import format_cell
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.data.tables import read_parquet_frame
 from omicsfusion.fileio import atomic_write
 
 __all__ = ["REPORTED", "baseline_predictions", "summarize_runs"]
@@ -98,7 +99,7 @@ def read_features(path: str | os.PathLike) -> pd.DataFrame:
     parquet, read as written (the omics tables of :mod:`omicsfusion.data.tables` are float32)."""
     path = Path(path)
     if path.suffix == ".parquet":
-        table = pd.read_parquet(path)
+        table = read_parquet_frame(path)
         table.index = table.index.astype(str)
         return table.astype(np.float64)
     table = pd.read_csv(path, dtype=str)

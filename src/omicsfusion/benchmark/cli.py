@@ -18,7 +18,7 @@ from omicsfusion.benchmark.inputs import join_inputs
 from omicsfusion.benchmark.report import format_table, write_json
 from omicsfusion.benchmark.runner import ALL_MODELS, run_benchmark
 from omicsfusion.data import OmicsTable
-from omicsfusion.data.tables import TABLE_SUFFIXES, table_suffix
+from omicsfusion.data.tables import TABLE_SUFFIXES, read_parquet_frame, table_suffix
 from omicsfusion.errors import OmicsfusionError
 
 
@@ -70,7 +70,7 @@ def _read_frame(path: str, id_column: str | None) -> pd.DataFrame:
         obs = anndata.read_h5ad(path, backed="r").obs
         frame = obs.set_index(id_column) if id_column else obs
     elif suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        frame = read_parquet_frame(path)
         if id_column or isinstance(frame.index, pd.RangeIndex):
             frame = frame.set_index(id_column or frame.columns[0])
     elif suffix:

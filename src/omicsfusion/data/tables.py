@@ -329,11 +329,23 @@ def read_table(
     if layer is not None:
         raise OmicsDataError(f"{path}: layer={layer!r} only applies to .h5ad files")
     if suffix == ".parquet":
-        df = pd.read_parquet(path)
+        df = read_parquet_frame(path)
         from_file = id_column is not None or isinstance(df.index, pd.RangeIndex)
         return _sidecar_names(path, _read_dataframe(df, str(path), id_column, from_file, exclude))
     df = _read_text(path, "," if suffix.startswith(".csv") else "\t", id_column, max_columns)
     return _sidecar_names(path, _read_dataframe(df, str(path), id_column, True, exclude))
+
+
+def read_parquet_frame(path: str | os.PathLike) -> pd.DataFrame:
+    """A parquet file as ``pd.read_parquet`` gives it, read and converted without Arrow's thread pools.
+
+    Arrow tears its pools down at interpreter exit, and a pool thread still alive then ends the
+    process in ``std::terminate`` (apache/arrow#34314): a run that finished its work exits with
+    SIGABRT, which under torchrun fails the whole launch.
+    """
+    import pyarrow.parquet as pq  # pandas' own parquet engine
+
+    return pq.read_table(path, use_threads=False).to_pandas(use_threads=False)
 
 
 class OmicsTable:
