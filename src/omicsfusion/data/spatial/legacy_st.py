@@ -85,11 +85,11 @@ def read_legacy_st(
     scale = 1.0 if image_scale is None else float(image_scale)
     if not (np.isfinite(scale) and scale > 0):
         raise PixelSizeError(f"{spots}: image_scale must be a positive number, got {image_scale!r}")
-    rows, common = _common_spots(table, selection, counts, spots, barcode_policy, name or counts.stem)
+    rows = _common_spots(table, selection, counts, spots, barcode_policy, name or counts.stem)
     mpp = _pitch_mpp(rows, spots) if mpp is None else mpp
     mpp = float(mpp) / scale
     slide = open_slide(image, backend=backend, mpp=mpp)
-    adata = anndata.AnnData(X=table.loc[common].to_numpy(np.float32),
+    adata = anndata.AnnData(X=table.loc[rows.index].to_numpy(np.float32),
                             obs=rows[["x", "y"]].rename(columns={"x": "array_col", "y": "array_row"}),
                             var=pd.DataFrame(index=table.columns))
     adata.obsm["spatial"] = rows[["pixel_x", "pixel_y"]].to_numpy(np.float64) * scale
@@ -97,8 +97,8 @@ def read_legacy_st(
 
 
 def _common_spots(table: pd.DataFrame, selection: pd.DataFrame, counts: Path, spots: Path, barcode_policy: str,
-                  name: str) -> tuple[pd.DataFrame, pd.Index]:
-    """The selected spots that have counts (selection rows, count ids); a mismatch is refused or warned."""
+                  name: str) -> pd.DataFrame:
+    """The selection rows of the spots that have counts, in the counts' order; a mismatch is refused or warned."""
     if "selected" in selection.columns:
         selection = selection[selection["selected"].astype(int) == 1]
     selection.index = [_spot_id(x, y) for x, y in zip(selection["x"], selection["y"], strict=True)]
@@ -111,8 +111,7 @@ def _common_spots(table: pd.DataFrame, selection: pd.DataFrame, counts: Path, sp
         if barcode_policy == "strict" or len(table.index.intersection(selection.index)) == 0:
             raise BarcodeMismatchError(message + "; pass barcode_policy='intersect' to keep the common spots")
         warnings.warn(message + "; keeping the common spots", UserWarning, stacklevel=3)
-    common = table.index[table.index.isin(selection.index)]
-    return selection.loc[common], common
+    return selection.loc[table.index[table.index.isin(selection.index)]]
 
 
 def _pitch_mpp(rows: pd.DataFrame, spots: Path) -> float:
