@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -13,6 +14,7 @@ from bundle_utils import error_chain, run_dirs, run_workflow, verified_metadata
 
 BUNDLE = "pathology_spatial_transcriptomics"
 CLASSES = ["tumor", "normal_epithelium", "stroma", "immune"]
+CONFIGS = Path(__file__).resolve().parents[1] / "bundles" / BUNDLE / "configs"
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +52,28 @@ def test_early_fusion_override_gives_one_resnet_on_all_channels(config):
 
 @pytest.mark.slow
 def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
-    from omicsfusion.data import OmicsPreprocessor
+    from monai.bundle import ConfigParser
+
+    from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.prepare import preprocessor
 
     models = trained / "fused" / "models"
     datalist = json.loads((models / "datalist.json").read_text())
     groups = {k: {row["group"] for row in rows} for k, rows in datalist.items()}
     assert groups["training"] and not (groups["training"] & groups["validation"]) \
         and not (groups["training"] & groups["test"]) and not (groups["validation"] & groups["test"])
-    expression = pd.read_parquet(models / "spots" / "omics" / "rna.parquet")
+    expression = OmicsTable({"rna": pd.read_parquet(models / "spots" / "omics" / "rna.parquet")})
     pre = OmicsPreprocessor.load(models / "layout.npz")
+    # the channel holds the export's log1p CP10k as they are; the layout is the one fitted on the training spots
+    assert pre.normalizers_["rna"].method == "none"
+    params = ConfigParser.load_config_file(str(CONFIGS / "train.json"))["layout_params"]
+    params = {**params, "max_grid": [32, 32]}
     train_ids = [row["omics"] for row in datalist["training"]]
-    mean = expression.loc[train_ids, pre.feature_names("rna")].mean().to_numpy()
-    assert abs(pre.normalizers_["rna"].offset_ - mean).max() < 1e-3
+    refit = preprocessor(["rna"], 0, params).fit(expression.select(train_ids))
+    on_all = preprocessor(["rna"], 0, params).fit(expression)
+    fitted = pre.layouts_["rna"].matrix_.toarray()
+    assert np.array_equal(refit.layouts_["rna"].matrix_.toarray(), fitted)
+    assert not np.array_equal(on_all.layouts_["rna"].matrix_.toarray(), fitted)
     fused = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
     image = torch.load(trained / "image" / "models" / "model.pt", map_location="cpu", weights_only=True)
     # mid fusion: an RGB stem and a one-channel (rna) omics stem; the image-only run has no omics stem

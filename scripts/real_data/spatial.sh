@@ -18,7 +18,8 @@
 #   columns rows), GAP_SPOTS (1), CHECKPOINT (final | best), MODELS ("image omics fused"),
 #   INFER_MODELS (her2st A2: "fused"), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954),
 #   BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
-#   use another RUN_DIR per setting, as completed runs are skipped).
+#   use another RUN_DIR per setting, as completed runs are skipped), INFER_ARGS (overrides for the A2 inference, e.g.
+#   a network setting of BUNDLE_ARGS: inference.json has no training keys).
 # Completed runs (checkpoint_final.pt, test_predictions.csv, spot_predictions.csv present) are skipped: a stopped
 # run resumes.
 set -euo pipefail
@@ -46,6 +47,7 @@ export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
 PATCH_PX="${PATCH_PX:-$(default_patch_px "$MAX_GENES")}"
 read -ra BUNDLE_OVERRIDES <<< "${BUNDLE_ARGS:-}"
+read -ra INFER_OVERRIDES <<< "${INFER_ARGS:-}"
 SECONDS=0
 seed_args=()
 for s in $SEEDS; do seed_args+=("$s"); done
@@ -69,8 +71,8 @@ while IFS=, read -r name seed _experiment dataset spots datalist _rest; do
                 run "$PYTHON" -m monai.bundle run --config_file "['$B/configs/inference.json','$RUN/bundle.json']" \
                     --bundle_root "$B" --ckpt_dir "$out/models" --checkpoint "$(checkpoint "$out")" \
                     --output_dir "$out/A2" --modalities "${MODALITIES[$model]}" --patch_px "$PATCH_PX" \
-                    --input_data "\$omicsfusion.data.spatial.spot_rows('$RUN/A2/spots')" \
-                    --omics_tables "{'rna': '$RUN/A2/spots/omics/rna.parquet'}" </dev/null
+                    --input_data "{'_target_': 'omicsfusion.data.spatial.spot_rows', 'spots_dir': '$RUN/A2/spots'}" \
+                    --omics_tables "{'rna': '$RUN/A2/spots/omics/rna.parquet'}" "${INFER_OVERRIDES[@]}" </dev/null
             fi
         done
     fi
