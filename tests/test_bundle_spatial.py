@@ -55,6 +55,7 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     from monai.bundle import ConfigParser
 
     from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.data.tables import read_parquet_frame
     from omicsfusion.prepare import preprocessor
 
     models = trained / "fused" / "models"
@@ -62,12 +63,12 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     groups = {k: {row["group"] for row in rows} for k, rows in datalist.items()}
     assert groups["training"] and not (groups["training"] & groups["validation"]) \
         and not (groups["training"] & groups["test"]) and not (groups["validation"] & groups["test"])
-    expression = OmicsTable({"rna": pd.read_parquet(models / "spots" / "omics" / "rna.parquet")})
+    expression = OmicsTable({"rna": read_parquet_frame(models / "spots" / "omics" / "rna.parquet")})
     pre = OmicsPreprocessor.load(models / "layout.npz")
     # the channel holds the export's log1p CP10k as they are; the layout is the one fitted on the training spots
     assert pre.normalizers_["rna"].method == "none"
-    params = ConfigParser.load_config_file(str(CONFIGS / "train.json"))["layout_params"]
-    params = {**params, "max_grid": [32, 32]}
+    config = ConfigParser.load_config_file(str(CONFIGS / "train.json"))
+    params = {**config["layout_params"], "max_grid": [config["patch_px"]] * 2}
     train_ids = [row["omics"] for row in datalist["training"]]
     refit = preprocessor(["rna"], 0, params).fit(expression.select(train_ids))
     on_all = preprocessor(["rna"], 0, params).fit(expression)

@@ -40,8 +40,9 @@ def test_dlpfc_manifest_must_list_both_sections(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not HER2ST.is_dir(), reason="../shared/data/her2st_A1 not present")
 def test_her2st_recipe_trains_scores_and_predicts_the_unlabelled_section(tmp_path):
-    """scripts/real_data/spatial_her2st.sh as shipped, one seed, one epoch, 100 genes: its overrides must resolve in train / evaluate / inference.json, the table must score every test spot beside the
-    baselines, and A2 must be predicted spot by spot and drawn."""
+    """scripts/real_data/spatial_her2st.sh as shipped, one seed, one epoch, 100 genes: its overrides must resolve
+    in train / evaluate / inference.json, the table must score every test spot beside the baselines, and A2 must
+    be predicted spot by spot and drawn."""
     run = tmp_path / "run"
     env = {**os.environ, "PYTHON": sys.executable, "SEEDS": "0", "EPOCHS": "1", "MODELS": "fused",
            "MAX_GENES": "100"}
