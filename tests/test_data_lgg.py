@@ -260,6 +260,7 @@ def test_prepare_reads_kaggle_3m_as_published_with_case_folders_beside_data_csv(
 
 @needs_real
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_recipe_trains_the_neuro_bundle_on_the_real_slice_folders(tmp_path):
     """scripts/real_data/neuro_lgg.sh as shipped, one seed, one epoch, a coarse grid: its overrides (the slice
     reader among them) must resolve in the bundle's configs, the table must score every test patient, and

@@ -1,5 +1,10 @@
 """Saliency of the neuro (3-D) and spatial (2-D spot patch) bundles: the planted-truth checks and the outputs.
 
+The pan-cancer bundle's planted-truth checks need its shipped training length
+(``tests/test_interpret_phantom.py``, marked ``heavy``); here a short
+pan-cancer run checks what holds for any model, and the named error of a
+wrong target layer.
+
 Each bundle trains briefly on a small seeded phantom (neuro: 32 subjects per
 class, 15 epochs, 40^3; spatial: 30 spots per class, 6 epochs; about 80 s
 and 30 s on 2 CPU cores), then ``saliency.json`` runs on one datalist
@@ -24,7 +29,7 @@ import pytest
 from monai.bundle import ConfigParser
 from PIL import Image
 
-from bundle_utils import BUNDLES, run_dirs, run_workflow
+from bundle_utils import BUNDLES, error_chain, run_dirs, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +38,8 @@ SPATIAL = "pathology_spatial_transcriptomics"
 # 40^3 crops the 48^3 phantom: region maps and masks must follow the preprocessing, not the source grid
 NEURO_SHORT = {"phantom_size": 32, "max_epochs": 15, "batch_size": 8, "spatial_size": [40, 40, 40]}
 SPATIAL_SHORT = {"phantom_size": 30, "max_epochs": 6, "batch_size": 32}
+PAN = "pan_cancer_classification"
+PAN_SHORT = {"phantom_size": 8, "max_epochs": 2, "batch_size": 8}
 
 
 def explain(bundle: str, base: Path, **overrides) -> Path:
@@ -166,3 +173,33 @@ def test_spatial_saliency_explains_a_chosen_section_with_the_spot_truth(spatial)
     assert pair_classes(checks) == present & set(truth["ambiguous_pair"])  # the omics-only pair
     assert checks["faithfulness"]["k"] == 10
     assert_planted_truth_found(checks, pointing=False)  # a spot patch is one tissue: no region to point at
+
+
+@pytest.fixture(scope="module")
+def pan_cancer(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pan_cancer_saliency")
+    run_workflow(PAN, ["train.json"], "train", **run_dirs(base), **PAN_SHORT)
+    run_workflow(PAN, ["train.json", "saliency.json"], "train", **run_dirs(base), **PAN_SHORT,
+                 **{"saliency#runner#max_samples": 8})
+    return base, base / "eval" / "saliency"
+
+
+def test_pan_cancer_saliency_writes_tile_overlays_and_gene_tables(pan_cancer):
+    base, out = pan_cancer
+    samples = assert_common_invariants(out, 8, ["image", "rna", "cnv", "meth"], ["rna", "cnv", "meth"])
+    genes = pd.read_csv(out / "genes.csv")
+    assert genes["feature"].str.match(r"^(GENE\d{4}|cg\d{8})$").all()
+    for row in samples.itertuples():
+        assert row.region_file == f"regions/{row.sample_id}.png"
+        with Image.open(out / row.region_file) as overlay:
+            assert overlay.size == (64, 64) and overlay.mode == "RGB"
+    assert samples["pointing_ig"].notna().all()  # the phantom's tumour masks are scored, whatever the model
+
+
+def test_saliency_with_a_wrong_target_layer_lists_valid_ones(pan_cancer):
+    base, _ = pan_cancer
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(PAN, ["train.json", "saliency.json"], "train", **run_dirs(base), **PAN_SHORT,
+                     **{"saliency#target_layer": "layer4"})
+    chain = error_chain(info.value)
+    assert "TargetLayerError" in chain and "features.denseblock4" in chain

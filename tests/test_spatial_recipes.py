@@ -38,6 +38,7 @@ def test_dlpfc_manifest_must_list_both_sections(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.skipif(not HER2ST.is_dir(), reason="../shared/data/her2st_A1 not present")
 def test_her2st_recipe_trains_scores_and_predicts_the_unlabelled_section(tmp_path):
     """scripts/real_data/spatial_her2st.sh as shipped, one seed, one epoch, 100 genes: its overrides must resolve
