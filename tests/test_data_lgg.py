@@ -283,3 +283,46 @@ def test_recipe_trains_the_neuro_bundle_on_the_real_slice_folders(tmp_path):
     shares = (run / "saliency_shares.md").read_text()
     assert "| class | n | IG image | IG clusters |" in shares and "| mutant | 1 |" in shares
     assert "MethylationCluster=5" in (run / "runs" / "seed0" / "fused" / "eval" / "saliency" / "markers.md").read_text()
+    scored = pd.read_csv(run / "region_masks.csv", dtype={"sample_id": str})
+    assert sorted(scored["sample_id"]) == sorted(row["omics"] for row in test) and scored["chance"].between(0, 1).all()
+
+
+def test_region_maps_are_scored_against_the_tumour_mask_on_their_own_grid(tmp_path):
+    """scripts/real_data/region_masks.py: the mask slices are resampled onto the map's grid (its affine), the peak
+    is a pointing-game hit only inside the mask, and a uniform map is enriched by exactly 1."""
+    import importlib.util
+
+    import nibabel as nib
+
+    spec = importlib.util.spec_from_file_location("region_masks", REPO / "scripts" / "real_data" / "region_masks.py")
+    region_masks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(region_masks)
+    folder = tmp_path / "case_20000101"
+    folder.mkdir()
+    for k in range(1, 5):
+        tifffile.imwrite(folder / f"case_20000101_{k}.tif", np.full((6, 5, 3), 50, np.uint8), photometric="rgb")
+        mask = np.zeros((6, 5), np.uint8)
+        if k == 2:
+            mask[1:3, 3:5] = 255  # rows 1-2, columns 3-4 of slice 2
+        tifffile.imwrite(folder / f"case_20000101_{k}_mask.tif", mask)
+    affine = np.diag([2.0, 2.0, 1.0, 1.0])  # the map's grid: half the in-plane resolution, padded by zeros
+    maps = {"inside": np.zeros((4, 4, 4), np.float32), "outside": np.zeros((4, 4, 4), np.float32),
+            "uniform": np.ones((4, 4, 4), np.float32)}
+    maps["inside"][2, 1, 1] = 1.0  # (column 4, row 2) at 2 mm: in the mask
+    maps["outside"][0, 0, 3] = 1.0
+    for name, volume in maps.items():
+        nib.save(nib.Nifti1Image(volume, affine), tmp_path / f"{name}.nii.gz")
+    scores = {name: region_masks.score_patient(tmp_path / f"{name}.nii.gz", folder, [1.0, 1.0, 1.0])
+              for name in maps}
+    assert scores["inside"]["hit"] and not scores["outside"]["hit"]
+    assert scores["inside"]["mass_in_mask"] == 1.0 and scores["outside"]["mass_in_mask"] == 0.0
+    assert scores["uniform"]["enrichment"] == pytest.approx(1.0)
+    brain = scores["uniform"]["brain_voxels"]
+    assert brain == 3 * 3 * 4 and scores["uniform"]["chance"] == pytest.approx(scores["uniform"]["tumour_voxels"] / brain)
+    empty = tmp_path / "empty_case"
+    empty.mkdir()
+    for k in (1, 2):
+        tifffile.imwrite(empty / f"empty_case_{k}.tif", np.full((6, 5, 3), 50, np.uint8), photometric="rgb")
+        tifffile.imwrite(empty / f"empty_case_{k}_mask.tif", np.zeros((6, 5), np.uint8))
+    with pytest.raises(ValueError, match="empty_case: the tumour mask is empty"):
+        region_masks.score_patient(tmp_path / "uniform.nii.gz", empty, [1.0, 1.0, 1.0])

@@ -15,7 +15,8 @@
 #   (final | best: best-validation selection is noise on a handful of patients), MODELS ("mri omics fused"),
 #   SALIENCY (1: also run saliency.json with each split's fused model on its test patients; writes
 #   saliency_shares.md, the modality shares pooled per class, and per split markers.md, the rank of the
-#   MethylationCluster categories in each class's feature table).
+#   MethylationCluster categories in each class's feature table; and region_masks.{md,csv}, the IG region
+#   maps scored against the data set's tumour masks: pointing game, chance, map mass in the tumour).
 # Completed runs (checkpoint_final.pt, test_predictions.csv present) are skipped, so a stopped run resumes.
 set -euo pipefail
 
@@ -86,5 +87,8 @@ if [[ $SALIENCY == 1 ]]; then  # saliency.json on every split's test patients wi
         dirs+=("$out/eval/saliency")
     done < <(tail -n +2 "$RUN/splits.csv")
     "$PYTHON" "$REPO/scripts/real_data/saliency_shares.py" "${dirs[@]}" --out "$RUN/saliency_shares.md"
-    echo "saliency: $RUN/saliency_shares.md, runs/<split>/fused/eval/saliency/{markers.md,regions/*.nii.gz}"
+    spacing=$(tr -d '[],' <<<"$SPACING")
+    "$PYTHON" "$REPO/scripts/real_data/region_masks.py" "${dirs[@]}" --source "$SOURCE" --samples "$RUN/samples.csv" \
+        --spacing $spacing --out "$RUN/region_masks.md"
+    echo "saliency: $RUN/{saliency_shares,region_masks}.md, runs/<split>/fused/eval/saliency/{markers.md,regions/*.nii.gz}"
 fi

@@ -27,8 +27,8 @@ from omicsfusion.transforms import AlignToReference, AlignToReferenced
 __all__ = ["FusedBatch", "Explanation", "FusedExplainer", "find_aligner"]
 
 #: the stated baseline, as ``summary.json`` records it
-BASELINE = ("image channels: per-sample spatial mean; omics channels: 0 (training mean, z-score); "
-            "pair contrasts: samples of the partner class")
+BASELINE = ("image channels: per-sample spatial mean; omics channels: 0 (the training mean after z-scoring, "
+            "no expression with normalization 'none'); pair contrasts: samples of the partner class")
 
 
 def find_aligner(transform) -> AlignToReference | None:
