@@ -11,7 +11,7 @@
 #   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md};
 #   her2st: A2/spots/ and runs/<split>/<model>/A2/{spot_predictions.csv,overlay_A2.png}.
 # --dry-run: prepare the splits, print every bundle command, train nothing.
-# Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (6), BATCH (32), MAX_GENES (2000), PATCH_PX (default: the
+# Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (dlpfc 6, her2st 15), BATCH (32), MAX_GENES (2000), PATCH_PX (default: the
 #   smallest multiple of 16, at least 32, whose square holds MAX_GENES pixels, 48 for 2000: the layout grid is capped
 #   at the patch, and genes beyond its pixels would share pixels),
 #   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
@@ -32,7 +32,9 @@ SOURCE="$(realpath "$1")"
 RUN="$(realpath -m "$2")"
 PYTHON="${PYTHON:-python}"
 SEEDS="${SEEDS:-0 1 2}"
-EPOCHS="${EPOCHS:-6}"
+# her2st trains on 103-137 spots: 6 epochs at batch 32 are 24-30 optimizer steps (DLPFC: about 460)
+declare -A DEFAULT_EPOCHS=([dlpfc]=6 [her2st]=15)
+EPOCHS="${EPOCHS:-${DEFAULT_EPOCHS[$DATASET]:-6}}"
 BATCH="${BATCH:-32}"
 MAX_GENES="${MAX_GENES:-2000}"
 TILES="${TILES:-4 4}"
