@@ -1,9 +1,10 @@
 """Saliency of the neuro (3-D) and spatial (2-D spot patch) bundles: the planted-truth checks and the outputs.
 
-The pan-cancer bundle's planted-truth checks need its shipped training length
-(``tests/test_interpret_phantom.py``, marked ``heavy``); here a short
-pan-cancer run checks what holds for any model, and the named error of a
-wrong target layer.
+The planted-truth checks of the neuro run (about 140 s) and of the pan-cancer
+bundle at its shipped length (``tests/test_interpret_phantom.py``) are marked
+``heavy`` (not in the default run); short neuro and pan-cancer runs check what
+holds for any model (grids, affines, shares, IG completeness) and the named
+error of a wrong target layer.
 
 Each bundle trains briefly on a small seeded phantom (neuro: 32 subjects per
 class, 15 epochs, 40^3; spatial: 30 spots per class, 6 epochs; about 80 s
@@ -37,6 +38,7 @@ NEURO = "neuro_mri_molecular"
 SPATIAL = "pathology_spatial_transcriptomics"
 # 40^3 crops the 48^3 phantom: region maps and masks must follow the preprocessing, not the source grid
 NEURO_SHORT = {"phantom_size": 32, "max_epochs": 15, "batch_size": 8, "spatial_size": [40, 40, 40]}
+NEURO_TINY = {"phantom_size": 8, "max_epochs": 1, "batch_size": 8, "spatial_size": [40, 40, 40]}
 SPATIAL_SHORT = {"phantom_size": 30, "max_epochs": 6, "batch_size": 32}
 PAN = "pan_cancer_classification"
 PAN_SHORT = {"phantom_size": 8, "max_epochs": 2, "batch_size": 8}
@@ -109,14 +111,20 @@ def neuro(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def neuro_short(tmp_path_factory):
+    base = tmp_path_factory.mktemp("neuro_saliency_short")
+    return base, explain(NEURO, base, **NEURO_TINY)
+
+
+@pytest.fixture(scope="module")
 def spatial(tmp_path_factory):
     base = tmp_path_factory.mktemp("spatial_saliency")
     return base, explain(SPATIAL, base, **SPATIAL_SHORT, saliency_section="test")
 
 
-def test_neuro_saliency_writes_nifti_maps_on_the_preprocessed_grid(neuro):
-    base, out = neuro
-    inputs = {d["sample_id"]: d["image"] for d in validation_inputs(NEURO, base, **NEURO_SHORT)}
+def test_neuro_saliency_writes_nifti_maps_on_the_preprocessed_grid(neuro_short):
+    base, out = neuro_short
+    inputs = {d["sample_id"]: d["image"] for d in validation_inputs(NEURO, base, **NEURO_TINY)}
     samples = assert_common_invariants(out, len(inputs), ["image", "rna", "cnv"], ["rna", "cnv"])
     assert set(samples["sample_id"]) == set(inputs)
     for row in samples.itertuples():
@@ -129,15 +137,22 @@ def test_neuro_saliency_writes_nifti_maps_on_the_preprocessed_grid(neuro):
         assert np.isfinite(data).all() and np.abs(data).max() > 0
     # controls have an empty planted mask (no pointing entry); atrophy / glioma masks are resampled and scored
     has_mask = samples["label"] != "control"
+    assert has_mask.any() and not has_mask.all()
     assert samples.loc[~has_mask, "pointing_ig"].isna().all()
     assert samples.loc[has_mask, ["pointing_ig", "pointing_gradcam"]].notna().all().all()
+    pairs = pd.read_csv(out / "pair_contrast_shares.csv")
+    assert np.allclose(pairs["image_share"] + pairs["omics_share"], 1.0)
+
+
+@pytest.mark.heavy
+def test_neuro_saliency_finds_the_planted_truth(neuro):
+    base, out = neuro
+    samples = pd.read_csv(out / "samples.csv", dtype={"sample_id": str})
     checks = json.loads((out / "checks.json").read_text())
     truth = json.loads((base / "data" / "ground_truth.json").read_text())
     assert set(checks["gene_recovery"]) <= {p["omics"] for p in truth["planted"]}
     for value in checks["gene_recovery"].values():
         assert 0.0 <= value["precision_at_k"] <= 1.0 and len(value["top_k"]) == value["k"]
-    pairs = pd.read_csv(out / "pair_contrast_shares.csv")
-    assert np.allclose(pairs["image_share"] + pairs["omics_share"], 1.0)
     assert pair_classes(checks) == set(samples["target"])  # all four classes sit in a planted pair
     assert checks["faithfulness"]["k"] == 20  # the larger planted set (20 RNA genes)
     assert_planted_truth_found(checks, pointing=True)
