@@ -1,20 +1,16 @@
-"""Saliency of the neuro (3-D) and spatial (2-D spot patch) bundles: the planted-truth checks and the outputs.
+"""Saliency of the bundles on their phantoms: the planted-truth checks and the outputs.
 
-The planted-truth checks of the neuro run (about 140 s) and of the pan-cancer
-bundle at its shipped length (``tests/test_interpret_phantom.py``) are marked
-``heavy`` (not in the default run); short neuro and pan-cancer runs check what
-holds for any model (grids, affines, shares, IG completeness) and the named
-error of a wrong target layer.
-
-Each bundle trains briefly on a small seeded phantom (neuro: 32 subjects per
-class, 15 epochs, 40^3; spatial: 30 spots per class, 6 epochs; about 80 s
-and 30 s on 2 CPU cores), then ``saliency.json`` runs on one datalist
-section. Asserted: the four planted-truth checks (pointing game where the
-phantom has region masks, gene recovery of the omics-only pair, modality
-attribution of the planted pairs, faithfulness) and what holds for any model:
-IG completeness, shares summing to one, region maps on the network input's
-grid (NIfTI with the preprocessed volume's affine, PNG in viewer
-orientation), genes matching the fitted layout. Marked ``slow``.
+Planted truth (the four checks: pointing game where the phantom has region
+masks, gene recovery of the omics-only pair, modality attribution of the
+planted pairs, faithfulness) needs a trained model: the spatial run here (30
+spots per class, 6 epochs, about 50 s on 2 CPU cores) and the neuro run (32
+subjects per class, 15 epochs, 40^3, about 140 s; marked ``heavy``, not in the
+default run, like the pan-cancer bundle at its shipped length in
+``tests/test_interpret_phantom.py``). One-epoch neuro and two-epoch pan-cancer
+runs check what holds for any model: IG completeness, shares summing to one,
+region maps on the network input's grid (NIfTI with the preprocessed volume's
+affine, PNG tiles), gene tables, the named error of a wrong target layer.
+Marked ``slow``.
 """
 
 from __future__ import annotations
@@ -41,7 +37,7 @@ NEURO_SHORT = {"phantom_size": 32, "max_epochs": 15, "batch_size": 8, "spatial_s
 NEURO_TINY = {"phantom_size": 8, "max_epochs": 1, "batch_size": 8, "spatial_size": [40, 40, 40]}
 SPATIAL_SHORT = {"phantom_size": 30, "max_epochs": 6, "batch_size": 32}
 PAN = "pan_cancer_classification"
-PAN_SHORT = {"phantom_size": 8, "max_epochs": 2, "batch_size": 8}
+PAN_SHORT = {"phantom_size": 6, "max_epochs": 1, "batch_size": 8}
 
 
 def explain(bundle: str, base: Path, **overrides) -> Path:
@@ -111,8 +107,8 @@ def neuro(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def neuro_short(tmp_path_factory):
-    base = tmp_path_factory.mktemp("neuro_saliency_short")
+def neuro_tiny(tmp_path_factory):
+    base = tmp_path_factory.mktemp("neuro_saliency_tiny")
     return base, explain(NEURO, base, **NEURO_TINY)
 
 
@@ -122,8 +118,8 @@ def spatial(tmp_path_factory):
     return base, explain(SPATIAL, base, **SPATIAL_SHORT, saliency_section="test")
 
 
-def test_neuro_saliency_writes_nifti_maps_on_the_preprocessed_grid(neuro_short):
-    base, out = neuro_short
+def test_neuro_saliency_writes_nifti_maps_on_the_preprocessed_grid(neuro_tiny):
+    base, out = neuro_tiny
     inputs = {d["sample_id"]: d["image"] for d in validation_inputs(NEURO, base, **NEURO_TINY)}
     samples = assert_common_invariants(out, len(inputs), ["image", "rna", "cnv"], ["rna", "cnv"])
     assert set(samples["sample_id"]) == set(inputs)
@@ -195,13 +191,13 @@ def pan_cancer(tmp_path_factory):
     base = tmp_path_factory.mktemp("pan_cancer_saliency")
     run_workflow(PAN, ["train.json"], "train", **run_dirs(base), **PAN_SHORT)
     run_workflow(PAN, ["train.json", "saliency.json"], "train", **run_dirs(base), **PAN_SHORT,
-                 **{"saliency#runner#max_samples": 8})
+                 **{"saliency#runner#max_samples": 4})
     return base, base / "eval" / "saliency"
 
 
 def test_pan_cancer_saliency_writes_tile_overlays_and_gene_tables(pan_cancer):
     base, out = pan_cancer
-    samples = assert_common_invariants(out, 8, ["image", "rna", "cnv", "meth"], ["rna", "cnv", "meth"])
+    samples = assert_common_invariants(out, 4, ["image", "rna", "cnv", "meth"], ["rna", "cnv", "meth"])
     genes = pd.read_csv(out / "genes.csv")
     assert genes["feature"].str.match(r"^(GENE\d{4}|cg\d{8})$").all()
     for row in samples.itertuples():
