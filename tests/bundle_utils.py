@@ -63,3 +63,11 @@ def run_dirs(base: Path, name: str = "") -> dict[str, str]:
     """Overrides that keep one run's data, checkpoint and reports under ``base`` (data shared by runs)."""
     run = base / name if name else base
     return {"dataset_dir": str(base / "data"), "ckpt_dir": str(run / "models"), "output_dir": str(run / "eval")}
+
+
+def explain(bundle: str, base: Path, saliency: dict | None = None, **overrides) -> Path:
+    """Train, then run ``saliency.json`` merged on ``train.json`` (``saliency``: overrides of that run only,
+    e.g. ``saliency#...`` keys); returns ``output_dir/saliency``."""
+    run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **overrides)
+    run_workflow(bundle, ["train.json", "saliency.json"], "train", **run_dirs(base), **overrides, **(saliency or {}))
+    return base / "eval" / "saliency"

@@ -26,7 +26,7 @@ import pytest
 from monai.bundle import ConfigParser
 from PIL import Image
 
-from bundle_utils import BUNDLES, error_chain, run_dirs, run_workflow
+from bundle_utils import BUNDLES, error_chain, explain, run_dirs, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +38,6 @@ NEURO_TINY = {"phantom_size": 8, "max_epochs": 1, "batch_size": 8, "spatial_size
 SPATIAL_SHORT = {"phantom_size": 30, "max_epochs": 6, "batch_size": 32}
 PAN = "pan_cancer_classification"
 PAN_SHORT = {"phantom_size": 6, "max_epochs": 1, "batch_size": 8}
-
-
-def explain(bundle: str, base: Path, **overrides) -> Path:
-    """Train, then run ``saliency.json`` merged on ``train.json``; returns ``output_dir/saliency``."""
-    run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **overrides)
-    run_workflow(bundle, ["train.json", "saliency.json"], "train", **run_dirs(base), **overrides)
-    return base / "eval" / "saliency"
 
 
 def validation_inputs(bundle: str, base: Path, **overrides) -> list[dict]:
@@ -189,10 +182,7 @@ def test_spatial_saliency_explains_a_chosen_section_with_the_spot_truth(spatial)
 @pytest.fixture(scope="module")
 def pan_cancer(tmp_path_factory):
     base = tmp_path_factory.mktemp("pan_cancer_saliency")
-    run_workflow(PAN, ["train.json"], "train", **run_dirs(base), **PAN_SHORT)
-    run_workflow(PAN, ["train.json", "saliency.json"], "train", **run_dirs(base), **PAN_SHORT,
-                 **{"saliency#runner#max_samples": 4})
-    return base, base / "eval" / "saliency"
+    return base, explain(PAN, base, saliency={"saliency#runner#max_samples": 4}, **PAN_SHORT)
 
 
 def test_pan_cancer_saliency_writes_tile_overlays_and_gene_tables(pan_cancer):

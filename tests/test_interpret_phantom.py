@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bundle_utils import run_dirs, run_workflow
+from bundle_utils import explain
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
@@ -34,9 +34,7 @@ SALIENCY = {"saliency#runner#max_samples": 48, "saliency#compare_methods": ["gra
 @pytest.fixture(scope="module")
 def explained(tmp_path_factory):
     base = tmp_path_factory.mktemp("interpret")
-    run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base), **TRAIN)
-    run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **run_dirs(base), **TRAIN, **SALIENCY)
-    out = base / "eval" / "saliency"
+    out = explain(BUNDLE, base, saliency=SALIENCY, **TRAIN)
     return base, out, json.loads((out / "checks.json").read_text())
 
 

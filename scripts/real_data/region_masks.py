@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from monai.transforms import EnsureChannelFirst, LoadImage, ResampleToMatch
 
+from omicsfusion.interpret.checks import pointing_hits
 from omicsfusion.transforms import SliceFolderReader
 
 
@@ -46,9 +47,10 @@ def score_patient(region_file: Path, folder: Path, spacing: list[float]) -> dict
     if not tumour.any():
         raise ValueError(f"{folder}: the tumour mask is empty on the saliency grid of {region_file}")
     weights = np.where(brain, np.clip(saliency, 0, None), 0.0)
+    total = weights.sum()
     chance = float(tumour[brain].mean())
-    mass = float(weights[tumour].sum() / weights.sum()) if weights.sum() > 0 else float("nan")
-    return {"hit": bool(tumour.reshape(-1)[int(np.argmax(saliency))]), "chance": chance,
+    mass = float(weights[tumour].sum() / total) if total > 0 else float("nan")
+    return {"hit": bool(pointing_hits(saliency[None], tumour[None])[0]), "chance": chance,
             "mass_in_mask": mass, "enrichment": mass / chance, "tumour_voxels": int(tumour.sum()),
             "brain_voxels": int(brain.sum())}
 

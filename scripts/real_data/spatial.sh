@@ -11,7 +11,8 @@
 #   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md};
 #   her2st: A2/spots/ and runs/<split>/<model>/A2/{spot_predictions.csv,overlay_A2.png}.
 # --dry-run: prepare the splits, print every bundle command, train nothing.
-# Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (dlpfc 6, her2st 15), BATCH (32), MAX_GENES (2000), PATCH_PX (default: the
+# Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (the data set's max_epochs in
+#   omicsfusion.data.spatial.recipes.DATASETS: dlpfc 6, her2st 15), BATCH (32), MAX_GENES (2000), PATCH_PX (default: the
 #   smallest multiple of 16, at least 32, whose square holds MAX_GENES pixels, 48 for 2000: the layout grid is capped
 #   at the patch, and genes beyond its pixels would share pixels),
 #   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
@@ -32,9 +33,6 @@ SOURCE="$(realpath "$1")"
 RUN="$(realpath -m "$2")"
 PYTHON="${PYTHON:-python}"
 SEEDS="${SEEDS:-0 1 2}"
-# her2st trains on 103-137 spots: 6 epochs at batch 32 are 24-30 optimizer steps (DLPFC: about 460)
-declare -A DEFAULT_EPOCHS=([dlpfc]=6 [her2st]=15)
-EPOCHS="${EPOCHS:-${DEFAULT_EPOCHS[$DATASET]:-6}}"
 BATCH="${BATCH:-32}"
 MAX_GENES="${MAX_GENES:-2000}"
 TILES="${TILES:-4 4}"
@@ -57,6 +55,11 @@ for s in $SEEDS; do seed_args+=("$s"); done
 "$PYTHON" -m omicsfusion.data.spatial.recipes "$DATASET" "$SOURCE" "$RUN" --seeds "${seed_args[@]}" \
     --max-genes "$MAX_GENES" --tiles $TILES --gap-spots "$GAP_SPOTS" ${CLASS_WEIGHTS:+--class-weights "$CLASS_WEIGHTS"} \
     ${A2_SCALE:+--a2-scale "$A2_SCALE"}
+bundle_key() {  # bundle_key KEY: a value of the recipe's bundle.json (the data set's settings in DATASETS)
+    "$PYTHON" -c "import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print(*v if isinstance(v, list) else [v], sep='\n')" \
+        "$RUN/bundle.json" "$1"
+}
+EPOCHS="${EPOCHS:-$(bundle_key max_epochs)}"
 
 while IFS=, read -r name seed _experiment dataset spots datalist _rest; do
     for model in $MODELS; do
@@ -81,7 +84,6 @@ while IFS=, read -r name seed _experiment dataset spots datalist _rest; do
 done < <(tail -n +2 "$RUN/splits.csv")
 
 if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
-mapfile -t CLASSES < <("$PYTHON" -c "import json, sys; print(*json.load(open(sys.argv[1]))['class_names'], sep='\n')" \
-    "$RUN/bundle.json")
+mapfile -t CLASSES < <(bundle_key class_names)
 "$PYTHON" -m omicsfusion.benchmark.bundle_runs "$RUN" --class-names "${CLASSES[@]}" --models $MODELS
 echo "summary: $RUN/summary.md (${SECONDS} s)"
