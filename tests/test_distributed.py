@@ -1,5 +1,7 @@
-"""The three bundles under torchrun: 2 CPU processes (gloo), multi_gpu_train.json then multi_gpu_evaluate.json.
+"""The bundles under torchrun: 2 CPU processes (gloo), multi_gpu_train.json then multi_gpu_evaluate.json.
 
+The multi-GPU configs are one file copied into every bundle, so the default run launches the
+pan-cancer bundle and checks that the copies are equal; ``-m heavy`` launches the other two.
 Each bundle trains 1 epoch on a tiny phantom, then evaluates the rows it
 validated on, with the model-zoo command line (``torchrun --standalone
 --nproc_per_node=2 -m monai.bundle run --config_file "[...]"``). The workers run
@@ -25,8 +27,11 @@ import torch
 
 from bundle_utils import BUNDLES, REPO, run_dirs
 
-pytestmark = pytest.mark.slow
+#: the multi-GPU configs are one file shared by every bundle (test_every_bundle_ships_...), so the default run
+#: launches torchrun for this bundle only; the heavy tier (``-m heavy``) for the other two as well
+DEFAULT_RUN = "pan_cancer_classification"
 
+BUNDLE_NAMES = sorted(p.parent.parent.name for p in BUNDLES.glob("*/configs/multi_gpu_train.json"))
 AUDIT = Path(__file__).resolve().parent / "rank_audit"
 # beyond the tiny runs: smaller pan-cancer tiles, and one more patient per class; the training
 # overrides also apply to the evaluation (image size must match)
@@ -76,6 +81,20 @@ def audit(base: Path) -> dict[int, list[tuple[int, str, Path]]]:
         events[rank] = [(int(t), kind, Path(path)) for t, kind, path in lines]
         log.unlink()
     return events
+
+
+@pytest.fixture(scope="module", params=[
+    pytest.param(b, marks=[pytest.mark.slow] if b == DEFAULT_RUN else [pytest.mark.slow, pytest.mark.heavy])
+    for b in BUNDLE_NAMES])
+def bundle(request) -> str:
+    """Each bundle in turn (conftest's ``bundle``), the ones besides :data:`DEFAULT_RUN` in the heavy tier."""
+    return request.param
+
+
+def test_every_bundle_ships_the_same_multi_gpu_configs():
+    for name in ("multi_gpu_train.json", "multi_gpu_evaluate.json"):
+        texts = {b: (BUNDLES / b / "configs" / name).read_text() for b in BUNDLE_NAMES}
+        assert len(set(texts.values())) == 1, f"{name} differs between bundles: {sorted(texts)}"
 
 
 @pytest.fixture(scope="module")
