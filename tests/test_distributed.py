@@ -27,8 +27,8 @@ import torch
 
 from bundle_utils import BUNDLES, REPO, run_dirs
 
-#: the multi-GPU configs are one file shared by every bundle (test_every_bundle_ships_...), so the default run
-#: launches torchrun for this bundle only; the heavy tier (``-m heavy``) for the other two as well
+#: the multi-GPU configs are one file shared by every bundle (test_every_bundle_ships_the_same_multi_gpu_configs),
+#: so the default run launches torchrun for this bundle only; the heavy tier (``-m heavy``) the other two as well
 DEFAULT_RUN = "pan_cancer_classification"
 
 BUNDLE_NAMES = sorted(p.parent.parent.name for p in BUNDLES.glob("*/configs/multi_gpu_train.json"))
