@@ -33,6 +33,18 @@ def test_normalizer_methods_and_round_trip():
         FeatureNormalizer("quantile")
 
 
+def test_normalizer_keeps_the_training_mean_of_its_output():
+    """``mean_`` is the mean normalised training row (0 after a z-score); files without it read back as ``None``."""
+    X = np.random.default_rng(1).poisson(5.0, size=(40, 4)).astype(float)
+    np.testing.assert_allclose(FeatureNormalizer("zscore").fit(X).mean_, 0, atol=1e-6)
+    none = FeatureNormalizer("none").fit(X)
+    np.testing.assert_allclose(none.mean_, X.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(FeatureNormalizer("log1p").fit(X).mean_, np.log1p(X).mean(0), rtol=1e-6)
+    np.testing.assert_array_equal(FeatureNormalizer.from_arrays(none.to_arrays()).mean_, none.mean_)
+    older = {k: v for k, v in none.to_arrays().items() if k != "mean"}
+    assert FeatureNormalizer.from_arrays(older).mean_ is None
+
+
 def test_normalizer_names_non_finite_feature_and_sample():
     X = np.ones((4, 3))
     X[:, 1] = [1, 2, 3, 4]

@@ -335,3 +335,42 @@ def test_a_registered_region_method_is_chosen_by_name_and_the_explainer_reads_no
         assert np.allclose(explained.ig_shares, 1.0) and explained.features == {} and explained.grid is None
     finally:
         regions.REGION_METHODS.pop("brightness")
+
+
+def test_the_omics_baseline_is_the_rendered_training_mean_and_ig_stays_complete(rna_cnv_table):
+    """Unscaled omics: the baseline's omics channels are the training mean through layout and alignment."""
+    from monai.data import MetaTensor, list_data_collate
+
+    from omicsfusion.data import OmicsPreprocessor
+    from omicsfusion.interpret.explainer import BASELINE, BASELINE_ZERO
+    from omicsfusion.layout import OTLayout
+
+    ids = rna_cnv_table.sample_ids()[:12]
+    pre = OmicsPreprocessor(OTLayout(grid=(6, 6), random_state=0), omics_types=["rna"], normalization="none")
+    pre.fit(rna_cnv_table.select(ids))
+    kept = np.isin(rna_cnv_table.features("rna"), pre.feature_names("rna"))
+    np.testing.assert_allclose(pre.training_means()["rna"], rna_cnv_table.rows("rna", ids)[:, kept].mean(0),
+                               rtol=1e-5, atol=1e-6)
+    net = _net(in_channels=4).eval()
+    image = torch.rand(2, 3, 12, 12)
+    omics = torch.as_tensor(pre.images({"rna": rna_cnv_table.rows("rna", ids[:2])[:, kept]}))
+    x = torch.cat([image, torch.nn.functional.interpolate(omics, size=(12, 12), mode="nearest")], dim=1)
+    batch = list_data_collate([{"image": MetaTensor(x[i], meta={"n_image_channels": 3}), "label": i,
+                                "sample_id": f"s{i}"} for i in range(2)])
+    explainer = FusedExplainer(net, CLASSES, ["rna"], preprocessor=pre, n_steps=64)
+    base = explainer.baseline(batch["image"].as_tensor(), 3)
+    rendered = torch.nn.functional.interpolate(torch.as_tensor(pre.images({"rna": pre.training_means()["rna"]}))[None],
+                                               size=(12, 12), mode="nearest")
+    torch.testing.assert_close(base[:, 3:], rendered.expand(2, -1, -1, -1))
+    torch.testing.assert_close(base[:, :3], image.mean(dim=(2, 3), keepdim=True).expand_as(image))
+    explained = explainer(batch)
+    assert (np.abs(explained.ig.delta) <= 0.05 * np.abs(explained.ig.gap) + 1e-4).all()
+    assert explainer.settings(x)["baseline"] == BASELINE
+    zero = FusedExplainer(net, CLASSES, ["rna"], preprocessor=pre, omics_baseline="zero")
+    assert zero.settings(x)["baseline"] == BASELINE_ZERO
+    torch.testing.assert_close(zero.baseline(x, 3)[:, 3:], torch.zeros(2, 1, 12, 12))
+    pre.normalizers_["rna"].mean_ = None  # as a layout file written before the means were stored reads
+    assert explainer.settings(x)["baseline"] == BASELINE_ZERO
+    torch.testing.assert_close(explainer.baseline(x, 3)[:, 3:], torch.zeros(2, 1, 12, 12))
+    with pytest.raises(SaliencyError, match="omics_baseline"):
+        FusedExplainer(net, CLASSES, ["rna"], omics_baseline="median")

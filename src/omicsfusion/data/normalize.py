@@ -27,7 +27,9 @@ class FeatureNormalizer:
         method: one of :data:`NORMALIZATIONS`.
 
     Fitted attributes: ``offset_`` and ``scale_`` (float32, one per feature;
-    output = (f(x) - offset_) * scale_), ``feature_names_``. A negative
+    output = (f(x) - offset_) * scale_), ``feature_names_``, ``mean_`` (the
+    mean output over the training rows: 0 after a z-score, the mean expression
+    with ``none``; the "no deviation" baseline of the attributions). A negative
     ``scale_`` renders a feature with its sign flipped (``fit(signs=...)``).
     """
 
@@ -75,6 +77,7 @@ class FeatureNormalizer:
         self.offset_ = offset.astype(np.float32)
         self.scale_ = scale.astype(np.float32) * self._signs(signs, X.shape[1])
         self.feature_names_ = names
+        self.mean_ = ((X - self.offset_) * self.scale_).mean(axis=0).astype(np.float32)
         return self
 
     def transform(self, X: np.ndarray, sample_ids: Sequence[str] | None = None) -> np.ndarray:
@@ -116,13 +119,15 @@ class FeatureNormalizer:
             "offset": self.offset_,
             "scale": self.scale_,
             "feature_names": self.feature_names_.astype(str),
+            "mean": self.mean_,
         }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FeatureNormalizer:
-        """Inverse of :meth:`to_arrays`."""
+        """Inverse of :meth:`to_arrays`; ``mean_`` is ``None`` in files written before it was stored."""
         out = cls(str(arrays["method"]))
         out.offset_ = np.asarray(arrays["offset"], np.float32)
         out.scale_ = np.asarray(arrays["scale"], np.float32)
         out.feature_names_ = np.asarray(arrays["feature_names"], str)
+        out.mean_ = np.asarray(arrays["mean"], np.float32) if "mean" in arrays else None
         return out

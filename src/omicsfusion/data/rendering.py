@@ -134,6 +134,11 @@ class OmicsRendering:
         """Normalise a vector (F,) or matrix (n, F) of one type with the fitted statistics."""
         return self._normalizer(omics_type).transform(x, None if sample_id is None else [sample_id])
 
+    def training_means(self, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray] | None:
+        """Type -> mean normalised training row ``(F,)``; ``None`` for a file written before the means were stored."""
+        means = {t: self._normalizer(t).mean_ for t in (self.fitted_types() if omics_types is None else omics_types)}
+        return None if any(m is None for m in means.values()) else means
+
     def matrix(self, omics_type: str) -> sp.csr_matrix:
         """The float32 (n_pixels, F_type) matrix ``A_c``: image = A_c @ x."""
         self._normalizer(omics_type)

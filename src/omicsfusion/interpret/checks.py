@@ -32,10 +32,11 @@ import torch
 from torch import nn
 
 from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.interpret.genes import render_omics
 from omicsfusion.transforms import AlignToReference
 
 __all__ = ["POINTING_TARGET", "PRECISION_TARGET", "planted_truth", "pointing_hits", "precision_at_k",
-           "random_ranking_precision", "pair_gene_check", "pair_modality_check", "render_omics", "deletion_curves"]
+           "random_ranking_precision", "pair_gene_check", "pair_modality_check", "deletion_curves"]
 
 
 #: targets of the planted-truth checks (issue #7): share of hits, precision@k
@@ -140,24 +141,18 @@ def pair_modality_check(table: pd.DataFrame, omics_only_pairs: Sequence[Sequence
                                        "passed"])
 
 
-def render_omics(vectors: Mapping[str, np.ndarray], preprocessor: OmicsPreprocessor, omics_types: Sequence[str],
-                 align: AlignToReference, reference: torch.Tensor) -> torch.Tensor:
-    """Normalised vectors ``{type: (B, F)}`` -> omics channels ``(B, C_omics, *spatial)`` on ``reference``'s grid."""
-    grids = preprocessor.images(vectors, list(omics_types), normalized=True)
-    return torch.stack([torch.as_tensor(align(g, r).as_tensor()) for g, r in zip(grids, reference)])
-
-
 def deletion_curves(model: nn.Module, x: torch.Tensor, target: torch.Tensor, vectors: Mapping[str, np.ndarray],
                     attributions: Mapping[str, np.ndarray], preprocessor: OmicsPreprocessor,
                     omics_types: Sequence[str], align: AlignToReference, n_image_channels: int,
                     ks: Sequence[int] = (1, 2, 5, 10, 20, 50, 100), n_random: int = 5,
-                    seed: int = 0) -> pd.DataFrame:
+                    seed: int = 0, means: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """True-class probability after deleting the ``k`` top-attributed vs ``k`` random features, per ``k``.
 
     Features of all omics types are pooled; a sample's top features are those
     with the largest signed attribution (most support for its class). Deleting
-    sets a feature to 0, the training mean in normalised units, and re-renders
-    the omics channels through layout and alignment.
+    sets a feature to its training mean (``means``, type -> ``(F,)`` in normalised
+    units; default 0, the mean after a z-score) and re-renders the omics channels
+    through layout and alignment.
 
     Returns:
         columns ``k``, ``top_probability``, ``random_probability``, ``top_drop``,
@@ -168,6 +163,8 @@ def deletion_curves(model: nn.Module, x: torch.Tensor, target: torch.Tensor, vec
     offsets = np.cumsum([0] + sizes)
     pooled_x = np.concatenate([np.asarray(vectors[t], dtype=np.float32) for t in types], axis=1)
     pooled_a = np.concatenate([np.asarray(attributions[t]) for t in types], axis=1)
+    pooled_mean = (np.zeros(pooled_x.shape[1], np.float32) if means is None
+                   else np.concatenate([np.asarray(means[t], dtype=np.float32) for t in types]))
     image = x[:, :n_image_channels]
     rng = np.random.default_rng(seed)
 
@@ -180,7 +177,7 @@ def deletion_curves(model: nn.Module, x: torch.Tensor, target: torch.Tensor, vec
 
     def deleted(columns: np.ndarray) -> np.ndarray:
         out = pooled_x.copy()
-        np.put_along_axis(out, columns, 0.0, axis=1)
+        np.put_along_axis(out, columns, pooled_mean[columns], axis=1)
         return out
 
     base = probability(pooled_x)

@@ -19,16 +19,21 @@ from torch import nn
 
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.interpret import genes, modalities
-from omicsfusion.interpret.errors import LayoutMismatchError
+from omicsfusion.interpret.errors import LayoutMismatchError, SaliencyError
 from omicsfusion.interpret.regions import GradCAMRegions, IGRegions, RegionMethod
 from omicsfusion.interpret.targets import check_class_index, class_weights, fused_baseline, region_versus, versus_matrix
 from omicsfusion.transforms import AlignToReference, AlignToReferenced
 
 __all__ = ["FusedBatch", "Explanation", "FusedExplainer", "find_aligner"]
 
-#: the stated baseline, as ``summary.json`` records it
-BASELINE = ("image channels: per-sample spatial mean; omics channels: 0 (the training mean after z-scoring, "
-            "no expression with normalization 'none'); pair contrasts: samples of the partner class")
+#: values of ``FusedExplainer(omics_baseline=...)``
+OMICS_BASELINES = ("mean", "zero")
+#: the stated baseline, as ``summary.json`` records it: omics from the training means, or from 0
+BASELINE = ("image channels: per-sample spatial mean; omics channels: the training mean of every feature, rendered "
+            "through layout and alignment; pair contrasts: samples of the partner class")
+BASELINE_ZERO = ("image channels: per-sample spatial mean; omics channels: 0 (omics_baseline 'zero', or a layout "
+                 "file without training means; the training mean only after a z-score); pair contrasts: samples of "
+                 "the partner class")
 
 
 def find_aligner(transform) -> AlignToReference | None:
@@ -130,6 +135,9 @@ class FusedExplainer:
         class_index: explain this class for every sample (default: the label, else the prediction).
         region_contrast: what the region maps explain (:func:`~omicsfusion.interpret.targets.region_versus`).
         same_image_pairs: class pairs whose images look alike (a phantom's omics-only pairs), for ``"auto"``.
+        omics_baseline: ``"mean"``: omics channels start from the training mean (0 after a z-score), so a gene
+            is credited for its deviation from its usual level; ``"zero"``: from 0 (no expression, with an
+            unscaled input), so it is credited for its level. A layout file without training means gives 0.
     """
 
     def __init__(self, network: nn.Module, class_names: Sequence[str], omics_types: Sequence[str] = (),
@@ -137,7 +145,10 @@ class FusedExplainer:
                  region_methods: Mapping[str, RegionMethod] | None = None, n_steps: int = 32,
                  ig_internal_batch_size: int | None = None, class_index: int | None = None,
                  region_contrast: str | Mapping[str, Sequence[str]] = "auto",
-                 same_image_pairs: Sequence[Sequence[str]] = ()) -> None:
+                 same_image_pairs: Sequence[Sequence[str]] = (), omics_baseline: str = "mean") -> None:
+        if omics_baseline not in OMICS_BASELINES:
+            raise SaliencyError(f"omics_baseline must be one of {OMICS_BASELINES}, got {omics_baseline!r}")
+        self.omics_baseline = omics_baseline
         self.class_names = [str(c) for c in class_names]
         if class_index is not None:
             check_class_index(class_index, self.class_names)
@@ -171,7 +182,7 @@ class FusedExplainer:
             target = fused.labels if fused.labels is not None else predicted
         timings: dict[str, float] = {}
         weights = class_weights(target, len(self.class_names)).to(self.device)
-        ig, ablation = self.attribute(x, weights, fused_baseline(x, n_image), n_image, timings)
+        ig, ablation = self.attribute(x, weights, self.baseline(x, n_image), n_image, timings)
         explained = Explanation(fused, target, predicted, probs, ig,
                                 modalities.shares(modalities.group_sums(ig.attr, n_image)),
                                 modalities.shares(ablation), modalities.group_names(n_image, self.omics_types),
@@ -184,6 +195,25 @@ class FusedExplainer:
             explained.grid = genes.grid_maps(ig.attr, n_image, self.preprocessor, self.align)
             timings["gene_backprojection"] = time.perf_counter() - t
         return explained
+
+    @property
+    def omics_means(self) -> dict[str, np.ndarray] | None:
+        """Omics type -> training mean ``(F,)`` in normalised units the baseline starts from, or ``None``.
+
+        ``None``: ``omics_baseline="zero"``, no preprocessor, or a layout file written before the means were stored.
+        """
+        if self.preprocessor is None or self.omics_baseline == "zero":
+            return None
+        return self.preprocessor.training_means(self.omics_types)
+
+    def baseline(self, x: torch.Tensor, n_image: int) -> torch.Tensor:
+        """The stated baseline of ``x``: image channels -> per-sample mean; omics channels -> the training mean."""
+        means = self.omics_means
+        if means is None or not self.omics_types:
+            return fused_baseline(x, n_image)
+        vectors = {t: np.broadcast_to(m, (len(x), m.size)) for t, m in means.items()}
+        omics = genes.render_omics(vectors, self.preprocessor, self.omics_types, self.align, x[:, n_image:].cpu())
+        return fused_baseline(x, n_image, omics)
 
     def attribute(self, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor, n_image: int,
                   timings: dict[str, float] | None = None) -> tuple[modalities.GroupAttribution, np.ndarray]:
@@ -223,5 +253,6 @@ class FusedExplainer:
                 "region_contrast": {c: [self.class_names[j] for j in self.region_versus.get(k, [])]
                                     for k, c in enumerate(self.class_names)},
                 "target_layer": None if cam is None else cam.layer(x), "ig_steps": self.n_steps,
-                "ig_internal_batch_size": self.ig_internal_batch_size, "baseline": BASELINE}
+                "ig_internal_batch_size": self.ig_internal_batch_size, "omics_baseline": self.omics_baseline,
+                "baseline": BASELINE_ZERO if self.omics_means is None else BASELINE}
 

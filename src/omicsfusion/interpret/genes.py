@@ -1,5 +1,8 @@
 """Gene ranking: omics-channel pixel attributions read back through alignment and layout to features.
 
+Also the forward direction (:func:`render_omics`: normalised vectors to omics
+channels), which the stated baseline and the deletion curves re-render with.
+
 The per-sample back-projection is :func:`omicsfusion.transforms.omics_feature_attributions`
 (the exact adjoint ``A_c^T R^T`` of layout and alignment); this module only
 aggregates it per class (mean ``|attribution|`` for importance, signed mean
@@ -18,7 +21,7 @@ import torch
 from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference, omics_feature_attributions
 
-__all__ = ["feature_attributions", "class_gene_table", "top_features", "grid_maps", "feature_positions"]
+__all__ = ["feature_attributions", "class_gene_table", "top_features", "render_omics", "grid_maps", "feature_positions"]
 
 
 def feature_attributions(attr: torch.Tensor, preprocessor: OmicsPreprocessor, n_image_channels: int,
@@ -65,6 +68,16 @@ def top_features(table: pd.DataFrame, class_name: str, omics_type: str, k: int) 
     """The ``k`` highest-ranked features of one class and omics type in a :func:`class_gene_table`."""
     rows = table[(table["class"] == class_name) & (table["omics_type"] == omics_type)]
     return rows.nsmallest(int(k), "rank")["feature"].astype(str).tolist()
+
+
+def render_omics(vectors: Mapping[str, np.ndarray], preprocessor: OmicsPreprocessor, omics_types: Sequence[str],
+                 align: AlignToReference, reference: torch.Tensor) -> torch.Tensor:
+    """Normalised vectors ``{type: (B, F)}`` -> omics channels ``(B, C_omics, *spatial)`` on ``reference``'s grid.
+
+    The forward of :func:`feature_attributions`' adjoint: layout, then alignment.
+    """
+    grids = preprocessor.images(vectors, list(omics_types), normalized=True)
+    return torch.stack([torch.as_tensor(align(g, r).as_tensor()) for g, r in zip(grids, reference)])
 
 
 def grid_maps(attr: torch.Tensor, n_image_channels: int, preprocessor: OmicsPreprocessor,

@@ -67,7 +67,7 @@ class PlantedChecks:
             batch, e = explained.batch, self.explainer
             curves = checks.deletion_curves(e.network, batch.x, explained.target, self._vectors(batch.ids),
                                             explained.features, e.preprocessor, e.omics_types, e.align,
-                                            batch.n_image, self.deletion_ks, seed=self.seed)
+                                            batch.n_image, self.deletion_ks, seed=self.seed, means=e.omics_means)
             self.deletion_parts.append((len(batch.x), curves))
             timings["deletion_curves"] = time.perf_counter() - t
         if self.contrast.partner and explained.batch.n_image and self.explainer.omics_types:

@@ -187,8 +187,8 @@ def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_im
     Args:
         baseline: ``"blur"``: the image Gaussian-blurred by ``sigma`` (texture and edges are credited,
             smooth regions are not); ``"mean"``: each channel's spatial mean (every deviation is credited);
-            ``"fused"``: the image part of IG over the fused input from the stated baseline (image channel
-            means, omics 0), so the omics move along the path too.
+            ``"fused"``: the image part of IG over the fused input from the image channel means and omics
+            channels at 0, so the omics move along the path too.
         sigma: blur of the baseline and smoothing of the map, in pixels (default :func:`default_sigma`).
     """
     from captum.attr import IntegratedGradients

@@ -11,9 +11,9 @@ Gradients expands them with its steps.
 
 The stated baseline of the fused input ``[image | omics]``: every image
 channel replaced by its own spatial mean (a flat tile of the sample's average
-colour: no morphology, same stain), every omics channel by 0, which after the
-z-score normalisation fitted on the training split is the training mean of
-every feature ("no molecular deviation").
+colour: no morphology, same stain), every omics channel by the training mean of
+every feature rendered through layout and alignment ("no molecular
+deviation"; 0 after a z-score fitted on the training split).
 """
 
 from __future__ import annotations
@@ -124,9 +124,15 @@ def region_versus(region_contrast: str | Mapping[str, Sequence[str]], class_name
     return {k: [j for j in range(len(names)) if j not in shares_image[k]] for k in range(len(names))}
 
 
-def fused_baseline(x: torch.Tensor, n_image_channels: int) -> torch.Tensor:
-    """The stated baseline: image channels -> their per-sample spatial mean; omics channels -> 0."""
+def fused_baseline(x: torch.Tensor, n_image_channels: int, omics: torch.Tensor | None = None) -> torch.Tensor:
+    """The stated baseline: image channels -> their per-sample spatial mean; omics channels -> ``omics`` (default 0).
+
+    ``omics``: ``(B, C_omics, *spatial)``, the training mean rendered onto ``x``'s grid
+    (:meth:`omicsfusion.interpret.explainer.FusedExplainer.baseline`).
+    """
     baseline = torch.zeros_like(x)
+    if omics is not None:
+        baseline[:, n_image_channels:] = omics.to(baseline)
     if n_image_channels:
         image = x[:, :n_image_channels]
         spatial = tuple(range(2, x.ndim))
