@@ -17,7 +17,7 @@
 #   at the patch, and genes beyond its pixels would share pixels),
 #   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
 #   columns rows), GAP_SPOTS (1), CHECKPOINT (final | best), MODELS ("image omics fused"),
-#   INFER_MODELS (her2st A2: "fused"), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954),
+#   INFER_MODELS (her2st A2: "fused" when MODELS trains it, else none), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954),
 #   BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
 #   use another RUN_DIR per setting, as completed runs are skipped), INFER_ARGS (overrides for the A2 inference, e.g.
 #   a network setting of BUNDLE_ARGS: inference.json has no training keys).
@@ -39,7 +39,7 @@ TILES="${TILES:-4 4}"
 GAP_SPOTS="${GAP_SPOTS:-1}"
 CHECKPOINT="${CHECKPOINT:-final}"
 MODELS="${MODELS:-image omics fused}"
-INFER_MODELS="${INFER_MODELS:-fused}"
+if [[ " $MODELS " == *" fused "* ]]; then INFER_MODELS="${INFER_MODELS-fused}"; else INFER_MODELS="${INFER_MODELS-}"; fi
 B="$REPO/bundles/pathology_spatial_transcriptomics"
 declare -A MODALITIES=([image]="['image']" [omics]="['rna']" [fused]="['image','rna']")
 
