@@ -211,9 +211,10 @@ class FusedExplainer:
         means = self.omics_means
         if means is None or not self.omics_types:
             return fused_baseline(x, n_image)
-        vectors = {t: np.broadcast_to(m, (len(x), m.size)) for t, m in means.items()}
-        omics = genes.render_omics(vectors, self.preprocessor, self.omics_types, self.align, x[:, n_image:].cpu())
-        return fused_baseline(x, n_image, omics)
+        # one render for the batch: every sample shares the mean and the collated grid
+        omics = genes.render_omics({t: m[None] for t, m in means.items()}, self.preprocessor, self.omics_types,
+                                   self.align, x[:1, n_image:].cpu())
+        return fused_baseline(x, n_image, omics.expand((len(x),) + tuple(omics.shape[1:])))
 
     def attribute(self, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor, n_image: int,
                   timings: dict[str, float] | None = None) -> tuple[modalities.GroupAttribution, np.ndarray]:
