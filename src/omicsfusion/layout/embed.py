@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .metrics import principal_coordinates, top_k, unit_rows
+from .metrics import principal_coordinates, sign_fixed, snap, top_k, unit_rows
 
 # UMAP's curve 1 / (1 + a d^(2b)) for min_dist = 0.1, spread = 1.0
 _A, _B = 1.577, 0.8951
@@ -73,13 +73,13 @@ def fuzzy_graph(profiles: np.ndarray, n_neighbors: int) -> tuple[sp.coo_matrix, 
 
 
 def pca_init(reduced: np.ndarray, ndim: int) -> np.ndarray:
-    """Leading principal components, scaled to a spread of 10 like UMAP's init."""
+    """Leading principal components, scaled to a spread of 10 like UMAP's init (signs fixed, snapped)."""
     centred = reduced - reduced.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    init = centred @ vt[:ndim].T
+    init = centred @ sign_fixed(vt[:ndim].T)
     if init.shape[1] < ndim:
         init = np.pad(init, ((0, 0), (0, ndim - init.shape[1])))
-    return 10.0 * init / max(np.abs(init).max(), 1e-12)
+    return snap(10.0 * init / max(np.abs(init).max(), 1e-12))
 
 
 def optimize(

@@ -27,6 +27,32 @@ ABS_DIMS = 48
 _CHUNK = 2048
 
 
+# decimals kept by ``snap``: BLAS results differ between CPUs by ~1e-14 here, a millionth of this grid
+SNAP_DECIMALS = 8
+
+
+def snap(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to ``SNAP_DECIMALS`` decimals, so that what follows does not depend on the CPU.
+
+    GEMM and LAPACK results differ in their last bits between CPUs (each picks its own kernel and
+    summation order), and the layout's later stages are chaotic in them: the SGD of the embedding
+    and the swaps of the grid polish turn a 1e-14 difference into another layout. Rounding the
+    BLAS results those stages start from makes their inputs identical across CPUs, unless a value
+    lies within ~1e-14 of a rounding boundary (rare in small tables, likely somewhere in large ones) (docs/testing.md, "What depends on the CPU").
+    """
+    return np.round(values, SNAP_DECIMALS)
+
+
+def sign_fixed(vectors: np.ndarray) -> np.ndarray:
+    """Columns of ``vectors`` with their largest-magnitude entry made positive (ties: the first).
+
+    Eigen- and singular vectors are defined up to sign, and LAPACK builds may return either one.
+    """
+    largest = np.argmax(np.abs(vectors), axis=0)
+    signs = np.sign(vectors[largest, np.arange(vectors.shape[1])])
+    return vectors * np.where(signs == 0, 1.0, signs)
+
+
 def unit_rows(rows: np.ndarray) -> np.ndarray:
     """Rows scaled to unit norm; zero rows stay zero."""
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
@@ -36,7 +62,8 @@ def unit_rows(rows: np.ndarray) -> np.ndarray:
 def _top_eigh(gram: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest eigenpairs of a symmetric matrix (only those are computed: half the time)."""
     m = gram.shape[0]
-    return scipy.linalg.eigh(gram, subset_by_index=[m - k, m - 1], driver="evr")
+    values, vectors = scipy.linalg.eigh(gram, subset_by_index=[m - k, m - 1], driver="evr")
+    return values, sign_fixed(vectors)
 
 
 def principal_coordinates(profiles: np.ndarray, k: int) -> np.ndarray:
@@ -44,14 +71,14 @@ def principal_coordinates(profiles: np.ndarray, k: int) -> np.ndarray:
 
     The SVD comes from the eigendecomposition of the Gram matrix over the
     smaller side (samples, usually): one GEMM of F * n^2, exact, and faster
-    than randomized SVD at these shapes (measured).
+    than randomized SVD at these shapes (measured). Signs fixed and values snapped: the same on every CPU.
     """
     n_feat, n_samp = profiles.shape
     if n_samp <= n_feat:
         _, vectors = _top_eigh(profiles.T @ profiles, k)
-        return profiles @ vectors
+        return snap(profiles @ vectors)
     values, vectors = _top_eigh(profiles @ profiles.T, min(k, n_feat))
-    return vectors * np.sqrt(np.maximum(values, 0.0))
+    return snap(vectors * np.sqrt(np.maximum(values, 0.0)))
 
 
 def tensor_square(rows: np.ndarray) -> np.ndarray:

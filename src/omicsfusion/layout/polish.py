@@ -31,6 +31,9 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
 
+from .metrics import snap
+
+
 def neighbour_graph(neighbors: np.ndarray) -> sp.csr_matrix:
     """Symmetric 0/1 graph of the kNN lists ``neighbors`` (F, k)."""
     n, k = neighbors.shape
@@ -86,7 +89,7 @@ def polish(
     for sweep in range(sweeps):
         positions = coords[pixel]
         landmarks = rng.choice(pixel.size, min(n_landmarks, pixel.size), replace=False)
-        delta = np.clip(1.0 - reduced @ reduced[landmarks].T, 0.0, 2.0)
+        delta = snap(np.clip(1.0 - reduced @ reduced[landmarks].T, 0.0, 2.0))  # GEMM: the same on every CPU
         dist = np.linalg.norm(positions[:, None, :] - positions[landmarks][None, :, :], axis=2)
         scale = (dist * delta).sum() / max((delta**2).sum(), 1e-12)
         norm = max((dist**2).mean(), 1e-12)

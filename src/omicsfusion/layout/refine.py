@@ -16,9 +16,12 @@ import numpy as np
 import scipy.sparse as sp
 
 
+from .metrics import snap
+
+
 def stress_step(positions: np.ndarray, reduced: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """One SMACOF update of every position against the landmark features."""
-    delta = np.clip(1.0 - reduced @ reduced[landmarks].T, 0.0, 2.0)
+    delta = snap(np.clip(1.0 - reduced @ reduced[landmarks].T, 0.0, 2.0))  # GEMM: the same on every CPU
     diff = positions[:, None, :] - positions[landmarks][None, :, :]
     dist = np.linalg.norm(diff, axis=2)
     scale = (dist * delta).sum() / max((delta**2).sum(), 1e-12)
