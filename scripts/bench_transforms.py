@@ -22,8 +22,10 @@ import torch
 from monai.data import MetaTensor
 from monai.networks.nets import DenseNet121
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.transforms import FuseChannelsd, OmicsChannels, OmicsChannelsd
 
 

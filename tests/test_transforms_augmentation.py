@@ -18,8 +18,10 @@ from monai.transforms import (
     ScaleIntensityd,
 )
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.transforms import (
     FuseChannelsd,
     OmicsAugmentationError,

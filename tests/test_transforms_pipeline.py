@@ -9,8 +9,10 @@ import torch
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.transforms import Compose, ConcatItemsd
 
-from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsDataError, OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsDataError, OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.transforms import (
     AlignToReference,
     AlignToReferenced,

@@ -16,7 +16,8 @@ import pytest
 import torch
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Resized, SpatialCropd
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
 from omicsfusion.transforms import (
     FuseChannelsd,

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.data.rendering import held_ids
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.preprocessing.rendering import held_ids
 from omicsfusion.layout import OTLayout
 
 

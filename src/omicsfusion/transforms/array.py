@@ -32,7 +32,7 @@ from monai.transforms import Transform
 from monai.utils import TransformBackends
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
-from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.errors import TransformError
 

@@ -26,7 +26,7 @@ from typing import Any
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from omicsfusion.data.images import MAX_PIXELS
+from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, OmicsChannels
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
 from omicsfusion.transforms.patches import LoadSpotPatch
