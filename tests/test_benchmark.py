@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from omicsfusion.__main__ import COMMANDS
-from omicsfusion.benchmark import cli
+from omicsfusion.apps import benchmark_cli as cli
 from omicsfusion.benchmark.inputs import join_inputs
 from omicsfusion.benchmark.models import CNNClassifier, mask_channels
 from omicsfusion.benchmark.runner import run_benchmark

@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from omicsfusion.errors import first_names
+from omicsfusion.features import match_features
 
 from .assign import block_plan, exact_plan, plan_to_matrix
 from .baselines import deepinsight_plan, random_plan
