@@ -45,7 +45,7 @@ def _pipeline(table, pre, augment):
         ScaleIntensityd(keys="image"),
         RandGaussianNoised(keys="image", prob=1.0, std=0.05),
         RandRotate90d(keys="image", prob=1.0, max_k=1, spatial_axes=(0, 1)),
-        OmicsChannelsd(keys="omics", tables=table, layout=pre, ref_key="image"),  # on the augmented image grid
+        OmicsChannelsd(keys="omics", tables=table, preprocessor=pre, ref_key="image"),  # on the augmented image grid
         FuseChannelsd(keys=["image", "omics"], name="image"),
         # spatial augmentation of the fused tensor as a whole: omics pixels move with the image
         *augment,
