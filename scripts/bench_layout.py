@@ -445,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         return run_worker(args)
-    from omicsfusion.layout.synthetic import modular_table
+    from omicsfusion.phantoms import modular_table
 
     sizes = list(QUICK_SIZES) if args.quick else args.sizes
     reference = f"{OURS}:{args.method}"

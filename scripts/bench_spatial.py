@@ -24,7 +24,8 @@ from pathlib import Path
 def measure(section: Path, patch_um: float, patch_px: int) -> dict:
     import numpy as np
 
-    from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.data import OmicsTable
+    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.data.spatial import read_spaceranger
     from omicsfusion.layout import OTLayout
     from omicsfusion.transforms import AlignToReference, FuseChannels, LoadSpotPatch, OmicsChannels
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure:
         print(json.dumps(measure(args.measure, args.patch_um, args.patch_px)))
         return 0
-    from omicsfusion.data.phantoms import make_spatial_phantom
+    from omicsfusion.phantoms import make_spatial_phantom
 
     for side in args.sides:
         root = args.workdir / f"side_{side}"

@@ -22,8 +22,10 @@ import torch
 from monai.data import MetaTensor
 from monai.networks.nets import DenseNet121
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.transforms import FuseChannelsd, OmicsChannels, OmicsChannelsd
 
 
@@ -78,7 +80,7 @@ def main() -> None:
             "224x224 patch": (3, 224, 224),
             "96^3 volume (broadcast 2-D map)": (1, 96, 96, 96),
         }
-        omics_path = OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")
+        omics_path = OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image")
         fuse = FuseChannelsd(keys=["image", "omics"], name="image")
         per_sample_s = {}
         for name, shape in refs.items():

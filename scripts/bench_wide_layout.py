@@ -18,7 +18,7 @@ import resource
 import time
 
 from omicsfusion.layout import OTLayout
-from omicsfusion.layout.synthetic import modular_table
+from omicsfusion.phantoms import modular_table
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from omicsfusion.data import OmicsTable
-from omicsfusion.layout import modular_table
+from omicsfusion.phantoms import modular_table
 
 #: per bundle: the overrides of a tiny run (``phantom_size`` is phantom samples per class)
 TINY_RUNS = {

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from omicsfusion.__main__ import COMMANDS
-from omicsfusion.benchmark import cli
+from omicsfusion.apps import benchmark_cli as cli
 from omicsfusion.benchmark.inputs import join_inputs
 from omicsfusion.benchmark.models import CNNClassifier, mask_channels
 from omicsfusion.benchmark.runner import run_benchmark
-from omicsfusion.benchmark.synthetic import labelled_modules
+from omicsfusion.phantoms import labelled_modules
 from omicsfusion.errors import BenchmarkError
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "stlearn_testdata"
@@ -32,7 +32,7 @@ def _main(argv: list[str]) -> int:
 
 
 def test_benchmark_is_a_registered_command():
-    assert COMMANDS["benchmark"] == "omicsfusion.benchmark.cli"
+    assert COMMANDS["benchmark"] == "omicsfusion.apps.benchmark_cli"
 
 
 def test_cnn_is_seeded_and_learns_a_planted_pixel():

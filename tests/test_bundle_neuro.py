@@ -44,7 +44,7 @@ def trained(tmp_path_factory, tiny):
 
 def test_atrophy_mask_covers_every_voxel_the_atrophy_changed():
     """Atrophy shrinks the brain and enlarges the ventricles: the planted region is both changes."""
-    from omicsfusion.data.phantoms.neuro import head_volume
+    from omicsfusion.phantoms.neuro import head_volume
 
     atrophy, mask = head_volume(np.random.default_rng(3), 32, "atrophy")
     control, _ = head_volume(np.random.default_rng(3), 32, "control")  # same draws, no atrophy
@@ -230,7 +230,7 @@ def test_real_tcga_nrrd_fuses_with_its_molecular_row(trained, tmp_path, tiny):
     modalities = ["image", "cnv"]
     run_workflow(BUNDLE, ["train.json"], "train", **dirs, **tiny(BUNDLE), modalities=modalities,
                  omics_tables={"cnv": str(restricted)})
-    from omicsfusion.data import OmicsPreprocessor
+    from omicsfusion.preprocessing import OmicsPreprocessor
 
     assert set(OmicsPreprocessor.load(tmp_path / "models" / "layout.npz").feature_names("cnv")) <= set(shared)
     subject = {"image": str(REAL / "brain1_image.nrrd"), "omics": "TCGA-02-0003"}

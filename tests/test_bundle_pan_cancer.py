@@ -61,7 +61,7 @@ def test_mlflow_tracking_writes_a_local_sqlite_store(trained):
 
 @pytest.mark.slow
 def test_layout_is_fitted_on_the_training_split_only(trained):
-    from omicsfusion.data import OmicsPreprocessor
+    from omicsfusion.preprocessing import OmicsPreprocessor
 
     _, runs = trained
     datalist = json.loads((runs["fused"] / "models" / "datalist.json").read_text())

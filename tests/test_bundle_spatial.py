@@ -54,7 +54,8 @@ def test_early_fusion_override_gives_one_resnet_on_all_channels(config):
 def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     from monai.bundle import ConfigParser
 
-    from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.data import OmicsTable
+    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.data.tables import read_parquet_frame
     from omicsfusion.prepare import preprocessor
 

@@ -63,7 +63,7 @@ def test_bad_inputs_are_named(tmp_path):
 
 def test_prepare_checks_every_present_section_and_names_a_broken_row(tmp_path):
     """A datalist may lack a section; a row lacking keys in a present one is refused, never skipped."""
-    from omicsfusion.data.phantoms import make_pan_cancer_phantom
+    from omicsfusion.phantoms import make_pan_cancer_phantom
     from omicsfusion.prepare import prepare_classification
 
     data = tmp_path / "data"

@@ -14,7 +14,7 @@ import pytest
 import tifffile
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImage, LoadImaged
 
-from omicsfusion.benchmark.bundle_runs import summarize_runs
+from omicsfusion.apps.bundle_runs import summarize_runs
 from omicsfusion.data import (
     DuplicateSampleError,
     ImageTooLargeError,
@@ -24,7 +24,7 @@ from omicsfusion.data import (
     SliceShapeError,
 )
 from omicsfusion.data.images import check_image_size
-from omicsfusion.data.lgg import cluster_table, idh_labels, lgg_splits, prepare_lgg
+from omicsfusion.apps.lgg import cluster_table, idh_labels, lgg_splits, prepare_lgg
 from omicsfusion.data.slices import check_slice_folder, read_slice_folder, slice_files
 from omicsfusion.errors import BenchmarkError
 from omicsfusion.transforms import CheckDicomSeriesd, CheckImageSized, SliceFolderReader

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsfusion.data import FeatureNormalizer, NonFiniteError, OmicsDataError, OmicsPreprocessor, OmicsTable
+from omicsfusion.data import NonFiniteError, OmicsDataError, OmicsTable
+from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.data.errors import MissingSampleError
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,7 @@ def test_duplicate_ids_and_unknown_format(tmp_path):
 
 
 def test_one_list_of_table_suffixes(tmp_path):
-    from omicsfusion.benchmark.cli import _header, _read_frame
+    from omicsfusion.apps.benchmark_cli import _header, _read_frame
 
     assert TABLE_SUFFIXES == (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".h5ad")
     assert [table_suffix(n) for n in ("a.CSV.gz", "b.v2.txt", "c.h5ad", "d.parquet.gz", "e.gz", "f")] == [

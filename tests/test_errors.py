@@ -96,7 +96,7 @@ def test_every_exception_class_of_the_package_subclasses_the_root():
 
 
 def test_one_overlap_check_names_counts_and_the_first_missing_features():
-    from omicsfusion.layout.inputs import match_features
+    from omicsfusion.features import match_features
 
     expected = [f"g{i}" for i in range(10)]
     index = match_features(expected, ["g9", "x", "g0", "g1", "g2"], 0.4, "t.csv")
@@ -116,7 +116,8 @@ def test_one_trained_checkpoint_guard(tmp_path):
     import omicsfusion.interpret
     import omicsfusion.prepare
     from omicsfusion.checkpoint import require_trained
-    from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.data import OmicsTable
+    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.layout import OTLayout
 
     assert omicsfusion.prepare.require_trained is require_trained  # evaluate.json / inference.json

@@ -19,7 +19,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.data.errors import MissingSampleError
 from omicsfusion.layout import LayoutError, OTLayout
 

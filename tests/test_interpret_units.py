@@ -84,7 +84,8 @@ def test_checkpoint_with_other_weight_shapes_names_the_settings(tmp_path):
 def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path):
     import pandas as pd
 
-    from omicsfusion.data import OmicsPreprocessor, OmicsTable
+    from omicsfusion.data import OmicsTable
+    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.layout import OTLayout
 
     rng = np.random.default_rng(0)
@@ -341,7 +342,7 @@ def test_the_omics_baseline_is_the_rendered_training_mean_and_ig_stays_complete(
     """Unscaled omics: the baseline's omics channels are the training mean through layout and alignment."""
     from monai.data import MetaTensor, list_data_collate
 
-    from omicsfusion.data import OmicsPreprocessor
+    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.interpret.explainer import BASELINE, BASELINE_ZERO
     from omicsfusion.layout import OTLayout
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from omicsfusion.__main__ import main
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

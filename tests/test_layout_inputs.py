@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, modular_table
+from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.layout.errors import FeatureMismatchError
 from omicsfusion.layout.metrics import ABS_DIMS, unit_profiles
 

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, modular_table
+from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout
+from omicsfusion.phantoms import modular_table
 
 
 @pytest.fixture(scope="module")

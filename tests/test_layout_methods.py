@@ -7,8 +7,9 @@ import logging
 import numpy as np
 import pytest
 
-from omicsfusion.data.phantoms.omics import OmicsSpec, draw_omics
-from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, modular_table
+from omicsfusion.phantoms.omics import OmicsSpec, draw_omics
+from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.layout.grid import auto_grid, pixel_coordinates
 from omicsfusion.layout.metrics import collisions, feature_positions
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.layout.polish import neighbour_graph, polish, windows
 
 

@@ -7,7 +7,8 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
-from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, fit_shared_layout, modular_table
+from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout, fit_shared_layout
+from omicsfusion.phantoms import modular_table
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsfusion.data import OmicsDataError, OmicsPreprocessor, OmicsTable
+from omicsfusion.data import OmicsDataError, OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import LayoutError, OTLayout, coherent_signs
 
 
@@ -112,7 +113,7 @@ def test_unknown_signs_option_is_named(signed_table):
 
 
 def test_normaliser_signs_are_decided_at_fit():
-    from omicsfusion.data import FeatureNormalizer
+    from omicsfusion.preprocessing import FeatureNormalizer
 
     X = np.arange(12.0).reshape(4, 3)
     norm = FeatureNormalizer("zscore").fit(X)

@@ -22,13 +22,13 @@ from omicsfusion.data import (
     ImageTooLargeError,
     MissingSampleError,
     OmicsDataError,
-    OmicsPreprocessor,
     OmicsTable,
     TableEncodingError,
     TableTooWideError,
     load_datalist,
     read_table,
 )
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.data.spatial import open_slide
 from omicsfusion.interpret.weights import load_checkpoint
 from omicsfusion.layout import LayoutError

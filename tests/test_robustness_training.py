@@ -18,7 +18,7 @@ from torch import nn
 
 from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from omicsfusion.checkpoint import AtomicCheckpointSaver, CheckpointError, ResumeLoader, latest_checkpoint
-from omicsfusion.data import OmicsPreprocessor
+from omicsfusion.preprocessing import OmicsPreprocessor
 
 BUNDLE = "pan_cancer_classification"
 

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsfusion.data import OmicsDataError, OmicsPreprocessor, OmicsTable
+from omicsfusion.data import OmicsDataError, OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
-from omicsfusion.data.phantoms.spatial import CLASS_NAMES, make_spatial_phantom, write_10x_h5
+from omicsfusion.phantoms.spatial import CLASS_NAMES, make_spatial_phantom, write_10x_h5
 from omicsfusion.data.spatial import (
     AnnotationJoinError,
     NoLabelledSpotError,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from omicsfusion.data.phantoms.spatial import CLASS_NAMES, make_spatial_phantom
+from omicsfusion.phantoms.spatial import CLASS_NAMES, make_spatial_phantom
 from omicsfusion.data.spatial import (
     AnnotationColumnError,
     BarcodeMismatchError,

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from omicsfusion.data.spatial import SectionFileError, SpatialDataError
-from omicsfusion.data.spatial.recipes import dlpfc_experiments, prepare_runs
+from omicsfusion.apps.spatial_recipes import dlpfc_experiments, prepare_runs
 
 REPO = Path(__file__).resolve().parents[1]
 HER2ST = REPO.parent / "shared" / "data" / "her2st_A1"

@@ -18,8 +18,10 @@ from monai.transforms import (
     ScaleIntensityd,
 )
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.transforms import (
     FuseChannelsd,
     OmicsAugmentationError,
@@ -43,7 +45,7 @@ def _pipeline(table, pre, augment):
         ScaleIntensityd(keys="image"),
         RandGaussianNoised(keys="image", prob=1.0, std=0.05),
         RandRotate90d(keys="image", prob=1.0, max_k=1, spatial_axes=(0, 1)),
-        OmicsChannelsd(keys="omics", tables=table, layout=pre, ref_key="image"),  # on the augmented image grid
+        OmicsChannelsd(keys="omics", tables=table, preprocessor=pre, ref_key="image"),  # on the augmented image grid
         FuseChannelsd(keys=["image", "omics"], name="image"),
         # spatial augmentation of the fused tensor as a whole: omics pixels move with the image
         *augment,

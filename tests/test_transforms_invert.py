@@ -17,8 +17,10 @@ from monai.data import MetaTensor
 from monai.transforms import Invertd, LoadImage
 
 from bundle_utils import BUNDLES
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 
 #: LPS-oriented 2.5 x 3 x 2 mm voxels, so that orientation, spacing and crop/pad all act
 AFFINE = np.array([[-2.5, 0, 0, 60.0], [0, -3.0, 0, 40.0], [0, 0, 2.0, -20.0], [0, 0, 0, 1]])

@@ -9,8 +9,10 @@ import torch
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.transforms import Compose, ConcatItemsd
 
-from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsDataError, OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import OTLayout, modular_table
+from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsDataError, OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms import modular_table
 from omicsfusion.transforms import (
     AlignToReference,
     AlignToReferenced,
@@ -52,7 +54,7 @@ def test_array_and_dict_transforms_agree(files):
     aligned = AlignToReference()(omics, ref)
     fused = FuseChannels()([ref, aligned])
     pipeline = Compose([
-        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image"),
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
         FuseChannelsd(keys=["image", "omics"], name="image"),
     ])
     out = pipeline({"image": ref, "omics": "S0001", "label": 1})
@@ -79,7 +81,7 @@ def test_channels_are_the_preprocessors_transform(files):
 
 def test_tables_are_shared(files):
     tables, layout = files
-    step = OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")
+    step = OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image")
     assert step.channels.loader.table is LoadOmics(tables, layout).table
 
 
@@ -98,7 +100,7 @@ def test_omics_type_subset_reads_only_its_tables(files, tmp_path):
 def test_missing_sample_raises_or_zero_fills(files):
     tables, layout = files
     with pytest.raises(MissingSampleError, match=r"'S0002'.*'cnv'.*cnv\.csv"):
-        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")(
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image")(
             {"omics": "S0002", "image": _image()})
     img = OmicsChannels(tables, layout, on_missing="zeros")("S0002")
     assert img.meta["omics_missing"] is True
@@ -197,7 +199,7 @@ def test_bad_reference_dims_are_named():
 def test_fused_batches_collate(files):
     tables, layout = files
     pipeline = Compose([
-        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image"),
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
         FuseChannelsd(keys=["image", "omics"], name="image"),
     ])
     data = [{"image": _image((1, 16, 16)), "omics": f"S{i:04d}", "label": i % 2} for i in (0, 1, 3, 4)]
@@ -209,7 +211,7 @@ def test_fused_batches_collate(files):
 def test_concat_itemsd_also_works(files):
     """MONAI's ConcatItemsd gives the same tensor (without the channel bookkeeping)."""
     tables, layout = files
-    d = OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image")(
+    d = OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image")(
         {"image": _image((1, 16, 16)), "omics": "S0004"})
     a = ConcatItemsd(keys=["image", "omics"], name="fused")(d)["fused"]
     b = FuseChannelsd(keys=["image", "omics"], name="fused")(d)["fused"]
@@ -234,7 +236,7 @@ def test_bundle_config_snippet(files, tmp_path):
                 {"_target_": "LoadImaged", "keys": "image", "image_only": True},
                 {"_target_": "EnsureChannelFirstd", "keys": "image", "channel_dim": "no_channel"},
                 {"_target_": "omicsfusion.transforms.OmicsChannelsd", "keys": "omics", "tables": "@omics_tables",
-                 "layout": "@layout_file", "ref_key": "image"},
+                 "preprocessor": "@layout_file", "ref_key": "image"},
                 {"_target_": "omicsfusion.transforms.FuseChannelsd", "keys": ["image", "omics"], "name": "image"},
             ],
         },

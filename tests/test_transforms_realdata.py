@@ -16,7 +16,8 @@ import pytest
 import torch
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Resized, SpatialCropd
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
 from omicsfusion.transforms import (
     FuseChannelsd,
@@ -71,7 +72,7 @@ def test_xenium_h5ad_cell_patch(tmp_path):
         LoadImaged(keys="image", image_only=True),
         EnsureChannelFirstd(keys="image"),
         SpatialCropd(keys="image", roi_center=centre, roi_size=(96, 96)),
-        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image"),
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
         FuseChannelsd(keys=["image", "omics"], name="image", image_channel_names=["R", "G", "B"]),
     ])
     out = pipeline({"image": str(XENIUM / "NCBI858.jpg"), "omics": cell})["image"]
@@ -92,7 +93,7 @@ def test_tcga_mri_nrrd_volume_reference(molecular):
         LoadImaged(keys="image", image_only=True),
         EnsureChannelFirstd(keys="image"),
         Resized(keys="image", spatial_size=(64, 64, 25)),
-        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image", exclude=NOT_FEATURES, axis=-1),
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image", exclude=NOT_FEATURES, axis=-1),
         FuseChannelsd(keys=["image", "omics"], name="fused"),
     ])
     d = pipeline({"image": str(MRI / "brain1_image.nrrd"), "omics": "TCGA-02-0003"})
@@ -117,7 +118,7 @@ def test_tcga_he_tile_2d_reference(molecular, mode):
         LoadImaged(keys="image", image_only=True),
         EnsureChannelFirstd(keys="image"),
         Resized(keys="image", spatial_size=(256, 256)),
-        OmicsChannelsd(keys="omics", tables=tables, layout=layout, ref_key="image", exclude=NOT_FEATURES, mode=mode),
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image", exclude=NOT_FEATURES, mode=mode),
         FuseChannelsd(keys=["image", "omics"], name="image"),
     ])
     out = pipeline({"image": str(tile), "omics": tile.name[:12]})["image"]

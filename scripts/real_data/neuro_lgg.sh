@@ -48,7 +48,7 @@ export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 SECONDS=0
 seed_args=()
 for s in $SEEDS; do seed_args+=("$s"); done
-"$PYTHON" -m omicsfusion.data.lgg "$SOURCE" "$RUN" --scheme "$SCHEME" --seeds "${seed_args[@]}" \
+"$PYTHON" -m omicsfusion.apps.lgg "$SOURCE" "$RUN" --scheme "$SCHEME" --seeds "${seed_args[@]}" \
     ${MUTATIONS:+--mutations "$MUTATIONS"}
 
 source "$REPO/scripts/real_data/lib.sh"
@@ -71,7 +71,7 @@ while IFS=, read -r name seed _fold datalist _rest; do
 done < <(tail -n +2 "$RUN/splits.csv")
 
 if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
-"$PYTHON" -m omicsfusion.benchmark.bundle_runs "$RUN" --table "$RUN/omics/clusters.csv" --class-names wildtype mutant \
+"$PYTHON" -m omicsfusion.apps.bundle_runs "$RUN" --table "$RUN/omics/clusters.csv" --class-names wildtype mutant \
     --models $MODELS
 echo "summary: $RUN/summary.md (${SECONDS} s)"
 

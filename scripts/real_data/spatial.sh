@@ -5,14 +5,14 @@
 #
 #   scripts/real_data/spatial.sh DATASET [--dry-run] [SOURCE_DIR] [RUN_DIR]
 #
-# DATASET: dlpfc | her2st (omicsfusion.data.spatial.recipes.DATASETS: classes, splits, class policy).
+# DATASET: dlpfc | her2st (omicsfusion.apps.spatial_recipes.DATASETS: classes, splits, class policy).
 # SOURCE_DIR: the data set as shared, only read. RUN_DIR: everything written: data/<experiment>/sections.csv,
 #   splits/<split>/{datalist.json,spots/}, bundle.json (config merged into every bundle run), splits.csv,
 #   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md};
 #   her2st: A2/spots/ and runs/<split>/<model>/A2/{spot_predictions.csv,overlay_A2.png}.
 # --dry-run: prepare the splits, print every bundle command, train nothing.
 # Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (the data set's max_epochs in
-#   omicsfusion.data.spatial.recipes.DATASETS: dlpfc 6, her2st 15), BATCH (32), MAX_GENES (2000), PATCH_PX (default: the
+#   omicsfusion.apps.spatial_recipes.DATASETS: dlpfc 6, her2st 15), BATCH (32), MAX_GENES (2000), PATCH_PX (default: the
 #   smallest multiple of 16, at least 32, whose square holds MAX_GENES pixels, 48 for 2000: the layout grid is capped
 #   at the patch, and genes beyond its pixels would share pixels),
 #   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
@@ -52,7 +52,7 @@ SECONDS=0
 seed_args=()
 for s in $SEEDS; do seed_args+=("$s"); done
 # shellcheck disable=SC2086  # TILES is two numbers
-"$PYTHON" -m omicsfusion.data.spatial.recipes "$DATASET" "$SOURCE" "$RUN" --seeds "${seed_args[@]}" \
+"$PYTHON" -m omicsfusion.apps.spatial_recipes "$DATASET" "$SOURCE" "$RUN" --seeds "${seed_args[@]}" \
     --max-genes "$MAX_GENES" --tiles $TILES --gap-spots "$GAP_SPOTS" ${CLASS_WEIGHTS:+--class-weights "$CLASS_WEIGHTS"} \
     ${A2_SCALE:+--a2-scale "$A2_SCALE"}
 bundle_key() {  # bundle_key KEY: a value of the recipe's bundle.json (the data set's settings in DATASETS)
@@ -85,5 +85,5 @@ done < <(tail -n +2 "$RUN/splits.csv")
 
 if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
 mapfile -t CLASSES < <(bundle_key class_names)
-"$PYTHON" -m omicsfusion.benchmark.bundle_runs "$RUN" --class-names "${CLASSES[@]}" --models $MODELS
+"$PYTHON" -m omicsfusion.apps.bundle_runs "$RUN" --class-names "${CLASSES[@]}" --models $MODELS
 echo "summary: $RUN/summary.md (${SECONDS} s)"

@@ -15,8 +15,8 @@ import sys
 # command name -> module providing ``add_parser(subparsers)``; every parser
 # sets ``func`` (called with the parsed namespace, returns an exit code).
 COMMANDS = {
-    "layout": "omicsfusion.layout.cli",
-    "benchmark": "omicsfusion.benchmark.cli",
+    "layout": "omicsfusion.apps.layout_cli",
+    "benchmark": "omicsfusion.apps.benchmark_cli",
 }
 
 

@@ -36,7 +36,7 @@ from ignite.engine import Engine
 from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.errors import CheckpointError, LayoutMismatchError, MissingCheckpointError
 from omicsfusion.fileio import atomic_write
 

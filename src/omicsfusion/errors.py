@@ -5,12 +5,15 @@ family (``except OmicsDataError``, ``except LayoutError``, ...) catches one
 layer's. Each family is also the standard-library type callers already catch
 (``ValueError``; a missing item is also a ``KeyError``). The named errors of a
 layer live in its own ``errors`` module; this module holds the families and
-the errors shared by several layers, and imports nothing, so every layer
+the errors shared by several layers (and :func:`first_names`, which
+lists names in their messages), and imports no omicsfusion module, so every layer
 (``layout`` included, which imports neither torch nor MONAI) can build on it.
 See ``docs/errors.md``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 __all__ = [
     "BenchmarkError",
@@ -26,6 +29,7 @@ __all__ = [
     "SpatialDataError",
     "TransformError",
     "VolumeError",
+    "first_names",
 ]
 
 
@@ -82,3 +86,10 @@ class SaliencyError(OmicsfusionError, ValueError):
 
 class BenchmarkError(OmicsfusionError, ValueError):
     """Benchmark family: labels, folds, sample ids or tables that cannot be compared fairly."""
+
+
+def first_names(names: Iterable[object], limit: int = 5) -> str:
+    """Comma-separated first ``limit`` names, with '...' when there are more."""
+    names = [str(n) for n in names]
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (", ..." if len(names) > limit else "")

@@ -27,10 +27,11 @@ import torch
 import torch.distributed as dist
 
 from omicsfusion.checkpoint import require_trained  # noqa: F401  (the bundle configs call it from here)
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
-from omicsfusion.data.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
+from omicsfusion.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
 from omicsfusion.layout import OTLayout
 
 logger = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """Run with main's code (22f466f): writes the layout files of the current format used by tests/test_estimators.py."""
 import sys
 import numpy as np
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.layout import modular_table
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.phantoms import modular_table
 
 out = sys.argv[1]
 rna = modular_table(40, 90, n_modules=4, seed=1)

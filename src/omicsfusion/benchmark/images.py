@@ -2,7 +2,7 @@
 
 Every maker is fitted on the training samples of a fold only and turns any
 samples into ``(n, C, *grid)`` images, one channel per omics type. The OT
-makers are :class:`omicsfusion.data.OmicsPreprocessor` itself (normaliser +
+makers are :class:`omicsfusion.preprocessing.OmicsPreprocessor` itself (normaliser +
 layout per type, or one shared layout), so the benchmark measures exactly the
 preprocessing the bundles use. The control and the peers reuse its fitted
 normalisers and its grid, so all CNNs of a fold compare layouts on the same
@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
-from omicsfusion.data.rendering import held_ids
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.preprocessing.rendering import held_ids
 from omicsfusion.layout import OTLayout
 
 

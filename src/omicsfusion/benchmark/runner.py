@@ -33,8 +33,9 @@ from omicsfusion.benchmark.evaluate import (
 from omicsfusion.benchmark.inputs import BenchmarkData
 from omicsfusion.benchmark.models import CNNClassifier
 from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_problem
-from omicsfusion.data import FeatureNormalizer, OmicsPreprocessor, OmicsTable
-from omicsfusion.data.rendering import held_ids, normalized_rows
+from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
+from omicsfusion.preprocessing.rendering import held_ids, normalized_rows
 
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
 ALL_MODELS = CNN_MODELS + TABULAR_MODELS

@@ -1,6 +1,8 @@
-"""Data layer: omics tables, normalisation, the fitted preprocessor, datalists, image checks (no torch).
+"""Data readers: omics tables, spatial transcriptomics, DICOM series, slice folders, image checks, datalists.
 
-``lgg`` prepares TCGA-LGG for the neuro bundle (``python -m omicsfusion.data.lgg``).
+No torch and no layout: the fitted preprocessor builds on these readers in
+:mod:`omicsfusion.preprocessing`, phantoms in :mod:`omicsfusion.phantoms`, data-set
+recipes in :mod:`omicsfusion.apps`.
 """
 
 from omicsfusion.data.datalist import build_datalist, grouped_split, load_datalist, stratified_split, write_datalist
@@ -27,18 +29,14 @@ from omicsfusion.data.errors import (
     VolumeError,
 )
 from omicsfusion.data.images import check_image_size, image_shape
-from omicsfusion.data.normalize import NORMALIZATIONS, FeatureNormalizer
-from omicsfusion.data.preprocess import OmicsPreprocessor
 from omicsfusion.data.slices import check_slice_folder, read_slice_folder
 from omicsfusion.data.tables import OmicsTable, read_table
 
 __all__ = [
-    "NORMALIZATIONS",
     "DatalistPathError",
     "DuplicateSampleError",
     "EmptyTableError",
     "FeatureMismatchError",
-    "FeatureNormalizer",
     "ImageTooLargeError",
     "MissingLayerError",
     "MissingSampleError",
@@ -46,7 +44,6 @@ __all__ = [
     "NonFiniteError",
     "NonFiniteVolumeError",
     "OmicsDataError",
-    "OmicsPreprocessor",
     "OmicsTable",
     "SequenceMismatchError",
     "SliceFolderError",

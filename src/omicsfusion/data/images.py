@@ -20,12 +20,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from omicsfusion.data.errors import ImageTooLargeError
+from omicsfusion.data.pixel_limit import MAX_PIXELS, check_shape
+from omicsfusion.data.slices import check_slice_folder, is_slice_folder
 
-__all__ = ["MAX_PIXELS", "check_image_size", "check_shape", "image_shape"]
+__all__ = ["check_image_size", "image_shape"]
 
-#: default limit: 2 x PIL's ``MAX_IMAGE_PIXELS``, where PIL itself raises ``DecompressionBombError``
-MAX_PIXELS = 178_956_970
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".btf", ".qptiff", ".ndpi", ".scn")
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -56,8 +55,6 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
     path = Path(path)
     name = path.name.lower()
     if path.is_dir():
-        from omicsfusion.data.slices import check_slice_folder, is_slice_folder
-
         return check_slice_folder(path, max_pixels=math.inf) if is_slice_folder(path) else None
     if name.endswith(NIFTI_SUFFIXES):
         import nibabel
@@ -74,28 +71,12 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
     return None
 
 
-def check_shape(path: str | os.PathLike, shape: tuple[int, ...] | None, max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse a ``shape`` (read from ``path``'s header) of more than ``max_pixels`` pixels.
-
-    Raises:
-        ImageTooLargeError: file, shape, pixel count and limit named.
-    """
-    if shape is not None and math.prod(shape) > max_pixels:
-        raise ImageTooLargeError(
-            f"{path}: header claims {' x '.join(map(str, shape))} = {math.prod(shape):,} pixels, above the limit "
-            f"of {max_pixels:,}; refused before decoding ({Path(path).stat().st_size:,} bytes on disk). Shrink the "
-            "image, or store a large slide as a tiled pyramidal TIFF, which is read by region"
-        )
-
-
 def check_image_size(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[int, ...] | None:
     """Return the spatial shape of :func:`image_shape`, refusing more than ``max_pixels`` pixels (voxels).
 
     Raises:
         ImageTooLargeError: the header claims more pixels than ``max_pixels``.
     """
-    from omicsfusion.data.slices import check_slice_folder, is_slice_folder
-
     # a slice folder: every slice against the limit first, so that a bomb is named as one
     shape = check_slice_folder(path, max_pixels=max_pixels) if is_slice_folder(path) else image_shape(path)
     check_shape(path, shape, max_pixels)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from omicsfusion.data.errors import SliceFolderError, SliceGapError, SliceShapeError
-from omicsfusion.data.images import MAX_PIXELS, check_shape
+from omicsfusion.data.pixel_limit import MAX_PIXELS, check_shape
 
 __all__ = ["LGG_CHANNELS", "check_slice_folder", "is_slice_folder", "read_slice_folder", "slice_files",
            "slice_number"]

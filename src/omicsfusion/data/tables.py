@@ -32,7 +32,7 @@ from omicsfusion.data.errors import (
     TableEncodingError,
     TableTooWideError,
 )
-from omicsfusion.layout.inputs import match_features
+from omicsfusion.features import match_features
 
 __all__ = ["OmicsTable", "TableSource", "read_table", "display_names", "table_suffix", "DISPLAY_COLUMNS",
            "FEATURES_SUFFIX", "TABLE_SUFFIXES"]

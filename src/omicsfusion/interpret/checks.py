@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.interpret.genes import render_omics
 from omicsfusion.transforms import AlignToReference
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.interpret import genes, modalities
 from omicsfusion.interpret.errors import LayoutMismatchError, SaliencyError
 from omicsfusion.interpret.regions import GradCAMRegions, IGRegions, RegionMethod

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference, omics_feature_attributions
 
 __all__ = ["feature_attributions", "class_gene_table", "top_features", "render_omics", "grid_maps", "feature_positions"]

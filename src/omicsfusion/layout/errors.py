@@ -8,24 +8,15 @@ who only know the standard library still catch it; recoverable oddities
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sklearn.exceptions import NotFittedError
 
 from omicsfusion.errors import FeatureMismatchError, LayoutError
 
-__all__ = ["FeatureMismatchError", "LayoutError", "LayoutNotFittedError", "LayoutWarning", "first_names"]
+__all__ = ["FeatureMismatchError", "LayoutError", "LayoutNotFittedError", "LayoutWarning"]
 
 
 class LayoutWarning(UserWarning):
     """Something was dropped or filled in; the message says what and how much."""
-
-
-def first_names(names: Iterable[object], limit: int = 5) -> str:
-    """Comma-separated first ``limit`` names, with '...' when there are more."""
-    names = [str(n) for n in names]
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (", ..." if len(names) > limit else "")
 
 
 class LayoutNotFittedError(LayoutError, NotFittedError):

@@ -2,8 +2,8 @@
 
 Checks shared by ``fit``, ``transform`` and ``score``: numeric columns only,
 unique feature names and sample ids, finite values (or an impute policy),
-at least two samples; ``fit`` also drops constant features. :func:`match_features`
-is the one feature-overlap check of the package (layouts, omics tables, transforms).
+at least two samples; ``fit`` also drops constant features. The feature-overlap
+check is :func:`omicsfusion.features.match_features`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import FeatureMismatchError, LayoutError, LayoutWarning, first_names
+from omicsfusion.errors import first_names
+
+from .errors import LayoutError, LayoutWarning
 
 IMPUTE_POLICIES = ("none", "mean", "median")
 
@@ -32,23 +34,6 @@ class Matrix:
 def _duplicates(values: np.ndarray) -> list[str]:
     uniques, counts = np.unique(values, return_counts=True)
     return [str(u) for u in uniques[counts > 1]]
-
-
-def match_features(expected: object, names: object, min_overlap: float, source: str) -> np.ndarray:
-    """Column in ``names`` (unique) of each ``expected`` layout feature, ``-1`` where absent.
-
-    Raises:
-        FeatureMismatchError: fewer than ``min_overlap`` of the expected features are present; the message
-            names ``source``, the counts present and expected, and the first missing names.
-    """
-    expected = np.asarray(expected, dtype=str)
-    index = pd.Index(np.asarray(names, dtype=str)).get_indexer(expected).astype(np.int64)
-    missing = expected[index < 0]
-    present = expected.size - missing.size
-    if expected.size and present / expected.size < min_overlap:
-        raise FeatureMismatchError(f"{source}: {present} of {expected.size} layout features present "
-                                   f"(min_overlap={min_overlap:g}); missing {first_names(missing)}")
-    return index
 
 
 def as_matrix(X: object, min_samples: int = 2) -> Matrix:

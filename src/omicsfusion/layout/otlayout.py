@@ -34,13 +34,16 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from omicsfusion.errors import first_names
+from omicsfusion.features import match_features
+
 from .assign import block_plan, exact_plan, plan_to_matrix
 from .baselines import deepinsight_plan, random_plan
 from .embed import embed
-from .errors import LayoutError, LayoutNotFittedError, first_names
+from .errors import LayoutError, LayoutNotFittedError
 from .grid import blocks, parse_grid, pixel_coordinates
 from .gw import gw_plan
-from .inputs import aligned_values, as_matrix, drop_constant, fill, impute_values, match_features
+from .inputs import aligned_values, as_matrix, drop_constant, fill, impute_values
 from .metrics import collisions, feature_positions, score_layout, unit_profiles
 from .polish import polish
 from .refine import refine

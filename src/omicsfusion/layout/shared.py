@@ -13,7 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import LayoutError, first_names
+from omicsfusion.errors import first_names
+
+from .errors import LayoutError
 from .inputs import as_matrix, fill, impute_values
 from .otlayout import OTLayout
 

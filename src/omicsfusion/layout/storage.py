@@ -11,18 +11,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
+from omicsfusion.errors import first_names
+
 from . import io
-from .errors import LayoutError, first_names
+from .errors import LayoutError
 from .metrics import METRICS
 
-if TYPE_CHECKING:
-    from .otlayout import OTLayout
-
+_Layout = TypeVar("_Layout", bound="LayoutFile")  # the class the mixin is part of (OTLayout)
 _KEYS = ("grid", "feature_names", "matrix_data", "matrix_indices", "matrix_indptr", "n_features_in", "fit_seconds",
          "method", "params", "impute_values")
 
@@ -53,7 +53,7 @@ class LayoutFile:
         return io.seal(arrays)
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], source: str = "layout arrays") -> OTLayout:
+    def from_arrays(cls: type[_Layout], arrays: dict[str, np.ndarray], source: str = "layout arrays") -> _Layout:
         """Rebuild a fitted layout from ``to_arrays()`` output (version and checksum checked)."""
         io.check_version(arrays, source)
         layout_arrays = {k: arrays[k] for k in (*_KEYS, "format_version", io.CHECKSUM_KEY) if k in arrays}
@@ -89,7 +89,7 @@ class LayoutFile:
         return io.write_npz(path, arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> OTLayout:
+    def load(cls: type[_Layout], path: str | os.PathLike) -> _Layout:
         """Read a layout written by ``save``; ``extras_`` holds the saved extras."""
         arrays = io.read_npz(path)
         layout = cls.from_arrays({k[len("layout/"):]: v for k, v in arrays.items() if k.startswith("layout/")},

@@ -32,7 +32,7 @@ from monai.transforms import Transform
 from monai.utils import TransformBackends
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
-from omicsfusion.data.preprocess import OmicsPreprocessor
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.errors import TransformError
 
@@ -60,8 +60,8 @@ class SkippedPixelsError(ReferenceShapeError):
     """Resizing an omics map onto the reference would skip grid pixels, so their features never reach the network."""
 
 
-def _preprocessor(layout: OmicsPreprocessor | PathLike) -> OmicsPreprocessor:
-    return layout if isinstance(layout, OmicsPreprocessor) else OmicsPreprocessor.cached(layout)
+def _preprocessor(preprocessor: OmicsPreprocessor | PathLike) -> OmicsPreprocessor:
+    return preprocessor if isinstance(preprocessor, OmicsPreprocessor) else OmicsPreprocessor.cached(preprocessor)
 
 
 def _table(tables: OmicsTable | Mapping[str, Any], id_column: Any, layer: Any, exclude: Any) -> OmicsTable:
@@ -181,10 +181,10 @@ class OmicsChannels(Transform):
     Args:
         tables: an :class:`OmicsTable` or a mapping type -> file path (read
             once per process) or DataFrame.
-        layout: fitted :class:`OmicsPreprocessor` or its ``.npz`` file (the
+        preprocessor: fitted :class:`OmicsPreprocessor` or its layout file (the
             bundle's ``models/layout.npz``; loaded once per process).
         omics_types: which types become channels, in order (default all the
-            layout's types), e.g. a modality subset for an ablation.
+            preprocessor's types), e.g. a modality subset for an ablation.
         Other arguments: see :class:`LoadOmics`.
 
     With ``get_track_meta()`` the result is a MetaTensor whose meta holds
@@ -197,7 +197,7 @@ class OmicsChannels(Transform):
     def __init__(
         self,
         tables: OmicsTable | Mapping[str, Any],
-        layout: OmicsPreprocessor | PathLike,
+        preprocessor: OmicsPreprocessor | PathLike,
         omics_types: Sequence[str] | None = None,
         id_column: str | Mapping[str, str] | None = None,
         layer: str | Mapping[str, str] | None = None,
@@ -206,7 +206,7 @@ class OmicsChannels(Transform):
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
     ) -> None:
-        self.loader = LoadOmics(tables, layout, omics_types, id_column, layer, exclude, on_missing, fill_value,
+        self.loader = LoadOmics(tables, preprocessor, omics_types, id_column, layer, exclude, on_missing, fill_value,
                                 min_overlap)
         self.preprocessor = self.loader.preprocessor
         self.omics_types = self.loader.types

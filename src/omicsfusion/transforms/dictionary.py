@@ -5,7 +5,7 @@ network input with::
 
     LoadImaged(keys="image"), EnsureChannelFirstd(keys="image"),
     OmicsChannelsd(keys="omics", tables={"rna": "rna.csv", "cnv": "cnv.csv"},
-                   layout="models/layout.npz", ref_key="image"),
+                   preprocessor="models/layout.npz", ref_key="image"),
     FuseChannelsd(keys=["image", "omics"], name="image")
 
 ``OmicsChannelsd`` goes from the sample id to omics channels on the image's
@@ -26,7 +26,7 @@ from typing import Any
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from omicsfusion.data.images import MAX_PIXELS
+from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, OmicsChannels
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
 from omicsfusion.transforms.patches import LoadSpotPatch
@@ -90,9 +90,9 @@ class OmicsChannelsd(AlignToReferenced):
     Args:
         keys: keys holding sample ids (each replaced by its channels).
         tables: mapping omics type -> table file (read once per process) or an ``OmicsTable``.
-        layout: the fitted layout file (``models/layout.npz``) or ``OmicsPreprocessor``.
+        preprocessor: the fitted ``OmicsPreprocessor`` or its layout file (``models/layout.npz``).
         ref_key: key of the (channel-first) reference image.
-        omics_types: types that become channels, in order (default all of the layout's).
+        omics_types: types that become channels, in order (default all of the preprocessor's).
         mode: ``"nearest"`` (default), ``"bilinear"`` or ``"trilinear"``.
         axis: broadcast axis for a 2-D map on a 3-D reference (default -1).
         allow_skip: accept a resize that skips grid pixels (warned with the count).
@@ -112,7 +112,7 @@ class OmicsChannelsd(AlignToReferenced):
         self,
         keys: KeysCollection,
         tables: Any,
-        layout: Any,
+        preprocessor: Any,
         ref_key: str,
         omics_types: Sequence[str] | None = None,
         mode: str = "nearest",
@@ -127,7 +127,7 @@ class OmicsChannelsd(AlignToReferenced):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, ref_key, mode, axis, allow_skip, allow_missing_keys)
-        self.channels = OmicsChannels(tables, layout, omics_types, id_column, layer, exclude, on_missing,
+        self.channels = OmicsChannels(tables, preprocessor, omics_types, id_column, layer, exclude, on_missing,
                                       fill_value, min_overlap)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:

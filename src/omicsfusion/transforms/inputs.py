@@ -18,7 +18,8 @@ from monai.transforms import Transform
 from monai.utils import TransformBackends
 
 from omicsfusion.data.dicom import check_dicom_series
-from omicsfusion.data.images import MAX_PIXELS, check_image_size
+from omicsfusion.data.images import check_image_size
+from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.data.slices import is_slice_folder
 
 __all__ = ["CheckDicomSeries", "CheckImageSize"]

@@ -19,7 +19,7 @@ from monai.data import ImageReader
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 
 from omicsfusion.data.errors import SliceShapeError
-from omicsfusion.data.images import MAX_PIXELS
+from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.data.slices import LGG_CHANNELS, is_slice_folder, read_slice_folder, slice_files, slice_number
 
 __all__ = ["SliceFolderReader"]

@@ -32,7 +32,8 @@ from PIL import Image
 
 from omicsfusion.data.cache import LRUCache, file_key
 from omicsfusion.data.errors import ImageTooLargeError
-from omicsfusion.data.images import TIFF_SUFFIXES, check_shape
+from omicsfusion.data.images import TIFF_SUFFIXES
+from omicsfusion.data.pixel_limit import check_shape
 from omicsfusion.data.spatial.errors import PixelSizeError, SlideBackendError
 
 __all__ = ["RegionTiffWSIReader", "PlainImageWSIReader", "Slide", "open_slide", "BACKENDS", "INSTALL_HINTS"]

@@ -12,20 +12,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import numpy as np
 
 from omicsfusion.data.cache import LRUCache, file_key
 from omicsfusion.data.errors import OmicsDataError
-from omicsfusion.data.normalize import FeatureNormalizer
+from omicsfusion.preprocessing.normalize import FeatureNormalizer
 from omicsfusion.layout import OTLayout
-
-if TYPE_CHECKING:
-    from omicsfusion.data.preprocess import OmicsPreprocessor
 
 #: value of the ``format`` entry of a preprocessor file
 FORMAT = "omicsfusion.OmicsPreprocessor/1"
+_Preprocessor = TypeVar("_Preprocessor", bound="PreprocessorFile")  # the class the mixin is part of
 _CACHE = LRUCache(8)  # the most recently used layout files of :meth:`PreprocessorFile.cached`
 
 
@@ -54,7 +52,7 @@ class PreprocessorFile:
         return self.layouts_[self.types_[0]].save(path, extras=extras)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> OmicsPreprocessor:
+    def load(cls: type[_Preprocessor], path: str | os.PathLike) -> _Preprocessor:
         """Read a file written by :meth:`save` (format and checksums checked; no pickle).
 
         The constructor parameters the file records (``omics_types``, ``shared``,
@@ -77,7 +75,7 @@ class PreprocessorFile:
         return out
 
     @classmethod
-    def cached(cls, path: str | os.PathLike) -> OmicsPreprocessor:
+    def cached(cls: type[_Preprocessor], path: str | os.PathLike) -> _Preprocessor:
         """Process-wide copy of :meth:`load`, keyed by resolved path, mtime and size."""
         path = Path(path).resolve()
         if not path.is_file():

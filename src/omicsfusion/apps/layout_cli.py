@@ -15,16 +15,15 @@ import warnings
 
 import pandas as pd
 
-from .errors import LayoutError, LayoutWarning
-from .grid import parse_grid
-from .metrics import METRICS
-from .otlayout import METHODS, OTLayout
+from omicsfusion.data import OmicsDataError, read_table
+from omicsfusion.layout.errors import LayoutError, LayoutWarning
+from omicsfusion.layout.grid import parse_grid
+from omicsfusion.layout.metrics import METRICS
+from omicsfusion.layout.otlayout import METHODS, OTLayout
 
 
 def _table_frame(path: str, label_column: str | None) -> pd.DataFrame:
     """Samples x features frame of TABLE (the data layer's reader), without the label column."""
-    from omicsfusion.data import read_table  # the data layer builds on layout, not back
-
     frame = read_table(path, exclude=[label_column] if label_column else ())
     return pd.DataFrame(frame.values, index=frame.ids, columns=frame.features)
 
@@ -66,8 +65,6 @@ def _run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", LayoutWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
-        from omicsfusion.data import OmicsDataError
-
         try:
             return args.handler(args)
         except (LayoutError, OmicsDataError, FileNotFoundError) as error:

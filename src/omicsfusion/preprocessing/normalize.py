@@ -1,7 +1,7 @@
 """Per-feature normalisation fitted on the training split only.
 
 The fitted statistics travel inside the layout file (see
-:class:`omicsfusion.data.preprocess.OmicsPreprocessor`) so that evaluation and
+:class:`omicsfusion.preprocessing.preprocess.OmicsPreprocessor`) so that evaluation and
 inference reproduce training exactly; they are plain arrays, never pickled.
 """
 

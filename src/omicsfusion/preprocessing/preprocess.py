@@ -7,8 +7,8 @@ samples as rows), a :class:`FeatureNormalizer` and an ``OTLayout`` per omics
 type (or one layout shared by all types); ``transform(X)`` renders every
 sample of ``X`` as an image ``(C, *grid)``; ``score(X)`` and ``quality(X)``
 rate the layouts on ``X``. The rendering itself lives in
-:mod:`omicsfusion.data.rendering`, the one-file storage in
-:mod:`omicsfusion.data.preprocessor_file`.
+:mod:`omicsfusion.preprocessing.rendering`, the one-file storage in
+:mod:`omicsfusion.preprocessing.preprocessor_file`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
-from omicsfusion.data.normalize import FeatureNormalizer
-from omicsfusion.data.preprocessor_file import FORMAT, PreprocessorFile
-from omicsfusion.data.rendering import MISSING, OmicsRendering, check_missing, held_ids, layout_columns
+from omicsfusion.preprocessing.normalize import FeatureNormalizer
+from omicsfusion.preprocessing.preprocessor_file import FORMAT, PreprocessorFile
+from omicsfusion.preprocessing.rendering import MISSING, OmicsRendering, check_missing, held_ids, layout_columns
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import LayoutWarning, OTLayout, coherent_signs, fit_shared_layout
 from omicsfusion.layout.grid import pixel_coordinates

@@ -267,8 +267,8 @@ def prepare_lgg(source_dir: str | os.PathLike, out_dir: str | os.PathLike, schem
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m omicsfusion.data.lgg SOURCE OUT [--scheme loo] [--seeds 0 1 2]``: run :func:`prepare_lgg`."""
-    parser = argparse.ArgumentParser(prog="python -m omicsfusion.data.lgg", description=prepare_lgg.__doc__)
+    """``python -m omicsfusion.apps.lgg SOURCE OUT [--scheme loo] [--seeds 0 1 2]``: run :func:`prepare_lgg`."""
+    parser = argparse.ArgumentParser(prog="python -m omicsfusion.apps.lgg", description=prepare_lgg.__doc__)
     parser.add_argument("source_dir")
     parser.add_argument("out_dir")
     parser.add_argument("--scheme", choices=SCHEMES, default="loo")

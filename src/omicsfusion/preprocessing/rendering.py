@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
-from omicsfusion.data.normalize import FeatureNormalizer
+from omicsfusion.preprocessing.normalize import FeatureNormalizer
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import OTLayout
 from omicsfusion.layout.errors import LayoutNotFittedError

@@ -220,8 +220,8 @@ def prepare_runs(dataset: str, source_dir: str | os.PathLike, out_dir: str | os.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m omicsfusion.data.spatial.recipes {dlpfc,her2st} SOURCE OUT [--seeds 0 1 2]``."""
-    parser = argparse.ArgumentParser(prog="python -m omicsfusion.data.spatial.recipes",
+    """``python -m omicsfusion.apps.spatial_recipes {dlpfc,her2st} SOURCE OUT [--seeds 0 1 2]``."""
+    parser = argparse.ArgumentParser(prog="python -m omicsfusion.apps.spatial_recipes",
                                      description=prepare_runs.__doc__.splitlines()[0])
     parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument("source_dir")

@@ -1,7 +1,7 @@
 """Real-data recipe table: bundle runs on shared splits beside tabular baselines on the same splits.
 
-A run folder (e.g. written by :func:`omicsfusion.data.lgg.prepare_lgg` or
-:mod:`omicsfusion.data.spatial.recipes`) holds ``splits.csv`` (one row per split:
+A run folder (e.g. written by :func:`omicsfusion.apps.lgg.prepare_lgg` or
+:mod:`omicsfusion.apps.spatial_recipes`) holds ``splits.csv`` (one row per split:
 ``name``, ``seed``, ``datalist``, optionally ``table``: that split's feature table,
 and ``experiment``: splits scored apart, e.g. the two directions of a
 train-on-one-section, test-on-the-other design); the recipe trains each bundle
@@ -187,8 +187,8 @@ def format_summary(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m omicsfusion.benchmark.bundle_runs RUN_DIR --table T --class-names A B``."""
-    parser = argparse.ArgumentParser(prog="python -m omicsfusion.benchmark.bundle_runs",
+    """``python -m omicsfusion.apps.bundle_runs RUN_DIR --table T --class-names A B``."""
+    parser = argparse.ArgumentParser(prog="python -m omicsfusion.apps.bundle_runs",
                                      description=summarize_runs.__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("--table", help="feature table the baselines read (default: each split's 'table' column)")
