@@ -179,8 +179,8 @@ def test_text_table_parsing_property(tmp_path_factory, ids, names, data, suffix)
         expected = (OmicsDataError, "have no name")
     elif len(set(names)) < len(names):
         expected = (OmicsDataError, "feature name\\(s\\) occur more than once")
-    elif any(i != i.strip() for i in ids):  # ids are checked row by row: the first bad row is named
-        first = next(i for i in ids if i != i.strip())
+    elif any(not i.strip() or i != i.strip() for i in ids):  # ids are checked row by row: the first bad one is named
+        first = next(i for i in ids if not i.strip() or i != i.strip())
         expected = (OmicsDataError, "has no sample id" if not first.strip() else "leading or trailing spaces")
     elif len(set(ids)) < len(ids):
         expected = (DuplicateSampleError, "occur more than once")
