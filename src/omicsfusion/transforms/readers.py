@@ -103,6 +103,17 @@ class OmicsRows(NamedTuple):
     rows: dict[str, np.ndarray | None]
 
 
+class _OpenedTables(NamedTuple):
+    """What :class:`OmicsReader` reads and computes once: the layout, the types, the table and the feature index."""
+
+    preprocessor: OmicsPreprocessor | None
+    types: list[str]
+    table: OmicsTable
+    features: dict[str, np.ndarray]  # type -> the feature names of its vectors
+    index: dict[str, np.ndarray] | None  # type -> table column of each layout feature (0 where absent)
+    absent: dict[str, np.ndarray] | None  # type -> layout features the table lacks
+
+
 class OmicsReader:
     """Read a sample's omics rows, optionally aligned by name to a fitted layout's features and normalised.
 
@@ -149,30 +160,30 @@ class OmicsReader:
         if on_missing not in ("raise", "zeros"):
             raise ValueError(f"on_missing must be 'raise' or 'zeros', got {on_missing!r}")
         self.tables = tables
-        self.layout = preprocessor
+        self.layout = preprocessor  # the fitted preprocessor or its file, as given
         self.omics_types = None if omics_types is None else [str(t) for t in omics_types]
         self.id_column, self.layer, self.exclude = id_column, layer, exclude
         self.on_missing = on_missing
         self.fill_value = float(fill_value)
         self.min_overlap = float(min_overlap)
-        self._opened: tuple | None = None  # (preprocessor, types, table, features, index, absent) once opened
+        self._opened: _OpenedTables | None = None
 
     @property
     def preprocessor(self) -> OmicsPreprocessor | None:
         """The fitted preprocessor (read from its file on first use), or ``None``."""
-        return self._open()[0]
+        return self._open().preprocessor
 
     @property
     def types(self) -> list[str]:
         """The omics types read, in order."""
-        return self._open()[1]
+        return self._open().types
 
     @property
     def table(self) -> OmicsTable:
         """The omics table this reader reads (read from its files on first use)."""
-        return self._open()[2]
+        return self._open().table
 
-    def _open(self) -> tuple:
+    def _open(self) -> _OpenedTables:
         """Read the layout file and the tables, check them and index the layout's features, once."""
         if self._opened is not None:
             return self._opened
@@ -186,15 +197,15 @@ class OmicsReader:
                                 layer=self.layer, exclude=self.exclude)
         if pre is None:
             features = {t: tables.features(t) for t in types}
-            self._opened = (None, types, tables, features, None, None)
+            self._opened = _OpenedTables(None, types, tables, features, None, None)
             return self._opened
         absent = [t for t in types if t not in tables.types]
         if absent:
             raise FeatureMismatchError(f"preprocessor types {absent} are not in the omics table {tables.types}")
         features = {t: pre.feature_names(t) for t in types}
         index = {t: tables.feature_index(t, features[t], self.min_overlap) for t in types}
-        self._opened = (pre, types, tables, features, {t: np.maximum(i, 0) for t, i in index.items()},
-                        {t: np.flatnonzero(i < 0) for t, i in index.items()})
+        self._opened = _OpenedTables(pre, types, tables, features, {t: np.maximum(i, 0) for t, i in index.items()},
+                                     {t: np.flatnonzero(i < 0) for t, i in index.items()})
         return self._opened
 
     def read(self, sample_id: str) -> OmicsRows:
@@ -203,12 +214,12 @@ class OmicsReader:
         Raises:
             MissingSampleError: a type has no row for the sample and ``on_missing="raise"``.
         """
-        _, types, table, *_ = self._open()
+        opened = self._open()
         sample_id = str(sample_id)
         rows = {}
-        for t in types:
-            if table.has(t, sample_id) or self.on_missing == "raise":
-                rows[t] = table.row(t, sample_id)  # raises MissingSampleError naming id and file
+        for t in opened.types:
+            if opened.table.has(t, sample_id) or self.on_missing == "raise":
+                rows[t] = opened.table.row(t, sample_id)  # raises MissingSampleError naming id and file
             else:
                 rows[t] = None
         return OmicsRows(sample_id, rows)
@@ -219,19 +230,20 @@ class OmicsReader:
         The meta holds ``omics_sample_id``, ``omics_features`` (type -> feature names)
         and ``omics_missing`` (the types without a row).
         """
-        pre, types, _, features, index, absent = self._open()
+        opened = self._open()
         vectors, missing = {}, []
-        for t in types:
+        for t in opened.types:
             row = rows.rows[t]
             if row is None:
-                vectors[t] = np.zeros(features[t].size, np.float32)
+                vectors[t] = np.zeros(opened.features[t].size, np.float32)
                 missing.append(t)
                 continue
-            if pre is not None:
-                row = pre.normalize(t, row[index[t]], rows.sample_id)
-                row[absent[t]] = self.fill_value
+            if opened.preprocessor is not None:
+                row = opened.preprocessor.normalize(t, row[opened.index[t]], rows.sample_id)
+                row[opened.absent[t]] = self.fill_value
             vectors[t] = row
-        return vectors, {"omics_sample_id": rows.sample_id, "omics_features": features, "omics_missing": missing}
+        return vectors, {"omics_sample_id": rows.sample_id, "omics_features": opened.features,
+                         "omics_missing": missing}
 
 
 def _types(omics_types: Sequence[str] | None, tables: Any, preprocessor: OmicsPreprocessor | None) -> list[str]:
