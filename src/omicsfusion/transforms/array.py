@@ -282,7 +282,7 @@ class AlignToReference(InvertibleTransform, LazyTransform):
             own = {k: v for k, v in aligned.meta.items() if k.startswith("omics_")}
             applied = aligned.applied_operations
             aligned = MetaTensor(out).copy_meta_from(reference)  # the reference's meta and affine
-            aligned.affine = reference.peek_pending_affine()
+            aligned.affine = reference.peek_pending_affine().clone()
             aligned.clear_pending_operations()
             aligned.applied_operations = applied
             aligned.meta.update(own)
