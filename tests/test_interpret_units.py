@@ -375,3 +375,16 @@ def test_the_omics_baseline_is_the_rendered_training_mean_and_ig_stays_complete(
     torch.testing.assert_close(explainer.baseline(x, 3)[:, 3:], torch.zeros(2, 1, 12, 12))
     with pytest.raises(SaliencyError, match="omics_baseline"):
         FusedExplainer(net, CLASSES, ["rna"], omics_baseline="median")
+
+
+def test_find_aligner_reads_the_aligner_a_step_holds_in_a_nested_compose(tmp_path):
+    from monai.transforms import Compose, Identityd
+
+    from omicsfusion.interpret import find_aligner
+    from omicsfusion.transforms import AlignToReferenced, OmicsChannelsd
+
+    step = OmicsChannelsd(keys="omics", tables={"rna": str(tmp_path / "rna.csv")}, layout=str(tmp_path / "layout.npz"),
+                          ref_key="image", mode="bilinear")  # names files it has not read yet
+    assert find_aligner(Compose([Identityd(keys="image"), Compose([step])])) is step.aligner
+    assert find_aligner(AlignToReferenced(keys="omics", ref_key="image", axis=0)).axis == 0
+    assert find_aligner(Compose([Identityd(keys="image")])) is None

@@ -18,9 +18,9 @@ from omicsfusion.transforms import (
     AlignToReferenced,
     FuseChannels,
     FuseChannelsd,
-    LoadOmics,
     OmicsChannels,
     OmicsChannelsd,
+    OmicsReader,
     ReferenceShapeError,
     SkippedPixelsError,
 )
@@ -73,16 +73,22 @@ def test_channels_are_the_preprocessors_transform(files):
     table = OmicsTable.cached(tables)
     np.testing.assert_allclose(img.numpy(), pre.transform(table.select(["S0005"]))[0], rtol=1e-5, atol=1e-6)
     assert img.meta["omics_channels"] == ["rna", "cnv"]
-    vectors, meta = LoadOmics(tables, layout)("S0005")
+    reader = OmicsReader(tables, layout)
+    vectors, meta = reader.get_data(reader.read("S0005"))
     np.testing.assert_allclose(img.numpy(), pre.images(vectors, normalized=True), rtol=1e-6)
     assert [n.tolist() for n in meta["omics_features"].values()] == [pre.feature_names(t).tolist()
                                                                       for t in pre.channel_names]
 
 
-def test_tables_are_shared(files):
+def test_the_reader_reads_nothing_when_built_and_keeps_its_table(files, tmp_path):
     tables, layout = files
-    step = OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image")
-    assert step.channels.loader.table is LoadOmics(tables, layout).table
+    absent = {"rna": str(tmp_path / "absent.csv"), "cnv": tables["cnv"]}
+    step = OmicsChannelsd(keys="omics", tables=absent, preprocessor=str(tmp_path / "absent.npz"), ref_key="image")
+    assert step.channels.reader.tables is absent  # built without reading the files it names
+    reader = OmicsChannels(tables, layout).reader
+    table = reader.table
+    reader.read("S0001")
+    assert reader.table is table  # read once, kept by the reader that uses it
 
 
 def test_omics_type_subset_reads_only_its_tables(files, tmp_path):
@@ -94,7 +100,7 @@ def test_omics_type_subset_reads_only_its_tables(files, tmp_path):
     unread = {**tables, "rna": str(tmp_path / "absent.csv")}
     assert OmicsChannels(unread, layout, omics_types=["cnv"])("S0003").shape == (1, 8, 8)
     with pytest.raises(OmicsDataError, match=r"omics types \['meth'\] not in the layout file"):
-        OmicsChannels(tables, layout, omics_types=["meth"])
+        OmicsChannels(tables, layout, omics_types=["meth"])("S0003")
 
 
 def test_missing_sample_raises_or_zero_fills(files):
@@ -116,9 +122,9 @@ def test_layout_feature_mismatch_is_named(files, tmp_path):
     other.columns = [f"X{j}" for j in range(50)]
     other.to_csv(tmp_path / "rna.csv")
     with pytest.raises(FeatureMismatchError, match=r"omics table 'rna' \(.*rna\.csv\): 0 of \d+ layout features"):
-        OmicsChannels({"rna": tmp_path / "rna.csv", "cnv": files[0]["cnv"]}, layout)
+        OmicsChannels({"rna": tmp_path / "rna.csv", "cnv": files[0]["cnv"]}, layout)("S0001")
     with pytest.raises(FeatureMismatchError, match=r"preprocessor types \['cnv'\] are not in the omics table"):
-        OmicsChannels({"rna": files[0]["rna"]}, layout)
+        OmicsChannels({"rna": files[0]["rna"]}, layout)("S0001")
 
 
 def test_without_track_meta_plain_tensors_come_out(files):

@@ -1,7 +1,8 @@
 """Process-wide caches of files read once, bounded so that a long process does not keep every file it named.
 
-Omics tables, layout files and slides are read once per process and shared by
-every transform that names them (and by forked DataLoader workers), keyed by
+Omics tables and layout files asked for through ``cached`` and slides opened with
+``open_slide`` are read once per process and shared by every caller that names them
+(and by forked DataLoader workers; the omics transforms own their tables instead), keyed by
 :func:`file_key` so that an edited file is read again. A training run names a
 handful of files; a process that goes through many (a test session, a
 notebook over many runs, a recipe over many splits) would keep them all, so

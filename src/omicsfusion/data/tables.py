@@ -3,8 +3,8 @@
 A table is read once into a read-only float32 matrix plus a sample-id -> row
 dictionary, so a data loader can fetch one sample's vector per omics type in
 constant time. :meth:`OmicsTable.cached` keeps one copy per process, keyed by
-resolved path, modification time and size, so transforms built many times (or
-forked into DataLoader workers) never re-read the files; it keeps the
+resolved path, modification time and size, so code that names the same files
+many times (scripts, recipes over many splits) never re-reads them; it keeps the
 :data:`CACHED_TABLES` most recently used sets of files (:mod:`omicsfusion.data.cache`).
 """
 
@@ -398,7 +398,7 @@ class OmicsTable:
         """Return the process-wide table for these files, reading them only once.
 
         The key holds each file's resolved path, mtime and size, so an edited
-        file is re-read while unchanged ones are shared by every transform.
+        file is re-read while unchanged ones are shared by every caller.
         """
         parts = []
         for t, src in sources.items():

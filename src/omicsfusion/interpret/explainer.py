@@ -22,7 +22,7 @@ from omicsfusion.interpret import genes, modalities
 from omicsfusion.interpret.errors import LayoutMismatchError, SaliencyError
 from omicsfusion.interpret.regions import GradCAMRegions, IGRegions, RegionMethod
 from omicsfusion.interpret.targets import check_class_index, class_weights, fused_baseline, region_versus, versus_matrix
-from omicsfusion.transforms import AlignToReference, AlignToReferenced
+from omicsfusion.transforms import AlignToReference
 
 __all__ = ["FusedBatch", "Explanation", "FusedExplainer", "find_aligner"]
 
@@ -37,9 +37,13 @@ BASELINE_ZERO = ("image channels: per-sample spatial mean; omics channels: 0 (om
 
 
 def find_aligner(transform) -> AlignToReference | None:
-    """The ``AlignToReference`` of the first ``AlignToReferenced`` in a (nested) Compose, if any."""
-    if isinstance(transform, AlignToReferenced):
-        return transform.aligner
+    """The ``aligner`` (an ``AlignToReference``) of the first transform holding one in a (nested) Compose, if any.
+
+    ``AlignToReferenced`` and ``OmicsChannelsd`` hold theirs there.
+    """
+    aligner = getattr(transform, "aligner", None)
+    if isinstance(aligner, AlignToReference):
+        return aligner
     for child in getattr(transform, "transforms", ()) or ():
         found = find_aligner(child)
         if found is not None:

@@ -22,7 +22,7 @@ from omicsfusion.interpret.contrast import PairContrast
 from omicsfusion.interpret.errors import SaliencyError
 from omicsfusion.interpret.explainer import Explanation, FusedExplainer
 from omicsfusion.interpret.truth import PlantedTruth
-from omicsfusion.transforms import LoadOmics
+from omicsfusion.transforms import OmicsReader
 
 __all__ = ["PlantedChecks"]
 
@@ -47,12 +47,12 @@ class PlantedChecks:
         self.deletion_ks = tuple(int(k) for k in deletion_ks)
         self.seed = int(seed)
         types, tables = explainer.omics_types, dict(omics_tables or {})
-        self.loader = None
+        self.reader = None
         if tables and types:
             missing = [t for t in types if t not in tables]
             if missing:
                 raise SaliencyError(f"omics_tables has no table for {missing} ({sorted(tables)})")
-            self.loader = LoadOmics({t: tables[t] for t in types}, explainer.preprocessor)
+            self.reader = OmicsReader({t: tables[t] for t in types}, explainer.preprocessor)
         self.hits: dict[str, list[tuple[str, bool]]] = defaultdict(list)  # method -> (true class, hit)
         self.deletion_parts: list[tuple[int, pd.DataFrame]] = []
         self.contrast_rows: list[dict] = []
@@ -62,7 +62,7 @@ class PlantedChecks:
         """Score one batch; adds ``pointing_<method>`` to the sample ``rows``; returns the timings."""
         timings = {}
         self._point(explained, rows)
-        if self.loader is not None and self.explainer.preprocessor is not None:
+        if self.reader is not None and self.explainer.preprocessor is not None:
             t = time.perf_counter()
             batch, e = explained.batch, self.explainer
             curves = checks.deletion_curves(e.network, batch.x, explained.target, self._vectors(batch.ids),
@@ -81,7 +81,7 @@ class PlantedChecks:
 
     def _vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Omics type -> ``(B, F)`` normalised feature vectors of the samples, read from the omics tables."""
-        rows = [self.loader(i)[0] for i in ids]
+        rows = [self.reader.get_data(self.reader.read(i))[0] for i in ids]
         return {t: np.stack([r[t] for r in rows]) for t in self.explainer.omics_types}
 
     def _point(self, explained: Explanation, rows: list[dict]) -> None:

@@ -4,14 +4,14 @@
 enforces the augmentation rule; ``attribution`` maps fused-input
 attributions back to omics features; ``inputs`` checks image files before
 loading and ``volume`` checks loaded MRI volumes; ``patches`` reads spot
-patches from slides; ``readers`` reads a folder of TIFF slices as one volume.
+patches from slides; ``readers`` reads a folder of TIFF slices as one volume
+and a sample's omics rows.
 """
 
 from omicsfusion.transforms.array import (
     OMICS_META_KEYS,
     AlignToReference,
     FuseChannels,
-    LoadOmics,
     OmicsChannels,
     ReferenceShapeError,
     SkippedPixelsError,
@@ -46,7 +46,7 @@ from omicsfusion.transforms.dictionary import (
 from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
 from omicsfusion.transforms.patches import LoadSpotPatch
-from omicsfusion.transforms.readers import SliceFolderReader
+from omicsfusion.transforms.readers import OmicsReader, OmicsRows, SliceFolderReader
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences
 
 __all__ = [
@@ -71,7 +71,6 @@ __all__ = [
     "FuseChannelsD",
     "FuseChannelsDict",
     "FuseChannelsd",
-    "LoadOmics",
     "LoadSpotPatch",
     "LoadSpotPatchD",
     "LoadSpotPatchDict",
@@ -85,6 +84,8 @@ __all__ = [
     "OmicsChannelsD",
     "OmicsChannelsDict",
     "OmicsChannelsd",
+    "OmicsReader",
+    "OmicsRows",
     "ReferenceShapeError",
     "SkippedPixelsError",
     "SliceFolderReader",

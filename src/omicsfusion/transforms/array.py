@@ -1,9 +1,10 @@
 """Array transforms that turn omics rows into image channels aligned with a reference.
 
 ``OmicsChannels`` (sample id -> ``(C, *grid)`` via the fitted layouts; it
-reads rows with ``LoadOmics``) -> ``AlignToReference`` (-> the reference
-image's spatial grid, 2-D or 3-D, with its meta, affine and applied
-operations) -> ``FuseChannels`` (image channels first, omics channels last).
+reads rows with :class:`~omicsfusion.transforms.readers.OmicsReader`) ->
+``AlignToReference`` (-> the reference image's spatial grid, 2-D or 3-D, with
+its meta and affine; invertible) -> ``FuseChannels`` (image channels first,
+omics channels last).
 Following MONAI, these classes do the work and
 :mod:`omicsfusion.transforms.dictionary` wraps them; with ``get_track_meta()``
 off they return plain tensors.
@@ -28,18 +29,18 @@ import torch
 import torch.nn.functional as F
 from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
-from monai.transforms import Transform
-from monai.utils import TransformBackends
+from monai.transforms import InvertibleTransform, LazyTransform, Transform
+from monai.transforms.lazy.functional import apply_pending
+from monai.utils import TraceKeys, TransformBackends, convert_to_dst_type, convert_to_tensor
 
-from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.errors import TransformError
+from omicsfusion.transforms.readers import OmicsReader
 
 __all__ = [
     "ReferenceShapeError",
     "SkippedPixelsError",
-    "LoadOmics",
     "OmicsChannels",
     "AlignToReference",
     "FuseChannels",
@@ -60,114 +61,6 @@ class SkippedPixelsError(ReferenceShapeError):
     """Resizing an omics map onto the reference would skip grid pixels, so their features never reach the network."""
 
 
-def _preprocessor(preprocessor: OmicsPreprocessor | PathLike) -> OmicsPreprocessor:
-    return preprocessor if isinstance(preprocessor, OmicsPreprocessor) else OmicsPreprocessor.cached(preprocessor)
-
-
-def _table(tables: OmicsTable | Mapping[str, Any], id_column: Any, layer: Any, exclude: Any) -> OmicsTable:
-    if isinstance(tables, OmicsTable):
-        return tables
-    if all(isinstance(v, (str, os.PathLike)) for v in tables.values()):
-        return OmicsTable.cached(tables, id_column=id_column, layer=layer, exclude=exclude)
-    return OmicsTable(tables, id_column=id_column, layer=layer, exclude=exclude)
-
-
-class LoadOmics(Transform):
-    """Sample id -> ``({type: float32 vector}, meta)`` from a process-wide cached table.
-
-    Without ``preprocessor`` the vectors are the table's raw rows (read-only,
-    in the table's feature order; ``meta["omics_features"]`` names them). With
-    ``preprocessor`` they are aligned to its features by name (the index is
-    computed once, here) and normalised, ready for its layout matrices:
-    :class:`OmicsChannels` builds on that.
-
-    Args:
-        tables: an :class:`OmicsTable` or a mapping type -> file path (read
-            once per process via :meth:`OmicsTable.cached`) or DataFrame.
-        preprocessor: optional fitted :class:`OmicsPreprocessor` or its file.
-        omics_types: the types to read, in order (default: all the
-            preprocessor's types, or all the table's); a mapping of files is
-            read for these types only.
-        id_column: sample-id column of the table files (see ``OmicsTable``).
-        layer: AnnData layer to read instead of ``X``.
-        exclude: table columns to leave out (see ``OmicsTable``).
-        on_missing: ``"raise"`` (default) raises :class:`MissingSampleError`
-            naming the sample and file; ``"zeros"`` yields a zero vector and
-            lists the type in ``meta["omics_missing"]``.
-        fill_value: value (in normalised units: 0 is the training mean under
-            z-score) for layout features absent from the table.
-        min_overlap: least share of layout features the table must hold.
-
-    Raises:
-        OmicsDataError: an omics type is not in the preprocessor (or tables).
-        FeatureMismatchError: the table lacks a type of the preprocessor, or
-            holds fewer than ``min_overlap`` of its features.
-    """
-
-    backend = [TransformBackends.NUMPY]
-
-    def __init__(
-        self,
-        tables: OmicsTable | Mapping[str, Any],
-        preprocessor: OmicsPreprocessor | PathLike | None = None,
-        omics_types: Sequence[str] | None = None,
-        id_column: str | Mapping[str, str] | None = None,
-        layer: str | Mapping[str, str] | None = None,
-        exclude: Sequence[str] | Mapping[str, Sequence[str]] = (),
-        on_missing: str = "raise",
-        fill_value: float = 0.0,
-        min_overlap: float = 0.5,
-    ) -> None:
-        if on_missing not in ("raise", "zeros"):
-            raise ValueError(f"on_missing must be 'raise' or 'zeros', got {on_missing!r}")
-        self.preprocessor = None if preprocessor is None else _preprocessor(preprocessor)
-        self.types = _types(omics_types, tables, self.preprocessor)
-        if isinstance(tables, Mapping):
-            tables = {t: tables[t] for t in self.types if t in tables}
-        self.table = _table(tables, id_column, layer, exclude)
-        self.on_missing = on_missing
-        self.fill_value = float(fill_value)
-        if self.preprocessor is None:
-            self._features = {t: self.table.features(t) for t in self.types}
-            return
-        absent = [t for t in self.types if t not in self.table.types]
-        if absent:
-            raise FeatureMismatchError(f"preprocessor types {absent} are not in the omics table {self.table.types}")
-        self._features = {t: self.preprocessor.feature_names(t) for t in self.types}
-        index = {t: self.table.feature_index(t, self._features[t], min_overlap) for t in self.types}
-        self._absent = {t: np.flatnonzero(i < 0) for t, i in index.items()}
-        self._index = {t: np.maximum(i, 0) for t, i in index.items()}
-
-    def __call__(self, sample_id: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        sample_id = str(sample_id)
-        vectors, missing = {}, []
-        for t in self.types:
-            if not self.table.has(t, sample_id):
-                if self.on_missing == "raise":
-                    self.table.row(t, sample_id)  # raises MissingSampleError naming id and file
-                vectors[t] = np.zeros(self._features[t].size, np.float32)
-                missing.append(t)
-                continue
-            row = self.table.row(t, sample_id)
-            if self.preprocessor is not None:
-                row = self.preprocessor.normalize(t, row[self._index[t]], sample_id)
-                row[self._absent[t]] = self.fill_value
-            vectors[t] = row
-        return vectors, {"omics_sample_id": sample_id, "omics_features": self._features, "omics_missing": missing}
-
-
-def _types(omics_types: Sequence[str] | None, tables: Any, preprocessor: OmicsPreprocessor | None) -> list[str]:
-    """The requested omics types, checked against the preprocessor (or, without one, the tables)."""
-    known = preprocessor.channel_names if preprocessor is not None else list(
-        tables.types if isinstance(tables, OmicsTable) else tables)
-    types = list(known) if omics_types is None else [str(t) for t in omics_types]
-    unknown = [t for t in types if t not in known]
-    if unknown:
-        where = "the layout file" if preprocessor is not None else "the omics tables"
-        raise OmicsDataError(f"omics types {unknown} not in {where}; it has {list(known)}")
-    return types
-
-
 class OmicsChannels(Transform):
     """Sample id -> ``(C_omics, *grid)`` float32 omics channels through the fitted layouts.
 
@@ -179,13 +72,13 @@ class OmicsChannels(Transform):
     "zeros"``) becomes an all-zero channel.
 
     Args:
-        tables: an :class:`OmicsTable` or a mapping type -> file path (read
-            once per process) or DataFrame.
+        tables: an :class:`OmicsTable` or a mapping type -> file path or DataFrame.
         preprocessor: fitted :class:`OmicsPreprocessor` or its layout file (the
-            bundle's ``models/layout.npz``; loaded once per process).
+            bundle's ``models/layout.npz``).
         omics_types: which types become channels, in order (default all the
             preprocessor's types), e.g. a modality subset for an ablation.
-        Other arguments: see :class:`LoadOmics`.
+        Other arguments: see :class:`~omicsfusion.transforms.readers.OmicsReader`,
+            which reads the files on the first call (nothing is read when this is built).
 
     With ``get_track_meta()`` the result is a MetaTensor whose meta holds
     ``omics_channels``, ``omics_sample_id``, ``omics_missing`` and
@@ -206,24 +99,32 @@ class OmicsChannels(Transform):
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
     ) -> None:
-        self.loader = LoadOmics(tables, preprocessor, omics_types, id_column, layer, exclude, on_missing, fill_value,
-                                min_overlap)
-        self.preprocessor = self.loader.preprocessor
-        self.omics_types = self.loader.types
+        self.reader = OmicsReader(tables, preprocessor, omics_types, id_column, layer, exclude, on_missing, fill_value,
+                                  min_overlap)
+
+    @property
+    def preprocessor(self) -> OmicsPreprocessor:
+        """The fitted layouts (read from the layout file on first use)."""
+        return self.reader.preprocessor
+
+    @property
+    def omics_types(self) -> list[str]:
+        """The omics types that become channels, in channel order."""
+        return self.reader.types
 
     def __call__(self, sample_id: str) -> torch.Tensor:
-        vectors, meta = self.loader(sample_id)
-        pre, missing = self.preprocessor, meta["omics_missing"]
-        channels = np.zeros((len(self.omics_types), int(np.prod(pre.grid_))), np.float32)
-        for c, t in enumerate(self.omics_types):
+        vectors, meta = self.reader.get_data(self.reader.read(sample_id))
+        pre, types, missing = self.preprocessor, self.omics_types, meta["omics_missing"]
+        channels = np.zeros((len(types), int(np.prod(pre.grid_))), np.float32)
+        for c, t in enumerate(types):
             if t not in missing:
                 channels[c] = pre.matrix(t) @ vectors[t]
-        out = torch.from_numpy(channels.reshape((len(self.omics_types),) + pre.grid_))
+        out = torch.from_numpy(channels.reshape((len(types),) + pre.grid_))
         if not get_track_meta():
             return out
-        missing_mask = np.asarray([t in missing for t in self.omics_types])
+        missing_mask = np.asarray([t in missing for t in types])
         return MetaTensor(out, meta={
-            "omics_channels": list(self.omics_types),
+            "omics_channels": list(types),
             "omics_sample_id": meta["omics_sample_id"],
             "omics_missing": bool(missing_mask.any()),
             "omics_missing_channels": missing_mask,
@@ -235,7 +136,7 @@ def _nearest_index(n_in: int, n_out: int) -> torch.Tensor:
     return torch.clamp(((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out)).floor().long(), max=n_in - 1)
 
 
-class AlignToReference(Transform):
+class AlignToReference(InvertibleTransform, LazyTransform):
     """Resize an omics image ``(C, *grid)`` onto a reference image's spatial grid.
 
     * 2-D grid, reference ``(C', H, W)``: interpolate to ``(H, W)``.
@@ -245,10 +146,18 @@ class AlignToReference(Transform):
 
     ``nearest`` (default) keeps one gene one block of pixels (centre-aligned,
     torch's ``nearest-exact``); ``bilinear``/``trilinear`` (linear in as many
-    dims as the grid has; ``align_corners=False``) give smoother maps. The
-    result copies the reference's meta, affine and ``applied_operations``
-    (and keeps the ``omics_*`` meta keys), so MONAI treats both alike
-    afterwards, ``Invertd`` included.
+    dims as the grid has; ``align_corners=False``) give smoother maps. Like
+    MONAI's ``ResampleToMatch``, the result takes the reference's meta and
+    affine (keeping its own ``omics_*`` keys and ``applied_operations``) and
+    records itself there, so :meth:`inverse` (``Invertd``, ``Compose.inverse``)
+    takes the map back to its grid: exactly for a broadcast and for a nearest
+    upsampling by whole factors, to the grid's shape otherwise.
+
+    Lazy-aware: a reference with pending operations (a lazy ``Compose``) is
+    read through ``peek_pending_shape()`` / ``peek_pending_affine()``, so the
+    map is aligned to the grid the reference will have, without resampling the
+    reference first. The map itself is aligned at once (a broadcast is no affine
+    resampling that could be deferred).
 
     Shrinking a map can leave grid pixels that no output pixel reads (nearest
     34 -> 32 reads 32 of 34 rows); the features on them would never reach the
@@ -261,6 +170,7 @@ class AlignToReference(Transform):
         axis: spatial axis of a 3-D reference along which a 2-D map is
             broadcast (default -1: the last, e.g. axial slices).
         allow_skip: accept a resize that skips grid pixels (warned, counted).
+        lazy: let a lazy ``Compose`` keep the reference's pending operations.
 
     Raises:
         ReferenceShapeError: the reference is not channel-first 2-D/3-D, or a
@@ -270,7 +180,8 @@ class AlignToReference(Transform):
 
     backend = [TransformBackends.TORCH]
 
-    def __init__(self, mode: str = "nearest", axis: int = -1, allow_skip: bool = False) -> None:
+    def __init__(self, mode: str = "nearest", axis: int = -1, allow_skip: bool = False, lazy: bool = False) -> None:
+        LazyTransform.__init__(self, lazy=lazy)
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if axis not in (-3, -2, -1, 0, 1, 2):
@@ -346,26 +257,50 @@ class AlignToReference(Transform):
         self._warned.add((grid, spatial))
         warnings.warn(message + " (allow_skip=True)", UserWarning, stacklevel=3)
 
-    def __call__(self, img: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray) -> MetaTensor:
-        x = torch.as_tensor(img, dtype=torch.float32)
-        x = x.as_tensor() if isinstance(x, MetaTensor) else x
-        grid, spatial = tuple(x.shape[1:]), tuple(reference.shape[1:])
+    def __call__(self, img: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray,
+                 lazy: bool | None = None) -> torch.Tensor:
+        """Align ``img`` ``(C, *grid)`` onto ``reference``'s (pending) spatial grid.
+
+        ``lazy`` is accepted for MONAI's lazy ``Compose``; the reference's pending shape is read either way.
+        """
+        if isinstance(img, MetaTensor) and img.has_pending_operations:
+            img = apply_pending(img)[0]
+        x = convert_to_tensor(img, dtype=torch.float32, track_meta=get_track_meta())
+        grid = tuple(x.shape[1:])
+        spatial = tuple(reference.peek_pending_shape() if isinstance(reference, MetaTensor) else reference.shape[1:])
         self._check_skip(grid, spatial)
         size, axis = self.plan(grid, spatial)
-        out = self._resize(x, size)
+        out = self._resize(convert_to_tensor(x, track_meta=False), size)
         if axis is not None:
             shape = list(out.shape)
-            shape.insert(axis + 1, reference.shape[axis + 1])
+            shape.insert(axis + 1, spatial[axis])
             out = out.unsqueeze(axis + 1).expand(shape).contiguous()
-        if not get_track_meta():
+        if not isinstance(x, MetaTensor):
             return out
-        omics_meta = {k: v for k, v in getattr(img, "meta", {}).items() if k.startswith("omics_")}
+        aligned = convert_to_dst_type(out, dst=x)[0]  # the map's own meta and applied_operations
         if isinstance(reference, MetaTensor):
-            meta = {k: v for k, v in reference.meta.items() if k != "affine"}
-            meta.update(omics_meta)
-            return MetaTensor(out, affine=reference.affine.clone(), meta=meta,
-                              applied_operations=list(reference.applied_operations))
-        return MetaTensor(out, meta=omics_meta)
+            own = {k: v for k, v in aligned.meta.items() if k.startswith("omics_")}
+            applied = aligned.applied_operations
+            aligned = MetaTensor(out).copy_meta_from(reference)  # the reference's meta and affine
+            aligned.affine = reference.peek_pending_affine().clone()
+            aligned.clear_pending_operations()
+            aligned.applied_operations = applied
+            aligned.meta.update(own)
+        extra = {"mode": self.mode, "axis": -1 if axis is None else axis, "affine": x.affine.clone()}
+        return self.push_transform(aligned, orig_size=grid, extra_info=extra)
+
+    def inverse(self, data: torch.Tensor) -> torch.Tensor:
+        """Back onto the omics grid the map had: mean over a broadcast axis, then a resize with the same mode."""
+        transform = self.pop_transform(data)
+        extra = transform[TraceKeys.EXTRA_INFO]
+        x = convert_to_tensor(data, track_meta=False)
+        if extra["axis"] >= 0:
+            x = x.mean(dim=extra["axis"] + 1)
+        grid = tuple(int(g) for g in transform[TraceKeys.ORIG_SIZE])
+        out = convert_to_dst_type(self._resize(x, grid), dst=data)[0]
+        if isinstance(out, MetaTensor):
+            out.affine = extra["affine"]
+        return out
 
     def adjoint(self, attr: torch.Tensor | np.ndarray, grid: Sequence[int]) -> torch.Tensor:
         """Exact adjoint: maps ``(C, *reference_spatial)`` back to ``(C, *grid)``.

@@ -9,7 +9,9 @@ network input with::
     FuseChannelsd(keys=["image", "omics"], name="image")
 
 ``OmicsChannelsd`` goes from the sample id to omics channels on the image's
-grid in one step, so nothing travels beside the data between transforms.
+grid in one step, so nothing travels beside the data between transforms; it
+and ``AlignToReferenced`` are invertible (back to the layout grid) and
+lazy-aware (they align to the image's pending shape in a lazy ``Compose``).
 ``CheckImageSized`` (before ``LoadImaged``) refuses pixel bombs by their header.
 Volume checks for 3-D MRI (``CheckDicomSeriesd`` before ``LoadImaged``,
 ``CheckVolumed`` and ``MatchSequencesd`` after ``EnsureChannelFirstd``) raise
@@ -24,7 +26,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from monai.config import KeysCollection
-from monai.transforms import MapTransform
+from monai.transforms import InvertibleTransform, LazyTransform, MapTransform
 
 from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, OmicsChannels
@@ -44,8 +46,8 @@ __all__ = [
 ]
 
 
-class AlignToReferenced(MapTransform):
-    """Dictionary-based wrapper of :class:`omicsfusion.transforms.array.AlignToReference`.
+class AlignToReferenced(MapTransform, InvertibleTransform, LazyTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.array.AlignToReference` (invertible, lazy-aware).
 
     Args:
         keys: omics image keys to align.
@@ -55,6 +57,7 @@ class AlignToReferenced(MapTransform):
         allow_skip: accept a resize that skips grid pixels (warned with the count);
             by default it raises :class:`~omicsfusion.transforms.array.SkippedPixelsError`.
         allow_missing_keys: don't raise when a key is missing.
+        lazy: let a lazy ``Compose`` keep the reference's pending operations (read through its pending shape).
     """
 
     backend = AlignToReference.backend
@@ -67,25 +70,39 @@ class AlignToReferenced(MapTransform):
         axis: int = -1,
         allow_skip: bool = False,
         allow_missing_keys: bool = False,
+        lazy: bool = False,
     ) -> None:
-        super().__init__(keys, allow_missing_keys)
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        LazyTransform.__init__(self, lazy=lazy)
         self.ref_key = ref_key
-        self.aligner = AlignToReference(mode, axis, allow_skip)
+        self.aligner = AlignToReference(mode, axis, allow_skip, lazy)
 
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+    @LazyTransform.lazy.setter  # type: ignore
+    def lazy(self, value: bool) -> None:
+        self._lazy = value
+        self.aligner.lazy = value
+
+    def __call__(self, data: Mapping[Hashable, Any], lazy: bool | None = None) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            d[key] = self.aligner(d[key], d[self.ref_key])
+            d[key] = self.aligner(d[key], d[self.ref_key], lazy=self.lazy if lazy is None else lazy)
+        return d
+
+    def inverse(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.aligner.inverse(d[key])
         return d
 
 
-class OmicsChannelsd(AlignToReferenced):
+class OmicsChannelsd(MapTransform, InvertibleTransform, LazyTransform):
     """Sample id under ``keys`` -> omics channels on the grid of the image under ``ref_key``.
 
-    :class:`~omicsfusion.transforms.array.OmicsChannels` then the alignment of
-    :class:`AlignToReferenced` (of which this is the kind whose input is made
-    from the id), so a bundle's omics chain is one block and code that looks
-    for a pipeline's alignment finds it here.
+    Calls :class:`~omicsfusion.transforms.array.OmicsChannels` (``channels``) then
+    :class:`~omicsfusion.transforms.array.AlignToReference` (``aligner``, which code
+    that looks for a pipeline's alignment reads), so a bundle's omics chain is one
+    block. Invertible and lazy-aware as :class:`AlignToReferenced`: the inverse
+    takes the channels back to the layout grid.
 
     Args:
         keys: keys holding sample ids (each replaced by its channels).
@@ -104,6 +121,7 @@ class OmicsChannelsd(AlignToReferenced):
         fill_value: value (normalised units) of layout features absent from a table.
         min_overlap: least share of layout features a table must hold.
         allow_missing_keys: don't raise when a key is missing.
+        lazy: let a lazy ``Compose`` keep the reference's pending operations (read through its pending shape).
     """
 
     backend = OmicsChannels.backend
@@ -125,15 +143,30 @@ class OmicsChannelsd(AlignToReferenced):
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
         allow_missing_keys: bool = False,
+        lazy: bool = False,
     ) -> None:
-        super().__init__(keys, ref_key, mode, axis, allow_skip, allow_missing_keys)
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        LazyTransform.__init__(self, lazy=lazy)
+        self.ref_key = ref_key
         self.channels = OmicsChannels(tables, preprocessor, omics_types, id_column, layer, exclude, on_missing,
                                       fill_value, min_overlap)
+        self.aligner = AlignToReference(mode, axis, allow_skip, lazy)
 
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+    @LazyTransform.lazy.setter  # type: ignore
+    def lazy(self, value: bool) -> None:
+        self._lazy = value
+        self.aligner.lazy = value
+
+    def __call__(self, data: Mapping[Hashable, Any], lazy: bool | None = None) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            d[key] = self.aligner(self.channels(d[key]), d[self.ref_key])
+            d[key] = self.aligner(self.channels(d[key]), d[self.ref_key], lazy=self.lazy if lazy is None else lazy)
+        return d
+
+    def inverse(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.aligner.inverse(d[key])
         return d
 
 
