@@ -383,7 +383,7 @@ def test_find_aligner_reads_the_aligner_a_step_holds_in_a_nested_compose(tmp_pat
     from omicsfusion.interpret import find_aligner
     from omicsfusion.transforms import AlignToReferenced, OmicsChannelsd
 
-    step = OmicsChannelsd(keys="omics", tables={"rna": str(tmp_path / "rna.csv")}, layout=str(tmp_path / "layout.npz"),
+    step = OmicsChannelsd(keys="omics", tables={"rna": str(tmp_path / "rna.csv")}, preprocessor=str(tmp_path / "layout.npz"),
                           ref_key="image", mode="bilinear")  # names files it has not read yet
     assert find_aligner(Compose([Identityd(keys="image"), Compose([step])])) is step.aligner
     assert find_aligner(AlignToReferenced(keys="omics", ref_key="image", axis=0)).axis == 0

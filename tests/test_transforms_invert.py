@@ -133,7 +133,7 @@ def test_lazy_compose_aligns_to_the_pending_shape_like_the_eager_run(bundle, res
     image = MetaTensor(torch.rand(1, 20, 24), affine=torch.diag(torch.tensor([0.5, 0.5, 1.0, 1.0])))
     spatial = (Resized(keys="image", spatial_size=(32, 40)) if resize == "Resized"
                else Spacingd(keys="image", pixdim=(0.25, 0.3)))
-    steps = [spatial, OmicsChannelsd(keys="omics", tables=tables, layout=str(root / "models" / "layout.npz"),
+    steps = [spatial, OmicsChannelsd(keys="omics", tables=tables, preprocessor=str(root / "models" / "layout.npz"),
                                      ref_key="image"), FuseChannelsd(keys=["image", "omics"], name="fused")]
     eager = Compose(steps)({"image": image, "omics": "S0001"})
     steps[1].aligner = _Recording()
