@@ -85,7 +85,7 @@ def test_otlayout_clone_and_not_fitted(table):
 
 def test_preprocessor_is_a_transformer_in_a_pipeline(table, labels):
     ids = table.sample_ids()
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10)))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10)))
     pipe = _classifier(pre).fit(table.select(ids[:30]), labels[ids[:30]])
     fitted = pipe.named_steps["omics"]
     assert pre is fitted and fitted.channel_names == ["rna", "cnv"]
@@ -108,7 +108,7 @@ def test_preprocessor_is_a_transformer_in_a_pipeline(table, labels):
 
 def test_preprocessor_fits_a_mapping_of_frames_like_a_table(table):
     frames = {t: table.frame(t) for t in table.types}
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10)), omics_types=["cnv"])
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10)), omics_types=["cnv"])
     from_frames, from_table = clone(pre).fit(frames), clone(pre).fit(table)
     assert from_frames.channel_names == ["cnv"] and from_frames.fingerprint == from_table.fingerprint
     np.testing.assert_array_equal(from_frames.transform(frames), from_table.transform(table))
@@ -125,9 +125,9 @@ def test_layout_files_of_the_current_format_load_and_refits_match_them(table, na
     assert OTLayout.load(DATA / f"legacy_{name}.npz").grid_ == loaded.grid_
     assert loaded.get_params()["shared"] == (name == "shared") and loaded.get_params()["omics_types"] == ["rna", "cnv"]
     if name == "per_type":  # the same settings as tests/data/legacy_layouts.py, through the new API
-        pre = OmicsPreprocessor(OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
+        pre = OmicsPreprocessor(layout=OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
     else:
-        pre = OmicsPreprocessor(OTLayout(method="random", grid=(11, 11)), shared=True)
+        pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(11, 11)), shared=True)
     refit = pre.fit(table.select(ids[:30]))
     assert refit.fingerprint == loaded.fingerprint
     np.testing.assert_array_equal(refit.transform(table.select(ids[30:])), expected)
@@ -147,7 +147,7 @@ def test_select_keeps_the_order_given_and_each_type_its_own_samples():
 def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(table):
     ids = table.sample_ids()
     for shared in (False, True):
-        pre = OmicsPreprocessor(OTLayout(n_epochs=20, metric="abs_correlation"), shared=shared)
+        pre = OmicsPreprocessor(layout=OTLayout(n_epochs=20, metric="abs_correlation"), shared=shared)
         pre.fit(table.select(ids[:30]))
         figures = pre.quality(table.select(ids[:30]))
         assert set(figures) == {"rna", "cnv"} and set(figures["rna"]) == {"spearman", "knn10", "collisions",

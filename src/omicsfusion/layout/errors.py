@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from omicsfusion.errors import FeatureMismatchError, LayoutError
 
-__all__ = ["FeatureMismatchError", "LayoutError", "LayoutNotFittedError", "LayoutWarning", "first_names"]
+__all__ = ["FeatureMismatchError", "LayoutError", "LayoutNotFittedError", "LayoutWarning", "check_fitted",
+           "first_names"]
 
 
 class LayoutWarning(UserWarning):
@@ -30,3 +32,11 @@ def first_names(names: Iterable[object], limit: int = 5) -> str:
 
 class LayoutNotFittedError(LayoutError, NotFittedError):
     """A layout used before ``fit`` or ``load``; also scikit-learn's ``NotFittedError``."""
+
+
+def check_fitted(estimator: object, attribute: str) -> None:
+    """scikit-learn's ``check_is_fitted`` on ``attribute``; raises :class:`LayoutNotFittedError` (a ``LayoutError``)."""
+    try:
+        check_is_fitted(estimator, attribute, msg="this %(name)s is not fitted; call fit() or load() first")
+    except NotFittedError as error:
+        raise LayoutNotFittedError(str(error)) from None

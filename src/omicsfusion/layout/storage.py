@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import io
-from .errors import LayoutError, first_names
+from .errors import LayoutError, check_fitted, first_names
 from .metrics import METRICS
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class LayoutFile:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The fitted layout as plain arrays (with format version and checksum)."""
-        self._check_fitted()
+        check_fitted(self, "matrix_")
         params = self.get_params()
         for key in ("grid", "max_grid"):
             if params[key] is not None and not isinstance(params[key], str):
