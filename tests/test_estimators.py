@@ -1,4 +1,5 @@
-"""OTLayout and OmicsPreprocessor as scikit-learn estimators: Pipeline, clone, params; old layout files.
+"""OTLayout, OmicsPreprocessor and FeatureNormalizer as scikit-learn estimators: Pipeline, clone, params, the
+bundles' preprocessor blocks; old layout files.
 
 ``tests/data/legacy_*.npz`` were written by ``tests/data/legacy_layouts.py`` with the code before the
 estimator API (commit 22f466f): they must still load, and a refit with the new API must render the
@@ -19,11 +20,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from omicsfusion.data import OmicsPreprocessor, OmicsTable
+from omicsfusion.data import FeatureNormalizer, OmicsDataError, OmicsPreprocessor, OmicsTable
 from omicsfusion.data.errors import MissingSampleError
 from omicsfusion.layout import LayoutError, OTLayout
+from omicsfusion.prepare import bundle_preprocessor
 
 DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _flatten(images: np.ndarray) -> np.ndarray:
@@ -156,3 +159,54 @@ def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(tabl
         frame = (frame - frame.mean()) / frame.std(ddof=0)  # the z-scores the layout was fitted on
         assert figures["cnv"]["spearman"] == pytest.approx(pre.layouts_["cnv"].quality(frame)["spearman"], abs=1e-3)
         assert pre.score(table.select(ids[:30])) == pytest.approx(np.mean([f["spearman"] for f in figures.values()]))
+
+
+def test_estimators_take_keyword_arguments_only():
+    for positional in (lambda: OTLayout("auto"), lambda: OmicsPreprocessor(OTLayout()),
+                       lambda: FeatureNormalizer("zscore")):
+        with pytest.raises(TypeError, match="positional argument"):
+            positional()
+
+
+def test_feature_normalizer_is_a_transformer_checked_when_fitted(table, labels):
+    frame = table.frame("rna")
+    pipe = Pipeline([("norm", FeatureNormalizer(method="zscore")), ("clf", LogisticRegression(max_iter=500))])
+    pipe.fit(frame, labels)
+    norm = pipe.named_steps["norm"]
+    assert norm.feature_names_.tolist() == frame.columns.tolist() and norm.n_features_in_ == frame.shape[1]
+    np.testing.assert_allclose(norm.transform(frame).mean(0), 0, atol=1e-4)
+    assert pipe.get_params()["norm__method"] == "zscore"
+    fresh = clone(norm).set_params(method="none")
+    assert fresh.get_params() == {"method": "none"} and norm.method == "zscore"
+    with pytest.raises(NotFittedError):
+        check_is_fitted(fresh)
+    with pytest.raises(NotFittedError):
+        fresh.transform(frame)
+    check_is_fitted(fresh.fit(frame))
+    with pytest.raises(OmicsDataError, match="expecting 90 features"):  # scikit-learn's check, a named error
+        FeatureNormalizer().fit(frame.to_numpy()).transform(frame.to_numpy()[:, :10])
+    unknown = FeatureNormalizer(method="quantile")  # stored as given; fit refuses it
+    assert unknown.method == "quantile"
+    with pytest.raises(OmicsDataError, match="unknown normalization 'quantile'"):
+        unknown.fit(frame)
+
+
+@pytest.mark.parametrize("bundle", ["neuro_mri_molecular", "pan_cancer_classification",
+                                    "pathology_spatial_transcriptomics"])
+def test_bundle_preprocessor_block_builds_the_estimators_prepare_clones(bundle):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(REPO / "bundles" / bundle / "configs" / "train.json"))
+    assert "layout_params" not in parser.config and parser["prepare"]["preprocessor"] == "@preprocessor"
+    parser.update({"seed": 3, "preprocessor#layout#method": "random"})  # CLI-style overrides of nested keys
+    template = parser.get_parsed_content("preprocessor")
+    assert type(template) is OmicsPreprocessor and type(template.layout) is OTLayout
+    assert template.layout.method == "random" and template.layout.random_state == 3
+    assert set(parser["preprocessor"]) - {"_target_", "layout"} <= set(OmicsPreprocessor().get_params(deep=False))
+    assert set(parser["preprocessor"]["layout"]) - {"_target_"} <= set(OTLayout().get_params())
+    unfitted = bundle_preprocessor(template, ["rna"])
+    assert unfitted is not template and unfitted.omics_types == ["rna"] and template.omics_types is None
+    assert unfitted.layout is not template.layout and unfitted.layout.get_params() == template.layout.get_params()
+    with pytest.raises(OmicsDataError, match=r"omics_types \['cnv'\] are not the run's"):
+        bundle_preprocessor(clone(template).set_params(omics_types=["cnv"]), ["rna"])
