@@ -18,6 +18,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import check_estimator
 from sklearn.utils.validation import check_is_fitted
 
 from omicsfusion.data import FeatureNormalizer, OmicsDataError, OmicsPreprocessor, OmicsTable
@@ -210,3 +211,9 @@ def test_bundle_preprocessor_block_builds_the_estimators_prepare_clones(bundle):
     assert unfitted.layout is not template.layout and unfitted.layout.get_params() == template.layout.get_params()
     with pytest.raises(OmicsDataError, match=r"omics_types \['cnv'\] are not the run's"):
         bundle_preprocessor(clone(template).set_params(omics_types=["cnv"]), ["rna"])
+
+
+def test_feature_normalizer_passes_scikit_learns_estimator_checks():
+    """All of ``check_estimator`` but one: ``transform`` takes one sample's ``(F,)`` vector on purpose."""
+    check_estimator(FeatureNormalizer(), expected_failed_checks={
+        "check_fit2d_predict1d": "transform normalises one sample's (F,) vector (OmicsRendering.normalize)"})

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from omicsfusion.data.errors import NonFiniteError, OmicsDataError
@@ -39,6 +40,11 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
 
     def __init__(self, *, method: str = "zscore") -> None:
         self.method = method
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # float32 out, whatever comes in
+        return tags
 
     @property
     def _log(self) -> bool:
@@ -101,7 +107,7 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "offset_")
         if sample_ids is None and isinstance(X, pd.DataFrame):
             sample_ids = X.index.astype(str).tolist()
-        vector = np.ndim(X) == 1
+        vector = getattr(X, "ndim", None) == 1  # one sample's (F,) vector
         try:
             X = validate_data(self, np.atleast_2d(X) if vector else X, dtype=np.float32, ensure_all_finite=False,
                               reset=False)
