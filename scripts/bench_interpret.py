@@ -43,7 +43,7 @@ def workflow(configs: list[str], workflow_type: str, **overrides) -> ConfigWorkf
 def train_and_explain(base: Path, args: argparse.Namespace, layout_method: str) -> dict:
     dirs = {"dataset_dir": str(base / "data"), "ckpt_dir": str(base / layout_method / "models"),
             "output_dir": str(base / layout_method / "eval")}
-    common = {"phantom_size": args.phantom_size, "seed": args.seed, "layout_params#method": layout_method}
+    common = {"phantom_size": args.phantom_size, "seed": args.seed, "preprocessor#layout#method": layout_method}
     if args.network == "small":
         common["network_def"] = SMALL_NET
     t = time.perf_counter()

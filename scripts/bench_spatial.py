@@ -38,7 +38,7 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
 
     table = OmicsTable({"rna": pd.DataFrame(expression, index=sample.barcodes,
                                             columns=[str(g) for g in sample.adata.var_names])})
-    pre = OmicsPreprocessor(OTLayout(random_state=0)).fit(table.select(sample.barcodes))
+    pre = OmicsPreprocessor(layout=OTLayout(random_state=0)).fit(table.select(sample.barcodes))
     setup_s = time.perf_counter() - t0
     load_patch, omics_channels = LoadSpotPatch(patch_um, patch_px), OmicsChannels(table, pre)
     align, fuse = AlignToReference(), FuseChannels()

@@ -60,7 +60,7 @@ def main() -> None:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pre = OmicsPreprocessor(OTLayout(grid=(args.grid, args.grid), method=args.method)).fit(
+            pre = OmicsPreprocessor(layout=OTLayout(grid=(args.grid, args.grid), method=args.method)).fit(
                 table.select(table.sample_ids()[: args.samples * 4 // 5]))
         layout = str(pre.save(tmp / "layout.npz"))
         print(f"fit: {args.genes} genes -> {pre.grid_} ({args.method}) in {time.perf_counter() - start:.1f}s; "

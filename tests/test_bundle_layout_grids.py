@@ -2,7 +2,7 @@
 
 A 5,000-gene DLPFC section (read with the Space Ranger reader, spots
 subsampled) goes through each bundle's omics preprocessing: the layout is
-fitted with the bundle's ``layout_params`` (a few embedding epochs, to stay
+fitted with the bundle's ``preprocessor`` block (a few embedding epochs, to stay
 cheap), then ``OmicsChannels`` and an ``AlignToReferenced`` with the bundle's own settings onto
 its image shape. The map from features to network input is ``T = R A`` with
 non-negative ``A`` (layout) and ``R`` (alignment), so a feature reaches the
@@ -24,8 +24,9 @@ from monai.bundle import ConfigParser
 from monai.data import MetaTensor
 
 from omicsfusion.data import OmicsTable
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout.grid import auto_grid
-from omicsfusion.prepare import preprocessor
+from omicsfusion.prepare import bundle_preprocessor
 from omicsfusion.transforms import AlignToReferenced, OmicsChannels, SkippedPixelsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,9 +55,9 @@ def table() -> OmicsTable:
     return OmicsTable({"rna": frame})
 
 
-def _bundle(name: str, **overrides: object) -> tuple[dict, tuple[int, ...], AlignToReferenced]:
-    """The bundle's layout params, network-input shape and the alignment its ``OmicsChannelsd`` is configured with
-    (config ``overrides`` applied)."""
+def _bundle(name: str, **overrides: object) -> tuple[OmicsPreprocessor, tuple[int, ...], AlignToReferenced]:
+    """The bundle's unfitted preprocessor, network-input shape and the alignment its ``OmicsChannelsd`` is
+    configured with (config ``overrides`` applied)."""
     parser = ConfigParser()
     parser.read_config(str(REPO / "bundles" / name / "configs" / "train.json"))
     parser.update(overrides)
@@ -68,16 +69,16 @@ def _bundle(name: str, **overrides: object) -> tuple[dict, tuple[int, ...], Alig
                 if k in parser[step]}
     align = AlignToReferenced(keys="omics", **settings)
     shape = tuple(int(s) for s in parser.get_parsed_content("reference_shape"))
-    return dict(parser.get_parsed_content("layout_params")), shape, align
+    return parser.get_parsed_content("preprocessor"), shape, align
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_every_placed_feature_reaches_the_network(table, name):
-    params, shape, align = _bundle(name)
+    template, shape, align = _bundle(name)
     assert isinstance(align, AlignToReferenced) and not align.aligner.allow_skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # genes constant over the subsampled spots are dropped, with a warning
-        pre = preprocessor(["rna"], 0, {**params, "n_epochs": 20, "n_refine": 0}).fit(table)
+        pre = bundle_preprocessor(template, ["rna"]).set_params(layout__n_epochs=20, layout__n_refine=0).fit(table)
     placed = pre.feature_names("rna")
     assert placed.size > int(np.prod(pre.grid_))  # more genes than pixels: mass splitting
     reference = MetaTensor(torch.zeros(shape))
@@ -102,6 +103,6 @@ def test_the_unbounded_auto_grid_would_be_refused(name):
 
 def test_neuro_max_grid_is_the_plane_the_layout_is_broadcast_over():
     """``spatial_size[:2]``: the axes other than the ``axis: -1`` along which ``AlignToReferenced`` broadcasts."""
-    params, shape, align = _bundle("neuro_mri_molecular", spatial_size=[40, 44, 48])  # sizes that name their axes
+    template, shape, align = _bundle("neuro_mri_molecular", spatial_size=[40, 44, 48])  # sizes that name their axes
     size, axis = align.aligner.plan((1, 1), shape[1:])
-    assert axis == 2 and tuple(params["max_grid"]) == size == (40, 44)
+    assert axis == 2 and tuple(template.layout.max_grid) == size == (40, 44)

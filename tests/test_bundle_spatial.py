@@ -57,7 +57,7 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     from omicsfusion.data import OmicsTable
     from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.data.tables import read_parquet_frame
-    from omicsfusion.prepare import preprocessor
+    from omicsfusion.prepare import bundle_preprocessor
 
     models = trained / "fused" / "models"
     datalist = json.loads((models / "datalist.json").read_text())
@@ -68,11 +68,12 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     pre = OmicsPreprocessor.load(models / "layout.npz")
     # the channel holds the export's log1p CP10k as they are; the layout is the one fitted on the training spots
     assert pre.normalizers_["rna"].method == "none"
-    config = ConfigParser.load_config_file(str(CONFIGS / "train.json"))
-    params = {**config["layout_params"], "max_grid": [config["patch_px"]] * 2}
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "train.json"))
+    template = parser.get_parsed_content("preprocessor")  # the config's unfitted OmicsPreprocessor block
     train_ids = [row["omics"] for row in datalist["training"]]
-    refit = preprocessor(["rna"], 0, params).fit(expression.select(train_ids))
-    on_all = preprocessor(["rna"], 0, params).fit(expression)
+    refit = bundle_preprocessor(template, ["rna"]).fit(expression.select(train_ids))
+    on_all = bundle_preprocessor(template, ["rna"]).fit(expression)
     fitted = pre.layouts_["rna"].matrix_.toarray()
     assert np.array_equal(refit.layouts_["rna"].matrix_.toarray(), fitted)
     assert not np.array_equal(on_all.layouts_["rna"].matrix_.toarray(), fitted)

@@ -21,27 +21,27 @@ def table(rna_cnv_table: OmicsTable) -> OmicsTable:
 def test_normalizer_methods_and_round_trip():
     rng = np.random.default_rng(0)
     X = rng.poisson(5.0, size=(30, 6)).astype(float)
-    z = FeatureNormalizer("zscore").fit(X)
+    z = FeatureNormalizer(method="zscore").fit(X)
     out = z.transform(X)
     np.testing.assert_allclose(out.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(out.std(0), 1, atol=1e-4)
-    np.testing.assert_allclose(FeatureNormalizer("log1p").fit(X).transform(X), np.log1p(X), rtol=1e-6)
-    lz = FeatureNormalizer("log1p_zscore").fit(X).transform(X)
+    np.testing.assert_allclose(FeatureNormalizer(method="log1p").fit(X).transform(X), np.log1p(X), rtol=1e-6)
+    lz = FeatureNormalizer(method="log1p_zscore").fit(X).transform(X)
     np.testing.assert_allclose(lz.std(0), 1, atol=1e-4)
-    np.testing.assert_array_equal(FeatureNormalizer("none").fit(X).transform(X), X.astype(np.float32))
+    np.testing.assert_array_equal(FeatureNormalizer(method="none").fit(X).transform(X), X.astype(np.float32))
     back = FeatureNormalizer.from_arrays(z.to_arrays())
     np.testing.assert_array_equal(back.transform(X), out)
-    with pytest.raises(OmicsDataError, match="unknown normalization"):
-        FeatureNormalizer("quantile")
+    with pytest.raises(OmicsDataError, match="unknown normalization"):  # parameters are checked by fit
+        FeatureNormalizer(method="quantile").fit(X)
 
 
 def test_normalizer_keeps_the_training_mean_of_its_output():
     """``mean_`` is the mean normalised training row (0 after a z-score); files without it read back as ``None``."""
     X = np.random.default_rng(1).poisson(5.0, size=(40, 4)).astype(float)
-    np.testing.assert_allclose(FeatureNormalizer("zscore").fit(X).mean_, 0, atol=1e-6)
-    none = FeatureNormalizer("none").fit(X)
+    np.testing.assert_allclose(FeatureNormalizer(method="zscore").fit(X).mean_, 0, atol=1e-6)
+    none = FeatureNormalizer(method="none").fit(X)
     np.testing.assert_allclose(none.mean_, X.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(FeatureNormalizer("log1p").fit(X).mean_, np.log1p(X).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(FeatureNormalizer(method="log1p").fit(X).mean_, np.log1p(X).mean(0), rtol=1e-6)
     np.testing.assert_array_equal(FeatureNormalizer.from_arrays(none.to_arrays()).mean_, none.mean_)
     older = {k: v for k, v in none.to_arrays().items() if k != "mean"}
     assert FeatureNormalizer.from_arrays(older).mean_ is None
@@ -52,15 +52,15 @@ def test_normalizer_names_non_finite_feature_and_sample():
     X[:, 1] = [1, 2, 3, 4]
     X[2, 2] = np.nan
     with pytest.raises(NonFiniteError, match=r"1 feature.*\['c'\]"):
-        FeatureNormalizer().fit(X, ["a", "b", "c"])
-    norm = FeatureNormalizer("log1p").fit(np.abs(X[:, :2]), ["a", "b"])
+        FeatureNormalizer().fit(X, feature_names=["a", "b", "c"])
+    norm = FeatureNormalizer(method="log1p").fit(np.abs(X[:, :2]), feature_names=["a", "b"])
     with pytest.raises(NonFiniteError, match=r"sample 'S9', feature 'b'"):
-        norm.transform(np.array([[1.0, -3.0]]), ["S9"])
+        norm.transform(np.array([[1.0, -3.0]]), sample_ids=["S9"])
 
 
 def test_preprocessor_matches_layout_transform_and_round_trips(table, tmp_path):
     train = table.sample_ids()[:30]
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10))).fit(table.select(train))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10))).fit(table.select(train))
     assert pre.channel_names == ["rna", "cnv"] and pre.grid_ == (10, 10)
     test_ids = table.sample_ids()[30:]
     images = pre.transform(table.select(test_ids))
@@ -80,12 +80,13 @@ def test_preprocessor_matches_layout_transform_and_round_trips(table, tmp_path):
 
 
 def test_auto_grid_is_shared_across_types(table):
-    pre = OmicsPreprocessor(OTLayout(method="random")).fit(table.select(table.sample_ids()[:30]))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random")).fit(table.select(table.sample_ids()[:30]))
     assert pre.layouts_["rna"].grid_ == pre.layouts_["cnv"].grid_ == pre.grid_
 
 
 def test_shared_layout_and_normalization_per_type(table):
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(11, 11)), normalization={"rna": "zscore", "cnv": "none"},
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(11, 11)),
+                            normalization={"rna": "zscore", "cnv": "none"},
                             shared=True).fit(table.select(table.sample_ids()[:30]))
     assert pre.layouts_["rna"] is pre.layouts_["cnv"]
     assert pre.normalizers_["cnv"].method == "none"
@@ -100,7 +101,7 @@ def test_shared_layout_and_normalization_per_type(table):
 
 
 def test_backproject_is_adjoint_of_images(table):
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10))).fit(table.select(table.sample_ids()[:30]))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10))).fit(table.select(table.sample_ids()[:30]))
     rng = np.random.default_rng(0)
     x = {t: rng.normal(size=pre.feature_names(t).size) for t in pre.channel_names}
     a = rng.normal(size=(2, 10, 10))
@@ -111,7 +112,7 @@ def test_backproject_is_adjoint_of_images(table):
 
 
 def test_wrong_vector_length_is_named(table):
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10))).fit(table.select(table.sample_ids()[:30]))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10))).fit(table.select(table.sample_ids()[:30]))
     with pytest.raises(OmicsDataError, match="'cnv'.*3 features"):
         pre.images({"rna": np.zeros(pre.feature_names("rna").size), "cnv": np.zeros(3)})
 
@@ -122,7 +123,7 @@ def test_max_features_keeps_the_most_variable_features_of_the_training_split(tmp
     scale = np.where(np.arange(30) % 3 == 0, 5.0, 0.1)  # every third feature varies 50 times more
     frame = pd.DataFrame(rng.standard_normal((12, 30)) * scale, index=ids, columns=[f"g{j:02d}" for j in range(30)])
     table = OmicsTable({"rna": frame})
-    pre = OmicsPreprocessor(OTLayout(method="random"), max_features=10).fit(table.select(ids[:10]))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random"), max_features=10).fit(table.select(ids[:10]))
     assert pre.feature_names("rna").tolist() == [f"g{j:02d}" for j in range(0, 30, 3)]
     assert pre.grid_ == (4, 3)  # the grid is chosen for the kept features
     images = pre.transform(table.select(ids[10:]))  # the full table still maps: extra columns are ignored
@@ -139,8 +140,8 @@ def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked(
     table = OmicsTable({"rna": rna, "cnv": cnv.drop(lacking)})
     ids = list(rna.index)
     with pytest.raises(MissingSampleError, match=repr(lacking[0])):
-        OmicsPreprocessor(OTLayout(grid=(9, 9))).fit(table.select(ids))
-    pre = OmicsPreprocessor(OTLayout(grid=(9, 9)), missing="mask").fit(table.select(ids))
+        OmicsPreprocessor(layout=OTLayout(grid=(9, 9))).fit(table.select(ids))
+    pre = OmicsPreprocessor(layout=OTLayout(grid=(9, 9)), missing="mask").fit(table.select(ids))
     # each type's normaliser saw the training samples it holds: cnv is z-scored over the 35 others
     held = pre.normalized_rows(table, "cnv", ids[5:])
     np.testing.assert_allclose(held.mean(0), 0, atol=1e-5)
@@ -157,4 +158,4 @@ def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked(
 
 def test_masking_needs_a_z_scoring_normalisation(table):
     with pytest.raises(OmicsDataError, match="training mean only after z-scoring.*'log1p'"):
-        OmicsPreprocessor(OTLayout(grid=(9, 9)), normalization="log1p", missing="mask").fit(table)
+        OmicsPreprocessor(layout=OTLayout(grid=(9, 9)), normalization="log1p", missing="mask").fit(table)

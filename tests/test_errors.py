@@ -133,7 +133,7 @@ def test_one_trained_checkpoint_guard(tmp_path):
         require_trained(model, layout, None)
     ids = [f"s{i}" for i in range(12)]
     rna = pd.DataFrame(np.random.default_rng(0).normal(size=(12, 16)), index=ids, columns=[f"g{i}" for i in range(16)])
-    OmicsPreprocessor(OTLayout(grid=(4, 4))).fit(OmicsTable({"rna": rna}).select(ids)).save(layout)
+    OmicsPreprocessor(layout=OTLayout(grid=(4, 4))).fit(OmicsTable({"rna": rna}).select(ids)).save(layout)
     assert require_trained(model, layout, ["rna"]).channel_names == ["rna"]
     assert require_trained(model, layout, None).channel_names == ["rna"]  # the Deploy app: whatever it holds
     with pytest.raises(LayoutMismatchError, match=r"holds omics channels \['rna'\], not \['cnv'\]"):

@@ -1,4 +1,5 @@
-"""OTLayout and OmicsPreprocessor as scikit-learn estimators: Pipeline, clone, params; old layout files.
+"""OTLayout, OmicsPreprocessor and FeatureNormalizer as scikit-learn estimators: Pipeline, clone, params, the
+bundles' preprocessor blocks; old layout files.
 
 ``tests/data/legacy_*.npz`` were written by ``tests/data/legacy_layouts.py`` with the code before the
 estimator API (commit 22f466f): they must still load and render their stored images exactly, and a refit
@@ -17,14 +18,17 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import check_estimator
 from sklearn.utils.validation import check_is_fitted
 
-from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
+from omicsfusion.data import OmicsDataError, OmicsTable
+from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.data.errors import MissingSampleError
 from omicsfusion.layout import LayoutError, OTLayout
+from omicsfusion.prepare import bundle_preprocessor
 
 DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _flatten(images: np.ndarray) -> np.ndarray:
@@ -86,7 +90,7 @@ def test_otlayout_clone_and_not_fitted(table):
 
 def test_preprocessor_is_a_transformer_in_a_pipeline(table, labels):
     ids = table.sample_ids()
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10)))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10)))
     pipe = _classifier(pre).fit(table.select(ids[:30]), labels[ids[:30]])
     fitted = pipe.named_steps["omics"]
     assert pre is fitted and fitted.channel_names == ["rna", "cnv"]
@@ -109,7 +113,7 @@ def test_preprocessor_is_a_transformer_in_a_pipeline(table, labels):
 
 def test_preprocessor_fits_a_mapping_of_frames_like_a_table(table):
     frames = {t: table.frame(t) for t in table.types}
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(10, 10)), omics_types=["cnv"])
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10)), omics_types=["cnv"])
     from_frames, from_table = clone(pre).fit(frames), clone(pre).fit(table)
     assert from_frames.channel_names == ["cnv"] and from_frames.fingerprint == from_table.fingerprint
     np.testing.assert_array_equal(from_frames.transform(frames), from_table.transform(table))
@@ -133,9 +137,9 @@ def test_layout_files_of_the_current_format_load_and_refits_match_them(table, na
     assert OTLayout.load(DATA / f"legacy_{name}.npz").grid_ == loaded.grid_
     assert loaded.get_params()["shared"] == (name == "shared") and loaded.get_params()["omics_types"] == ["rna", "cnv"]
     if name == "per_type":  # the same settings as tests/data/legacy_layouts.py, through the new API
-        pre = OmicsPreprocessor(OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
+        pre = OmicsPreprocessor(layout=OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
     else:
-        pre = OmicsPreprocessor(OTLayout(method="random", grid=(11, 11)), shared=True)
+        pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(11, 11)), shared=True)
     refit = pre.fit(table.select(ids[:30]))
     assert refit.grid_ == loaded.grid_ and refit.channel_names == loaded.channel_names
     for key, layout in refit.layouts_.items():
@@ -156,7 +160,7 @@ def test_layout_files_of_the_current_format_load_and_refits_match_them(table, na
 def test_layout_refit_is_identical_on_one_machine(table):
     """Determinism within one machine: the same settings and seed give the very same layout file contents."""
     ids = table.sample_ids()
-    settings = OmicsPreprocessor(OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
+    settings = OmicsPreprocessor(layout=OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
     first, second = clone(settings).fit(table.select(ids[:30])), clone(settings).fit(table.select(ids[:30]))
     assert first.fingerprint == second.fingerprint
 
@@ -175,7 +179,7 @@ def test_select_keeps_the_order_given_and_each_type_its_own_samples():
 def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(table):
     ids = table.sample_ids()
     for shared in (False, True):
-        pre = OmicsPreprocessor(OTLayout(n_epochs=20, metric="abs_correlation"), shared=shared)
+        pre = OmicsPreprocessor(layout=OTLayout(n_epochs=20, metric="abs_correlation"), shared=shared)
         pre.fit(table.select(ids[:30]))
         figures = pre.quality(table.select(ids[:30]))
         assert set(figures) == {"rna", "cnv"} and set(figures["rna"]) == {"spearman", "knn10", "collisions",
@@ -184,3 +188,60 @@ def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(tabl
         frame = (frame - frame.mean()) / frame.std(ddof=0)  # the z-scores the layout was fitted on
         assert figures["cnv"]["spearman"] == pytest.approx(pre.layouts_["cnv"].quality(frame)["spearman"], abs=1e-3)
         assert pre.score(table.select(ids[:30])) == pytest.approx(np.mean([f["spearman"] for f in figures.values()]))
+
+
+def test_estimators_take_keyword_arguments_only():
+    for positional in (lambda: OTLayout("auto"), lambda: OmicsPreprocessor(OTLayout()),
+                       lambda: FeatureNormalizer("zscore")):
+        with pytest.raises(TypeError, match="positional argument"):
+            positional()
+
+
+def test_feature_normalizer_is_a_transformer_checked_when_fitted(table, labels):
+    frame = table.frame("rna")
+    pipe = Pipeline([("norm", FeatureNormalizer(method="zscore")), ("clf", LogisticRegression(max_iter=500))])
+    pipe.fit(frame, labels)
+    norm = pipe.named_steps["norm"]
+    assert norm.feature_names_.tolist() == frame.columns.tolist() and norm.n_features_in_ == frame.shape[1]
+    np.testing.assert_allclose(norm.transform(frame).mean(0), 0, atol=1e-4)
+    assert pipe.get_params()["norm__method"] == "zscore"
+    fresh = clone(norm).set_params(method="none")
+    assert fresh.get_params() == {"method": "none"} and norm.method == "zscore"
+    with pytest.raises(NotFittedError):
+        check_is_fitted(fresh)
+    with pytest.raises(NotFittedError):
+        fresh.transform(frame)
+    check_is_fitted(fresh.fit(frame))
+    with pytest.raises(OmicsDataError, match="expecting 90 features"):  # scikit-learn's check, a named error
+        FeatureNormalizer().fit(frame.to_numpy()).transform(frame.to_numpy()[:, :10])
+    unknown = FeatureNormalizer(method="quantile")  # stored as given; fit refuses it
+    assert unknown.method == "quantile"
+    with pytest.raises(OmicsDataError, match="unknown normalization 'quantile'"):
+        unknown.fit(frame)
+
+
+@pytest.mark.parametrize("bundle", ["neuro_mri_molecular", "pan_cancer_classification",
+                                    "pathology_spatial_transcriptomics"])
+def test_bundle_preprocessor_block_builds_the_estimators_prepare_clones(bundle):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(REPO / "bundles" / bundle / "configs" / "train.json"))
+    assert "layout_params" not in parser.config and parser["prepare"]["preprocessor"] == "@preprocessor"
+    parser.update({"seed": 3, "preprocessor#layout#method": "random"})  # CLI-style overrides of nested keys
+    template = parser.get_parsed_content("preprocessor")
+    assert type(template) is OmicsPreprocessor and type(template.layout) is OTLayout
+    assert template.layout.method == "random" and template.layout.random_state == 3
+    assert set(parser["preprocessor"]) - {"_target_", "layout"} <= set(OmicsPreprocessor().get_params(deep=False))
+    assert set(parser["preprocessor"]["layout"]) - {"_target_"} <= set(OTLayout().get_params())
+    unfitted = bundle_preprocessor(template, ["rna"])
+    assert unfitted is not template and unfitted.omics_types == ["rna"] and template.omics_types is None
+    assert unfitted.layout is not template.layout and unfitted.layout.get_params() == template.layout.get_params()
+    with pytest.raises(OmicsDataError, match=r"omics_types \['cnv'\] are not the run's"):
+        bundle_preprocessor(clone(template).set_params(omics_types=["cnv"]), ["rna"])
+
+
+def test_feature_normalizer_passes_scikit_learns_estimator_checks():
+    """All of ``check_estimator`` but one: ``transform`` takes one sample's ``(F,)`` vector on purpose."""
+    check_estimator(FeatureNormalizer(), expected_failed_checks={
+        "check_fit2d_predict1d": "transform normalises one sample's (F,) vector (OmicsRendering.normalize)"})

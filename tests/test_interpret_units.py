@@ -91,7 +91,8 @@ def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path
     rng = np.random.default_rng(0)
     ids = [f"s{i}" for i in range(12)]
     rna = pd.DataFrame(rng.normal(size=(12, 16)), index=ids, columns=[f"g{i}" for i in range(16)])
-    OmicsPreprocessor(OTLayout(grid=(4, 4))).fit(OmicsTable({"rna": rna}).select(ids)).save(tmp_path / "layout.npz")
+    pre = OmicsPreprocessor(layout=OTLayout(grid=(4, 4))).fit(OmicsTable({"rna": rna}).select(ids))
+    pre.save(tmp_path / "layout.npz")
     torch.save(_net().state_dict(), tmp_path / "model.pt")
     with pytest.raises(LayoutMismatchError, match=r"holds omics channels \['rna'\], not \['cnv'\]"):
         require_checkpoint(tmp_path / "model.pt", tmp_path / "layout.npz", ["rna", "cnv"])
@@ -347,7 +348,7 @@ def test_the_omics_baseline_is_the_rendered_training_mean_and_ig_stays_complete(
     from omicsfusion.layout import OTLayout
 
     ids = rna_cnv_table.sample_ids()[:12]
-    pre = OmicsPreprocessor(OTLayout(grid=(6, 6), random_state=0), omics_types=["rna"], normalization="none")
+    pre = OmicsPreprocessor(layout=OTLayout(grid=(6, 6), random_state=0), omics_types=["rna"], normalization="none")
     pre.fit(rna_cnv_table.select(ids))
     kept = np.isin(rna_cnv_table.features("rna"), pre.feature_names("rna"))
     np.testing.assert_allclose(pre.training_means()["rna"], rna_cnv_table.rows("rna", ids)[:, kept].mean(0),

@@ -73,9 +73,9 @@ def signed_table() -> tuple[OmicsTable, list[str], np.ndarray]:
 
 def test_unsigned_layouts_render_coherent_signs_by_default(signed_table, tmp_path):
     table, train, sign = signed_table
-    coherent = OmicsPreprocessor(OTLayout(metric="abs_correlation")).fit(table.select(train))
-    plain = OmicsPreprocessor(OTLayout(metric="abs_correlation"), signs="none").fit(table.select(train))
-    signed = OmicsPreprocessor(OTLayout(metric="correlation")).fit(table.select(train))
+    coherent = OmicsPreprocessor(layout=OTLayout(metric="abs_correlation")).fit(table.select(train))
+    plain = OmicsPreprocessor(layout=OTLayout(metric="abs_correlation"), signs="none").fit(table.select(train))
+    signed = OmicsPreprocessor(layout=OTLayout(metric="correlation")).fit(table.select(train))
     scale = pd.Series(coherent.normalizers_["rna"].scale_, index=coherent.feature_names("rna"))
     np.testing.assert_array_equal(np.sign(scale[sign.index]), sign)
     assert (plain.normalizers_["rna"].scale_ > 0).all() and (signed.normalizers_["rna"].scale_ > 0).all()
@@ -100,8 +100,9 @@ def test_neighbouring_pixels_correlate_positively_once_signed(signed_table):
                  if images[:, i, j].std() > 0 and images[:, i, j + 1].std() > 0]
         return float(np.mean(right))
 
-    coherent = neighbour_correlation(OmicsPreprocessor(OTLayout(metric="abs_correlation")).fit(table.select(train)))
-    plain = neighbour_correlation(OmicsPreprocessor(OTLayout(metric="abs_correlation"), signs="none")
+    coherent = neighbour_correlation(OmicsPreprocessor(layout=OTLayout(metric="abs_correlation"))
+                                     .fit(table.select(train)))
+    plain = neighbour_correlation(OmicsPreprocessor(layout=OTLayout(metric="abs_correlation"), signs="none")
                                   .fit(table.select(train)))
     assert coherent > plain + 0.1
 
@@ -116,9 +117,9 @@ def test_normaliser_signs_are_decided_at_fit():
     from omicsfusion.preprocessing import FeatureNormalizer
 
     X = np.arange(12.0).reshape(4, 3)
-    norm = FeatureNormalizer("zscore").fit(X)
-    signed = FeatureNormalizer("zscore").fit(X, signs=np.array([1.0, -1.0, 1.0]))
+    norm = FeatureNormalizer(method="zscore").fit(X)
+    signed = FeatureNormalizer(method="zscore").fit(X, signs=np.array([1.0, -1.0, 1.0]))
     x = np.array([[1.0, 2.0, 3.0]])
     np.testing.assert_allclose(signed.transform(x), norm.transform(x) * [1, -1, 1])
     with pytest.raises(OmicsDataError, match="one sign"):
-        FeatureNormalizer("zscore").fit(X, signs=np.array([1.0, 0.5, 1.0]))
+        FeatureNormalizer(method="zscore").fit(X, signs=np.array([1.0, 0.5, 1.0]))

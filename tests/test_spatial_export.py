@@ -163,7 +163,7 @@ def test_display_names_travel_from_the_matrix_to_the_gene_table(data, tmp_path):
     table = OmicsTable({"rna": out / "omics" / "rna.parquet"})
     assert table.features("rna")[0].startswith("ENSG")
     assert table.display_names("rna").tolist() == [symbols[g] for g in table.features("rna")]
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(15, 14))).fit(table.select(table.sample_ids()))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(15, 14))).fit(table.select(table.sample_ids()))
     pre = OmicsPreprocessor.load(pre.save(tmp_path / "layout.npz"))
     assert pre.display_names("rna").tolist() == [symbols[g] for g in pre.feature_names("rna")]
     genes = class_gene_table({"rna": np.ones((2, 200))}, np.array([0, 0]), CLASS_NAMES, pre)

@@ -51,7 +51,7 @@ def pre() -> OmicsPreprocessor:
     meth = modular_table(25, 30, n_modules=3, seed=5)
     meth.columns = [f"M{j}" for j in range(30)]
     table = OmicsTable({"rna": rna, "meth": meth})
-    return OmicsPreprocessor(OTLayout(method="random", grid=(7, 7))).fit(table.select(table.sample_ids()))
+    return OmicsPreprocessor(layout=OTLayout(method="random", grid=(7, 7))).fit(table.select(table.sample_ids()))
 
 
 @pytest.mark.parametrize(("mode", "spatial", "axis"), [("nearest", (21, 14), -1), ("nearest", (14, 9, 5), 2),
@@ -99,7 +99,7 @@ def test_preprocessor_images_adjoint_property(n_features, shared, grid, seed):
     frames = {f"t{k}": pd.DataFrame(rng.standard_normal((10, f)), index=ids, columns=[f"t{k}_g{j}" for j in range(f)])
               for k, f in enumerate(n_features)}
     table = OmicsTable(frames)
-    pre = OmicsPreprocessor(OTLayout(grid=grid, n_epochs=20), shared=shared).fit(table.select(ids))  # split mass
+    pre = OmicsPreprocessor(layout=OTLayout(grid=grid, n_epochs=20), shared=shared).fit(table.select(ids))  # split mass
     x = {t: rng.standard_normal((2, pre.feature_names(t).size)) for t in pre.channel_names}
     maps = rng.standard_normal((2, len(n_features), *grid))
     lhs = (pre.images(x, normalized=True).astype(np.float64) * maps).sum(axis=tuple(range(1, maps.ndim)))

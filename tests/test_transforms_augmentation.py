@@ -34,7 +34,7 @@ from omicsfusion.transforms import (
 def setup():
     rna = modular_table(12, 30, n_modules=2, seed=3)
     table = OmicsTable({"rna": rna})
-    pre = OmicsPreprocessor(OTLayout(method="random", grid=(6, 6))).fit(table.select(table.sample_ids()))
+    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(6, 6))).fit(table.select(table.sample_ids()))
     return table, pre
 
 

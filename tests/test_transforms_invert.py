@@ -39,7 +39,7 @@ def bundle(tmp_path_factory):
     tables = {t: str(root / "omics" / f"{t}.csv") for t in ("rna", "cnv")}
     table = OmicsTable(tables)
     (root / "models").mkdir()
-    OmicsPreprocessor(OTLayout(method="random", grid=(8, 8))).fit(table).save(root / "models" / "layout.npz")
+    OmicsPreprocessor(layout=OTLayout(method="random", grid=(8, 8))).fit(table).save(root / "models" / "layout.npz")
     grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in SHAPE], indexing="ij")
     volume = (2.0 + np.exp(-sum(g**2 for g in grid) * 2) + 0.3 * grid[0]).astype(np.float32)  # smooth, positive
     nib.save(nib.Nifti1Image(volume, AFFINE), str(root / "S0001.nii.gz"))

@@ -39,7 +39,7 @@ def files(tmp_path_factory):
     cnv.to_csv(root / "cnv.csv")
     table = OmicsTable.cached({"rna": root / "rna.csv", "cnv": root / "cnv.csv"})
     train = [s for s in table.sample_ids() if s != "S0029"]
-    OmicsPreprocessor(OTLayout(method="random", grid=(8, 8))).fit(table.select(train)).save(root / "layout.npz")
+    OmicsPreprocessor(layout=OTLayout(method="random", grid=(8, 8))).fit(table.select(train)).save(root / "layout.npz")
     return {"rna": str(root / "rna.csv"), "cnv": str(root / "cnv.csv")}, str(root / "layout.npz")
 
 

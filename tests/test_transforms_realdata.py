@@ -46,7 +46,7 @@ def molecular(tmp_path_factory):
     table = OmicsTable.cached(tables, exclude=NOT_FEATURES)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant CNV columns over 4 patients are dropped, with a warning
-        pre = OmicsPreprocessor(OTLayout(method="random", grid=(8, 8))).fit(table.select(table.sample_ids()))
+        pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(8, 8))).fit(table.select(table.sample_ids()))
     path = pre.save(tmp_path_factory.mktemp("models") / "layout.npz")
     return tables, str(path)
 
@@ -60,7 +60,7 @@ def test_xenium_h5ad_cell_patch(tmp_path):
     ids = table.sample_ids("rna")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pre = OmicsPreprocessor(OTLayout(n_epochs=30), normalization="log1p_zscore").fit(table.select(ids[:150]))
+        pre = OmicsPreprocessor(layout=OTLayout(n_epochs=30), normalization="log1p_zscore").fit(table.select(ids[:150]))
     layout = str(pre.save(tmp_path / "layout.npz"))
     import anndata  # obs holds each cell's pixel position in the H&E crop
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
+from sklearn.base import clone
 
 from omicsfusion.checkpoint import require_trained  # noqa: F401  (the bundle configs call it from here)
 from omicsfusion.data import OmicsTable
@@ -32,7 +33,6 @@ from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
 from omicsfusion.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
-from omicsfusion.layout import OTLayout
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def prepare_classification(
     phantom: str | None = None,
     phantom_size: int = 60,
     seed: int = 0,
-    layout_params: Mapping | None = None,
+    preprocessor: OmicsPreprocessor | None = None,
     allow_outside_dataset: bool = False,
 ) -> Path:
     """Make data, datalist and layout ready for training; return the datalist path.
@@ -155,22 +155,22 @@ def prepare_classification(
         phantom: phantom to generate into an empty ``dataset_dir`` (``None``: never).
         phantom_size: phantom samples per class.
         seed: seed of the phantom and of the split.
-        layout_params: ``OmicsPreprocessor`` parameters (e.g. ``{"signs": "none"}``) and ``OTLayout``
-            parameters (the other keys, e.g. ``{"method": "auto"}``), see :func:`preprocessor`.
+        preprocessor: the unfitted ``OmicsPreprocessor`` (with its ``OTLayout``) of the bundle's
+            ``preprocessor`` config block; a clone of it is fitted (see :func:`bundle_preprocessor`).
         allow_outside_dataset: accept datalist paths resolving outside ``dataset_dir``
             (see :func:`~omicsfusion.data.datalist.load_datalist`).
     """
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:
         _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
-                 phantom_size, seed, dict(layout_params or {}), allow_outside=allow_outside_dataset)
+                 phantom_size, seed, preprocessor, allow_outside=allow_outside_dataset)
     if distributed:
         dist.barrier()
     return Path(datalist_file)
 
 
 def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
-             phantom_size, seed, layout_params, group_column=None, extra_columns=(), root=None,
+             phantom_size, seed, preprocessor, group_column=None, extra_columns=(), root=None,
              allow_outside=False, split_column=None) -> None:
     ensure_dataset(dataset_dir, phantom, phantom_size, seed)
     ensure_datalist(datalist_file, dataset_dir, seed=seed, group_column=group_column, extra_columns=extra_columns,
@@ -191,15 +191,20 @@ def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types,
     train_ids = [row["omics"] for row in load_datalist(datalist_file, "training", base_dir=dataset_dir, root=root,
                                                        allow_outside=allow_outside)]
     logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
-    preprocessor(omics_types, seed, layout_params).fit(table.select(train_ids)).save(layout_path)
+    bundle_preprocessor(preprocessor, omics_types).fit(table.select(train_ids)).save(layout_path)
 
 
-def preprocessor(omics_types: Sequence[str], seed: int, layout_params: Mapping) -> OmicsPreprocessor:
-    """The unfitted preprocessor of a bundle's flat ``layout_params``: its own keys, the rest ``OTLayout``'s."""
-    names = set(OmicsPreprocessor().get_params(deep=False)) - {"layout", "omics_types"}
-    own = {k: v for k, v in layout_params.items() if k in names}
-    layout = OTLayout(random_state=seed, **{k: v for k, v in layout_params.items() if k not in names})
-    return OmicsPreprocessor(layout, omics_types=list(omics_types), **own)
+def bundle_preprocessor(preprocessor: OmicsPreprocessor | None, omics_types: Sequence[str]) -> OmicsPreprocessor:
+    """An unfitted clone of the config's ``preprocessor`` (default ``OmicsPreprocessor()``) for ``omics_types``.
+
+    Raises:
+        OmicsDataError: the preprocessor names other ``omics_types`` than the run's.
+    """
+    template = OmicsPreprocessor() if preprocessor is None else preprocessor
+    if template.omics_types is not None and list(template.omics_types) != list(omics_types):
+        raise OmicsDataError(f"the preprocessor's omics_types {list(template.omics_types)} are not the run's "
+                             f"omics types {list(omics_types)}; leave them out of the preprocessor block")
+    return clone(template).set_params(omics_types=list(omics_types))
 
 
 def prepare_spatial(
@@ -213,7 +218,7 @@ def prepare_spatial(
     phantom: str | None = None,
     phantom_size: int = 60,
     seed: int = 0,
-    layout_params: Mapping | None = None,
+    preprocessor: OmicsPreprocessor | None = None,
     max_genes: int | None = None,
     allow_outside_dataset: bool = False,
     gene_policy: str = "intersect",
@@ -249,7 +254,7 @@ def prepare_spatial(
                      drop_classes=drop_classes)
         _check_spot_splits(datalist_file, spots_dir)
         _prepare(spots_dir, datalist_file, layout_file, spot_tables(spots_dir), omics_types, class_names, None,
-                 phantom_size, seed, dict(layout_params or {}), group_column="group",
+                 phantom_size, seed, preprocessor, group_column="group",
                  extra_columns=SPOT_COLUMNS, root=dataset_dir, allow_outside=allow_outside_dataset,
                  split_column="split")
     if distributed:

@@ -65,7 +65,7 @@ def fit_preprocessor(
 ) -> tuple[OmicsPreprocessor, float]:
     """OmicsPreprocessor fitted on the training ids, and the seconds it took."""
     start = time.perf_counter()
-    pre = OmicsPreprocessor(OTLayout(**layout_params), normalization=normalization, shared=shared,
+    pre = OmicsPreprocessor(layout=OTLayout(**layout_params), normalization=normalization, shared=shared,
                             missing=missing).fit(table.select(train_ids))
     return pre, time.perf_counter() - start
 

@@ -107,7 +107,8 @@ class _Fold:
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for t in self.table.types:
             held = held_ids(self.table, t, self.train_ids, "mask")
-            norm = FeatureNormalizer(self.normalization).fit(self.table.rows(t, held), self.table.features(t))
+            norm = FeatureNormalizer(method=self.normalization).fit(self.table.rows(t, held),
+                                                                  feature_names=self.table.features(t))
             for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
                 out.append(normalized_rows(self.table, t, ids, norm, missing="mask"))
         return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)

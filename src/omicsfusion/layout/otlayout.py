@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import validate_data
 
 from omicsfusion.errors import first_names
 from omicsfusion.features import match_features
@@ -40,7 +41,7 @@ from omicsfusion.features import match_features
 from .assign import block_plan, exact_plan, plan_to_matrix
 from .baselines import deepinsight_plan, random_plan
 from .embed import embed
-from .errors import LayoutError, LayoutNotFittedError
+from .errors import LayoutError, check_fitted
 from .grid import blocks, parse_grid, pixel_coordinates
 from .gw import gw_plan
 from .inputs import aligned_values, as_matrix, drop_constant, fill, impute_values
@@ -125,6 +126,7 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         grid: str | tuple[int, ...] = "auto",
         max_grid: tuple[int, ...] | None = None,
         method: str = "auto",
@@ -177,7 +179,7 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
             raise LayoutError(f"method must be one of {METHODS}, got {self.method!r}")
         method = "multiscale" if self.method == "auto" else self.method
         matrix = as_matrix(X)
-        names_in = matrix.feature_names
+        validate_data(self, X, skip_check_array=True)  # n_features_in_, and feature_names_in_ of a DataFrame
         fills = impute_values(matrix, self.impute)
         matrix.values = fill(matrix.values, fills)
         matrix, keep = drop_constant(matrix)
@@ -202,21 +204,12 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
         self.matrix_ = plan_to_matrix(plan)
         self.grid_ = tuple(int(s) for s in grid)
         self.feature_names_ = matrix.feature_names
-        self.n_features_in_ = names_in.size
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = names_in.astype(object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
         self.method_ = method
         self.impute_values_ = None if fills is None else fills[keep]
         self.extras_ = {}
         self.fit_seconds_ = time.perf_counter() - started
         say(f"done in {self.fit_seconds_:.2f}s")
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "matrix_"):
-            raise LayoutNotFittedError("this OTLayout is not fitted; call fit() or OTLayout.load() first")
 
     # ------------------------------------------------------------ alignment
     def feature_index(self, names: object, min_overlap: float | None = None) -> np.ndarray:
@@ -225,7 +218,7 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
         Raises FeatureMismatchError (a ``LayoutError``; counts + first missing names)
         when fewer than ``min_overlap`` (default: the layout's) of the layout features are present.
         """
-        self._check_fitted()
+        check_fitted(self, "matrix_")
         names = np.asarray([str(n) for n in names])
         uniques, counts = np.unique(names, return_counts=True)
         if (counts > 1).any():
@@ -235,7 +228,7 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
 
     def _aligned(self, X: object, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
         """(values (n, F) in layout order, present mask); missing features are 0 and reported."""
-        self._check_fitted()
+        check_fitted(self, "matrix_")
         return aligned_values(X, self.feature_names_, self.feature_index, self.impute_values_, min_samples)
 
     # ------------------------------------------------------------- mapping
@@ -247,7 +240,7 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
 
     def backproject(self, maps: np.ndarray) -> np.ndarray:
         """Per-feature values (n, F) = ``A.T @ a`` for maps (n, *grid_) or (n, n_pixels)."""
-        self._check_fitted()
+        check_fitted(self, "matrix_")
         maps = np.asarray(maps, dtype=np.float64)
         n_pix = self.matrix_.shape[0]
         if maps.shape[1:] == self.grid_:

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from omicsfusion.errors import first_names
 
 from . import io
-from .errors import LayoutError
+from .errors import LayoutError, check_fitted
 from .metrics import METRICS
 
 _Layout = TypeVar("_Layout", bound="LayoutFile")  # the class the mixin is part of (OTLayout)
@@ -32,7 +32,7 @@ class LayoutFile:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The fitted layout as plain arrays (with format version and checksum)."""
-        self._check_fitted()
+        check_fitted(self, "matrix_")
         params = self.get_params()
         for key in ("grid", "max_grid"):
             if params[key] is not None and not isinstance(params[key], str):

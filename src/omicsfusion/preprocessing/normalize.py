@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from omicsfusion.data.errors import NonFiniteError, OmicsDataError
 
@@ -20,43 +24,54 @@ __all__ = ["FeatureNormalizer", "NORMALIZATIONS"]
 NORMALIZATIONS = ("zscore", "log1p", "log1p_zscore", "none")
 
 
-class FeatureNormalizer:
-    """Per-feature affine normalisation, optionally after ``log1p``.
+class FeatureNormalizer(TransformerMixin, BaseEstimator):
+    """Per-feature affine normalisation, optionally after ``log1p``; a scikit-learn transformer.
 
     Args:
-        method: one of :data:`NORMALIZATIONS`.
+        method: one of :data:`NORMALIZATIONS` (checked by ``fit``).
 
     Fitted attributes: ``offset_`` and ``scale_`` (float32, one per feature;
     output = (f(x) - offset_) * scale_), ``feature_names_``, ``mean_`` (the
     mean output over the training rows: 0 after a z-score, the mean expression
-    with ``none``; the "no deviation" baseline of the attributions). A negative
-    ``scale_`` renders a feature with its sign flipped (``fit(signs=...)``).
+    with ``none``; the "no deviation" baseline of the attributions), and
+    scikit-learn's ``n_features_in_`` (``feature_names_in_`` after a DataFrame).
+    A negative ``scale_`` renders a feature with its sign flipped (``fit(signs=...)``).
     """
 
-    def __init__(self, method: str = "zscore") -> None:
-        if method not in NORMALIZATIONS:
-            raise OmicsDataError(f"unknown normalization {method!r}; use one of {NORMALIZATIONS}")
+    def __init__(self, *, method: str = "zscore") -> None:
         self.method = method
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # float32 out, whatever comes in
+        return tags
 
     @property
     def _log(self) -> bool:
         return self.method.startswith("log1p")
 
-    def fit(self, X: np.ndarray, feature_names: Sequence[str] | None = None,
+    def fit(self, X: np.ndarray | pd.DataFrame, y: object = None, *, feature_names: Sequence[str] | None = None,
             signs: np.ndarray | None = None) -> FeatureNormalizer:
-        """Learn per-feature statistics from training rows ``X`` (n, F).
+        """Learn per-feature statistics from training rows ``X`` (n, F); ``y`` is ignored.
 
+        ``feature_names`` name the columns (default: a DataFrame's columns, else "0", "1", ...).
         ``signs`` (+1 / -1 per feature, e.g. ``omicsfusion.layout.signs.coherent_signs``) multiply
         each feature's output: the same information, and attributions are unchanged
         (``(x - b) * df/dx`` is the same for ``-x``).
 
         Raises:
+            OmicsDataError: an unknown ``method``, or ``X`` is not a non-empty 2-D numeric matrix.
             NonFiniteError: a feature has NaN/inf in the training rows (named).
         """
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise OmicsDataError(f"normaliser needs a non-empty 2-D matrix, got shape {X.shape}")
-        names = np.arange(X.shape[1]).astype(str) if feature_names is None else np.asarray(feature_names, str)
+        if self.method not in NORMALIZATIONS:
+            raise OmicsDataError(f"unknown normalization {self.method!r}; use one of {NORMALIZATIONS}")
+        try:
+            X = validate_data(self, X, dtype=np.float64, ensure_all_finite=False)
+        except ValueError as error:  # scikit-learn's message says what is wrong with X
+            raise OmicsDataError(f"FeatureNormalizer.fit: {error}") from None
+        if feature_names is None:
+            feature_names = getattr(self, "feature_names_in_", np.arange(X.shape[1]))
+        names = np.asarray(feature_names).astype(str)
         if names.size != X.shape[1]:
             raise OmicsDataError(f"{names.size} feature names for {X.shape[1]} columns")
         if self._log:
@@ -80,15 +95,25 @@ class FeatureNormalizer:
         self.mean_ = ((X - self.offset_) * self.scale_).mean(axis=0).astype(np.float32)
         return self
 
-    def transform(self, X: np.ndarray, sample_ids: Sequence[str] | None = None) -> np.ndarray:
-        """Normalise ``X`` of shape (F,) or (n, F); returns float32.
+    def transform(self, X: np.ndarray | pd.DataFrame, *, sample_ids: Sequence[str] | None = None) -> np.ndarray:
+        """Normalise ``X`` of shape (F,) or (n, F); returns float32 of the same shape.
+
+        ``sample_ids`` name the rows in errors (default: a DataFrame's index, else "row i").
 
         Raises:
+            OmicsDataError: ``X`` does not have the fitted number of features.
             NonFiniteError: NaN/inf in the result (names the sample and feature).
         """
-        X = np.asarray(X, dtype=np.float32)
-        if X.shape[-1] != self.offset_.size:
-            raise OmicsDataError(f"normaliser fitted on {self.offset_.size} features, got {X.shape[-1]}")
+        check_is_fitted(self, "offset_")
+        if sample_ids is None and isinstance(X, pd.DataFrame):
+            sample_ids = X.index.astype(str).tolist()
+        vector = getattr(X, "ndim", None) == 1  # one sample's (F,) vector
+        try:
+            X = validate_data(self, np.atleast_2d(X) if vector else X, dtype=np.float32, ensure_all_finite=False,
+                              reset=False)
+        except ValueError as error:
+            raise OmicsDataError(f"FeatureNormalizer.transform: {error}") from None
+        X = X[0] if vector else X
         if self._log:
             with np.errstate(invalid="ignore", divide="ignore"):
                 X = np.log1p(X)
@@ -125,8 +150,9 @@ class FeatureNormalizer:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FeatureNormalizer:
         """Inverse of :meth:`to_arrays`; ``mean_`` is ``None`` in files written before it was stored."""
-        out = cls(str(arrays["method"]))
+        out = cls(method=str(arrays["method"]))
         out.offset_ = np.asarray(arrays["offset"], np.float32)
+        out.n_features_in_ = out.offset_.size
         out.scale_ = np.asarray(arrays["scale"], np.float32)
         out.feature_names_ = np.asarray(arrays["feature_names"], str)
         out.mean_ = np.asarray(arrays["mean"], np.float32) if "mean" in arrays else None

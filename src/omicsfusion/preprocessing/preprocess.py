@@ -69,12 +69,13 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             trains the others), and :meth:`transform` masks the absent channel.
 
     Example:
-        >>> pre = OmicsPreprocessor(OTLayout(grid=(64, 64))).fit(table.select(train_ids))  # doctest: +SKIP
-        >>> pre.save("models/layout.npz")                                                 # doctest: +SKIP
+        >>> pre = OmicsPreprocessor(layout=OTLayout(grid=(64, 64))).fit(table.select(train_ids))  # doctest: +SKIP
+        >>> pre.save("models/layout.npz")                                                        # doctest: +SKIP
     """
 
     def __init__(
         self,
+        *,
         layout: OTLayout | None = None,
         normalization: str | Mapping[str, str] = "zscore",
         shared: bool = False,
@@ -129,7 +130,8 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
     def _layout_frame(self, omics_type: str, X: np.ndarray, ids: list[str], names: np.ndarray) -> pd.DataFrame:
         """Normalised training rows the layout is fitted on: the ``max_features`` most variable features."""
         method = self._method(omics_type)
-        frame = pd.DataFrame(FeatureNormalizer(method).fit(X, names).transform(X, ids), index=ids, columns=names)
+        normalizer = FeatureNormalizer(method=method).fit(X, feature_names=names)
+        frame = pd.DataFrame(normalizer.transform(X, sample_ids=ids), index=ids, columns=names)
         if self.max_features is not None and frame.shape[1] > self.max_features:
             spread = np.var(np.log1p(X) if method.startswith("log1p") else X, axis=0)
             frame = frame.iloc[:, np.sort(np.argsort(-spread, kind="stable")[: int(self.max_features)])]
@@ -157,7 +159,8 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             placed = names[keep]
             positions = feature_positions(layout.matrix_, pixel_coordinates(layout.grid_))
             signs = coherent_signs(frame[placed].to_numpy(np.float64), positions[layout_columns(layout, placed)])
-        return FeatureNormalizer(self._method(omics_type)).fit(X[:, keep], names[keep], signs=signs)
+        normalizer = FeatureNormalizer(method=self._method(omics_type))
+        return normalizer.fit(X[:, keep], feature_names=names[keep], signs=signs)
 
     def transform(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> np.ndarray:
         """Images ``(n, C, *grid)`` of every sample of ``X`` (see :meth:`normalized_rows`, ``missing``)."""

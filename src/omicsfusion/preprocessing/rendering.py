@@ -18,7 +18,7 @@ from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.preprocessing.normalize import FeatureNormalizer
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import OTLayout
-from omicsfusion.layout.errors import LayoutNotFittedError
+from omicsfusion.layout.errors import check_fitted
 
 #: what a sample without a row of some omics type gets (``OmicsPreprocessor(missing=...)``)
 MISSING = ("raise", "mask")
@@ -132,7 +132,7 @@ class OmicsRendering:
 
     def normalize(self, omics_type: str, x: np.ndarray, sample_id: str | None = None) -> np.ndarray:
         """Normalise a vector (F,) or matrix (n, F) of one type with the fitted statistics."""
-        return self._normalizer(omics_type).transform(x, None if sample_id is None else [sample_id])
+        return self._normalizer(omics_type).transform(x, sample_ids=None if sample_id is None else [sample_id])
 
     def training_means(self, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray] | None:
         """Type -> mean normalised training row ``(F,)``; ``None`` for a file written before the means were stored."""
@@ -146,8 +146,7 @@ class OmicsRendering:
 
     def fitted_types(self) -> list[str]:
         """The channel order, or :class:`~omicsfusion.layout.LayoutNotFittedError` before ``fit`` / ``load``."""
-        if not hasattr(self, "types_"):
-            raise LayoutNotFittedError(f"this {type(self).__name__} is not fitted; call fit() or load() first")
+        check_fitted(self, "types_")
         return list(self.types_)
 
     def _normalizer(self, omics_type: str) -> FeatureNormalizer:

@@ -253,7 +253,8 @@ class AlignToReference(InvertibleTransform, LazyTransform):
                    "never reach the network")
         if not self.allow_skip:
             raise SkippedPixelsError(message + "; fit the layout on a grid that fits the image (OTLayout max_grid, "
-                                     "a bundle's layout_params) or pass allow_skip=True to accept the loss")
+                                     "a bundle's preprocessor#layout#max_grid) or pass allow_skip=True to accept "
+                                     "the loss")
         self._warned.add((grid, spatial))
         warnings.warn(message + " (allow_skip=True)", UserWarning, stacklevel=3)
 
