@@ -12,16 +12,18 @@ What each command gets:
   command, ``--key value`` pairs, every config / metadata file it names present, no undefined variable;
 * every ``python -m omicsfusion ...`` is parsed by the package's own argument parser (its inputs are the
   reader's files, so it is not run);
-* a ``python -m monai.bundle`` command is **run** (``slow``) when every path it names is relative and inside
+* a ``python -m monai.bundle`` command is **run** when every path it names is relative and inside
   ``bundles/`` (the phantom runs of the bundle sections). Commands naming other paths (real data under
   ``../shared/data``, ``runs/``, ``/data/...``), templates with ``<...>`` placeholders and ``torchrun``
   launches (``tests/test_distributed.py``) are only parsed. The runs happen in-process (``runpy``, as
   ``python -m`` does) from the root of a temporary copy of the repository's ``bundles/<name>`` and
   ``bundles/schema``, so the README's relative ``--bundle_root bundles/<name>`` stays relative and the
-  repository is not written to; each ``run`` gets the tiny-run overrides (``tests/conftest.py``) it does
-  not set itself. Identical commands run once; per bundle the trainings into other checkpoints or with
-  other modalities run first, then the trainings of the default model, then every other command
-  (evaluate, inference, export, saliency, checks) in the documents' order, on that one trained model.
+  repository is not written to; each ``run`` gets the tiny-run overrides (``tests/conftest.py``; a
+  saliency run also :data:`TINY_SALIENCY`) that it does not set itself. Identical commands run once.
+  Per bundle, ``slow``: the first training of the default model (no override but ``--bundle_root`` /
+  ``--config_file``), then every command that is not a training (evaluate, inference, export, saliency,
+  checks) in the documents' order, on that one model; ``heavy``: the other trainings (ablations into
+  their own ``--ckpt_dir``, experiment tracking), one after another in a fresh copy.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ OPERATOR = re.compile(r"\|\|?|&&|;|&|\d?>>?(&\d)?|<")
 MODULES = ("monai.bundle", "omicsfusion")
 #: monai.bundle options naming files the repository ships (a checkpoint is written by the training first)
 INPUT_FILES = ("config_file", "meta_file", "logging_file", "args_file")
+#: added to the tiny-run overrides of a run with ``saliency.json``: a few samples, a short integration path
+TINY_SALIENCY = {"saliency#runner#max_samples": 4, "saliency#n_steps": 4}
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,8 @@ class Command:
             word = words.pop(0)
             if not word.startswith("--"):
                 continue  # a positional argument (e.g. ckpt_export's net_id)
-            key, _, value = word[2:].partition("=")
-            if not _:
+            key, equals, value = word[2:].partition("=")
+            if not equals:
                 value = words.pop(0) if words and not words[0].startswith("--") else None
             options[key] = _literal(value)
         return options
@@ -110,7 +114,11 @@ class Command:
 
     @property
     def is_training(self) -> bool:
-        return self.subcommand == "run" and bool(self.configs) and Path(self.configs[-1]).name == "train.json"
+        return self.subcommand == "run" and bool(self.configs) and _name(self.configs[-1]) == "train.json"
+
+
+def _name(path: str) -> str:
+    return PurePosixPath(path).name
 
 
 def _literal(value):
@@ -223,32 +231,33 @@ def all_commands() -> list[Command]:
 COMMANDS = all_commands()
 
 
-def _bundle_runs() -> dict[str, list[Command]]:
-    """Per bundle its runnable commands, each once, in running order (see the module docstring)."""
+def _bundle_runs() -> tuple[dict[str, list[Command]], dict[str, list[Command]]]:
+    """Per bundle its runnable commands, each once: the chain on one default model, and the other trainings."""
     unique = {}
     for command in COMMANDS:
         if command.runnable:
             unique.setdefault(command.args, command)
-    runs: dict[str, list[Command]] = {}
+    chains: dict[str, list[Command]] = {}
+    variants: dict[str, list[Command]] = {}
     for command in unique.values():
-        runs.setdefault(command.bundle, []).append(command)
+        chain = chains.setdefault(command.bundle, [])
+        default = command.is_training and not set(command.options) - {"bundle_root", "config_file"}
+        if command.is_training and not (default and not any(c.is_training for c in chain)):
+            variants.setdefault(command.bundle, []).append(command)
+        else:
+            chain.append(command)
+    chains = {b: sorted(cs, key=lambda c: not c.is_training) for b, cs in sorted(chains.items())}
+    return chains, dict(sorted(variants.items()))
 
-    def stage(command: Command) -> int:
-        if not command.is_training:
-            return 2
-        return 0 if {"ckpt_dir", "modalities"} & set(command.options) else 1
 
-    return {b: sorted(cs, key=stage) for b, cs in sorted(runs.items())}
-
-
-BUNDLE_RUNS = _bundle_runs()
+CHAINS, VARIANTS = _bundle_runs()
 
 
 def test_every_bundle_has_a_runnable_training_command_in_its_readmes():
     bundles = sorted(p.parent.parent.name for p in REPO.glob("bundles/*/configs/train.json"))
     assert bundles, "no bundle found"
     for bundle in bundles:
-        assert any(c.is_training for c in BUNDLE_RUNS.get(bundle, [])), \
+        assert any(c.is_training for c in CHAINS.get(bundle, [])), \
             f"no runnable `python -m monai.bundle run ... train.json` for {bundle} in {DOCUMENTS}"
 
 
@@ -310,26 +319,39 @@ def _written_since(folder: Path, start: float) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime >= start]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("bundle", list(BUNDLE_RUNS))
-def test_readme_bundle_commands_run_as_written(bundle, tmp_path, monkeypatch):
-    _copy_bundle(bundle, tmp_path)
-    monkeypatch.chdir(tmp_path)
-    root = Path("bundles") / bundle
-    for command in BUNDLE_RUNS[bundle]:
+def _run_as_written(bundle: str, commands: list[Command], root: Path) -> None:
+    """Run ``commands`` from ``root`` holding a copy of the bundle; check what each one writes."""
+    _copy_bundle(bundle, root)
+    bundle_root = Path("bundles") / bundle
+    for command in commands:
         args = list(command.args)
         if command.subcommand == "run":
-            for key, value in TINY_RUNS[bundle].items():
-                if key not in command.options:
-                    args += [f"--{key}", str(value)]
+            tiny = {**TINY_RUNS[bundle], **(TINY_SALIENCY if "saliency.json" in map(_name, command.configs) else {})}
+            args += [w for k, v in tiny.items() if k not in command.options for w in (f"--{k}", str(v))]
         start = time.time() - 1
         _python_m(command.module, args)
         options = command.options
         if command.is_training:
-            model = Path(options.get("ckpt_dir", root / "models")) / "model.pt"
-            assert model.is_file() and model.stat().st_mtime >= start, f"{command.where}: no {model} written"
+            model = Path(options.get("ckpt_dir", bundle_root / "models")) / "model.pt"
+            assert model.is_file(), f"{command.where}: no {model} written"
         elif command.subcommand == "run":
-            output = Path(options.get("output_dir", root / "eval"))
+            output = Path(options.get("output_dir", bundle_root / "eval"))
             assert _written_since(output, start), f"{command.where}: nothing written to {output}"
         elif command.subcommand == "ckpt_export":
             assert Path(options["filepath"]).is_file(), f"{command.where}: no {options['filepath']} exported"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bundle", list(CHAINS))
+def test_readme_bundle_commands_run_as_written(bundle, tmp_path, monkeypatch):
+    """The default training, then every other command (evaluate, inference, export, saliency, checks) on it."""
+    monkeypatch.chdir(tmp_path)
+    _run_as_written(bundle, CHAINS[bundle], tmp_path)
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("bundle", list(VARIANTS))
+def test_readme_training_variants_run_as_written(bundle, tmp_path, monkeypatch):
+    """The README's other trainings (ablations into their own ckpt_dir, experiment tracking), one by one."""
+    monkeypatch.chdir(tmp_path)
+    _run_as_written(bundle, VARIANTS[bundle], tmp_path)
