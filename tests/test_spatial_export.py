@@ -82,6 +82,23 @@ def test_section_without_a_labelled_spot_is_named(data, tmp_path):
         _export(data, tmp_path / "spots")
 
 
+def test_relative_manifest_folder_resolves_its_paths_once_from_any_working_directory(phantom, tmp_path,
+                                                                                       monkeypatch):
+    # a bundle run as its README writes it: `--bundle_root bundles/<name>` from the repository root gives
+    # dataset_dir bundles/<name>/data/phantom, relative; its sections.csv rows are relative to that folder,
+    # and Space Ranger's image was joined onto it a second time (.../section_1/bundles/<name>/.../image.tif)
+    repo = tmp_path / "repo"
+    shutil.copytree(phantom, repo / "bundles" / "b" / "data" / "phantom")
+    monkeypatch.chdir(repo)
+    dataset = Path("bundles/b/data/phantom")
+    row = pd.read_csv(dataset / "sections.csv").iloc[0].to_dict()
+    sample = read_section(row, dataset)
+    assert Path(sample.slide.path) == (repo / dataset / row["image"]).absolute()
+    out = _export(dataset, Path("bundles/b/models/spots"))
+    images = {(out.parent / p).resolve() for p in pd.read_csv(out)["image"]}
+    assert images == {(repo / dataset / s / "image.tif").resolve() for s in SPLITS}
+
+
 def test_labels_that_join_no_spot_show_both_id_formats(data, tmp_path):
     annotations = pd.read_csv(data / "section_1" / "annotations.csv")
     annotations["barcode"] = annotations["barcode"].str.removesuffix("-1")

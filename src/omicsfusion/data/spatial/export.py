@@ -67,11 +67,15 @@ def _opt(row: Mapping, key: str):
 def read_section(row: Mapping, base_dir: str | os.PathLike, where: str | None = None) -> SpatialSample:
     """Read one manifest row with the reader its ``format`` names (paths relative to ``base_dir``).
 
+    A relative path of the row is resolved here, once, against ``base_dir`` made absolute: a reader gets
+    absolute paths only, so its own rule for relative paths (Space Ranger: ``image`` relative to ``path``)
+    never joins the manifest folder a second time, whatever the working directory.
+
     Raises:
         SectionFileError: a file the row names (or one its reader needs) does not exist; the message
             starts with ``where`` (default: the section name) and gives the path.
     """
-    base = Path(base_dir)
+    base = Path(base_dir).absolute()
     fmt = str(row.get("format", ""))
     where = where or f"section {str(row['section'])!r}"
     for key in PATH_COLUMNS:
