@@ -75,8 +75,17 @@ def _stub_pytorch_grad_cam() -> None:
     root = types.ModuleType("pytorch_grad_cam")
     utils = types.ModuleType("pytorch_grad_cam.utils")
     targets = types.ModuleType("pytorch_grad_cam.utils.model_targets")
-    for name in ("GradCAM", "AblationCAM", "XGradCAM", "GradCAMPlusPlus", "ScoreCAM",
-                 "LayerCAM", "EigenCAM", "EigenGradCAM", "FullGrad"):
+    for name in (
+        "GradCAM",
+        "AblationCAM",
+        "XGradCAM",
+        "GradCAMPlusPlus",
+        "ScoreCAM",
+        "LayerCAM",
+        "EigenCAM",
+        "EigenGradCAM",
+        "FullGrad",
+    ):
         setattr(root, name, unavailable)
     targets.ClassifierOutputTarget = unavailable
     root.utils, utils.model_targets = utils, targets
@@ -86,8 +95,7 @@ def _stub_pytorch_grad_cam() -> None:
 def _one_per_pixel(pixel: np.ndarray, n_pixels: int) -> dict[str, np.ndarray]:
     """COO arrays of ``A`` for a hard assignment: a pixel holds the mean of its features."""
     counts = np.bincount(pixel, minlength=n_pixels)
-    return {"row": pixel.astype(np.int64), "col": np.arange(pixel.size, dtype=np.int64),
-            "data": 1.0 / counts[pixel]}
+    return {"row": pixel.astype(np.int64), "col": np.arange(pixel.size, dtype=np.int64), "data": 1.0 / counts[pixel]}
 
 
 def _fit_omicsfusion(X: np.ndarray, grid: tuple[int, int], method: str) -> tuple[float, dict]:
@@ -122,9 +130,16 @@ def _fit_genomap(X: np.ndarray, grid: tuple[int, int]) -> tuple[float, dict]:
     dist = createMeshDistance(rows, cols)
     interact = createInteractionMatrix(X, metric="correlation")
     p, q = create_space_distributions(n_features, n_features)
-    T = gromov_wasserstein_adjusted_norm(np.zeros((n_features, n_features)), interact,
-                                         dist[:n_features, :n_features], p, q,
-                                         loss_fun="kl_loss", epsilon=0, max_iter=1000)
+    T = gromov_wasserstein_adjusted_norm(
+        np.zeros((n_features, n_features)),
+        interact,
+        dist[:n_features, :n_features],
+        p,
+        q,
+        loss_fun="kl_loss",
+        epsilon=0,
+        max_iter=1000,
+    )
     seconds = time.perf_counter() - start
     slot = np.asarray(T).argmax(axis=1)  # genomap pixel k sits at row k % rows, col k // rows
     return seconds, _one_per_pixel((slot % rows) * cols + slot // rows, rows * cols)
@@ -146,8 +161,9 @@ def _fit_deepinsight(X: np.ndarray, grid: tuple[int, int]) -> tuple[float, dict]
     if rows != cols:
         raise RuntimeError("pyDeepInsight 0.2.3 indexes pixel centres correctly only on square grids")
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
-    transformer = ImageTransformer(feature_extractor=TSNE(n_components=2, metric="cosine", random_state=0),
-                                   discretization="lsa", pixels=grid)
+    transformer = ImageTransformer(
+        feature_extractor=TSNE(n_components=2, metric="cosine", random_state=0), discretization="lsa", pixels=grid
+    )
     start = time.perf_counter()
     transformer.fit(Z)
     seconds = time.perf_counter() - start
@@ -164,10 +180,10 @@ def run_worker(args: argparse.Namespace) -> int:
     name = args.worker
     try:
         if name == "genomap":
-            import genomap.genomap  # noqa: F401  (import check before loading data)
+            import genomap.genomap  # noqa: F401 (the import is the check)
         elif name == "pyDeepInsight-lsa":
             _stub_pytorch_grad_cam()
-            import pyDeepInsight  # noqa: F401
+            import pyDeepInsight  # noqa: F401 (the import is the check)
     except ImportError as err:
         Path(args.out).with_suffix(".json").write_text(json.dumps({"status": "not installed", "detail": str(err)}))
         return 3
@@ -180,9 +196,17 @@ def run_worker(args: argparse.Namespace) -> int:
     else:
         seconds, arrays = _fit_omicsfusion(X, grid, name.split(":", 1)[1])
     np.savez(args.out, **arrays)
-    Path(args.out).with_suffix(".json").write_text(json.dumps(
-        {"status": "ok", "fit_seconds": seconds, "cpu_seconds": _cpu_seconds() - cpu_start,
-         "peak_mb": _peak_mb(), "base_mb": base_mb}))
+    Path(args.out).with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "status": "ok",
+                "fit_seconds": seconds,
+                "cpu_seconds": _cpu_seconds() - cpu_start,
+                "peak_mb": _peak_mb(),
+                "base_mb": base_mb,
+            }
+        )
+    )
     return 0
 
 
@@ -199,16 +223,34 @@ def _cap_memory(cap_gb: float):
     return apply
 
 
-def run_method(python: str, name: str, data: Path, grid: tuple[int, int], workdir: Path,
-               timeout: float, cap_gb: float) -> dict:
+def run_method(
+    python: str, name: str, data: Path, grid: tuple[int, int], workdir: Path, timeout: float, cap_gb: float
+) -> dict:
     """Run one worker subprocess; return its status, timings and COO arrays."""
     out = workdir / f"{name.replace(':', '_')}.npz"
     for stale in (out, out.with_suffix(".json")):
         stale.unlink(missing_ok=True)
-    cmd = [python, str(Path(__file__).resolve()), "--worker", name, "--data", str(data),
-           "--grid", str(grid[0]), str(grid[1]), "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_cap_memory(cap_gb), start_new_session=True)
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--data",
+        str(data),
+        "--grid",
+        str(grid[0]),
+        str(grid[1]),
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_cap_memory(cap_gb),
+        start_new_session=True,
+    )
     try:
         log, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -237,26 +279,34 @@ def as_layout(arrays: dict, grid: tuple[int, int], n_features: int, method: str,
     become a layout whose pixel holds the mean of the features assigned to it.
     """
     import scipy.sparse as sp
+
     from omicsfusion.layout import OTLayout
     from omicsfusion.layout.io import FORMAT_VERSION, seal
 
     if "format_version" in arrays:
         return OTLayout.from_arrays(arrays, source=method)
-    matrix = sp.csr_matrix((arrays[prefix + "data"], (arrays[prefix + "row"], arrays[prefix + "col"])),
-                           shape=(grid[0] * grid[1], n_features))
-    return OTLayout.from_arrays(seal({
-        "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
-        "grid": np.asarray(grid, dtype=np.int64),
-        "feature_names": np.asarray([f"f{j}" for j in range(n_features)]),
-        "matrix_data": matrix.data.astype(np.float64),
-        "matrix_indices": matrix.indices.astype(np.int64),
-        "matrix_indptr": matrix.indptr.astype(np.int64),
-        "n_features_in": np.asarray(n_features, dtype=np.int64),
-        "fit_seconds": np.asarray(0.0),
-        "method": np.asarray(method),
-        "params": np.asarray(json.dumps({"grid": list(grid), "random_state": 0})),
-        "impute_values": np.zeros(0),
-    }), source=method)
+    matrix = sp.csr_matrix(
+        (arrays[prefix + "data"], (arrays[prefix + "row"], arrays[prefix + "col"])),
+        shape=(grid[0] * grid[1], n_features),
+    )
+    return OTLayout.from_arrays(
+        seal(
+            {
+                "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
+                "grid": np.asarray(grid, dtype=np.int64),
+                "feature_names": np.asarray([f"f{j}" for j in range(n_features)]),
+                "matrix_data": matrix.data.astype(np.float64),
+                "matrix_indices": matrix.indices.astype(np.int64),
+                "matrix_indptr": matrix.indptr.astype(np.int64),
+                "n_features_in": np.asarray(n_features, dtype=np.int64),
+                "fit_seconds": np.asarray(0.0),
+                "method": np.asarray(method),
+                "params": np.asarray(json.dumps({"grid": list(grid), "random_state": 0})),
+                "impute_values": np.zeros(0),
+            }
+        ),
+        source=method,
+    )
 
 
 def score_result(X: np.ndarray, grid: tuple[int, int], arrays: dict, method: str, prefix: str = "") -> dict:
@@ -302,8 +352,9 @@ def our_methods(n_features: int, args: argparse.Namespace) -> list[str]:
     return names
 
 
-def bench_matrix(label: str, X: np.ndarray, args: argparse.Namespace, workdir: Path,
-                 gave_up: dict[str, int]) -> list[dict]:
+def bench_matrix(
+    label: str, X: np.ndarray, args: argparse.Namespace, workdir: Path, gave_up: dict[str, int]
+) -> list[dict]:
     """Fit and score every method on one matrix; return one row per method."""
     grid = square_grid(X.shape[1])
     data = workdir / f"{label}.npy"
@@ -311,13 +362,20 @@ def bench_matrix(label: str, X: np.ndarray, args: argparse.Namespace, workdir: P
     rows = []
     for name in our_methods(X.shape[1], args) + list(PEERS):
         python = sys.executable if name.startswith(OURS) else args.peer_python
-        row = {"matrix": label, "method": name, "features": X.shape[1], "samples": X.shape[0],
-               "grid": f"{grid[0]}x{grid[1]}"}
+        row = {
+            "matrix": label,
+            "method": name,
+            "features": X.shape[1],
+            "samples": X.shape[0],
+            "grid": f"{grid[0]}x{grid[1]}",
+        }
         if name in gave_up and not args.no_skip:
             result = {"status": "skipped", "detail": f"timeout >{args.timeout:.0f} s at {gave_up[name]:,} features"}
         else:
-            print(f"[{time.strftime('%H:%M:%S')}] {label}: {name} on {X.shape[0]} x {X.shape[1]}, grid {row['grid']}",
-                  flush=True)
+            print(
+                f"[{time.strftime('%H:%M:%S')}] {label}: {name} on {X.shape[0]} x {X.shape[1]}, grid {row['grid']}",
+                flush=True,
+            )
             result = run_method(python, name, data, grid, workdir, args.timeout, args.mem_cap_gb)
         if result["status"] == TIMEOUT_EXIT:
             gave_up.setdefault(name, X.shape[1])
@@ -327,8 +385,15 @@ def bench_matrix(label: str, X: np.ndarray, args: argparse.Namespace, workdir: P
             row.update(score_result(X, grid, arrays, name))
         rows.append(row)
         if arrays is not None and "bin_row" in arrays:
-            binned = {"matrix": label, "method": BIN_ROW, "features": X.shape[1], "samples": X.shape[0],
-                      "grid": row["grid"], "status": "ok", "detail": "same t-SNE fit, default 'bin' pixels"}
+            binned = {
+                "matrix": label,
+                "method": BIN_ROW,
+                "features": X.shape[1],
+                "samples": X.shape[0],
+                "grid": row["grid"],
+                "status": "ok",
+                "detail": "same t-SNE fit, default 'bin' pixels",
+            }
             binned.update(score_result(X, grid, arrays, BIN_ROW, prefix="bin_"))
             rows.append(binned)
     data.unlink()
@@ -351,14 +416,15 @@ def add_ratios(rows: list[dict], reference: str) -> None:
             row["speedup"] = f">{float(row['detail'].split('>')[1].split()[0]) / ours['fit_seconds']:.0f}x"
         for key in ("spearman", "knn10"):
             if key in row:
-                row[f"{key}_ratio"] = (f"{ours[key] / row[key]:.2f}" if row[key] > 0.01
-                                       else f"n/a (peer {row[key]:.3f})")
+                row[f"{key}_ratio"] = f"{ours[key] / row[key]:.2f}" if row[key] > 0.01 else f"n/a (peer {row[key]:.3f})"
 
 
 def render(rows: list[dict]) -> str:
     """Markdown table of every row."""
-    head = ("| matrix | method | features | samples | grid | fit s | CPU s | peak MB | collisions | Spearman | kNN-10 "
-            "| our speed-up | Spearman ratio | kNN-10 ratio | note |")
+    head = (
+        "| matrix | method | features | samples | grid | fit s | CPU s | peak MB | collisions | Spearman | kNN-10 "
+        "| our speed-up | Spearman ratio | kNN-10 ratio | note |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         note = r.get("detail", "")
@@ -366,9 +432,11 @@ def render(rows: list[dict]) -> str:
             note = f"{r['status']}: {note}"
         lines.append(
             f"| {r['matrix']} | {r['method']} | {r['features']:,} | {r['samples']:,} | {r['grid']} "
-            f"| {_fmt(r.get('fit_seconds'), '.1f')} | {_fmt(r.get('cpu_seconds'), '.1f')} | {_fmt(r.get('peak_mb'), '.0f')} "
+            f"| {_fmt(r.get('fit_seconds'), '.1f')} | {_fmt(r.get('cpu_seconds'), '.1f')} "
+            f"| {_fmt(r.get('peak_mb'), '.0f')} "
             f"| {_fmt(r.get('collisions'), ',')} | {_fmt(r.get('spearman'), '.3f')} | {_fmt(r.get('knn10'), '.3f')} "
-            f"| {r.get('speedup', '')} | {r.get('spearman_ratio', '')} | {r.get('knn10_ratio', '')} | {note} |")
+            f"| {r.get('speedup', '')} | {r.get('spearman_ratio', '')} | {r.get('knn10_ratio', '')} | {note} |"
+        )
     return "\n".join(lines)
 
 
@@ -386,15 +454,21 @@ def check_targets(rows: list[dict], reference: str) -> list[str]:
             if peers:
                 best = max(peers, key=lambda r: r[key])
                 verdict = "met" if ours[key] >= best[key] else "MISSED"
-                lines.append(f"{verdict} {matrix}: {title} {ours[key]:.3f} vs best peer {best['method']} {best[key]:.3f}")
+                lines.append(
+                    f"{verdict} {matrix}: {title} {ours[key]:.3f} vs best peer {best['method']} {best[key]:.3f}"
+                )
             if binned is not None:
-                lines.append(f"info {matrix}: {title} {ours[key]:.3f} vs {BIN_ROW} {binned[key]:.3f} "
-                             f"({binned['collisions']:,} of {binned['features']:,} features on shared pixels)")
+                lines.append(
+                    f"info {matrix}: {title} {ours[key]:.3f} vs {BIN_ROW} {binned[key]:.3f} "
+                    f"({binned['collisions']:,} of {binned['features']:,} features on shared pixels)"
+                )
         n_pixels = math.prod(int(s) for s in ours["grid"].split("x"))
         if n_pixels >= ours["features"]:
             verdict = "met" if ours["collisions"] == 0 else "MISSED"
-            lines.append(f"{verdict} {matrix}: {ours['collisions']} collisions with {n_pixels:,} pixels >= "
-                         f"{ours['features']:,} features")
+            lines.append(
+                f"{verdict} {matrix}: {ours['collisions']} collisions with {n_pixels:,} pixels >= "
+                f"{ours['features']:,} features"
+            )
         if 1000 <= ours["features"] <= 2000:
             for peer, factor in (("genomap", 10.0), ("pyDeepInsight-lsa", 2.0)):
                 other = next((r for r in rows if r["matrix"] == matrix and r["method"] == peer), None)
@@ -405,13 +479,17 @@ def check_targets(rows: list[dict], reference: str) -> list[str]:
                 if bound is None:  # timed out: the speed-up is at least this
                     bound = float(other["detail"].split(">")[1].split()[0])
                 verdict = "met" if bound / ours["fit_seconds"] >= factor else "MISSED"
-                lines.append(f"{verdict} {matrix}: {bound / ours['fit_seconds']:.1f}x faster than {peer} "
-                             f"(target >= {factor:g}x; {ours['fit_seconds']:.1f} s vs "
-                             f"{_fmt(other.get('fit_seconds'), '.1f') + ' s' if other.get('fit_seconds') else other['detail']})")
+                lines.append(
+                    f"{verdict} {matrix}: {bound / ours['fit_seconds']:.1f}x faster than {peer} "
+                    f"(target >= {factor:g}x; {ours['fit_seconds']:.1f} s vs "
+                    f"{_fmt(other.get('fit_seconds'), '.1f') + ' s' if other.get('fit_seconds') else other['detail']})"
+                )
         if ours["features"] >= 20000:
             verdict = "met" if ours["fit_seconds"] < 60 else "MISSED"
-            lines.append(f"{verdict} {matrix}: fit {ours['fit_seconds']:.1f} s wall (target < 60 s; "
-                         f"{ours['cpu_seconds']:.1f} CPU s)")
+            lines.append(
+                f"{verdict} {matrix}: fit {ours['fit_seconds']:.1f} s wall (target < 60 s; "
+                f"{ours['cpu_seconds']:.1f} CPU s)"
+            )
             verdict = "met" if ours["peak_mb"] < 4096 else "MISSED"
             lines.append(f"{verdict} {matrix}: peak {ours['peak_mb']:.0f} MB (target < 4096 MB)")
     return lines
@@ -419,12 +497,17 @@ def check_targets(rows: list[dict], reference: str) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",") if v.strip()], default=list(SIZES),
-                        help="comma-separated feature counts of generated tables (default 500,1500,5000,20000; "
-                             "'' for --table only)")
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(v) for v in s.split(",") if v.strip()],
+        default=list(SIZES),
+        help="comma-separated feature counts of generated tables (default 500,1500,5000,20000; '' for --table only)",
+    )
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} only")
     parser.add_argument("--samples", type=int, default=1000, help="samples of each generated table (default 1000)")
-    parser.add_argument("--table", action="append", default=[], help="CSV, samples as rows, first column id (repeatable)")
+    parser.add_argument(
+        "--table", action="append", default=[], help="CSV, samples as rows, first column id (repeatable)"
+    )
     parser.add_argument("--label-column", help="column of --table to exclude")
     parser.add_argument("--method", default="auto", help="omicsfusion's default method (default auto)")
     parser.add_argument("--gw-max", type=int, default=1500, help="largest size that also runs method='gw'")

@@ -25,9 +25,9 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
     import numpy as np
 
     from omicsfusion.data import OmicsTable
-    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.data.spatial import read_spaceranger
     from omicsfusion.layout import OTLayout
+    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.transforms import AlignToReference, FuseChannels, LoadSpotPatch, OmicsChannels
 
     t0 = time.perf_counter()
@@ -36,8 +36,9 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
     expression = np.log1p(counts / counts.sum(1, keepdims=True) * 1e4)
     import pandas as pd
 
-    table = OmicsTable({"rna": pd.DataFrame(expression, index=sample.barcodes,
-                                            columns=[str(g) for g in sample.adata.var_names])})
+    table = OmicsTable(
+        {"rna": pd.DataFrame(expression, index=sample.barcodes, columns=[str(g) for g in sample.adata.var_names])}
+    )
     pre = OmicsPreprocessor(layout=OTLayout(random_state=0)).fit(table.select(sample.barcodes))
     setup_s = time.perf_counter() - t0
     load_patch, omics_channels = LoadSpotPatch(patch_um, patch_px), OmicsChannels(table, pre)
@@ -47,10 +48,17 @@ def measure(section: Path, patch_um: float, patch_px: int) -> dict:
         patch = load_patch(sample.slide.path, x, y, sample.mpp)
         fused = fuse([patch, align(omics_channels(barcode), patch)])
     seconds = time.perf_counter() - t0
-    return {"slide_px": list(sample.slide.shape), "levels": sample.slide.n_levels, "spots": len(sample.barcodes),
-            "genes": int(counts.shape[1]), "fused_shape": list(fused.shape), "setup_s": round(setup_s, 1),
-            "read_s": round(seconds, 1), "spots_per_s": round(len(sample.barcodes) / seconds, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "slide_px": list(sample.slide.shape),
+        "levels": sample.slide.n_levels,
+        "spots": len(sample.barcodes),
+        "genes": int(counts.shape[1]),
+        "fused_shape": list(fused.shape),
+        "setup_s": round(setup_s, 1),
+        "read_s": round(seconds, 1),
+        "spots_per_s": round(len(sample.barcodes) / seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,11 +82,25 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             make_spatial_phantom(root, n_sections=1, side_px=side, n_spots=args.spots, mpp=args.mpp, seed=0)
             write_s = time.perf_counter() - t0
-            print(f"wrote {side} x {side} phantom in {write_s:.0f} s "
-                  f"(generator peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
-        out = subprocess.run([sys.executable, __file__, "--measure", str(root / "section_1"), "--patch-um",
-                              str(args.patch_um), "--patch-px", str(args.patch_px)],
-                             check=True, capture_output=True, text=True)
+            print(
+                f"wrote {side} x {side} phantom in {write_s:.0f} s "
+                f"(generator peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+            )
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--measure",
+                str(root / "section_1"),
+                "--patch-um",
+                str(args.patch_um),
+                "--patch-px",
+                str(args.patch_px),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{side} x {side} px: {json.dumps(result)}")
     return 0

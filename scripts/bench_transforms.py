@@ -23,9 +23,9 @@ from monai.data import MetaTensor
 from monai.networks.nets import DenseNet121
 
 from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
 from omicsfusion.phantoms import modular_table
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import FuseChannelsd, OmicsChannels, OmicsChannelsd
 
 
@@ -61,19 +61,26 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pre = OmicsPreprocessor(layout=OTLayout(grid=(args.grid, args.grid), method=args.method)).fit(
-                table.select(table.sample_ids()[: args.samples * 4 // 5]))
+                table.select(table.sample_ids()[: args.samples * 4 // 5])
+            )
         layout = str(pre.save(tmp / "layout.npz"))
-        print(f"fit: {args.genes} genes -> {pre.grid_} ({args.method}) in {time.perf_counter() - start:.1f}s; "
-              f"matrix nnz {pre.matrix('rna').nnz}")
+        print(
+            f"fit: {args.genes} genes -> {pre.grid_} ({args.method}) in {time.perf_counter() - start:.1f}s; "
+            f"matrix nnz {pre.matrix('rna').nnz}"
+        )
         ids = table.sample_ids()
         x = table.rows("rna", ids[:256])
         print(f"\n{'step (1 thread, as in a DataLoader worker)':58s} samples/s")
         vec = pre.normalize("rna", x)
-        print(f"{'layout step, vectorised (images, 256 per call)':58s} "
-              f"{rate(lambda: pre.images({'rna': vec}, normalized=True), len(vec)):12,.0f}")
+        print(
+            f"{'layout step, vectorised (images, 256 per call)':58s} "
+            f"{rate(lambda: pre.images({'rna': vec}, normalized=True), len(vec)):12,.0f}"
+        )
         channels = OmicsChannels(tables, layout)
-        print(f"{'OmicsChannels, per sample (sample id -> grid channels)':58s} "
-              f"{rate(lambda: [channels(s) for s in ids[:200]], 200):12,.0f}")
+        print(
+            f"{'OmicsChannels, per sample (sample id -> grid channels)':58s} "
+            f"{rate(lambda: [channels(s) for s in ids[:200]], 200):12,.0f}"
+        )
 
         refs = {
             "64x64 patch": (3, 64, 64),
@@ -93,8 +100,10 @@ def main() -> None:
 
         torch.set_num_threads(train_threads)
         print(f"\nDenseNet121 training step, batch {args.batch}, CPU threads {torch.get_num_threads()}:")
-        for name, shape, batch in (("224x224 patch", (3, 224, 224), args.batch),
-                                   ("96^3 volume (broadcast 2-D map)", (1, 96, 96, 96), 2)):
+        for name, shape, batch in (
+            ("224x224 patch", (3, 224, 224), args.batch),
+            ("96^3 volume (broadcast 2-D map)", (1, 96, 96, 96), 2),
+        ):
             net = DenseNet121(spatial_dims=len(shape) - 1, in_channels=shape[0] + 1, out_channels=3)
             opt = torch.optim.SGD(net.parameters(), lr=1e-3)
             inputs = torch.rand((batch, shape[0] + 1, *shape[1:]))
@@ -107,8 +116,10 @@ def main() -> None:
 
             step_s = 1.0 / rate(step, 1, min_seconds=3.0)
             omics_s = per_sample_s[name] * batch
-            print(f"  {name:32s} step {step_s * 1000:8.1f} ms; omics path for the batch {omics_s * 1000:7.2f} ms "
-                  f"= {100 * omics_s / step_s:.2f}% of the step")
+            print(
+                f"  {name:32s} step {step_s * 1000:8.1f} ms; omics path for the batch {omics_s * 1000:7.2f} ms "
+                f"= {100 * omics_s / step_s:.2f}% of the step"
+            )
 
 
 if __name__ == "__main__":

@@ -31,11 +31,17 @@ def main() -> None:
     table = modular_table(n_samples=args.samples, n_features=args.features, seed=args.seed)
     started = time.perf_counter()
     layout = OTLayout(method="auto", random_state=args.seed, verbose=True).fit(table)
-    print(json.dumps({
-        "features": args.features, "samples": args.samples, "grid": layout.grid_,
-        "fit_wall_s": round(time.perf_counter() - started, 1),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "features": args.features,
+                "samples": args.samples,
+                "grid": layout.grid_,
+                "fit_wall_s": round(time.perf_counter() - started, 1),
+                "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

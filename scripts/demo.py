@@ -50,14 +50,21 @@ def main() -> int:
         run_bundle(["train.json"], {**overrides, "max_epochs": str(args.epochs)})
         run_bundle(["train.json", "evaluate.json"], overrides)
         report = json.loads((run_dir / "eval" / "summary.json").read_text())
-        summary[name] = {"accuracy": report["accuracy"], "auc": report["macro_auc"], "n_test": report["n"],
-                         "seconds": round(time.perf_counter() - start, 1), "reports": str(run_dir / "eval")}
+        summary[name] = {
+            "accuracy": report["accuracy"],
+            "auc": report["macro_auc"],
+            "n_test": report["n"],
+            "seconds": round(time.perf_counter() - start, 1),
+            "reports": str(run_dir / "eval"),
+        }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print("\npan_cancer_classification on its phantom (held-out test split)")
     print(f"{'modalities':<10} {'accuracy':>9} {'AUC':>7} {'n':>4} {'seconds':>8}  reports")
     for name, row in summary.items():
-        print(f"{name:<10} {row['accuracy']:>9.3f} {row['auc']:>7.3f} {row['n_test']:>4} {row['seconds']:>8.1f}  "
-              f"{row['reports']}")
+        print(
+            f"{name:<10} {row['accuracy']:>9.3f} {row['auc']:>7.3f} {row['n_test']:>4} {row['seconds']:>8.1f}  "
+            f"{row['reports']}"
+        )
     gain = 100 * (summary["fused"]["accuracy"] - summary["image"]["accuracy"])
     print(f"fusion gain: {gain:+.1f} accuracy points; summary: {out / 'summary.json'}")
     return 0

@@ -54,8 +54,12 @@ def verified_metadata(bundle: str) -> dict:
     meta = json.loads(meta_file.read_text())
     assert meta["version"] in meta["changelog"], f"{bundle}: version {meta['version']} not in changelog"
     for config in ("train.json", "inference.json"):
-        verify_net_in_out(net_id="network_def", meta_file=str(meta_file),
-                          config_file=str(BUNDLES / bundle / "configs" / config), device="cpu")
+        verify_net_in_out(
+            net_id="network_def",
+            meta_file=str(meta_file),
+            config_file=str(BUNDLES / bundle / "configs" / config),
+            device="cpu",
+        )
     return meta
 
 

@@ -17,8 +17,8 @@ from omicsfusion.apps import benchmark_cli as cli
 from omicsfusion.benchmark.inputs import join_inputs
 from omicsfusion.benchmark.models import CNNClassifier, mask_channels
 from omicsfusion.benchmark.runner import run_benchmark
-from omicsfusion.phantoms import labelled_modules
 from omicsfusion.errors import BenchmarkError
+from omicsfusion.phantoms import labelled_modules
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "stlearn_testdata"
 
@@ -53,8 +53,12 @@ def test_ot_layout_beats_the_random_layout_on_modular_data():
     """The control: same pixels and CNN, only the feature placement differs."""
     tables, labels = labelled_modules(n_samples=300, n_features=400, n_modules=8, noise=2.5, n_classes=3, seed=3)
     result = run_benchmark(
-        join_inputs(tables, labels), folds=3, seeds=(3,), models=["ot_cnn", "random_layout_cnn"],
-        threads=1, progress=False,
+        join_inputs(tables, labels),
+        folds=3,
+        seeds=(3,),
+        models=["ot_cnn", "random_layout_cnn"],
+        threads=1,
+        progress=False,
     )
     ot, control = result.summary["ot_cnn"], result.summary["random_layout_cnn"]
     assert ot["accuracy"] > control["accuracy"] + 0.03, (ot, control)
@@ -70,10 +74,30 @@ def test_cli_two_omics_types_json_schema(tmp_path, capsys):
         paths.append(f"{name}={path}")
     labels.to_frame().to_csv(tmp_path / "labels.csv")
     out = tmp_path / "out" / "bench.json"
-    code = _main([*paths, "--label-table", str(tmp_path / "labels.csv"), "--label-column", "label",
-                  "--folds", "3", "--max-epochs", "10", "--patience", "3", "--threads", "1", "--seeds", "0",
-                  "--models", "ot_cnn,ot_cnn_shared,random_layout_cnn,logreg,mlp,genomap_cnn",
-                  "--json", str(out), "--no-progress"])
+    code = _main(
+        [
+            *paths,
+            "--label-table",
+            str(tmp_path / "labels.csv"),
+            "--label-column",
+            "label",
+            "--folds",
+            "3",
+            "--max-epochs",
+            "10",
+            "--patience",
+            "3",
+            "--threads",
+            "1",
+            "--seeds",
+            "0",
+            "--models",
+            "ot_cnn,ot_cnn_shared,random_layout_cnn,logreg,mlp,genomap_cnn",
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| ot_cnn_shared |" in printed and "| logreg |" in printed
@@ -95,9 +119,15 @@ def test_cli_two_omics_types_json_schema(tmp_path, capsys):
 
 def test_seeds_give_mean_sd_over_seeds_and_paired_differences():
     tables, labels = labelled_modules(n_samples=90, n_features=40, n_modules=4, noise=1.0, n_classes=2, seed=5)
-    result = run_benchmark(join_inputs(tables, labels), folds=2, seeds=(0, 1), threads=1, progress=False,
-                           models=["ot_cnn", "random_layout_cnn", "logreg", "random_forest"],
-                           cnn_params={"max_epochs": 4, "patience": 2})
+    result = run_benchmark(
+        join_inputs(tables, labels),
+        folds=2,
+        seeds=(0, 1),
+        threads=1,
+        progress=False,
+        models=["ot_cnn", "random_layout_cnn", "logreg", "random_forest"],
+        cnn_params={"max_epochs": 4, "patience": 2},
+    )
     ot = result.summary["ot_cnn"]
     assert ot["n_seeds"] == 2 and ot["n_folds"] == 2 and len(result.per_run["ot_cnn"]) == 4
     per_seed = [np.mean([r["accuracy"] for r in result.per_run["ot_cnn"] if r["seed"] == s]) for s in (0, 1)]
@@ -121,8 +151,15 @@ def test_a_type_missing_for_some_samples_is_masked_not_dropped():
     with pytest.warns(UserWarning, match="'t1': 30 of 90 samples have no row; its channel is masked"):
         data = join_inputs(tables, labels, missing_types="mask")
     assert len(data.sample_ids) == 90 and data.missing == "mask" and len(data.tables["t1"]) == 60
-    result = run_benchmark(data, folds=2, seeds=(0,), models=["ot_cnn", "logreg"], threads=1, progress=False,
-                           cnn_params={"max_epochs": 3, "patience": 2})
+    result = run_benchmark(
+        data,
+        folds=2,
+        seeds=(0,),
+        models=["ot_cnn", "logreg"],
+        threads=1,
+        progress=False,
+        cnn_params={"max_epochs": 3, "patience": 2},
+    )
     assert result.meta["missing_types"] == "mask" and result.meta["cnn_params"]["channel_dropout"] == 0.3
     assert len(result.per_run["ot_cnn"]) == 2
 
@@ -135,8 +172,9 @@ def test_cnn_ensemble_averages_its_members():
     single = CNNClassifier(max_epochs=3, patience=3, threads=1).fit(x, y, 2)
     assert len(ensemble.networks_) == 2
     second = CNNClassifier(max_epochs=3, patience=3, seed=1, threads=1).fit(x, y, 2)
-    np.testing.assert_allclose(ensemble.predict_proba(x), (single.predict_proba(x) + second.predict_proba(x)) / 2,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        ensemble.predict_proba(x), (single.predict_proba(x) + second.predict_proba(x)) / 2, atol=1e-5
+    )
 
 
 def test_channel_masking_never_masks_every_channel():
@@ -157,9 +195,26 @@ def test_cli_predefined_split_and_label_column_inside_the_table(tmp_path, capsys
     ids = frame.index.tolist()
     (tmp_path / "train.txt").write_text("\n".join(ids[:60]) + "\n")
     (tmp_path / "test.txt").write_text("\n".join(ids[60:]) + "\n")
-    code = _main([str(tmp_path / "rna.csv"), "--label-column", "label", "--seeds", "0", "--train-ids", str(tmp_path / "train.txt"),
-                  "--test-ids", str(tmp_path / "test.txt"), "--models", "logreg,random_forest", "--threads", "1",
-                  "--json", str(tmp_path / "r.json"), "--no-progress"])
+    code = _main(
+        [
+            str(tmp_path / "rna.csv"),
+            "--label-column",
+            "label",
+            "--seeds",
+            "0",
+            "--train-ids",
+            str(tmp_path / "train.txt"),
+            "--test-ids",
+            str(tmp_path / "test.txt"),
+            "--models",
+            "logreg,random_forest",
+            "--threads",
+            "1",
+            "--json",
+            str(tmp_path / "r.json"),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["logreg"]["n_folds"] == 1 and result["logreg"]["accuracy_sd"] is None
@@ -181,8 +236,21 @@ def test_cli_bad_labels_are_named(tmp_path, capsys, labels, extra, message):
     tables, _ = labelled_modules(n_samples=40, n_features=12, n_modules=2, n_classes=2, seed=0)
     tables["t0"].to_csv(tmp_path / "rna.csv")
     labels(tables["t0"].index).rename("y").to_frame().to_csv(tmp_path / "labels.csv")
-    code = _main([str(tmp_path / "rna.csv"), "--label-table", str(tmp_path / "labels.csv"), "--label-column", "y",
-                  "--models", "logreg", "--seeds", "0", "--no-progress", *extra])
+    code = _main(
+        [
+            str(tmp_path / "rna.csv"),
+            "--label-table",
+            str(tmp_path / "labels.csv"),
+            "--label-column",
+            "y",
+            "--models",
+            "logreg",
+            "--seeds",
+            "0",
+            "--no-progress",
+            *extra,
+        ]
+    )
     captured = capsys.readouterr()
     if message is None:
         assert code == 0 and "note: 20 of 40 samples have no label and were dropped" in captured.out
@@ -197,8 +265,17 @@ def test_cli_tables_without_shared_samples_report_the_overlap(tmp_path, capsys):
     a.to_csv(tmp_path / "a.csv")
     b.to_csv(tmp_path / "b.csv")
     pd.Series(["x", "y"] * 5, index=a.index, name="y").to_frame().to_csv(tmp_path / "l.csv")
-    code = _main([f"rna={tmp_path / 'a.csv'}", f"meth={tmp_path / 'b.csv'}", "--label-table", str(tmp_path / "l.csv"),
-                  "--label-column", "y", "--no-progress"])
+    code = _main(
+        [
+            f"rna={tmp_path / 'a.csv'}",
+            f"meth={tmp_path / 'b.csv'}",
+            "--label-table",
+            str(tmp_path / "l.csv"),
+            "--label-column",
+            "y",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "share no sample id" in err and "'rna': 10, 'meth': 8" in err and "'rna'&'meth': 0" in err
 
@@ -218,10 +295,31 @@ def test_cli_unknown_model_and_missing_label_column(tmp_path, capsys):
 def test_real_stlearn_breast_cancer_spots(tmp_path, capsys):
     """Visium spots (AnnData saved as .h5) labelled by the pathologist annotation CSV."""
     out = tmp_path / "st.json"
-    code = _main([str(DATA / "test_data.h5"), "--label-table", str(DATA / "v1_human_breast_cancer_block_a_section_1.csv"),
-                  "--label-column", "annot_type", "--drop-small-classes", "--folds", "3", "--threads", "1", "--seeds", "0",
-                  "--max-epochs", "10", "--patience", "3", "--models", "ot_cnn,random_layout_cnn,logreg",
-                  "--json", str(out), "--no-progress"])
+    code = _main(
+        [
+            str(DATA / "test_data.h5"),
+            "--label-table",
+            str(DATA / "v1_human_breast_cancer_block_a_section_1.csv"),
+            "--label-column",
+            "annot_type",
+            "--drop-small-classes",
+            "--folds",
+            "3",
+            "--threads",
+            "1",
+            "--seeds",
+            "0",
+            "--max-epochs",
+            "10",
+            "--patience",
+            "3",
+            "--models",
+            "ot_cnn,random_layout_cnn,logreg",
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result = json.loads(out.read_text())

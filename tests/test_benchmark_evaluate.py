@@ -30,7 +30,7 @@ def test_folds_are_stratified_seeded_and_partition_the_samples():
         assert not set(tr) & set(te)
         assert np.bincount(y[te]).tolist() == [6, 4, 2]
     again = stratified_folds(y, 5, seed=3)
-    assert all((a[1] == b[1]).all() for a, b in zip(folds, again))
+    assert all((a[1] == b[1]).all() for a, b in zip(folds, again, strict=False))
 
 
 def test_one_class_is_refused():
@@ -46,7 +46,7 @@ def test_class_smaller_than_folds_names_it_and_suggests_fewer_folds():
 
 def test_predefined_split_checks_overlap_and_presence():
     ids = ["a", "b", "c", "d"]
-    (tr, te), = predefined_split(ids, ["a", "b", "zz"], ["d"])
+    ((tr, te),) = predefined_split(ids, ["a", "b", "zz"], ["d"])
     assert tr.tolist() == [0, 1] and te.tolist() == [3]
     with pytest.raises(BenchmarkError, match="in both"):
         predefined_split(ids, ["a", "b"], ["b"])
@@ -128,11 +128,15 @@ def test_join_can_drop_rare_classes():
 
 
 def test_aggregate_runs_is_over_seeds_and_paired_difference_matches_runs():
-    runs_a = [{**dict.fromkeys(METRICS, 0.0), "accuracy": acc, "seed": seed, "fold": fold}
-              for (seed, fold), acc in {(0, 0): 0.8, (0, 1): 0.6, (1, 0): 0.9, (1, 1): 0.9}.items()]
+    runs_a = [
+        {**dict.fromkeys(METRICS, 0.0), "accuracy": acc, "seed": seed, "fold": fold}
+        for (seed, fold), acc in {(0, 0): 0.8, (0, 1): 0.6, (1, 0): 0.9, (1, 1): 0.9}.items()
+    ]
     runs_b = [{**run, "accuracy": run["accuracy"] - 0.1 * (run["seed"] + 1)} for run in runs_a]
     summary = aggregate_runs(runs_a)
-    assert summary["accuracy"] == pytest.approx(0.8) and summary["accuracy_sd"] == pytest.approx(np.std([0.7, 0.9], ddof=1))
+    assert summary["accuracy"] == pytest.approx(0.8) and summary["accuracy_sd"] == pytest.approx(
+        np.std([0.7, 0.9], ddof=1)
+    )
     assert summary["n_seeds"] == 2 and summary["n_folds"] == 2
     diff = paired_difference(runs_a, runs_b)
     assert diff["accuracy"] == pytest.approx(0.15) and diff["accuracy_sd"] == pytest.approx(np.std([0.1, 0.2], ddof=1))

@@ -24,9 +24,9 @@ from monai.bundle import ConfigParser
 from monai.data import MetaTensor
 
 from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout.grid import auto_grid
 from omicsfusion.prepare import bundle_preprocessor
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReferenced, OmicsChannels, SkippedPixelsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,8 +50,9 @@ def table() -> OmicsTable:
     assert sample.adata.n_vars == 5000
     rows = np.sort(np.random.default_rng(0).choice(sample.adata.n_obs, 300, replace=False))
     counts = sample.adata.X[rows].toarray()
-    frame = pd.DataFrame(np.log1p(counts), index=np.asarray(sample.adata.obs_names)[rows],
-                         columns=np.asarray(sample.adata.var_names))
+    frame = pd.DataFrame(
+        np.log1p(counts), index=np.asarray(sample.adata.obs_names)[rows], columns=np.asarray(sample.adata.var_names)
+    )
     return OmicsTable({"rna": frame})
 
 
@@ -65,8 +66,11 @@ def _bundle(name: str, **overrides: object) -> tuple[OmicsPreprocessor, tuple[in
     steps = parser["omics_preprocessing"]["transforms"]
     at = next(i for i, step in enumerate(steps) if step["_target_"].endswith("OmicsChannelsd"))
     step = f"omics_preprocessing#transforms#{at}"
-    settings = {k: parser.get_parsed_content(f"{step}#{k}") for k in ("ref_key", "mode", "axis", "allow_skip")
-                if k in parser[step]}
+    settings = {
+        k: parser.get_parsed_content(f"{step}#{k}")
+        for k in ("ref_key", "mode", "axis", "allow_skip")
+        if k in parser[step]
+    }
     align = AlignToReferenced(keys="omics", **settings)
     shape = tuple(int(s) for s in parser.get_parsed_content("reference_shape"))
     return parser.get_parsed_content("preprocessor"), shape, align
@@ -84,9 +88,9 @@ def test_every_placed_feature_reaches_the_network(table, name):
     reference = MetaTensor(torch.zeros(shape))
     omics = OmicsChannels(table, pre)(table.sample_ids()[0])
     aligned = align({"omics": omics, align.ref_key: reference})["omics"]
-    assert tuple(aligned.shape) == (1,) + shape[1:]
+    assert tuple(aligned.shape) == (1, *shape[1:])
     assert (pre.matrix("rna").data > 0).all()  # A >= 0; the alignment only copies or averages
-    reached = pre.backproject(align.aligner.adjoint(torch.ones((1,) + shape[1:]), pre.grid_).numpy())["rna"]
+    reached = pre.backproject(align.aligner.adjoint(torch.ones((1, *shape[1:])), pre.grid_).numpy())["rna"]
     assert (reached > 0).all(), f"{int((reached <= 0).sum())} placed genes never reach the {name} network"
 
 
@@ -94,11 +98,10 @@ def test_every_placed_feature_reaches_the_network(table, name):
 def test_the_unbounded_auto_grid_would_be_refused(name):
     """Without the bundle's ``max_grid``, 5,000 genes get a 71 x 71 grid, which the alignment refuses."""
     _, shape, align = _bundle(name)
-    omics = MetaTensor(torch.zeros((1,) + auto_grid(5000)), meta={"omics_channels": ["rna"]})
+    omics = MetaTensor(torch.zeros((1, *auto_grid(5000))), meta={"omics_channels": ["rna"]})
     reference = MetaTensor(torch.zeros(shape))
     with pytest.raises(SkippedPixelsError, match=r"grid \(71, 71\)"):
         align({"omics": omics, align.ref_key: reference})
-
 
 
 def test_neuro_max_grid_is_the_plane_the_layout_is_broadcast_over():

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from bundle_utils import BUNDLES, REPO, error_chain, run_dirs, run_workflow, verified_metadata
 from monai.bundle import ConfigParser
 from monai.transforms import EnsureChannelFirstd, LoadImaged
 
-from bundle_utils import BUNDLES, REPO, error_chain, run_dirs, run_workflow, verified_metadata
 from omicsfusion.data import (
     MixedSeriesError,
     NonFiniteVolumeError,
@@ -63,7 +63,6 @@ def test_metadata_verifies_offline_and_names_every_channel():
     assert list(meta["network_data_format"]["outputs"]["pred"]["channel_def"].values()) == train["class_names"]
 
 
-
 @pytest.mark.slow
 def test_train_writes_3d_checkpoint_layout_and_datalist(trained):
     _, runs = trained
@@ -79,7 +78,7 @@ def test_train_writes_3d_checkpoint_layout_and_datalist(trained):
 
 @pytest.mark.slow
 def test_phantom_ground_truth_and_dicom_subject(trained):
-    base, runs = trained
+    base, _runs = trained
     truth = json.loads((base / "data" / "ground_truth.json").read_text())
     assert truth["omics_only_pairs"] == [["glioma_idh_mutant", "glioma_idh_wildtype"]]
     cnv = pd.read_csv(base / "data" / "omics" / "cnv.csv", index_col=0)
@@ -135,11 +134,18 @@ def test_evaluate_and_inference(trained, name):
 
 @pytest.mark.slow
 def test_subject_absent_from_molecular_tables_is_named(trained, tmp_path):
-    base, runs = trained
+    base, _runs = trained
     row = {"image": str(base / "data" / "images" / "S0002.nii.gz"), "omics": "NO_SUCH_SUBJECT"}
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["inference.json"], "infer", **run_dirs(base, "fused"), modalities=FUSED,
-                     input_data=[row], predictions_file=str(tmp_path / "p.csv"))
+        run_workflow(
+            BUNDLE,
+            ["inference.json"],
+            "infer",
+            **run_dirs(base, "fused"),
+            modalities=FUSED,
+            input_data=[row],
+            predictions_file=str(tmp_path / "p.csv"),
+        )
     chain = error_chain(info.value)
     assert "MissingSampleError" in chain and "NO_SUCH_SUBJECT" in chain
 
@@ -158,8 +164,13 @@ def _nifti(path: Path, data: np.ndarray, affine: np.ndarray | None = None) -> st
 
 def _loader(keys, **match):
     """The bundle's loading steps, applied one by one so that errors surface unwrapped."""
-    steps = [CheckDicomSeriesd(keys), LoadImaged(keys, image_only=True), EnsureChannelFirstd(keys),
-             CheckVolumed(keys), MatchSequencesd(keys, **match)]
+    steps = [
+        CheckDicomSeriesd(keys),
+        LoadImaged(keys, image_only=True),
+        EnsureChannelFirstd(keys),
+        CheckVolumed(keys),
+        MatchSequencesd(keys, **match),
+    ]
 
     def load(data):
         for step in steps:
@@ -201,7 +212,7 @@ def test_mixed_dicom_series_folder_is_refused(tmp_path):
 def test_volume_with_nans_is_refused(tmp_path):
     data = np.ones((8, 8, 8))
     data[2, 3, 4] = np.nan
-    with pytest.raises(NonFiniteVolumeError, match="nan.nii.gz"):
+    with pytest.raises(NonFiniteVolumeError, match=r"nan.nii.gz"):
         _loader(["image"])({"image": _nifti(tmp_path / "nan.nii.gz", data)})
 
 
@@ -225,17 +236,36 @@ def test_real_tcga_nrrd_fuses_with_its_molecular_row(trained, tmp_path, tiny):
     assert len(shared) == 78  # 41 genes + 37 arms
     restricted = tmp_path / "cnv_shared.csv"
     phantom_cnv[shared].to_csv(restricted)
-    dirs = {"dataset_dir": str(base / "data"), "ckpt_dir": str(tmp_path / "models"),
-            "output_dir": str(tmp_path / "eval")}
+    dirs = {
+        "dataset_dir": str(base / "data"),
+        "ckpt_dir": str(tmp_path / "models"),
+        "output_dir": str(tmp_path / "eval"),
+    }
     modalities = ["image", "cnv"]
-    run_workflow(BUNDLE, ["train.json"], "train", **dirs, **tiny(BUNDLE), modalities=modalities,
-                 omics_tables={"cnv": str(restricted)})
+    run_workflow(
+        BUNDLE,
+        ["train.json"],
+        "train",
+        **dirs,
+        **tiny(BUNDLE),
+        modalities=modalities,
+        omics_tables={"cnv": str(restricted)},
+    )
     from omicsfusion.preprocessing import OmicsPreprocessor
 
     assert set(OmicsPreprocessor.load(tmp_path / "models" / "layout.npz").feature_names("cnv")) <= set(shared)
     subject = {"image": str(REAL / "brain1_image.nrrd"), "omics": "TCGA-02-0003"}
-    run_workflow(BUNDLE, ["inference.json"], "infer", **dirs, modalities=modalities, input_data=[subject],
-                 omics_tables={"cnv": str(row_csv)}, omics_id_column="TCGA ID", save_omics_maps=True)
+    run_workflow(
+        BUNDLE,
+        ["inference.json"],
+        "infer",
+        **dirs,
+        modalities=modalities,
+        input_data=[subject],
+        omics_tables={"cnv": str(row_csv)},
+        omics_id_column="TCGA ID",
+        save_omics_maps=True,
+    )
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert list(predictions["sample_id"]) == ["TCGA-02-0003"]
     assert abs(predictions.filter(like="prob_").to_numpy().sum() - 1) < 1e-5

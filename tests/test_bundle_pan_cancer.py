@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 import torch
-
 from bundle_utils import error_chain, run_dirs, run_workflow, verified_metadata
 
 BUNDLE = "pan_cancer_classification"
@@ -21,8 +20,9 @@ def trained(tmp_path_factory, tiny):
     for name, modalities in {"fused": ["image", "rna", "cnv", "meth"], "image": ["image"]}.items():
         # the image-only run also exercises `--tracking mlflow` (offline, local SQLite store)
         tracking = {"tracking": "mlflow"} if name == "image" else {}
-        run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(base, name), **tiny(BUNDLE), modalities=modalities,
-                     **tracking)
+        run_workflow(
+            BUNDLE, ["train.json"], "train", **run_dirs(base, name), **tiny(BUNDLE), modalities=modalities, **tracking
+        )
         runs[name] = base / name
     return base, runs
 
@@ -32,7 +32,6 @@ def test_metadata_verifies_offline_and_version_is_in_changelog():
     channels = meta["network_data_format"]["inputs"]["image"]["channel_def"]
     assert [channels[str(i)] for i in range(3)] == ["R", "G", "B"]
     assert all(channels[str(i)].startswith("omics:") for i in range(3, 6))
-
 
 
 @pytest.mark.slow

@@ -13,7 +13,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from bundle_utils import REPO, error_chain, run_workflow
 
 DATA = REPO.parent / "shared" / "data" / "pathomicfusion_tcga_gbmlgg"
@@ -30,8 +29,10 @@ def test_tcga_tiles_with_molecular_rows_train_and_infer(tmp_path):
     rows[arms].to_csv(tables["cnv_arm"])
 
     images = sorted((DATA / "roi_imgs").glob("*.png"))
-    entries = [{"image": f"roi_imgs/{p.name}", "omics": p.name[:12], "label": int(rows.loc[p.name[:12], "idh mutation"])}
-               for p in images]
+    entries = [
+        {"image": f"roi_imgs/{p.name}", "omics": p.name[:12], "label": int(rows.loc[p.name[:12], "idh mutation"])}
+        for p in images
+    ]
     assert len(entries) == 3
     datalist = tmp_path / "models" / "datalist.json"
     datalist.parent.mkdir()
@@ -61,16 +62,27 @@ def test_tcga_tiles_with_molecular_rows_train_and_infer(tmp_path):
 
 def test_missing_omics_sample_is_named(tmp_path):
     table = tmp_path / "cnv.csv"
-    pd.read_csv(DATA / "molecular_rows_subset.csv", index_col="TCGA ID")[["EGFR", "PTEN"]].drop("TCGA-26-1442").to_csv(table)
+    pd.read_csv(DATA / "molecular_rows_subset.csv", index_col="TCGA ID")[["EGFR", "PTEN"]].drop("TCGA-26-1442").to_csv(
+        table
+    )
     image = sorted((DATA / "roi_imgs").glob("TCGA-26-1442*.png"))[0]
     entry = {"image": f"roi_imgs/{image.name}", "omics": "TCGA-26-1442", "label": 1}
     datalist = tmp_path / "models" / "datalist.json"
     datalist.parent.mkdir()
     datalist.write_text(json.dumps({"training": [entry], "validation": [entry]}))
     with pytest.raises(RuntimeError) as info:
-        run_workflow("pan_cancer_classification", ["train.json"], "train", dataset_dir=str(DATA),
-                     ckpt_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "eval"), phantom=None,
-                     class_names=["IDHwt", "IDHmut"], omics_tables={"cnv": str(table)},
-                     modalities=["image", "cnv"], max_epochs=1)
+        run_workflow(
+            "pan_cancer_classification",
+            ["train.json"],
+            "train",
+            dataset_dir=str(DATA),
+            ckpt_dir=str(tmp_path / "models"),
+            output_dir=str(tmp_path / "eval"),
+            phantom=None,
+            class_names=["IDHwt", "IDHmut"],
+            omics_tables={"cnv": str(table)},
+            modalities=["image", "cnv"],
+            max_epochs=1,
+        )
     message = error_chain(info.value)
     assert "TCGA-26-1442" in message and "cnv" in message

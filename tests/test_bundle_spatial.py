@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from bundle_utils import error_chain, run_dirs, run_workflow, verified_metadata
 
 BUNDLE = "pathology_spatial_transcriptomics"
@@ -55,15 +54,19 @@ def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     from monai.bundle import ConfigParser
 
     from omicsfusion.data import OmicsTable
-    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.data.tables import read_parquet_frame
     from omicsfusion.prepare import bundle_preprocessor
+    from omicsfusion.preprocessing import OmicsPreprocessor
 
     models = trained / "fused" / "models"
     datalist = json.loads((models / "datalist.json").read_text())
     groups = {k: {row["group"] for row in rows} for k, rows in datalist.items()}
-    assert groups["training"] and not (groups["training"] & groups["validation"]) \
-        and not (groups["training"] & groups["test"]) and not (groups["validation"] & groups["test"])
+    assert (
+        groups["training"]
+        and not (groups["training"] & groups["validation"])
+        and not (groups["training"] & groups["test"])
+        and not (groups["validation"] & groups["test"])
+    )
     expression = OmicsTable({"rna": read_parquet_frame(models / "spots" / "omics" / "rna.parquet")})
     pre = OmicsPreprocessor.load(models / "layout.npz")
     # the channel holds the export's log1p CP10k as they are; the layout is the one fitted on the training spots

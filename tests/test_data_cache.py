@@ -31,8 +31,9 @@ def test_an_evicted_table_is_read_again_with_the_same_values(tmp_path, monkeypat
     paths = []
     for k in range(3):
         paths.append(tmp_path / f"rna{k}.csv")
-        pd.DataFrame(np.random.default_rng(k).random((4, 3)), index=[f"P{i}" for i in range(4)],
-                     columns=["g0", "g1", "g2"]).to_csv(paths[-1])
+        pd.DataFrame(
+            np.random.default_rng(k).random((4, 3)), index=[f"P{i}" for i in range(4)], columns=["g0", "g1", "g2"]
+        ).to_csv(paths[-1])
     first = OmicsTable.cached({"rna": paths[0]})
     for path in paths[1:]:
         OmicsTable.cached({"rna": path})
@@ -56,5 +57,6 @@ def test_open_slides_and_decoded_images_are_bounded(tmp_path, monkeypatch):
     assert len(wsi._OPENED) == 2 and len(wsi._PLAIN_CACHE) == 1
     after = open_slide(paths[0], mpp=1.0)  # evicted from both: decoded again
     assert after.wsi is not before.wsi and after.wsi.levels[0] is not before.wsi.levels[0]
-    np.testing.assert_array_equal(after.read_region(40, 40, size_um=32.0, out_px=32),
-                                  before.read_region(40, 40, size_um=32.0, out_px=32))
+    np.testing.assert_array_equal(
+        after.read_region(40, 40, size_um=32.0, out_px=32), before.read_region(40, 40, size_um=32.0, out_px=32)
+    )

@@ -50,7 +50,7 @@ def test_write_and_load_resolve_paths(tmp_path):
 def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(OmicsDataError, match="lacks column 'label'"):
         build_datalist([{"image": "a", "omics": "x"}])
-    with pytest.raises(OmicsDataError, match="repeated.*'x'"):
+    with pytest.raises(OmicsDataError, match=r"repeated.*'x'"):
         build_datalist([{"image": "a", "omics": "x", "label": 0}, {"image": "b", "omics": "x", "label": 1}])
     with pytest.raises(OmicsDataError, match="integers"):
         build_datalist([{"image": "a", "omics": "x", "label": "tumour"}])
@@ -72,8 +72,15 @@ def test_prepare_checks_every_present_section_and_names_a_broken_row(tmp_path):
     rows = [{"image": r.image, "omics": r.sample_id, "label": int(r.label)} for r in samples.itertuples()]
     datalist = tmp_path / "datalist.json"
     tables = {t: str(data / "omics" / f"{t}.csv") for t in ("rna", "cnv", "meth")}
-    args = dict(dataset_dir=data, datalist_file=datalist, layout_file=tmp_path / "layout.npz", omics_tables=tables,
-                omics_types=[], class_names=["type_a", "type_b", "type_c", "type_d"], phantom=None)
+    args = dict(
+        dataset_dir=data,
+        datalist_file=datalist,
+        layout_file=tmp_path / "layout.npz",
+        omics_tables=tables,
+        omics_types=[],
+        class_names=["type_a", "type_b", "type_c", "type_d"],
+        phantom=None,
+    )
     datalist.write_text(json.dumps({"training": rows[:8], "validation": rows[8:]}))  # no test section
     prepare_classification(**args)
     broken = dict(rows[9])
@@ -84,8 +91,14 @@ def test_prepare_checks_every_present_section_and_names_a_broken_row(tmp_path):
 
 
 def test_split_key_gives_each_row_its_section():
-    samples = pd.DataFrame({"image": [f"{i}.png" for i in range(6)], "omics": [f"s{i}" for i in range(6)],
-                            "label": [0, 1, 0, 1, 0, 1], "split": ["training"] * 3 + ["validation"] * 2 + ["test"]})
+    samples = pd.DataFrame(
+        {
+            "image": [f"{i}.png" for i in range(6)],
+            "omics": [f"s{i}" for i in range(6)],
+            "label": [0, 1, 0, 1, 0, 1],
+            "split": ["training"] * 3 + ["validation"] * 2 + ["test"],
+        }
+    )
     datalist = build_datalist(samples, split_key="split")
     assert [len(datalist[k]) for k in ("training", "validation", "test")] == [3, 2, 1]
     assert datalist["test"][0]["omics"] == "s5"

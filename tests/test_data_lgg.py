@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 import tifffile
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImage, LoadImaged
+from test_robustness_inputs import _tiff_header
 
 from omicsfusion.apps.bundle_runs import summarize_runs
+from omicsfusion.apps.lgg import cluster_table, idh_labels, lgg_splits, prepare_lgg
 from omicsfusion.data import (
     DuplicateSampleError,
     ImageTooLargeError,
@@ -24,11 +26,9 @@ from omicsfusion.data import (
     SliceShapeError,
 )
 from omicsfusion.data.images import check_image_size
-from omicsfusion.apps.lgg import cluster_table, idh_labels, lgg_splits, prepare_lgg
 from omicsfusion.data.slices import check_slice_folder, read_slice_folder, slice_files
 from omicsfusion.errors import BenchmarkError
 from omicsfusion.transforms import CheckDicomSeriesd, CheckImageSized, SliceFolderReader
-from test_robustness_inputs import _tiff_header
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared/data next to the repository; OMICSFUSION_SHARED_DATA points elsewhere (e.g. from a git worktree)
@@ -52,8 +52,9 @@ def write_case(folder: Path, n: int = 11, shape=(6, 5), stem: str = "case_200001
 
 @needs_real
 def test_real_case_is_one_volume_with_channels_first_and_slices_in_numeric_order():
-    img = LoadImage(reader=SliceFolderReader(spacing=(1.0, 1.0, 2.5)), image_only=True,
-                    ensure_channel_first=True)(str(REAL_CASE))
+    img = LoadImage(reader=SliceFolderReader(spacing=(1.0, 1.0, 2.5)), image_only=True, ensure_channel_first=True)(
+        str(REAL_CASE)
+    )
     files = sorted(p for p in REAL_CASE.glob("*.tif") if not p.name.endswith("_mask.tif"))
     assert img.shape == (3, 256, 256, len(files)) == (3, 256, 256, 23)
     for k in (1, 2, 10, 23):  # numeric order: _10 is the tenth slice, not the third
@@ -83,8 +84,11 @@ def test_real_molecular_table_and_prepare(tmp_path):
 
 def test_generated_folder_reads_in_numeric_slice_order_without_masks(tmp_path):
     folder = write_case(tmp_path / "case_20000101")
-    assert [p.name for p in slice_files(folder)][:3] == ["case_20000101_1.tif", "case_20000101_2.tif",
-                                                         "case_20000101_3.tif"]
+    assert [p.name for p in slice_files(folder)][:3] == [
+        "case_20000101_1.tif",
+        "case_20000101_2.tif",
+        "case_20000101_3.tif",
+    ]
     volume = read_slice_folder(folder)
     assert volume.shape == (3, 5, 6, 11)  # (channel, column, row, slice)
     assert list(volume[0, 0, 0]) == [10 * k for k in range(1, 12)]
@@ -102,9 +106,14 @@ def test_generated_folder_reads_in_numeric_slice_order_without_masks(tmp_path):
 
 def test_dict_pipeline_checks_the_folder_and_loads_it(tmp_path):
     folder = write_case(tmp_path / "case_20000101")
-    steps = Compose([CheckDicomSeriesd("image"), CheckImageSized("image"),
-                     LoadImaged("image", reader=SliceFolderReader(spacing=(0.5, 0.5, 3.0)), image_only=True),
-                     EnsureChannelFirstd("image")])
+    steps = Compose(
+        [
+            CheckDicomSeriesd("image"),
+            CheckImageSized("image"),
+            LoadImaged("image", reader=SliceFolderReader(spacing=(0.5, 0.5, 3.0)), image_only=True),
+            EnsureChannelFirstd("image"),
+        ]
+    )
     img = steps({"image": str(folder)})["image"]
     assert img.shape == (3, 5, 6, 11) and float(img.affine[2, 2]) == 3.0
     assert img.meta["filename_or_obj"] == str(folder)
@@ -125,7 +134,7 @@ def test_named_errors_name_the_folder_or_file(tmp_path):
         CheckImageSized("image")({"image": str(gap)})
     odd = write_case(tmp_path / "odd", n=4)
     tifffile.imwrite(odd / "case_20000101_3.tif", np.zeros((7, 5, 3), np.uint8), photometric="rgb")
-    with pytest.raises(SliceShapeError, match="case_20000101_3.tif"):
+    with pytest.raises(SliceShapeError, match=r"case_20000101_3.tif"):
         read_slice_folder(odd)
     twice = write_case(tmp_path / "twice", n=3)
     tifffile.imwrite(twice / "case_20000101_02.tif", np.zeros((6, 5, 3), np.uint8), photometric="rgb")
@@ -161,13 +170,22 @@ P5,
 def test_cluster_table_one_hot_with_missing_values_reported(tmp_path):
     (tmp_path / "data.csv").write_text(DATA_CSV)
     table, report = cluster_table(tmp_path / "data.csv", columns=["RNASeqCluster", "MethylationCluster", "CNCluster"])
-    assert list(table.columns) == ["RNASeqCluster=1", "RNASeqCluster=2", "RNASeqCluster=missing",
-                                   "MethylationCluster=4", "MethylationCluster=5",
-                                   "CNCluster=1", "CNCluster=2", "CNCluster=missing"]  # "1.0" is cluster 1
+    assert list(table.columns) == [
+        "RNASeqCluster=1",
+        "RNASeqCluster=2",
+        "RNASeqCluster=missing",
+        "MethylationCluster=4",
+        "MethylationCluster=5",
+        "CNCluster=1",
+        "CNCluster=2",
+        "CNCluster=missing",
+    ]  # "1.0" is cluster 1
     assert table.index.name == "sample_id" and list(table.index) == ["P1", "P2", "P3", "P4", "P5"]
     assert table.loc["P3", ["RNASeqCluster=1", "RNASeqCluster=2", "RNASeqCluster=missing"]].tolist() == [0, 0, 1]
-    assert report["missing"] == {"RNASeqCluster": {"count": 1, "patients": ["P3"]},
-                                 "CNCluster": {"count": 1, "patients": ["P2"]}}
+    assert report["missing"] == {
+        "RNASeqCluster": {"count": 1, "patients": ["P3"]},
+        "CNCluster": {"count": 1, "patients": ["P2"]},
+    }
     assert report["unused_columns"] == ["age"] and report["n_features"] == 8
     with pytest.raises(OmicsDataError, match="no cluster column"):
         cluster_table(tmp_path / "data.csv")  # the default columns include miRNACluster, absent here
@@ -186,8 +204,14 @@ def test_idh_labels_report_the_unlabelled(tmp_path):
 def _source(tmp_path: Path) -> Path:
     source = tmp_path / "source"
     columns = "Patient,RNASeqCluster,MethylationCluster,miRNACluster,CNCluster,RPPACluster,OncosignCluster,COCCluster"
-    rows = ["P1,2,4,1,1,,3,2", "P2,1,5,2,1,1,2,1", "P3,,5,2,2,2,2,1", "P4,2,4,1,2,1,3,2", "P5,1,5,1,1,2,1,1",
-            "P6,1,4,1,1,1,1,1"]
+    rows = [
+        "P1,2,4,1,1,,3,2",
+        "P2,1,5,2,1,1,2,1",
+        "P3,,5,2,2,2,2,1",
+        "P4,2,4,1,2,1,3,2",
+        "P5,1,5,1,1,2,1,1",
+        "P6,1,4,1,1,1,1,1",
+    ]
     source.mkdir()
     (source / "data.csv").write_text("\n".join([columns, *rows]) + "\n")
     (source / "mutations.csv").write_text(MUTATIONS_CSV)
@@ -199,12 +223,15 @@ def _source(tmp_path: Path) -> Path:
 def test_prepare_writes_datalists_and_reports_every_patient_left_out(tmp_path):
     source, out = _source(tmp_path), tmp_path / "run"
     report = prepare_lgg(source, out, scheme="loo", seeds=[0, 1], val_fraction=0.3)
-    assert report["excluded"] == {"images_without_molecular_row": ["P7"], "images_without_label": ["P5"],
-                                  "molecular_rows_without_images": ["P6"]}
+    assert report["excluded"] == {
+        "images_without_molecular_row": ["P7"],
+        "images_without_label": ["P5"],
+        "molecular_rows_without_images": ["P6"],
+    }
     assert report["labels"]["unlabelled"] == {"P5": ""} and report["n_patients"] == 4
     splits = pd.read_csv(out / "splits.csv")
     assert len(splits) == 8 and set(splits["seed"]) == {0, 1}
-    for seed, group in splits.groupby("seed"):
+    for _seed, group in splits.groupby("seed"):
         assert sorted(group["test"]) == ["P1", "P2", "P3", "P4"]  # every patient held out once per seed
     content = json.loads((out / "splits" / "seed0_loo000.json").read_text())
     ids = {s: [r["omics"] for r in content[s]] for s in ("training", "validation", "test")}
@@ -227,9 +254,14 @@ def test_summary_scores_bundle_predictions_beside_baselines_per_seed(tmp_path):
         path = run / "runs" / split.name / "fused" / "eval" / "test_predictions.csv"
         path.parent.mkdir(parents=True)
         label = test[0]["label"]
-        pd.DataFrame({"sample_id": [test[0]["omics"]], "prob_wildtype": [0.8 if label == 0 else 0.3],
-                      "prob_mutant": [0.2 if label == 0 else 0.7],
-                      "true_class": [["wildtype", "mutant"][label]]}).to_csv(path, index=False)
+        pd.DataFrame(
+            {
+                "sample_id": [test[0]["omics"]],
+                "prob_wildtype": [0.8 if label == 0 else 0.3],
+                "prob_mutant": [0.2 if label == 0 else 0.7],
+                "true_class": [["wildtype", "mutant"][label]],
+            }
+        ).to_csv(path, index=False)
     summary = summarize_runs(run, run / "omics" / "clusters.csv", ["wildtype", "mutant"], models=["fused"])
     fused = summary.set_index("model").loc["fused"]
     assert fused["accuracy"] == fused["macro_f1"] == fused["auc"] == 1.0 and fused["n_seeds"] == 2
@@ -266,11 +298,25 @@ def test_recipe_trains_the_neuro_bundle_on_the_real_slice_folders(tmp_path):
     reader among them) must resolve in the bundle's configs, the table must score every test patient, and
     saliency.json must explain them."""
     run = tmp_path / "run"
-    env = {**os.environ, "PYTHON": sys.executable, "SCHEME": "repeated", "SEEDS": "0", "EPOCHS": "1",
-           "MODELS": "fused", "BATCH": "2", "PIXDIM": "[8.0, 8.0, 2.0]", "SPATIAL_SIZE": "[32, 32, 16]",
-           "SALIENCY": "1"}
-    done = subprocess.run(["bash", str(REPO / "scripts" / "real_data" / "neuro_lgg.sh"), str(REAL), str(run)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "SCHEME": "repeated",
+        "SEEDS": "0",
+        "EPOCHS": "1",
+        "MODELS": "fused",
+        "BATCH": "2",
+        "PIXDIM": "[8.0, 8.0, 2.0]",
+        "SPATIAL_SIZE": "[32, 32, 16]",
+        "SALIENCY": "1",
+    }
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "real_data" / "neuro_lgg.sh"), str(REAL), str(run)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     test = json.loads((run / "splits" / "seed0.json").read_text())["test"]
     predictions = pd.read_csv(run / "runs" / "seed0" / "fused" / "eval" / "test_predictions.csv")
@@ -306,19 +352,23 @@ def test_region_maps_are_scored_against_the_tumour_mask_on_their_own_grid(tmp_pa
             mask[1:3, 3:5] = 255  # rows 1-2, columns 3-4 of slice 2
         tifffile.imwrite(folder / f"case_20000101_{k}_mask.tif", mask)
     affine = np.diag([2.0, 2.0, 1.0, 1.0])  # the map's grid: half the in-plane resolution, padded by zeros
-    maps = {"inside": np.zeros((4, 4, 4), np.float32), "outside": np.zeros((4, 4, 4), np.float32),
-            "uniform": np.ones((4, 4, 4), np.float32)}
+    maps = {
+        "inside": np.zeros((4, 4, 4), np.float32),
+        "outside": np.zeros((4, 4, 4), np.float32),
+        "uniform": np.ones((4, 4, 4), np.float32),
+    }
     maps["inside"][2, 1, 1] = 1.0  # (column 4, row 2) at 2 mm: in the mask
     maps["outside"][0, 0, 3] = 1.0
     for name, volume in maps.items():
         nib.save(nib.Nifti1Image(volume, affine), tmp_path / f"{name}.nii.gz")
-    scores = {name: region_masks.score_patient(tmp_path / f"{name}.nii.gz", folder, [1.0, 1.0, 1.0])
-              for name in maps}
+    scores = {name: region_masks.score_patient(tmp_path / f"{name}.nii.gz", folder, [1.0, 1.0, 1.0]) for name in maps}
     assert scores["inside"]["hit"] and not scores["outside"]["hit"]
     assert scores["inside"]["mass_in_mask"] == 1.0 and scores["outside"]["mass_in_mask"] == 0.0
     assert scores["uniform"]["enrichment"] == pytest.approx(1.0)
     brain = scores["uniform"]["brain_voxels"]
-    assert brain == 3 * 3 * 4 and scores["uniform"]["chance"] == pytest.approx(scores["uniform"]["tumour_voxels"] / brain)
+    assert brain == 3 * 3 * 4 and scores["uniform"]["chance"] == pytest.approx(
+        scores["uniform"]["tumour_voxels"] / brain
+    )
     empty = tmp_path / "empty_case"
     empty.mkdir()
     for k in (1, 2):

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from omicsfusion.data import NonFiniteError, OmicsDataError, OmicsTable
-from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.data.errors import MissingSampleError
 from omicsfusion.layout import OTLayout
 from omicsfusion.phantoms import modular_table
+from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +85,9 @@ def test_auto_grid_is_shared_across_types(table):
 
 
 def test_shared_layout_and_normalization_per_type(table):
-    pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(11, 11)),
-                            normalization={"rna": "zscore", "cnv": "none"},
-                            shared=True).fit(table.select(table.sample_ids()[:30]))
+    pre = OmicsPreprocessor(
+        layout=OTLayout(method="random", grid=(11, 11)), normalization={"rna": "zscore", "cnv": "none"}, shared=True
+    ).fit(table.select(table.sample_ids()[:30]))
     assert pre.layouts_["rna"] is pre.layouts_["cnv"]
     assert pre.normalizers_["cnv"].method == "none"
     union = pre.layouts_["rna"].feature_names_
@@ -113,7 +113,7 @@ def test_backproject_is_adjoint_of_images(table):
 
 def test_wrong_vector_length_is_named(table):
     pre = OmicsPreprocessor(layout=OTLayout(method="random", grid=(10, 10))).fit(table.select(table.sample_ids()[:30]))
-    with pytest.raises(OmicsDataError, match="'cnv'.*3 features"):
+    with pytest.raises(OmicsDataError, match=r"'cnv'.*3 features"):
         pre.images({"rna": np.zeros(pre.feature_names("rna").size), "cnv": np.zeros(3)})
 
 
@@ -157,5 +157,5 @@ def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked(
 
 
 def test_masking_needs_a_z_scoring_normalisation(table):
-    with pytest.raises(OmicsDataError, match="training mean only after z-scoring.*'log1p'"):
+    with pytest.raises(OmicsDataError, match=r"training mean only after z-scoring.*'log1p'"):
         OmicsPreprocessor(layout=OTLayout(grid=(9, 9)), normalization="log1p", missing="mask").fit(table)

@@ -55,7 +55,7 @@ def test_id_column_and_non_numeric_columns(tmp_path):
     df.insert(1, "project", "TCGA-GBM")
     df.insert(0, "row", range(len(df)))
     df.to_csv(tmp_path / "t.csv", index=False)
-    with pytest.raises(OmicsDataError, match="non-numeric.*project.*exclude"):
+    with pytest.raises(OmicsDataError, match=r"non-numeric.*project.*exclude"):
         OmicsTable({"rna": tmp_path / "t.csv"}, id_column="sample")
     table = OmicsTable({"rna": tmp_path / "t.csv"}, id_column="sample", exclude=["project"])
     assert list(table.features("rna")) == ["row", "g0", "g1", "g2", "g3"]
@@ -106,7 +106,13 @@ def test_one_list_of_table_suffixes(tmp_path):
 
     assert TABLE_SUFFIXES == (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".h5ad")
     assert [table_suffix(n) for n in ("a.CSV.gz", "b.v2.txt", "c.h5ad", "d.parquet.gz", "e.gz", "f")] == [
-        ".csv.gz", ".txt", ".h5ad", "", "", ""]
+        ".csv.gz",
+        ".txt",
+        ".h5ad",
+        "",
+        "",
+        "",
+    ]
     _frame().to_csv(tmp_path / "rna.txt.gz", sep="\t")  # a gzipped text table, with its sidecar of gene symbols
     pd.DataFrame({"feature": ["g1"], "display_name": ["TP53"]}).to_csv(tmp_path / "rna.features.csv", index=False)
     assert OmicsTable({"rna": tmp_path / "rna.txt.gz"}).display_names("rna").tolist() == ["g0", "TP53", "g2", "g3"]
@@ -165,13 +171,25 @@ _TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), ma
 
 
 @settings(max_examples=60, deadline=None)
-@given(ids=st.lists(_TEXT, min_size=1, max_size=6), names=st.lists(_TEXT, min_size=1, max_size=5),
-       data=st.data(), suffix=st.sampled_from([".csv", ".tsv"]))
+@given(
+    ids=st.lists(_TEXT, min_size=1, max_size=6),
+    names=st.lists(_TEXT, min_size=1, max_size=5),
+    data=st.data(),
+    suffix=st.sampled_from([".csv", ".tsv"]),
+)
 def test_text_table_parsing_property(tmp_path_factory, ids, names, data, suffix):
     """Any ids, feature names and NaNs: the table round-trips exactly, or the first rule it breaks is named."""
-    values = data.draw(st.lists(st.lists(st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan"))),
-                                         min_size=len(names), max_size=len(names)),
-                                min_size=len(ids), max_size=len(ids)))
+    values = data.draw(
+        st.lists(
+            st.lists(
+                st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan"))),
+                min_size=len(names),
+                max_size=len(names),
+            ),
+            min_size=len(ids),
+            max_size=len(ids),
+        )
+    )
     frame = pd.DataFrame(values, index=pd.Index(ids, name="sample"), columns=names, dtype=np.float64)
     path = tmp_path_factory.mktemp("prop") / f"t{suffix}"
     frame.to_csv(path, sep="," if suffix == ".csv" else "\t")

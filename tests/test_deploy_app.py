@@ -14,10 +14,10 @@ import pytest
 
 pytest.importorskip("monai.deploy", reason="MONAI Deploy App SDK not installed: pip install -e '.[deploy]'")
 
-from monai.bundle import ckpt_export  # noqa: E402
+from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
+from monai.bundle import ckpt_export
 
-from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow  # noqa: E402
-from omicsfusion.deploy.app import bundle_overrides, omics_tables  # noqa: E402
+from omicsfusion.deploy.app import bundle_overrides, omics_tables
 
 
 def deploy(bundle: str, base, overrides: dict):
@@ -25,9 +25,14 @@ def deploy(bundle: str, base, overrides: dict):
     run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **overrides)
     run_workflow(bundle, ["inference.json"], "infer", **run_dirs(base))
     root = BUNDLES / bundle
-    ckpt_export("network_def", filepath=str(base / "models" / "model.ts"), ckpt_file=str(base / "models" / "model.pt"),
-                meta_file=str(root / "configs" / "metadata.json"), config_file=str(root / "configs" / "inference.json"),
-                bundle_root=str(root))
+    ckpt_export(
+        "network_def",
+        filepath=str(base / "models" / "model.ts"),
+        ckpt_file=str(base / "models" / "model.pt"),
+        meta_file=str(root / "configs" / "metadata.json"),
+        config_file=str(root / "configs" / "inference.json"),
+        bundle_root=str(root),
+    )
     inputs = base / "input"
     shutil.copytree(base / "data" / "omics", inputs / "omics")
     test_rows = json.loads((base / "models" / "datalist.json").read_text())["test"]
@@ -51,10 +56,19 @@ def neuro(tmp_path_factory, tiny):
 
 
 def run_app(inputs, output, model):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "omicsfusion.deploy", "-i", str(inputs), "-o", str(output),
-                           "-m", str(model)], env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "omicsfusion.deploy", "-i", str(inputs), "-o", str(output), "-m", str(model)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -90,7 +104,7 @@ def test_missing_omics_table_or_layout_is_named(pan_cancer, tmp_path):
         bundle_overrides(base / "models" / "model.ts", tmp_path / "input")
     (tmp_path / "models").mkdir()
     shutil.copy(base / "models" / "model.ts", tmp_path / "models" / "model.ts")
-    with pytest.raises(FileNotFoundError, match="layout.npz"):
+    with pytest.raises(FileNotFoundError, match=r"layout.npz"):
         bundle_overrides(tmp_path / "models" / "model.ts", inputs)
 
 
@@ -100,7 +114,10 @@ def test_omics_tables_of_every_table_suffix(tmp_path):
     for name in ("rna.txt", "cnv.csv.gz", "meth.tsv.gz", "skip.xlsx"):
         (tmp_path / "omics" / name).write_text("")
     found = omics_tables(tmp_path, ["rna", "cnv", "meth"])
-    assert {t: os.path.basename(p) for t, p in found.items()} == {"rna": "rna.txt", "cnv": "cnv.csv.gz",
-                                                                   "meth": "meth.tsv.gz"}
+    assert {t: os.path.basename(p) for t, p in found.items()} == {
+        "rna": "rna.txt",
+        "cnv": "cnv.csv.gz",
+        "meth": "meth.tsv.gz",
+    }
     with pytest.raises(FileNotFoundError, match=r"omics type 'skip'.*\.txt\.gz"):
         omics_tables(tmp_path, ["skip"])

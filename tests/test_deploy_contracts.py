@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from monai.bundle import ConfigParser
 from monai.transforms import LoadImage
-
-from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from monailabel_task import BundleInferTask
+
 from omicsfusion.transforms import CheckDicomSeriesd, LoadSpotPatch
+
 
 def inference_config(bundle: str, base: Path) -> ConfigParser:
     """The bundle's inference.json with the run's folders, as ``monai.bundle run`` would see it."""
@@ -39,12 +40,35 @@ def exported(bundle, tiny, tmp_path_factory):
     run_workflow(bundle, ["train.json"], "train", **run_dirs(base), **tiny(bundle))
     run_workflow(bundle, ["inference.json"], "infer", **run_dirs(base))
     models = base / "models"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def",
-                    "--filepath", str(models / "model.ts"), "--ckpt_file", str(models / "model.pt"),
-                    "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json",
-                    "--bundle_root", "."], cwd=BUNDLES / bundle, env=env, check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monai.bundle",
+            "ckpt_export",
+            "network_def",
+            "--filepath",
+            str(models / "model.ts"),
+            "--ckpt_file",
+            str(models / "model.pt"),
+            "--meta_file",
+            "configs/metadata.json",
+            "--config_file",
+            "configs/inference.json",
+            "--bundle_root",
+            ".",
+        ],
+        cwd=BUNDLES / bundle,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return bundle, base
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from bundle_utils import BUNDLES, REPO, run_dirs
 
 #: the multi-GPU configs are one file shared by every bundle (test_every_bundle_ships_the_same_multi_gpu_configs),
@@ -47,27 +46,47 @@ STATS_LINE = re.compile(r"Metrics -- val_accuracy: ([0-9.]+) val_auc: ([0-9.]+|n
 def torchrun(bundle: str, configs: list[str], base: Path, **overrides) -> str:
     """Run ``monai.bundle run`` under torchrun with 2 CPU workers; return the combined output."""
     root = BUNDLES / bundle
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "monai.bundle", "run", "--bundle_root", str(root),
-               "--config_file", str([str(root / "configs" / c) for c in configs]),
-               "--meta_file", str(root / "configs" / "metadata.json"),
-               "--logging_file", str(root / "configs" / "logging.conf")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "monai.bundle",
+        "run",
+        "--bundle_root",
+        str(root),
+        "--config_file",
+        str([str(root / "configs" / c) for c in configs]),
+        "--meta_file",
+        str(root / "configs" / "metadata.json"),
+        "--logging_file",
+        str(root / "configs" / "logging.conf"),
+    ]
     for key, value in {**run_dirs(base), **overrides}.items():
         command += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
     inherited = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     paths = [str(AUDIT), str(REPO / "src"), *inherited]  # absolute: the workers run in ``base``
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths),
-           "OMICSFUSION_RANK_AUDIT": str(base)}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(paths),
+        "OMICSFUSION_RANK_AUDIT": str(base),
+    }
     # own process group, so that a hung run takes its workers with it when killed
-    with subprocess.Popen(command, cwd=base, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as proc:
+    with subprocess.Popen(
+        command, cwd=base, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as proc:
         try:
             output, _ = proc.communicate(timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             output, _ = proc.communicate()
-            pytest.fail(f"{bundle} {configs}: no result in {TIMEOUT_S} s (ranks waiting on each other?):\n"
-                        f"{output[-6000:]}")
+            pytest.fail(
+                f"{bundle} {configs}: no result in {TIMEOUT_S} s (ranks waiting on each other?):\n{output[-6000:]}"
+            )
     assert proc.returncode == 0, f"{bundle} {configs} failed:\n{output[-6000:]}"
     return output
 
@@ -83,9 +102,13 @@ def audit(base: Path) -> dict[int, list[tuple[int, str, Path]]]:
     return events
 
 
-@pytest.fixture(scope="module", params=[
-    pytest.param(b, marks=[pytest.mark.slow] if b == DEFAULT_RUN else [pytest.mark.slow, pytest.mark.heavy])
-    for b in BUNDLE_NAMES])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(b, marks=[pytest.mark.slow] if b == DEFAULT_RUN else [pytest.mark.slow, pytest.mark.heavy])
+        for b in BUNDLE_NAMES
+    ],
+)
 def bundle(request) -> str:
     """Each bundle in turn (conftest's ``bundle``), the ones besides :data:`DEFAULT_RUN` in the heavy tier."""
     return request.param
@@ -104,10 +127,15 @@ def run(bundle, tiny, tmp_path_factory):
     overrides = tiny(bundle, **UNDER_TORCHRUN.get(bundle, {}))
     train_log = torchrun(bundle, ["train.json", "multi_gpu_train.json"], base, **overrides, **ODD)
     train_events = audit(base)
-    eval_log = torchrun(bundle, ["train.json", "evaluate.json", "multi_gpu_evaluate.json"], base,
-                        **{**overrides, "batch_size": EVAL_BATCH}, **ODD, eval_section="validation")
-    return {"base": base, "train_log": train_log, "train": train_events, "eval_log": eval_log,
-            "eval": audit(base)}
+    eval_log = torchrun(
+        bundle,
+        ["train.json", "evaluate.json", "multi_gpu_evaluate.json"],
+        base,
+        **{**overrides, "batch_size": EVAL_BATCH},
+        **ODD,
+        eval_section="validation",
+    )
+    return {"base": base, "train_log": train_log, "train": train_events, "eval_log": eval_log, "eval": audit(base)}
 
 
 def writes(events: list[tuple[int, str, Path]], kinds: tuple[str, ...] = ("write",)) -> list[Path]:
@@ -129,12 +157,15 @@ def test_only_rank0_writes_and_each_file_once(run):
     for step in ("train", "eval"):
         assert writes(run[step][1], ("write", "append")) == [], f"rank 1 wrote files during {step}"
     # files of the run, less the temporary files of atomic writes (".tmp-*", ".<name>.*.tmp", ignite's "tmp*")
-    written = Counter(p for step in ("train", "eval") for p in writes(run[step][0]) if p.parent.name in
-                      ("models", "eval") and not p.name.startswith((".", "tmp")))
+    written = Counter(
+        p
+        for step in ("train", "eval")
+        for p in writes(run[step][0])
+        if p.parent.name in ("models", "eval") and not p.name.startswith((".", "tmp"))
+    )
     assert {p: n for p, n in written.items() if n > 1} == {}
     names = {p.name for p in written} | {p.name for p in writes(run["train"][0], ("append",))}
-    assert {"layout.npz", "datalist.json", "summary.json", "metrics.csv",
-            "validation_predictions.csv"} <= names
+    assert {"layout.npz", "datalist.json", "summary.json", "metrics.csv", "validation_predictions.csv"} <= names
     assert sum(n.startswith("events.out.tfevents") for n in names) == 2  # trainer + validator, rank 0 only
     for log in ("train_log", "eval_log"):  # only rank 0 reports
         assert run[log].count("Key metric: val_accuracy best value") == 1
@@ -164,4 +195,5 @@ def test_metrics_cover_every_validation_row(run):
     # and rank 0's validation during training saw the same rows: same checkpoint, same numbers
     (train_stats,) = STATS_LINE.findall(run["train_log"])
     assert [float(v) for v in train_stats] == pytest.approx(
-        [metrics["val_accuracy"], metrics["val_auc"]], abs=1e-4, nan_ok=True)
+        [metrics["val_accuracy"], metrics["val_auc"]], abs=1e-4, nan_ok=True
+    )

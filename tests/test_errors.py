@@ -27,8 +27,17 @@ from omicsfusion.data import FeatureMismatchError, MissingLayerError, MissingSam
 from omicsfusion.data.spatial import AnnotationColumnError
 from omicsfusion.interpret import LayoutMismatchError, MissingCheckpointError, TargetLayerError
 
-FAMILIES = [OmicsDataError, SpatialDataError, VolumeError, LayoutError, TransformError, CheckpointError,
-            SaliencyError, BenchmarkError, MissingItemError]
+FAMILIES = [
+    OmicsDataError,
+    SpatialDataError,
+    VolumeError,
+    LayoutError,
+    TransformError,
+    CheckpointError,
+    SaliencyError,
+    BenchmarkError,
+    MissingItemError,
+]
 MISSING_ITEMS = [MissingSampleError, MissingLayerError, AnnotationColumnError, TargetLayerError]
 
 
@@ -83,8 +92,12 @@ def test_every_exception_class_of_the_package_subclasses_the_root():
             unimportable.append(name)
             continue
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if (cls.__module__ == name and issubclass(cls, BaseException) and not issubclass(cls, Warning)
-                    and not issubclass(cls, OmicsfusionError)):
+            if (
+                cls.__module__ == name
+                and issubclass(cls, BaseException)
+                and not issubclass(cls, Warning)
+                and not issubclass(cls, OmicsfusionError)
+            ):
                 outside.append(f"{name}.{cls.__qualname__}")
     assert not outside, f"exception classes outside the OmicsfusionError tree: {outside}"
     root = Path(omicsfusion.__file__).parent
@@ -103,8 +116,10 @@ def test_one_overlap_check_names_counts_and_the_first_missing_features():
     assert index.tolist() == [2, 3, 4] + [-1] * 6 + [0]
     with pytest.raises(FeatureMismatchError) as info:
         match_features(expected, ["g9", "x", "g0", "g1", "g2"], 0.5, "omics table 'rna' (t.csv)")
-    assert str(info.value) == ("omics table 'rna' (t.csv): 4 of 10 layout features present (min_overlap=0.5); "
-                               "missing 'g3', 'g4', 'g5', 'g6', 'g7', ...")
+    assert str(info.value) == (
+        "omics table 'rna' (t.csv): 4 of 10 layout features present (min_overlap=0.5); "
+        "missing 'g3', 'g4', 'g5', 'g6', 'g7', ..."
+    )
     assert isinstance(info.value, LayoutError) and isinstance(info.value, OmicsDataError)
     assert match_features([], ["a"], 1.0, "t.csv").size == 0
 
@@ -117,8 +132,8 @@ def test_one_trained_checkpoint_guard(tmp_path):
     import omicsfusion.prepare
     from omicsfusion.checkpoint import require_trained
     from omicsfusion.data import OmicsTable
-    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.layout import OTLayout
+    from omicsfusion.preprocessing import OmicsPreprocessor
 
     assert omicsfusion.prepare.require_trained is require_trained  # evaluate.json / inference.json
     assert omicsfusion.interpret.require_checkpoint is require_trained  # saliency.json

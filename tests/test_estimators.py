@@ -22,10 +22,10 @@ from sklearn.utils.estimator_checks import check_estimator
 from sklearn.utils.validation import check_is_fitted
 
 from omicsfusion.data import OmicsDataError, OmicsTable
-from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.data.errors import MissingSampleError
 from omicsfusion.layout import LayoutError, OTLayout
 from omicsfusion.prepare import bundle_preprocessor
+from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
@@ -36,8 +36,9 @@ def _flatten(images: np.ndarray) -> np.ndarray:
 
 
 def _classifier(first: object) -> Pipeline:
-    return Pipeline([("omics", first), ("flat", FunctionTransformer(_flatten)),
-                     ("clf", LogisticRegression(max_iter=500))])
+    return Pipeline(
+        [("omics", first), ("flat", FunctionTransformer(_flatten)), ("clf", LogisticRegression(max_iter=500))]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +97,9 @@ def test_preprocessor_is_a_transformer_in_a_pipeline(table, labels):
     assert pre is fitted and fitted.channel_names == ["rna", "cnv"]
     test_images = fitted.transform(table.select(ids[30:]))
     assert test_images.shape == (10, 2, 10, 10)
-    np.testing.assert_array_equal(pipe.predict(table.select(ids[30:])),
-                                  pipe.named_steps["clf"].predict(_flatten(test_images)))
+    np.testing.assert_array_equal(
+        pipe.predict(table.select(ids[30:])), pipe.named_steps["clf"].predict(_flatten(test_images))
+    )
     params = pipe.get_params(deep=True)
     assert params["omics__layout__grid"] == (10, 10) and params["omics__missing"] == "raise"
     copy = clone(pipe).set_params(omics__layout__grid=(11, 11), omics__shared=True)
@@ -153,14 +155,17 @@ def test_layout_files_of_the_current_format_load_and_refits_match_them(table, na
     images = refit.transform(table.select(ids[30:]))
     assert images.shape == expected.shape
     flat = (len(images), images.shape[1], -1)
-    np.testing.assert_allclose(np.sort(images.reshape(flat), axis=-1), np.sort(expected.reshape(flat), axis=-1),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(images.reshape(flat), axis=-1), np.sort(expected.reshape(flat), axis=-1), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_layout_refit_is_identical_on_one_machine(table):
     """Determinism within one machine: the same settings and seed give the very same layout file contents."""
     ids = table.sample_ids()
-    settings = OmicsPreprocessor(layout=OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60)
+    settings = OmicsPreprocessor(
+        layout=OTLayout(metric="abs_correlation", n_epochs=20, random_state=0), max_features=60
+    )
     first, second = clone(settings).fit(table.select(ids[:30])), clone(settings).fit(table.select(ids[:30]))
     assert first.fingerprint == second.fingerprint
 
@@ -182,8 +187,12 @@ def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(tabl
         pre = OmicsPreprocessor(layout=OTLayout(n_epochs=20, metric="abs_correlation"), shared=shared)
         pre.fit(table.select(ids[:30]))
         figures = pre.quality(table.select(ids[:30]))
-        assert set(figures) == {"rna", "cnv"} and set(figures["rna"]) == {"spearman", "knn10", "collisions",
-                                                                          "fit_seconds"}
+        assert set(figures) == {"rna", "cnv"} and set(figures["rna"]) == {
+            "spearman",
+            "knn10",
+            "collisions",
+            "fit_seconds",
+        }
         frame = table.frame("cnv", ids[:30])
         frame = (frame - frame.mean()) / frame.std(ddof=0)  # the z-scores the layout was fitted on
         assert figures["cnv"]["spearman"] == pytest.approx(pre.layouts_["cnv"].quality(frame)["spearman"], abs=1e-3)
@@ -191,8 +200,11 @@ def test_preprocessor_quality_is_its_layouts_quality_on_the_normalised_rows(tabl
 
 
 def test_estimators_take_keyword_arguments_only():
-    for positional in (lambda: OTLayout("auto"), lambda: OmicsPreprocessor(OTLayout()),
-                       lambda: FeatureNormalizer("zscore")):
+    for positional in (
+        lambda: OTLayout("auto"),
+        lambda: OmicsPreprocessor(OTLayout()),
+        lambda: FeatureNormalizer("zscore"),
+    ):
         with pytest.raises(TypeError, match="positional argument"):
             positional()
 
@@ -220,8 +232,9 @@ def test_feature_normalizer_is_a_transformer_checked_when_fitted(table, labels):
         unknown.fit(frame)
 
 
-@pytest.mark.parametrize("bundle", ["neuro_mri_molecular", "pan_cancer_classification",
-                                    "pathology_spatial_transcriptomics"])
+@pytest.mark.parametrize(
+    "bundle", ["neuro_mri_molecular", "pan_cancer_classification", "pathology_spatial_transcriptomics"]
+)
 def test_bundle_preprocessor_block_builds_the_estimators_prepare_clones(bundle):
     from monai.bundle import ConfigParser
 
@@ -243,5 +256,9 @@ def test_bundle_preprocessor_block_builds_the_estimators_prepare_clones(bundle):
 
 def test_feature_normalizer_passes_scikit_learns_estimator_checks():
     """All of ``check_estimator`` but one: ``transform`` takes one sample's ``(F,)`` vector on purpose."""
-    check_estimator(FeatureNormalizer(), expected_failed_checks={
-        "check_fit2d_predict1d": "transform normalises one sample's (F,) vector (OmicsRendering.normalize)"})
+    check_estimator(
+        FeatureNormalizer(),
+        expected_failed_checks={
+            "check_fit2d_predict1d": "transform normalises one sample's (F,) vector (OmicsRendering.normalize)"
+        },
+    )

@@ -23,10 +23,9 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from bundle_utils import BUNDLES, error_chain, explain, run_dirs, run_workflow
 from monai.bundle import ConfigParser
 from PIL import Image
-
-from bundle_utils import BUNDLES, error_chain, explain, run_dirs, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +59,10 @@ def assert_planted_truth_found(checks: dict, pointing: bool) -> None:
     pairs = checks["gene_recovery_pairs"]
     assert pairs and all(p["passed"] for p in pairs), pairs
     for name in (p["best_set"] for p in pairs):
-        assert checks["gene_recovery"][name]["precision_at_k"] > 5 * checks["gene_recovery"][name][
-            "random_ranking_precision_at_k"]
+        assert (
+            checks["gene_recovery"][name]["precision_at_k"]
+            > 5 * checks["gene_recovery"][name]["random_ranking_precision_at_k"]
+        )
     for estimator in ("integrated_gradients", "feature_ablation"):
         assert checks["modality_pairs"][estimator]["passed_share"] == 1.0, checks["modality_pairs"][estimator]
     assert checks["faithfulness"]["passed"] and checks["faithfulness"]["top_drop"] > 0.1
@@ -186,7 +187,7 @@ def pan_cancer(tmp_path_factory):
 
 
 def test_pan_cancer_saliency_writes_tile_overlays_and_gene_tables(pan_cancer):
-    base, out = pan_cancer
+    _base, out = pan_cancer
     samples = assert_common_invariants(out, 4, ["image", "rna", "cnv", "meth"], ["rna", "cnv", "meth"])
     genes = pd.read_csv(out / "genes.csv")
     assert genes["feature"].str.match(r"^(GENE\d{4}|cg\d{8})$").all()
@@ -200,7 +201,13 @@ def test_pan_cancer_saliency_writes_tile_overlays_and_gene_tables(pan_cancer):
 def test_saliency_with_a_wrong_target_layer_lists_valid_ones(pan_cancer):
     base, _ = pan_cancer
     with pytest.raises(RuntimeError) as info:
-        run_workflow(PAN, ["train.json", "saliency.json"], "train", **run_dirs(base), **PAN_SHORT,
-                     **{"saliency#target_layer": "layer4"})
+        run_workflow(
+            PAN,
+            ["train.json", "saliency.json"],
+            "train",
+            **run_dirs(base),
+            **PAN_SHORT,
+            **{"saliency#target_layer": "layer4"},
+        )
     chain = error_chain(info.value)
     assert "TargetLayerError" in chain and "features.denseblock4" in chain

@@ -20,9 +20,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
-
 from bundle_utils import explain
+from PIL import Image
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
@@ -67,8 +66,16 @@ def test_the_planted_rna_module_leads_the_gene_ranking(explained):
     """The rna module is the only evidence between type_a and type_b: the type_b ranking must recover it."""
     _, _, checks = explained
     rna = checks["gene_recovery"]["rna"]
-    assert checks["gene_recovery_pairs"] == [{"pair": "type_a/type_b", "separating_sets": ["rna"], "best_set": "rna",
-                                              "precision_at_k": rna["precision_at_k"], "target": 0.8, "passed": True}]
+    assert checks["gene_recovery_pairs"] == [
+        {
+            "pair": "type_a/type_b",
+            "separating_sets": ["rna"],
+            "best_set": "rna",
+            "precision_at_k": rna["precision_at_k"],
+            "target": 0.8,
+            "passed": True,
+        }
+    ]
     assert rna["precision_at_k"] > 10 * rna["random_ranking_precision_at_k"]
     contrast = rna["pair_contrast"]
     assert contrast["pair"] == "type_a/type_b"
@@ -76,7 +83,7 @@ def test_the_planted_rna_module_leads_the_gene_ranking(explained):
 
 
 def test_outputs_open_in_standard_tools(explained):
-    base, out, _ = explained
+    _base, out, _ = explained
     samples = pd.read_csv(out / "samples.csv", dtype={"sample_id": str})
     assert len(samples) == 48
     shares = samples[[c for c in samples.columns if c.startswith("ig_share_")]].to_numpy()
@@ -109,4 +116,3 @@ def test_overlay_hot_spot_lies_in_the_mask_in_viewer_orientation(explained):
         change = np.abs(overlay - tile).sum(axis=2)
         inside.append(mask[np.unravel_index(change.argmax(), change.shape)])
     assert len(inside) >= 5 and np.mean(inside) >= 0.8
-

@@ -5,16 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from bundle_utils import error_chain, run_workflow
 from monai.data import DataLoader
 from monai.networks.nets import DenseNet
 
-from omicsfusion.interpret import (ClassIndexError, FusedExplainer, LayoutMismatchError, MissingCheckpointError,
-                                   SaliencyCheckpointLoader, SaliencyError, SaliencyRunner, TargetLayerError,
-                                   region_methods, require_checkpoint)
+from omicsfusion.interpret import (
+    ClassIndexError,
+    FusedExplainer,
+    LayoutMismatchError,
+    MissingCheckpointError,
+    SaliencyCheckpointLoader,
+    SaliencyError,
+    SaliencyRunner,
+    TargetLayerError,
+    region_methods,
+    require_checkpoint,
+)
 from omicsfusion.interpret.regions import IGRegions, check_target_layer, default_target_layer
 from omicsfusion.interpret.targets import channel_groups, check_class_index, fused_baseline, region_versus
-
-from bundle_utils import error_chain, run_workflow
 
 CLASSES = ["a", "b", "c"]
 BUNDLE = "pan_cancer_classification"
@@ -22,24 +30,32 @@ BUNDLE = "pan_cancer_classification"
 
 def _net(in_channels=5):
     torch.manual_seed(0)
-    return DenseNet(spatial_dims=2, in_channels=in_channels, out_channels=3, init_features=8, growth_rate=4,
-                    block_config=(1, 1))
+    return DenseNet(
+        spatial_dims=2, in_channels=in_channels, out_channels=3, init_features=8, growth_rate=4, block_config=(1, 1)
+    )
 
 
 def _run(tmp_path, net, data, class_names=CLASSES, **runner_args):
     """A saliency run as ``saliency.json`` builds it: checkpoint loader handler, dataloader, explainer, report."""
     loader = SaliencyCheckpointLoader(str(tmp_path / "model.pt"), {"model": net})
     explainer = FusedExplainer(net, class_names, region_methods=region_methods(["ig", "gradcam"], net, {}))
-    runner = SaliencyRunner(explainer, DataLoader(data, batch_size=4), tmp_path / "out", handlers=[loader],
-                            **runner_args)
+    runner = SaliencyRunner(
+        explainer, DataLoader(data, batch_size=4), tmp_path / "out", handlers=[loader], **runner_args
+    )
     return runner.run()
 
 
 def _tiles(n=2, channels=5):
     from monai.data import MetaTensor
 
-    return [{"image": MetaTensor(torch.rand(channels, 16, 16), meta={"n_image_channels": channels}), "label": i % 3,
-             "sample_id": f"s{i}"} for i in range(n)]
+    return [
+        {
+            "image": MetaTensor(torch.rand(channels, 16, 16), meta={"n_image_channels": channels}),
+            "label": i % 3,
+            "sample_id": f"s{i}",
+        }
+        for i in range(n)
+    ]
 
 
 def test_missing_checkpoint_is_named(tmp_path):
@@ -85,8 +101,8 @@ def test_layout_without_the_checkpoint_omics_types_is_a_layout_mismatch(tmp_path
     import pandas as pd
 
     from omicsfusion.data import OmicsTable
-    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.layout import OTLayout
+    from omicsfusion.preprocessing import OmicsPreprocessor
 
     rng = np.random.default_rng(0)
     ids = [f"s{i}" for i in range(12)]
@@ -137,7 +153,7 @@ def test_batched_gradcam_equals_monai_per_sample():
     target = torch.tensor([0, 2, 1, 2])
     ours = gradcam_maps(net, x, class_weights(target, 3), "class_layers.relu")
     cam = GradCAM(net, "class_layers.relu", postprocessing=lambda m: m)
-    reference = np.concatenate([cam(x[i:i + 1], class_idx=int(target[i]))[:, 0].detach().numpy() for i in range(4)])
+    reference = np.concatenate([cam(x[i : i + 1], class_idx=int(target[i]))[:, 0].detach().numpy() for i in range(4)])
     assert np.allclose(ours, reference, atol=1e-6)
 
 
@@ -168,8 +184,14 @@ def test_nifti_map_keeps_the_input_affine(tmp_path):
     torch.save(net.state_dict(), tmp_path / "model.pt")
     affine = torch.diag(torch.tensor([2.0, 1.5, 3.0, 1.0]))
     affine[:3, 3] = torch.tensor([-10.0, 5.0, 7.0])
-    data = [{"image": MetaTensor(torch.rand(1, 12, 10, 8), affine=affine, meta={"n_image_channels": 1}),
-             "label": i % 2, "sample_id": f"s{i}"} for i in range(2)]
+    data = [
+        {
+            "image": MetaTensor(torch.rand(1, 12, 10, 8), affine=affine, meta={"n_image_channels": 1}),
+            "label": i % 2,
+            "sample_id": f"s{i}",
+        }
+        for i in range(2)
+    ]
     _run(tmp_path, net, data, class_names=["x", "y"])
     volume = nib.load(tmp_path / "out" / "regions" / "s0.nii.gz")
     assert volume.shape == (12, 10, 8)
@@ -178,8 +200,15 @@ def test_nifti_map_keeps_the_input_affine(tmp_path):
 
 def test_saliency_before_training_is_refused(tmp_path):
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", dataset_dir=str(tmp_path / "data"),
-                     ckpt_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "eval"), phantom_size=6)
+        run_workflow(
+            BUNDLE,
+            ["train.json", "saliency.json"],
+            "train",
+            dataset_dir=str(tmp_path / "data"),
+            ckpt_dir=str(tmp_path / "models"),
+            output_dir=str(tmp_path / "eval"),
+            phantom_size=6,
+        )
     assert "MissingCheckpointError" in error_chain(info.value)
 
 
@@ -187,14 +216,28 @@ def test_planted_truth_reads_every_phantom_format():
     """Pan-cancer / neuro list planted sets and pairs; the spatial phantom lists genes per class and one pair."""
     from omicsfusion.interpret.checks import planted_truth
 
-    listed = planted_truth({"planted": [{"omics": "cnv", "features": ["EGFR"], "shift_sd": 4.0, "classes": ["b"]}],
-                            "omics_only_pairs": [["a", "b"]], "image_only_pairs": [["c", "d"]]})
-    assert listed == {"feature_sets": [{"name": "cnv", "omics": "cnv", "classes": ["b"], "features": ["EGFR"]}],
-                      "omics_only_pairs": [["a", "b"]], "image_only_pairs": [["c", "d"]]}
-    spots = planted_truth({"informative_genes": {"tumor": ["G1", "G2"], "stroma": ["G3"]},
-                           "ambiguous_pair": ["tumor", "normal_epithelium"]})
+    listed = planted_truth(
+        {
+            "planted": [{"omics": "cnv", "features": ["EGFR"], "shift_sd": 4.0, "classes": ["b"]}],
+            "omics_only_pairs": [["a", "b"]],
+            "image_only_pairs": [["c", "d"]],
+        }
+    )
+    assert listed == {
+        "feature_sets": [{"name": "cnv", "omics": "cnv", "classes": ["b"], "features": ["EGFR"]}],
+        "omics_only_pairs": [["a", "b"]],
+        "image_only_pairs": [["c", "d"]],
+    }
+    spots = planted_truth(
+        {
+            "informative_genes": {"tumor": ["G1", "G2"], "stroma": ["G3"]},
+            "ambiguous_pair": ["tumor", "normal_epithelium"],
+        }
+    )
     assert [(s["name"], s["classes"], s["features"]) for s in spots["feature_sets"]] == [
-        ("rna:tumor", ["tumor"], ["G1", "G2"]), ("rna:stroma", ["stroma"], ["G3"])]
+        ("rna:tumor", ["tumor"], ["G1", "G2"]),
+        ("rna:stroma", ["stroma"], ["G3"]),
+    ]
     assert spots["omics_only_pairs"] == [["tumor", "normal_epithelium"]] and spots["image_only_pairs"] == []
     assert planted_truth({}) == {"feature_sets": [], "omics_only_pairs": [], "image_only_pairs": []}
 
@@ -281,11 +324,23 @@ def test_pair_gene_check_requires_one_separating_set_per_omics_only_pair():
     """Sets both classes carry (or neither) cannot split the pair and are not required; one separating set must pass."""
     from omicsfusion.interpret.checks import pair_gene_check
 
-    sets = [{"name": "rna", "classes": ["b"]}, {"name": "cnv", "classes": ["a", "b"]},
-            {"name": "meth", "classes": ["c", "d"]}, {"name": "alt", "classes": ["a"]}]
+    sets = [
+        {"name": "rna", "classes": ["b"]},
+        {"name": "cnv", "classes": ["a", "b"]},
+        {"name": "meth", "classes": ["c", "d"]},
+        {"name": "alt", "classes": ["a"]},
+    ]
     rows = pair_gene_check({"rna": 0.6, "cnv": 0.0, "meth": 0.0, "alt": 0.9}, sets, [["a", "b"]])
-    assert rows == [{"pair": "a/b", "separating_sets": ["rna", "alt"], "best_set": "alt", "precision_at_k": 0.9,
-                     "target": 0.8, "passed": True}]
+    assert rows == [
+        {
+            "pair": "a/b",
+            "separating_sets": ["rna", "alt"],
+            "best_set": "alt",
+            "precision_at_k": 0.9,
+            "target": 0.8,
+            "passed": True,
+        }
+    ]
     assert not pair_gene_check({"rna": 0.75, "cnv": 1.0}, sets, [["a", "b"]])[0]["passed"]
     assert pair_gene_check({"meth": 1.0}, sets, [["a", "b"]]) == []  # nothing separating was scored
 
@@ -299,13 +354,19 @@ def test_layout_map_labels_never_overlap():
     names = [f"ENSG{i:011d}" for i in range(64)]
     positions = np.stack(np.unravel_index(np.arange(64), (8, 8)), axis=1)
     labelled = names[:10]
-    fig = layout_map_figure(np.random.default_rng(0).normal(size=(8, 8)), positions, names, labelled, "t",
-                            [f"SYM{i}_{n}" for i, n in enumerate(names)])
+    fig = layout_map_figure(
+        np.random.default_rng(0).normal(size=(8, 8)),
+        positions,
+        names,
+        labelled,
+        "t",
+        [f"SYM{i}_{n}" for i, n in enumerate(names)],
+    )
     fig.canvas.draw()
     texts = [t for t in fig.axes[0].texts if t.get_text().startswith("SYM")]
     assert sorted(t.get_text() for t in texts) == sorted(f"SYM{i}_{names[i]}" for i in range(10))
     boxes = [Text.get_window_extent(t) for t in texts]  # the text itself, without its leader line
-    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
 def test_a_registered_region_method_is_chosen_by_name_and_the_explainer_reads_no_files():
@@ -343,26 +404,29 @@ def test_the_omics_baseline_is_the_rendered_training_mean_and_ig_stays_complete(
     """Unscaled omics: the baseline's omics channels are the training mean through layout and alignment."""
     from monai.data import MetaTensor, list_data_collate
 
-    from omicsfusion.preprocessing import OmicsPreprocessor
     from omicsfusion.interpret.explainer import BASELINE, BASELINE_ZERO
     from omicsfusion.layout import OTLayout
+    from omicsfusion.preprocessing import OmicsPreprocessor
 
     ids = rna_cnv_table.sample_ids()[:12]
     pre = OmicsPreprocessor(layout=OTLayout(grid=(6, 6), random_state=0), omics_types=["rna"], normalization="none")
     pre.fit(rna_cnv_table.select(ids))
     kept = np.isin(rna_cnv_table.features("rna"), pre.feature_names("rna"))
-    np.testing.assert_allclose(pre.training_means()["rna"], rna_cnv_table.rows("rna", ids)[:, kept].mean(0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pre.training_means()["rna"], rna_cnv_table.rows("rna", ids)[:, kept].mean(0), rtol=1e-5, atol=1e-6
+    )
     net = _net(in_channels=4).eval()
     image = torch.rand(2, 3, 12, 12)
     omics = torch.as_tensor(pre.images({"rna": rna_cnv_table.rows("rna", ids[:2])[:, kept]}))
     x = torch.cat([image, torch.nn.functional.interpolate(omics, size=(12, 12), mode="nearest")], dim=1)
-    batch = list_data_collate([{"image": MetaTensor(x[i], meta={"n_image_channels": 3}), "label": i,
-                                "sample_id": f"s{i}"} for i in range(2)])
+    batch = list_data_collate(
+        [{"image": MetaTensor(x[i], meta={"n_image_channels": 3}), "label": i, "sample_id": f"s{i}"} for i in range(2)]
+    )
     explainer = FusedExplainer(net, CLASSES, ["rna"], preprocessor=pre, n_steps=64)
     base = explainer.baseline(batch["image"].as_tensor(), 3)
-    rendered = torch.nn.functional.interpolate(torch.as_tensor(pre.images({"rna": pre.training_means()["rna"]}))[None],
-                                               size=(12, 12), mode="nearest")
+    rendered = torch.nn.functional.interpolate(
+        torch.as_tensor(pre.images({"rna": pre.training_means()["rna"]}))[None], size=(12, 12), mode="nearest"
+    )
     torch.testing.assert_close(base[:, 3:], rendered.expand(2, -1, -1, -1))
     torch.testing.assert_close(base[:, :3], image.mean(dim=(2, 3), keepdim=True).expand_as(image))
     explained = explainer(batch)
@@ -384,8 +448,13 @@ def test_find_aligner_reads_the_aligner_a_step_holds_in_a_nested_compose(tmp_pat
     from omicsfusion.interpret import find_aligner
     from omicsfusion.transforms import AlignToReferenced, OmicsChannelsd
 
-    step = OmicsChannelsd(keys="omics", tables={"rna": str(tmp_path / "rna.csv")}, preprocessor=str(tmp_path / "layout.npz"),
-                          ref_key="image", mode="bilinear")  # names files it has not read yet
+    step = OmicsChannelsd(
+        keys="omics",
+        tables={"rna": str(tmp_path / "rna.csv")},
+        preprocessor=str(tmp_path / "layout.npz"),
+        ref_key="image",
+        mode="bilinear",
+    )  # names files it has not read yet
     assert find_aligner(Compose([Identityd(keys="image"), Compose([step])])) is step.aligner
     assert find_aligner(AlignToReferenced(keys="omics", ref_key="image", axis=0)).axis == 0
     assert find_aligner(Compose([Identityd(keys="image")])) is None

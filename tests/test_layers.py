@@ -36,8 +36,12 @@ ALLOWED = {
 }
 # third-party packages a layer's modules must not import themselves (``data`` may: its slide readers
 # subclass MONAI's WSI readers, ``omicsfusion.data.spatial.wsi``)
-FORBIDDEN_THIRD_PARTY = {"layout": {"torch", "monai", "ignite"}, "data": {"torch", "ignite"},
-                         "preprocessing": {"torch", "monai", "ignite"}, "phantoms": {"torch", "monai", "ignite"}}
+FORBIDDEN_THIRD_PARTY = {
+    "layout": {"torch", "monai", "ignite"},
+    "data": {"torch", "ignite"},
+    "preprocessing": {"torch", "monai", "ignite"},
+    "phantoms": {"torch", "monai", "ignite"},
+}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
@@ -170,4 +174,3 @@ def test_lower_layers_stay_free_of_torch_and_monai(layer):
     for module in (m for m in MODULES if _layer(m) == layer):
         used = _imports(module)[1] & FORBIDDEN_THIRD_PARTY[layer]
         assert not used, f"{module} imports {sorted(used)}"
-

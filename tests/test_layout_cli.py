@@ -32,14 +32,50 @@ def table_csv(tmp_path):
 def test_fit_then_score_json_subprocess(table_csv, tmp_path):
     out = tmp_path / "layout.npz"
     env = {**os.environ, "PYTHONPATH": SRC}
-    fit = subprocess.run([sys.executable, "-m", "omicsfusion", "layout", "fit", str(table_csv), "--out", str(out),
-                          "--label-column", "diagnosis", "--grid", "7x7", "--method", "emd", "--seed", "3"],
-                         capture_output=True, text=True, env=env, check=False)
+    fit = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "omicsfusion",
+            "layout",
+            "fit",
+            str(table_csv),
+            "--out",
+            str(out),
+            "--label-column",
+            "diagnosis",
+            "--grid",
+            "7x7",
+            "--method",
+            "emd",
+            "--seed",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert fit.returncode == 0, fit.stderr
     assert "OT placement" in fit.stderr  # progress shown
-    score = subprocess.run([sys.executable, "-m", "omicsfusion", "layout", "score", str(out), str(table_csv),
-                            "--label-column", "diagnosis", "--json"], capture_output=True, text=True, env=env,
-                           check=False)
+    score = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "omicsfusion",
+            "layout",
+            "score",
+            str(out),
+            str(table_csv),
+            "--label-column",
+            "diagnosis",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert score.returncode == 0, score.stderr
     result = json.loads(score.stdout)
     assert set(result) == {"spearman", "knn10", "collisions", "fit_seconds"} and result["collisions"] == 0
@@ -60,8 +96,9 @@ def test_other_table_formats(table_csv, tmp_path, suffix, capsys):
     else:
         import anndata
 
-        anndata.AnnData(table.to_numpy(), obs=pd.DataFrame(index=table.index),
-                        var=pd.DataFrame(index=table.columns)).write_h5ad(path)
+        anndata.AnnData(
+            table.to_numpy(), obs=pd.DataFrame(index=table.index), var=pd.DataFrame(index=table.columns)
+        ).write_h5ad(path)
     assert main(["layout", "fit", str(path), "--out", str(tmp_path / "l.npz"), "--method", "random"]) == 0
     assert main(["layout", "score", str(tmp_path / "l.npz"), str(path)]) == 0
     assert "spearman" in capsys.readouterr().out
@@ -71,8 +108,24 @@ def test_errors_name_the_file(table_csv, tmp_path, capsys):
     assert main(["layout", "fit", str(table_csv), "--out", str(tmp_path / "l.npz")]) == 2
     err = capsys.readouterr().err
     assert "table.csv" in err and "'diagnosis'" in err
-    assert main(["layout", "fit", str(table_csv), "--out", str(tmp_path / "l.npz"), "--label-column",
-                 "diagnosis", "--grid", "3x3", "--method", "random"]) == 2
+    assert (
+        main(
+            [
+                "layout",
+                "fit",
+                str(table_csv),
+                "--out",
+                str(tmp_path / "l.npz"),
+                "--label-column",
+                "diagnosis",
+                "--grid",
+                "3x3",
+                "--method",
+                "random",
+            ]
+        )
+        == 2
+    )
     assert "9 pixels for 40 features" in capsys.readouterr().err
     assert main(["layout", "score", str(tmp_path / "missing.npz"), str(table_csv)]) == 2
     assert "missing.npz" in capsys.readouterr().err
@@ -84,15 +137,33 @@ def test_impute_flag(table_csv, tmp_path, capsys):
     table = pd.read_csv(table_csv, index_col=0)
     table.iloc[3, 5] = np.nan
     table.to_csv(table_csv)
-    args = ["layout", "fit", str(table_csv), "--out", str(tmp_path / "l.npz"), "--label-column", "diagnosis",
-            "--method", "random"]
+    args = [
+        "layout",
+        "fit",
+        str(table_csv),
+        "--out",
+        str(tmp_path / "l.npz"),
+        "--label-column",
+        "diagnosis",
+        "--method",
+        "random",
+    ]
     assert main(args) == 2
     assert "NaN/inf" in capsys.readouterr().err
     assert main([*args, "--impute", "median"]) == 0
 
 
 def test_metric_flag(table_csv, tmp_path):
-    args = ["layout", "fit", str(table_csv), "--out", str(tmp_path / "l.npz"), "--label-column", "diagnosis",
-            "--method", "random"]
+    args = [
+        "layout",
+        "fit",
+        str(table_csv),
+        "--out",
+        str(tmp_path / "l.npz"),
+        "--label-column",
+        "diagnosis",
+        "--method",
+        "random",
+    ]
     assert main([*args, "--metric", "abs_correlation"]) == 0
     assert OTLayout.load(tmp_path / "l.npz").metric == "abs_correlation"

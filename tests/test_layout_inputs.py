@@ -7,9 +7,9 @@ import pytest
 from scipy.stats import rankdata
 
 from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout
-from omicsfusion.phantoms import modular_table
 from omicsfusion.layout.errors import FeatureMismatchError
 from omicsfusion.layout.metrics import ABS_DIMS, unit_profiles
+from omicsfusion.phantoms import modular_table
 
 
 @pytest.fixture()
@@ -23,19 +23,19 @@ def _fit(X, **params):
 
 def test_non_numeric_columns_named(table):
     table["tissue"] = "lung"
-    with pytest.raises(LayoutError, match="non-numeric.*'tissue'"):
+    with pytest.raises(LayoutError, match=r"non-numeric.*'tissue'"):
         _fit(table)
 
 
 def test_duplicate_feature_names_named(table):
     table.columns = ["G_dup"] * 2 + list(table.columns[2:])
-    with pytest.raises(LayoutError, match="duplicate feature name.*'G_dup'"):
+    with pytest.raises(LayoutError, match=r"duplicate feature name.*'G_dup'"):
         _fit(table)
 
 
 def test_duplicate_sample_ids_named(table):
     table.index = ["S_dup"] * 2 + list(table.index[2:])
-    with pytest.raises(LayoutError, match="duplicate sample id.*'S_dup'"):
+    with pytest.raises(LayoutError, match=r"duplicate sample id.*'S_dup'"):
         _fit(table)
 
 
@@ -109,8 +109,11 @@ def test_abs_profiles_square_the_correlation(table, metric):
 def test_feature_mismatch_reports_count_and_names(table):
     layout = _fit(table)
     other = table.rename(columns={c: c + "_x" for c in table.columns[:20]})
-    with pytest.raises(LayoutError, match=r"the table: 10 of 30 layout features present \(min_overlap=0\.5\); "
-                                          "missing 'G0"):
+    with pytest.raises(
+        LayoutError,
+        match=r"the table: 10 of 30 layout features present \(min_overlap=0\.5\); "
+        "missing 'G0",
+    ):
         layout.score(other)
     with pytest.raises(FeatureMismatchError, match="10 of 30"):
         layout.feature_index(other.columns, min_overlap=0.9)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omicsfusion.layout import LayoutError, OTLayout
+from omicsfusion.layout import LayoutError, OTLayout, io
 from omicsfusion.phantoms import modular_table
-from omicsfusion.layout import io
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +58,7 @@ def test_tampered_file_refused(fitted, tmp_path):
     arrays = dict(np.load(path, allow_pickle=False))
     arrays["layout/matrix_data"] = arrays["layout/matrix_data"] * 2
     np.savez(path, **arrays)
-    with pytest.raises(LayoutError, match="layout.npz: checksum mismatch"):
+    with pytest.raises(LayoutError, match=r"layout.npz: checksum mismatch"):
         OTLayout.load(path)
 
 
@@ -85,7 +84,7 @@ def test_object_arrays_refused(fitted, tmp_path):
     with pytest.raises(LayoutError, match="Python objects"):
         layout.save(tmp_path / "x.npz", extras={"bad": np.asarray([{"a": 1}], dtype=object)})
     np.savez(tmp_path / "pickled.npz", bad=np.asarray([{"a": 1}], dtype=object))
-    with pytest.raises(LayoutError, match="pickled.npz: not a readable layout file"):
+    with pytest.raises(LayoutError, match=r"pickled.npz: not a readable layout file"):
         OTLayout.load(tmp_path / "pickled.npz")
 
 
@@ -93,5 +92,5 @@ def test_missing_and_garbage_files(tmp_path):
     with pytest.raises(LayoutError, match="no such layout file"):
         OTLayout.load(tmp_path / "absent.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(LayoutError, match="junk.npz"):
+    with pytest.raises(LayoutError, match=r"junk.npz"):
         OTLayout.load(tmp_path / "junk.npz")

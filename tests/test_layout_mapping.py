@@ -27,7 +27,7 @@ def test_transform_is_a_times_x(fitted):
 
 
 def test_backproject_is_the_adjoint(fitted):
-    table, layout = fitted
+    _table, layout = fitted
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, layout.feature_names_.size))
     maps = rng.standard_normal((3, *layout.grid_))
@@ -39,9 +39,15 @@ def test_backproject_is_the_adjoint(fitted):
 
 
 @settings(max_examples=12, deadline=None)
-@given(n_features=st.integers(4, 40), height=st.integers(2, 7), width=st.integers(2, 7),
-       depth=st.sampled_from([None, 2, 3]), method=st.sampled_from(["multiscale", "emd", "random"]),
-       n_samples=st.integers(3, 12), seed=st.integers(0, 99))
+@given(
+    n_features=st.integers(4, 40),
+    height=st.integers(2, 7),
+    width=st.integers(2, 7),
+    depth=st.sampled_from([None, 2, 3]),
+    method=st.sampled_from(["multiscale", "emd", "random"]),
+    n_samples=st.integers(3, 12),
+    seed=st.integers(0, 99),
+)
 def test_adjointness_property(n_features, height, width, depth, method, n_samples, seed):
     """2-D and 3-D grids, more or fewer pixels than features: <A x, a> == <x, A.T a>."""
     grid = (height, width) if depth is None else (height, width, depth)

@@ -7,11 +7,11 @@ import logging
 import numpy as np
 import pytest
 
-from omicsfusion.phantoms.omics import OmicsSpec, draw_omics
 from omicsfusion.layout import LayoutError, LayoutWarning, OTLayout
-from omicsfusion.phantoms import modular_table
 from omicsfusion.layout.grid import auto_grid, pixel_coordinates
 from omicsfusion.layout.metrics import collisions, feature_positions
+from omicsfusion.phantoms import modular_table
+from omicsfusion.phantoms.omics import OmicsSpec, draw_omics
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +128,14 @@ def test_abs_metric_places_anti_correlated_module_members_together():
     def negatives_to_centroid(metric):
         layout = OTLayout(metric=metric).fit(table)
         positions = feature_positions(layout.matrix_, pixel_coordinates(layout.grid_))
-        return np.mean([np.linalg.norm(positions[(module == m) & (sign < 0)]
-                                       - positions[(module == m) & (sign > 0)].mean(0), axis=1).mean()
-                        for m in range(10)])
+        return np.mean(
+            [
+                np.linalg.norm(
+                    positions[(module == m) & (sign < 0)] - positions[(module == m) & (sign > 0)].mean(0), axis=1
+                ).mean()
+                for m in range(10)
+            ]
+        )
 
     unsigned, signed = negatives_to_centroid("abs_correlation"), negatives_to_centroid("correlation")
     assert unsigned < 3.0 and signed > 3 * unsigned  # grid 15x14; a module covers about 5x4 pixels

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from omicsfusion.layout import OTLayout
-from omicsfusion.phantoms import modular_table
 from omicsfusion.layout.polish import neighbour_graph, polish, windows
+from omicsfusion.phantoms import modular_table
 
 
 @pytest.fixture(scope="module")

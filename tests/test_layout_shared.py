@@ -46,7 +46,7 @@ def test_shared_layout_needs_common_samples(tables):
 def test_shared_layout_names_bad_type(tables):
     bad = tables["cnv"].copy()
     bad["note"] = "x"
-    with pytest.raises(LayoutError, match="omics type 'cnv'.*'note'"):
+    with pytest.raises(LayoutError, match=r"omics type 'cnv'.*'note'"):
         fit_shared_layout({"rna": tables["rna"], "cnv": bad})
     with pytest.raises(LayoutError, match="at least one"):
         fit_shared_layout({})

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from omicsfusion.data import OmicsDataError, OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import LayoutError, OTLayout, coherent_signs
+from omicsfusion.preprocessing import OmicsPreprocessor
 
 
 def signed_modules(n_samples: int = 200, n_modules: int = 16, size: int = 20, seed: int = 0):
@@ -86,8 +86,10 @@ def test_unsigned_layouts_render_coherent_signs_by_default(signed_table, tmp_pat
     expected = (coherent.matrix("rna") @ (z * np.sign(scale.to_numpy())).T).T.reshape((len(test), 1, *plain.grid_))
     np.testing.assert_allclose(coherent.transform(table.select(test)), expected, atol=1e-5)
     coherent.save(tmp_path / "layout.npz")
-    np.testing.assert_array_equal(OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table.select(test)),
-                                  coherent.transform(table.select(test)))
+    np.testing.assert_array_equal(
+        OmicsPreprocessor.load(tmp_path / "layout.npz").transform(table.select(test)),
+        coherent.transform(table.select(test)),
+    )
 
 
 def test_neighbouring_pixels_correlate_positively_once_signed(signed_table):
@@ -95,15 +97,20 @@ def test_neighbouring_pixels_correlate_positively_once_signed(signed_table):
 
     def neighbour_correlation(pre: OmicsPreprocessor) -> float:
         images = pre.transform(table.select(train))[:, 0]
-        right = [np.corrcoef(images[:, i, j], images[:, i, j + 1])[0, 1]
-                 for i in range(images.shape[1]) for j in range(images.shape[2] - 1)
-                 if images[:, i, j].std() > 0 and images[:, i, j + 1].std() > 0]
+        right = [
+            np.corrcoef(images[:, i, j], images[:, i, j + 1])[0, 1]
+            for i in range(images.shape[1])
+            for j in range(images.shape[2] - 1)
+            if images[:, i, j].std() > 0 and images[:, i, j + 1].std() > 0
+        ]
         return float(np.mean(right))
 
-    coherent = neighbour_correlation(OmicsPreprocessor(layout=OTLayout(metric="abs_correlation"))
-                                     .fit(table.select(train)))
-    plain = neighbour_correlation(OmicsPreprocessor(layout=OTLayout(metric="abs_correlation"), signs="none")
-                                  .fit(table.select(train)))
+    coherent = neighbour_correlation(
+        OmicsPreprocessor(layout=OTLayout(metric="abs_correlation")).fit(table.select(train))
+    )
+    plain = neighbour_correlation(
+        OmicsPreprocessor(layout=OTLayout(metric="abs_correlation"), signs="none").fit(table.select(train))
+    )
     assert coherent > plain + 0.1
 
 

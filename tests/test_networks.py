@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
-from torch import nn
 from monai.networks.nets import DenseNet121, ResNet
-
-from functools import partial
+from torch import nn
 
 from omicsfusion.networks import CoordinateChannels, MidFusion, WithCoordinates, omics_cnn
 
@@ -51,8 +51,17 @@ def test_wrapped_network_tells_where_a_block_lights_up():
 
     def accuracy(wrapped: bool) -> float:
         torch.manual_seed(0)
-        backbone = ResNet("basic", [1, 1, 1, 1], [4, 8, 8, 8], spatial_dims=2, n_input_channels=1 + 2 * wrapped,
-                          num_classes=2, conv1_t_size=3, conv1_t_stride=1, no_max_pool=True)
+        backbone = ResNet(
+            "basic",
+            [1, 1, 1, 1],
+            [4, 8, 8, 8],
+            spatial_dims=2,
+            n_input_channels=1 + 2 * wrapped,
+            num_classes=2,
+            conv1_t_size=3,
+            conv1_t_stride=1,
+            no_max_pool=True,
+        )
         net = WithCoordinates(backbone) if wrapped else backbone
         opt = torch.optim.Adam(net.parameters(), lr=1e-2)
         for _ in range(60):
@@ -67,8 +76,12 @@ def test_wrapped_network_tells_where_a_block_lights_up():
 
 
 def test_backbone_factory_gets_the_data_channels_plus_one_per_axis():
-    net = WithCoordinates(partial(ResNet, "basic", [1, 1, 1, 1], [4, 8, 8, 8], spatial_dims=3, num_classes=2),
-                          in_channels=4, spatial_dims=3, channels_arg="n_input_channels")
+    net = WithCoordinates(
+        partial(ResNet, "basic", [1, 1, 1, 1], [4, 8, 8, 8], spatial_dims=3, num_classes=2),
+        in_channels=4,
+        spatial_dims=3,
+        channels_arg="n_input_channels",
+    )
     assert net.backbone.conv1.in_channels == 4 + 3
     assert net.eval()(torch.zeros(1, 4, 8, 8, 8)).shape == (1, 2)
     with pytest.raises(ValueError, match="in_channels and spatial_dims"):
@@ -77,8 +90,14 @@ def test_backbone_factory_gets_the_data_channels_plus_one_per_axis():
 
 def _mid(image: bool = True, omics: bool = True, p: float = 0.0) -> MidFusion:
     image_net = ResNet("basic", [1, 1, 1, 1], [4, 8, 8, 8], spatial_dims=2, n_input_channels=3, num_classes=8)
-    return MidFusion(image_channels=3, features=8, num_classes=2, image_net=image_net if image else None,
-                     omics_net=omics_cnn((2, 16, 16), 8) if omics else None, modality_dropout=p)
+    return MidFusion(
+        image_channels=3,
+        features=8,
+        num_classes=2,
+        image_net=image_net if image else None,
+        omics_net=omics_cnn((2, 16, 16), 8) if omics else None,
+        modality_dropout=p,
+    )
 
 
 def test_mid_fusion_sends_image_channels_to_the_image_stem_and_the_rest_to_the_omics_stem():
@@ -93,6 +112,7 @@ def test_mid_fusion_sends_image_channels_to_the_image_stem_and_the_rest_to_the_o
     def record(name):
         def hook(_module, inputs, _output):
             seen[name] = inputs[0].shape[1]
+
         return hook
 
     net.image_net.register_forward_hook(record("image"))

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pytest
-
 from conftest import TINY_RUNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,8 +103,10 @@ class Command:
         """A ``python -m monai.bundle`` command whose every path is relative and inside ``bundles/``."""
         if self.launcher != "python" or self.module != "monai.bundle" or self.template or self.bundle is None:
             return False
-        return all(not p.startswith("/") and ".." not in PurePosixPath(p).parts and p.startswith("bundles/")
-                   and "$" not in p for p in self.paths())
+        return all(
+            not p.startswith("/") and ".." not in PurePosixPath(p).parts and p.startswith("bundles/") and "$" not in p
+            for p in self.paths()
+        )
 
     @property
     def configs(self) -> list[str]:
@@ -146,7 +147,7 @@ def _expanded(line: str, env: dict[str, str]) -> str:
         if quote == "'":
             quote = None if char == "'" else quote
         elif char == "\\" and quote is None:
-            out.append(line[i:i + 2])
+            out.append(line[i : i + 2])
             i += 2
             continue
         elif char in "'\"":
@@ -184,12 +185,11 @@ def _command(where: str, words: list[str], template: bool) -> Command | None:
         words = words[1:]  # environment prefix, e.g. PYTHONPATH=src
     if not words or "-m" not in words:
         return None
-    launcher = "torchrun" if words[0] == "torchrun" else "python" if re.fullmatch(r"(.*/)?python3?", words[0]) \
-        else None
+    launcher = "torchrun" if words[0] == "torchrun" else "python" if re.fullmatch(r"(.*/)?python3?", words[0]) else None
     m = words.index("-m")
     if launcher is None or m + 1 >= len(words) or words[m + 1] not in MODULES:
         return None
-    return Command(where, launcher, words[m + 1], tuple(words[m + 2:]), template)
+    return Command(where, launcher, words[m + 1], tuple(words[m + 2 :]), template)
 
 
 def commands_of(document: Path) -> list[Command]:
@@ -209,7 +209,7 @@ def commands_of(document: Path) -> list[Command]:
                     template = bool(re.search(r"<[^>]+>", text))
                     words = shlex.split(text)
                     ends = [i for i, w in enumerate(words) if OPERATOR.fullmatch(w)]
-                    words = words[:ends[0]] if ends and not template else words
+                    words = words[: ends[0]] if ends and not template else words
                     if words and all(ASSIGNMENT.match(w) for w in words):
                         env.update(ASSIGNMENT.match(w).groups() for w in words)
                     elif (command := _command(f"{name}:{start}", words, template)) is not None:
@@ -257,21 +257,24 @@ def test_every_bundle_has_a_runnable_training_command_in_its_readmes():
     bundles = sorted(p.parent.parent.name for p in REPO.glob("bundles/*/configs/train.json"))
     assert bundles, "no bundle found"
     for bundle in bundles:
-        assert any(c.is_training for c in CHAINS.get(bundle, [])), \
+        assert any(c.is_training for c in CHAINS.get(bundle, [])), (
             f"no runnable `python -m monai.bundle run ... train.json` for {bundle} in {DOCUMENTS}"
+        )
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c.module == "monai.bundle"], ids=lambda c: c.where)
 def test_monai_bundle_command_parses(command):
     import monai.bundle
 
-    assert callable(getattr(monai.bundle, command.subcommand, None)), \
+    assert callable(getattr(monai.bundle, command.subcommand, None)), (
         f"{command.where}: `python -m monai.bundle {command.subcommand}` is no monai.bundle command"
+    )
     words = [w for w in command.args[1:] if not re.fullmatch(r"--\w+=.*", w)]
     if not command.template:
         flags = [i for i, w in enumerate(words) if w.startswith("--")]
-        assert all(i + 1 < len(words) and not words[i + 1].startswith("--") for i in flags), \
+        assert all(i + 1 < len(words) and not words[i + 1].startswith("--") for i in flags), (
             f"{command.where}: an option without a value in {command.args}"
+        )
     undefined = [p for p in command.paths() if "$" in p]
     assert not undefined, f"{command.where}: undefined variable in {undefined}"
     for key in INPUT_FILES:
@@ -287,13 +290,16 @@ def test_omicsfusion_command_parses(command, capsys):
     try:
         parsed = build_parser().parse_args(list(command.args))
     except SystemExit:
-        pytest.fail(f"{command.where}: `python -m omicsfusion {' '.join(command.args)}` does not parse:\n"
-                    f"{capsys.readouterr().err}")
+        pytest.fail(
+            f"{command.where}: `python -m omicsfusion {' '.join(command.args)}` does not parse:\n"
+            f"{capsys.readouterr().err}"
+        )
     assert parsed.command == command.subcommand and callable(parsed.func)
 
 
 def _copy_bundle(bundle: str, root: Path) -> None:
     """The bundle's shipped files (not its data/, models*/, eval/) and the schema, under ``root/bundles``."""
+
     def generated(folder: str, names: list[str]) -> list[str]:
         if Path(folder) != REPO / "bundles" / bundle:
             return []

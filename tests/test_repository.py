@@ -21,8 +21,11 @@ def _tracked_files() -> list[str]:
 
 
 def test_no_tracked_file_over_one_megabyte_outside_tests_data():
-    large = [(name, (REPO / name).stat().st_size) for name in _tracked_files()
-             if not name.startswith("tests/data/") and (REPO / name).is_file() and (REPO / name).stat().st_size > LIMIT]
+    large = [
+        (name, (REPO / name).stat().st_size)
+        for name in _tracked_files()
+        if not name.startswith("tests/data/") and (REPO / name).is_file() and (REPO / name).stat().st_size > LIMIT
+    ]
     assert not large, f"tracked files over 1 MB (outputs, wheels or data belong elsewhere): {large}"
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from bundle_utils import BUNDLES, error_chain, run_dirs, run_workflow
 from monai.bundle import ConfigParser
 
-from bundle_utils import BUNDLES, error_chain, run_dirs, run_workflow
 from omicsfusion.checkpoint import CheckpointError, latest_checkpoint
 from omicsfusion.data import (
     DatalistPathError,
@@ -28,10 +28,10 @@ from omicsfusion.data import (
     load_datalist,
     read_table,
 )
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.data.spatial import open_slide
 from omicsfusion.interpret.weights import load_checkpoint
 from omicsfusion.layout import LayoutError
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import CheckImageSize, CheckImageSized
 
 BUNDLE = "pan_cancer_classification"
@@ -109,7 +109,7 @@ def test_datalist_symlink_out_of_the_dataset_is_refused(tmp_path):
     path, data = _datalist(tmp_path, "linked/secret.png")
     (tmp_path / "elsewhere").mkdir()
     (data / "linked").symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(DatalistPathError, match="elsewhere/secret.png, outside"):
+    with pytest.raises(DatalistPathError, match=r"elsewhere/secret.png, outside"):
         load_datalist(path, base_dir=data)
     (data / "images").mkdir()
     (data / "inside").symlink_to(data / "images")  # a link that stays inside is fine
@@ -122,7 +122,7 @@ def test_training_prepare_refuses_an_escaping_datalist(tmp_path):
 
     path, data = _datalist(tmp_path, "../secret.png")
     (data / "samples.csv").write_text("sample_id,image,label\n")  # a dataset, so no phantom is made
-    with pytest.raises(DatalistPathError, match="secret.png"):
+    with pytest.raises(DatalistPathError, match=r"secret.png"):
         prepare_classification(data, path, tmp_path / "layout.npz", {}, [], ["a"], phantom=None)
 
 
@@ -145,20 +145,40 @@ def test_bundle_refuses_an_escaping_datalist_unless_allowed(evil_run):
 
 def _png_header(path, width: int, height: int) -> None:
     """A 69-byte PNG claiming width x height RGB pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _tiff_header(path, width: int, height: int) -> None:
     """A 138-byte grey TIFF claiming width x height pixels in one strip of 16 bytes."""
-    tags = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 8), (277, 3, 1),
-            (278, 4, height), (279, 4, 16)]
-    ifd = struct.pack("<H", len(tags)) + b"".join(
-        struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
-        for tag, kind, value in tags) + struct.pack("<I", 0)
+    tags = [
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 8),
+        (277, 3, 1),
+        (278, 4, height),
+        (279, 4, 16),
+    ]
+    ifd = (
+        struct.pack("<H", len(tags))
+        + b"".join(
+            struct.pack("<HHI", tag, kind, 1)
+            + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+            for tag, kind, value in tags
+        )
+        + struct.pack("<I", 0)
+    )
     path.write_bytes(b"II*\x00" + struct.pack("<I", 24) + b"\x00" * 16 + ifd)
 
 
@@ -238,19 +258,24 @@ def test_ids_are_text_as_written_so_lookalikes_never_join(tmp_path):
 
 
 def test_duplicated_ids_with_conflicting_values_are_refused_in_every_format(tmp_path):
-    frame = pd.DataFrame({"g1": [1.0, 9.0, 3.0], "g2": [np.nan, np.nan, 0.0]},
-                         index=pd.Index(["A", "A", "B"], name="sample"))
+    frame = pd.DataFrame(
+        {"g1": [1.0, 9.0, 3.0], "g2": [np.nan, np.nan, 0.0]}, index=pd.Index(["A", "A", "B"], name="sample")
+    )
     frame.to_parquet(tmp_path / "rna.parquet")
     for source in (frame, tmp_path / "rna.parquet"):
-        with pytest.raises(DuplicateSampleError, match=r"more than once, e.g. \['A'\].*'A' has 2 rows, which "
-                                                       r"disagree on 1 of 2 features"):
+        with pytest.raises(
+            DuplicateSampleError,
+            match=r"more than once, e.g. \['A'\].*'A' has 2 rows, which "
+            r"disagree on 1 of 2 features",
+        ):
             OmicsTable({"rna": source})
 
 
-@pytest.mark.parametrize("body, message", [("S1,1\n,2\n", "row 1 has no sample id"),
-                                           ("S1,1\nS2 ,2\n", r"sample id 'S2 ' \(row 1\) has leading or trailing")])
+@pytest.mark.parametrize(
+    "body, message",
+    [("S1,1\n,2\n", "row 1 has no sample id"), ("S1,1\nS2 ,2\n", r"sample id 'S2 ' \(row 1\) has leading or trailing")],
+)
 def test_missing_or_padded_ids_are_refused(tmp_path, body, message):
     (tmp_path / "rna.csv").write_text("sample,g1\n" + body)
     with pytest.raises(OmicsDataError, match=message):
         OmicsTable({"rna": tmp_path / "rna.csv"})
-

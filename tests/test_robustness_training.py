@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 import torch
+from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from ignite.engine import Engine, Events
 from torch import nn
 
-from bundle_utils import BUNDLES, REPO, run_dirs, run_workflow
 from omicsfusion.checkpoint import AtomicCheckpointSaver, CheckpointError, ResumeLoader, latest_checkpoint
 from omicsfusion.preprocessing import OmicsPreprocessor
 
@@ -28,8 +28,15 @@ def _engine(epoch_length: int = 2) -> tuple[Engine, list[int]]:
 
 
 def _saver(folder, network) -> AtomicCheckpointSaver:
-    return AtomicCheckpointSaver(str(folder), {"model": network}, engine_key="trainer", save_interval=1, n_saved=1,
-                                 save_final=True, final_filename="checkpoint_final.pt")
+    return AtomicCheckpointSaver(
+        str(folder),
+        {"model": network},
+        engine_key="trainer",
+        save_interval=1,
+        n_saved=1,
+        save_final=True,
+        final_filename="checkpoint_final.pt",
+    )
 
 
 def test_saver_keeps_the_latest_complete_checkpoint_and_resume_restores_the_epoch(tmp_path):
@@ -133,12 +140,25 @@ def test_training_killed_mid_epoch_resumes_and_finishes_the_same_epochs(tmp_path
     root = BUNDLES / BUNDLE
     dirs = run_dirs(tmp_path)
     models = tmp_path / "models"
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--bundle_root", str(root),
-           "--config_file", str(root / "configs" / "train.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "--bundle_root",
+        str(root),
+        "--config_file",
+        str(root / "configs" / "train.json"),
+    ]
     for key, value in {**dirs, **tiny(BUNDLE, max_epochs=3)}.items():
         cmd += [f"--{key}", str(value)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     log = tmp_path / "first.log"
     with log.open("w") as out:
         first = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)

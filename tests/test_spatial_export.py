@@ -14,9 +14,6 @@ import pandas as pd
 import pytest
 
 from omicsfusion.data import OmicsDataError, OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
-from omicsfusion.layout import OTLayout
-from omicsfusion.phantoms.spatial import CLASS_NAMES, make_spatial_phantom, write_10x_h5
 from omicsfusion.data.spatial import (
     AnnotationJoinError,
     NoLabelledSpotError,
@@ -27,6 +24,9 @@ from omicsfusion.data.spatial import (
 )
 from omicsfusion.data.spatial.export import section_splits
 from omicsfusion.interpret.genes import class_gene_table
+from omicsfusion.layout import OTLayout
+from omicsfusion.phantoms.spatial import CLASS_NAMES, make_spatial_phantom, write_10x_h5
+from omicsfusion.preprocessing import OmicsPreprocessor
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -64,8 +64,11 @@ def _drop_genes(section: Path, n: int) -> list[str]:
 
 def test_missing_files_name_the_row_section_and_path(data, tmp_path):
     (data / "section_2" / "image.tif").unlink()
-    with pytest.raises(SectionFileError, match=r"sections\.csv row 2 \(section 'section_2'\): image "
-                                               r"'section_2/image\.tif' not found \(.*section_2/image\.tif\)"):
+    with pytest.raises(
+        SectionFileError,
+        match=r"sections\.csv row 2 \(section 'section_2'\): image "
+        r"'section_2/image\.tif' not found \(.*section_2/image\.tif\)",
+    ):
         _export(data, tmp_path / "spots")
     shutil.copy(data / "section_1" / "image.tif", data / "section_2" / "image.tif")
     (data / "section_3" / "filtered_feature_bc_matrix.h5").unlink()
@@ -77,13 +80,15 @@ def test_section_without_a_labelled_spot_is_named(data, tmp_path):
     annotations = pd.read_csv(data / "section_2" / "annotations.csv")
     annotations[COLUMN] = np.nan
     annotations.to_csv(data / "section_2" / "annotations.csv", index=False)
-    with pytest.raises(NoLabelledSpotError, match=r"section 'section_2'\): none of its \d+ spots has a "
-                                                  r"'tissue_class' label \(annotations: section_2/annotations"):
+    with pytest.raises(
+        NoLabelledSpotError,
+        match=r"section 'section_2'\): none of its \d+ spots has a "
+        r"'tissue_class' label \(annotations: section_2/annotations",
+    ):
         _export(data, tmp_path / "spots")
 
 
-def test_relative_manifest_folder_resolves_its_paths_once_from_any_working_directory(phantom, tmp_path,
-                                                                                       monkeypatch):
+def test_relative_manifest_folder_resolves_its_paths_once_from_any_working_directory(phantom, tmp_path, monkeypatch):
     # a bundle run as its README writes it: `--bundle_root bundles/<name>` from the repository root gives
     # dataset_dir bundles/<name>/data/phantom, relative; its sections.csv rows are relative to that folder,
     # and Space Ranger's image was joined onto it a second time (.../section_1/bundles/<name>/.../image.tif)
@@ -104,19 +109,28 @@ def test_labels_that_join_no_spot_show_both_id_formats(data, tmp_path):
     annotations["barcode"] = annotations["barcode"].str.removesuffix("-1")
     annotations.to_csv(data / "section_1" / "annotations.csv", index=False)
     spots = annotations["barcode"].iloc[:3].tolist()
-    with pytest.raises(AnnotationJoinError, match=r"section 'section_1'.*spot ids look like \['[ACGT]+-1', "
-                                                  r"'[ACGT]+-1', '[ACGT]+-1'\], table ids like \['" + spots[0]):
+    with pytest.raises(
+        AnnotationJoinError,
+        match=r"section 'section_1'.*spot ids look like \['[ACGT]+-1', "
+        r"'[ACGT]+-1', '[ACGT]+-1'\], table ids like \['" + spots[0],
+    ):
         _export(data, tmp_path / "spots")
 
 
 def test_differing_gene_sets_are_reported_per_section_by_policy(data, tmp_path):
     dropped = _drop_genes(data / "section_2", 5)
-    with pytest.warns(UserWarning, match=r"200 genes in all, 195 in every section.*'intersect' keeps the 195.*"
-                                         r"section 'section_1' keeps 195 of 200, drops 5 .*section 'section_3'"):
+    with pytest.warns(
+        UserWarning,
+        match=r"200 genes in all, 195 in every section.*'intersect' keeps the 195.*"
+        r"section 'section_1' keeps 195 of 200, drops 5 .*section 'section_3'",
+    ):
         _export(data, tmp_path / "inter")
     assert pd.read_parquet(tmp_path / "inter" / "omics" / "rna.parquet").shape[1] == 195
-    with pytest.warns(UserWarning, match=r"'union' keeps all 200.*section 'section_2' has 195, 5 zero-filled "
-                                         r"\(e\.g\. '" + dropped[0]):
+    with pytest.warns(
+        UserWarning,
+        match=r"'union' keeps all 200.*section 'section_2' has 195, 5 zero-filled "
+        r"\(e\.g\. '" + dropped[0],
+    ):
         _export(data, tmp_path / "union", gene_policy="union")
     expression = pd.read_parquet(tmp_path / "union" / "omics" / "rna.parquet")
     section_2 = expression.index.str.startswith("section_2:")
@@ -171,8 +185,13 @@ def test_display_names_travel_from_the_matrix_to_the_gene_table(data, tmp_path):
         folder = data / section
         adata = read_spaceranger(folder, image="image.tif").adata
         ids = [f"ENSG{i:011d}" for i in range(adata.n_vars)]
-        write_10x_h5(folder / "filtered_feature_bc_matrix.h5", adata.X.toarray(), list(adata.obs_names), ids,
-                     list(adata.var_names))
+        write_10x_h5(
+            folder / "filtered_feature_bc_matrix.h5",
+            adata.X.toarray(),
+            list(adata.obs_names),
+            ids,
+            list(adata.var_names),
+        )
     symbols = dict(zip(ids, adata.var_names, strict=True))
     out = _export(data, tmp_path / "spots").parent
     features = pd.read_csv(out / "omics" / "rna.features.csv")
@@ -206,12 +225,18 @@ def test_a_blocks_section_is_split_within_itself_and_its_gap_reported(blocks_dat
     assert section_splits(data)["section_1"] == "blocks"
     with pytest.raises(OmicsDataError, match=r"sections \['section_1'\] are split in blocks: pass blocks"):
         _export(data, tmp_path / "none", splits=section_splits(data))
-    with pytest.raises(OmicsDataError, match=r"section 'section_1' \(\d+ spots\): block split: 2 occupied "
-                                             r"tile\(s\) .* leave none for training"):
+    with pytest.raises(
+        OmicsDataError,
+        match=r"section 'section_1' \(\d+ spots\): block split: 2 occupied "
+        r"tile\(s\) .* leave none for training",
+    ):
         _export(data, tmp_path / "one", splits=section_splits(data), blocks={**BLOCKS, "tiles": [2, 1]})
     all_spots = read_section(pd.read_csv(data / "sections.csv").iloc[0].to_dict(), data).barcodes
-    with pytest.warns(UserWarning, match=r"section 'section_1': block split .*seed 4.*: \{.*\}; (\d+) spot\(s\) of "
-                                         r"the gap between splits left out") as record:
+    with pytest.warns(
+        UserWarning,
+        match=r"section 'section_1': block split .*seed 4.*: \{.*\}; (\d+) spot\(s\) of "
+        r"the gap between splits left out",
+    ) as record:
         out = _export(data, tmp_path / "spots", splits=section_splits(data), blocks=BLOCKS, seed=4, max_genes=20)
     n_gap = int(next(m for r in record if (m := re.search(r"; (\d+) spot\(s\) of the gap", str(r.message)))).group(1))
     samples = pd.read_csv(out, dtype={"barcode": str})
@@ -233,9 +258,16 @@ def test_prepare_keeps_a_block_datalist_and_refuses_one_of_another_seed(blocks_d
     from omicsfusion.prepare import prepare_spatial
 
     data = blocks_data
-    kwargs = dict(dataset_dir=data, spots_dir=tmp_path / "spots", datalist_file=tmp_path / "datalist.json",
-                  layout_file=tmp_path / "layout.npz", omics_types=[], class_names=CLASS_NAMES,
-                  annotation_column=COLUMN, block_split=BLOCKS)
+    kwargs = dict(
+        dataset_dir=data,
+        spots_dir=tmp_path / "spots",
+        datalist_file=tmp_path / "datalist.json",
+        layout_file=tmp_path / "layout.npz",
+        omics_types=[],
+        class_names=CLASS_NAMES,
+        annotation_column=COLUMN,
+        block_split=BLOCKS,
+    )
     with pytest.warns(UserWarning, match="gap between splits"):
         datalist = json.loads(prepare_spatial(seed=2, **kwargs).read_text())
     samples = pd.read_csv(tmp_path / "spots" / "samples.csv").set_index("sample_id")["split"]
@@ -243,8 +275,11 @@ def test_prepare_keeps_a_block_datalist_and_refuses_one_of_another_seed(blocks_d
     assert {r["group"] for r in datalist["test"]} == {"section_1", "section_3"}
     prepare_spatial(seed=2, **kwargs)  # the same split again: the datalist is kept
     shutil.rmtree(tmp_path / "spots")
-    with pytest.raises(OmicsDataError, match=r"datalist\.json: \d+ of its \d+ spots are not in the same section.*"
-                                             r"another seed or block_split"):
+    with pytest.raises(
+        OmicsDataError,
+        match=r"datalist\.json: \d+ of its \d+ spots are not in the same section.*"
+        r"another seed or block_split",
+    ):
         prepare_spatial(seed=3, **kwargs)
 
 
@@ -269,27 +304,42 @@ def test_balanced_class_weights_from_the_training_labels():
     with pytest.raises(OmicsDataError, match="must be one of"):
         class_weights(rows, ["a", "b", "c"], "inverse")
     with pytest.raises(OmicsDataError, match=r"label\(s\) \[-1, 3\] are outside 0\.\.2"):  # not silently uncounted
-        class_weights(rows + [{"label": 3}, {"label": -1}], ["a", "b", "c"], "balanced")
+        class_weights([*rows, {"label": 3}, {"label": -1}], ["a", "b", "c"], "balanced")
 
 
 HER2ST = DATA / "her2st_A1"
 needs_her2st = pytest.mark.skipif(not (HER2ST / "A1_counts.tsv.gz").is_file(), reason="../shared/data/her2st_A1 absent")
 #: her2st README: labelled spots per class after joining with the counts
-HER2ST_COUNTS = {"invasive cancer": 282, "connective tissue": 24, "cancer in situ": 21, "adipose tissue": 12,
-                 "undetermined": 5, "immune infiltrate": 2}
+HER2ST_COUNTS = {
+    "invasive cancer": 282,
+    "connective tissue": 24,
+    "cancer in situ": 21,
+    "adipose tissue": 12,
+    "undetermined": 5,
+    "immune infiltrate": 2,
+}
 
 
 @needs_her2st
 def test_her2st_a1_reads_on_the_viewer_png_and_its_labels_join_by_rounded_array_coordinates(tmp_path):
     from PIL import Image
 
-    row = {"section": "A1", "format": "legacy_st", "path": "A1_counts.tsv.gz", "spots": "A1_selection.tsv",
-           "image": "A1_HE_image_dark.png", "image_scale": 2000 / 6954, "barcode_policy": "intersect",
-           "annotations": "A1_labeled_coordinates.tsv", "annotation_id": "{x:.0f}x{y:.0f}"}
+    row = {
+        "section": "A1",
+        "format": "legacy_st",
+        "path": "A1_counts.tsv.gz",
+        "spots": "A1_selection.tsv",
+        "image": "A1_HE_image_dark.png",
+        "image_scale": 2000 / 6954,
+        "barcode_policy": "intersect",
+        "annotations": "A1_labeled_coordinates.tsv",
+        "annotation_id": "{x:.0f}x{y:.0f}",
+    }
     manifest = tmp_path / "data"
     manifest.mkdir()
     pd.DataFrame([{**row, **{k: str(HER2ST / row[k]) for k in ("path", "spots", "image", "annotations")}}]).to_csv(
-        manifest / "sections.csv", index=False)
+        manifest / "sections.csv", index=False
+    )
     with pytest.warns(UserWarning, match=r"2 selected spot\(s\) of A1_selection.tsv have no counts"):
         sample = read_section(pd.read_csv(manifest / "sections.csv").iloc[0].to_dict(), manifest)
     assert sample.adata.shape == (346, 15045)
@@ -305,7 +355,13 @@ def test_her2st_a1_reads_on_the_viewer_png_and_its_labels_join_by_rounded_array_
         out = export_spots(manifest, tmp_path / "spots", "label", list(HER2ST_COUNTS))
     assert pd.read_csv(out)["class_name"].value_counts().to_dict() == HER2ST_COUNTS
     with pytest.raises(AnnotationJoinError, match=r"none of the 346 spots of section 'A1'.*table ids like \['1002x"):
-        pd.DataFrame([{**row, "annotation_id": None,
-                       **{k: str(HER2ST / row[k]) for k in ("path", "spots", "image", "annotations")}}]).to_csv(
-            manifest / "sections.csv", index=False)
+        pd.DataFrame(
+            [
+                {
+                    **row,
+                    "annotation_id": None,
+                    **{k: str(HER2ST / row[k]) for k in ("path", "spots", "image", "annotations")},
+                }
+            ]
+        ).to_csv(manifest / "sections.csv", index=False)
         export_spots(manifest, tmp_path / "wrong", "label", list(HER2ST_COUNTS))

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from omicsfusion.phantoms.spatial import CLASS_NAMES, make_spatial_phantom
 from omicsfusion.data.spatial import (
     AnnotationColumnError,
     BarcodeMismatchError,
@@ -24,6 +23,7 @@ from omicsfusion.data.spatial import (
     read_legacy_st,
     read_spaceranger,
 )
+from omicsfusion.phantoms.spatial import CLASS_NAMES, make_spatial_phantom
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -168,12 +168,21 @@ def test_legacy_st(tmp_path):
     Image.fromarray(rng.integers(0, 255, (900, 1000, 3), dtype=np.uint8)).save(tmp_path / "he.jpg")
     spots = [(x, y) for x in range(2, 8) for y in range(2, 7)]
     pixel = 150.0  # 200 um pitch at 4/3 um per pixel
-    selection = pd.DataFrame({"x": [s[0] for s in spots], "y": [s[1] for s in spots],
-                              "new_x": 0.0, "new_y": 0.0, "pixel_x": [s[0] * pixel - 200 for s in spots],
-                              "pixel_y": [s[1] * pixel - 200 for s in spots], "selected": 1})
+    selection = pd.DataFrame(
+        {
+            "x": [s[0] for s in spots],
+            "y": [s[1] for s in spots],
+            "new_x": 0.0,
+            "new_y": 0.0,
+            "pixel_x": [s[0] * pixel - 200 for s in spots],
+            "pixel_y": [s[1] * pixel - 200 for s in spots],
+            "selected": 1,
+        }
+    )
     selection.to_csv(tmp_path / "spots.tsv", sep="\t", index=False)
-    counts = pd.DataFrame(rng.poisson(3, (len(spots), 5)), index=[f"{x}x{y}" for x, y in spots],
-                          columns=[f"G{i}" for i in range(5)])
+    counts = pd.DataFrame(
+        rng.poisson(3, (len(spots), 5)), index=[f"{x}x{y}" for x, y in spots], columns=[f"G{i}" for i in range(5)]
+    )
     counts.T.to_csv(tmp_path / "counts.tsv", sep="\t")  # genes x spots: detected and transposed
     sample = read_legacy_st(tmp_path / "counts.tsv", tmp_path / "spots.tsv", tmp_path / "he.jpg")
     assert sample.adata.shape == (30, 5) and sample.mpp == pytest.approx(200 / pixel)

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from omicsfusion.data.spatial import SectionFileError, SpatialDataError
 from omicsfusion.apps.spatial_recipes import dlpfc_experiments, prepare_runs
+from omicsfusion.data.spatial import SectionFileError, SpatialDataError
 
 REPO = Path(__file__).resolve().parents[1]
 HER2ST = REPO.parent / "shared" / "data" / "her2st_A1"
@@ -28,7 +28,7 @@ def test_unknown_data_set_and_override_are_named(tmp_path):
 
 
 def test_dlpfc_manifest_must_list_both_sections(tmp_path):
-    with pytest.raises(SectionFileError, match="sections.csv not found"):
+    with pytest.raises(SectionFileError, match=r"sections.csv not found"):
         dlpfc_experiments(tmp_path)
     (tmp_path / "sections.csv").write_text("section,format,path\n151675,spaceranger,151675/outs\n")
     with pytest.raises(SpatialDataError, match=r"no section\(s\) \['151676'\]; it lists \['151675'\]"):
@@ -45,10 +45,14 @@ def test_her2st_recipe_trains_scores_and_predicts_the_unlabelled_section(tmp_pat
     in train / evaluate / inference.json, the table must score every test spot beside the baselines, and A2 must
     be predicted spot by spot and drawn."""
     run = tmp_path / "run"
-    env = {**os.environ, "PYTHON": sys.executable, "SEEDS": "0", "EPOCHS": "1", "MODELS": "fused",
-           "MAX_GENES": "100"}
-    done = subprocess.run(["bash", str(REPO / "scripts" / "real_data" / "spatial_her2st.sh"), str(HER2ST), str(run)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "PYTHON": sys.executable, "SEEDS": "0", "EPOCHS": "1", "MODELS": "fused", "MAX_GENES": "100"}
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "real_data" / "spatial_her2st.sh"), str(HER2ST), str(run)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = pd.read_csv(run / "summary.csv")
     assert list(summary["model"]) == ["fused", "logreg", "random_forest"] and summary["accuracy"].between(0, 1).all()

@@ -19,10 +19,25 @@ def pyramid(tmp_path_factory):
     image = (rng.integers(0, 8, (600, 700, 3)) * 32).astype(np.uint8)
     path = folder / "slide.tif"
     with tifffile.TiffWriter(path) as tif:
-        tif.write(image, tile=(128, 128), compression="zlib", photometric="rgb", resolution=(2e4, 2e4),
-                  resolutionunit="CENTIMETER", metadata=None)
-        tif.write(image[::2, ::2], tile=(128, 128), compression="zlib", photometric="rgb", subfiletype=1,
-                  resolution=(1e4, 1e4), resolutionunit="CENTIMETER", metadata=None)
+        tif.write(
+            image,
+            tile=(128, 128),
+            compression="zlib",
+            photometric="rgb",
+            resolution=(2e4, 2e4),
+            resolutionunit="CENTIMETER",
+            metadata=None,
+        )
+        tif.write(
+            image[::2, ::2],
+            tile=(128, 128),
+            compression="zlib",
+            photometric="rgb",
+            subfiletype=1,
+            resolution=(1e4, 1e4),
+            resolutionunit="CENTIMETER",
+            metadata=None,
+        )
     strips = folder / "strips.tif"
     tifffile.imwrite(strips, image, rowsperstrip=50, compression="zlib", photometric="rgb")
     return image, path, strips
@@ -33,7 +48,7 @@ def test_region_read_matches_pixels_and_pads_outside(pyramid):
     for file in (path, strips):
         reader = RegionTiffWSIReader()
         wsi = reader.read(str(file))
-        patch, meta = reader.get_data(wsi, location=(250, 300), size=(200, 190), level=0)
+        patch, _meta = reader.get_data(wsi, location=(250, 300), size=(200, 190), level=0)
         assert np.array_equal(np.moveaxis(patch, 0, -1), image[250:450, 300:490])
         edge, _ = reader.get_data(wsi, location=(550, 650), size=(100, 100), level=0)
         edge = np.moveaxis(edge, 0, -1)

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
 from omicsfusion.phantoms import modular_table
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference, FuseChannels, ReferenceShapeError, omics_feature_attributions
 
 
@@ -54,8 +54,10 @@ def pre() -> OmicsPreprocessor:
     return OmicsPreprocessor(layout=OTLayout(method="random", grid=(7, 7))).fit(table.select(table.sample_ids()))
 
 
-@pytest.mark.parametrize(("mode", "spatial", "axis"), [("nearest", (21, 14), -1), ("nearest", (14, 9, 5), 2),
-                                                        ("bilinear", (20, 15), -1), ("bilinear", (4, 20, 15), 0)])
+@pytest.mark.parametrize(
+    ("mode", "spatial", "axis"),
+    [("nearest", (21, 14), -1), ("nearest", (14, 9, 5), 2), ("bilinear", (20, 15), -1), ("bilinear", (4, 20, 15), 0)],
+)
 def test_feature_attributions_adjoint_of_fused_input(pre, mode, spatial, axis):
     """T: normalised vectors -> omics channels of the fused input; the helper is T*."""
     rng = np.random.default_rng(1)
@@ -90,14 +92,20 @@ def test_nearest_block_sum_by_hand():
 
 
 @settings(max_examples=8, deadline=None)
-@given(n_features=st.lists(st.integers(3, 25), min_size=1, max_size=3), shared=st.booleans(),
-       grid=st.sampled_from([(3, 4), (6, 6), (3, 3, 2)]), seed=st.integers(0, 99))
+@given(
+    n_features=st.lists(st.integers(3, 25), min_size=1, max_size=3),
+    shared=st.booleans(),
+    grid=st.sampled_from([(3, 4), (6, 6), (3, 3, 2)]),
+    seed=st.integers(0, 99),
+)
 def test_preprocessor_images_adjoint_property(n_features, shared, grid, seed):
     """Any number of omics types, separate or shared layouts, 2-D or 3-D grids: backproject is the adjoint."""
     rng = np.random.default_rng(seed)
     ids = [f"s{i}" for i in range(10)]
-    frames = {f"t{k}": pd.DataFrame(rng.standard_normal((10, f)), index=ids, columns=[f"t{k}_g{j}" for j in range(f)])
-              for k, f in enumerate(n_features)}
+    frames = {
+        f"t{k}": pd.DataFrame(rng.standard_normal((10, f)), index=ids, columns=[f"t{k}_g{j}" for j in range(f)])
+        for k, f in enumerate(n_features)
+    }
     table = OmicsTable(frames)
     pre = OmicsPreprocessor(layout=OTLayout(grid=grid, n_epochs=20), shared=shared).fit(table.select(ids))  # split mass
     x = {t: rng.standard_normal((2, pre.feature_names(t).size)) for t in pre.channel_names}

@@ -19,9 +19,9 @@ from monai.transforms import (
 )
 
 from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
 from omicsfusion.phantoms import modular_table
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import (
     FuseChannelsd,
     OmicsAugmentationError,
@@ -40,16 +40,22 @@ def setup():
 
 def _pipeline(table, pre, augment):
     """The example training pipeline (see docs/transforms.md)."""
-    return check_omics_augmentation(Compose([
-        # image-only augmentation BEFORE fusion: intensity and spatial
-        ScaleIntensityd(keys="image"),
-        RandGaussianNoised(keys="image", prob=1.0, std=0.05),
-        RandRotate90d(keys="image", prob=1.0, max_k=1, spatial_axes=(0, 1)),
-        OmicsChannelsd(keys="omics", tables=table, preprocessor=pre, ref_key="image"),  # on the augmented image grid
-        FuseChannelsd(keys=["image", "omics"], name="image"),
-        # spatial augmentation of the fused tensor as a whole: omics pixels move with the image
-        *augment,
-    ]).set_random_state(seed=0))
+    return check_omics_augmentation(
+        Compose(
+            [
+                # image-only augmentation BEFORE fusion: intensity and spatial
+                ScaleIntensityd(keys="image"),
+                RandGaussianNoised(keys="image", prob=1.0, std=0.05),
+                RandRotate90d(keys="image", prob=1.0, max_k=1, spatial_axes=(0, 1)),
+                OmicsChannelsd(
+                    keys="omics", tables=table, preprocessor=pre, ref_key="image"
+                ),  # on the augmented image grid
+                FuseChannelsd(keys=["image", "omics"], name="image"),
+                # spatial augmentation of the fused tensor as a whole: omics pixels move with the image
+                *augment,
+            ]
+        ).set_random_state(seed=0)
+    )
 
 
 def test_example_pipeline_keeps_omics_values_and_moves_them_with_the_image(setup):
@@ -74,7 +80,7 @@ def test_example_pipeline_keeps_omics_values_and_moves_them_with_the_image(setup
     ],
 )
 def test_guard_refuses_intensity_on_omics(bad):
-    with pytest.raises(OmicsAugmentationError, match="intensity.*'omics'"):
+    with pytest.raises(OmicsAugmentationError, match=r"intensity.*'omics'"):
         check_omics_augmentation(Compose([*bad]))
 
 
@@ -82,8 +88,11 @@ def test_guard_follows_fused_and_copied_keys():
     fused = [ConcatItemsd(keys=["image", "omics"], name="x"), RandGaussianNoised(keys="x", prob=1.0)]
     with pytest.raises(OmicsAugmentationError, match="'x'"):
         check_omics_augmentation(fused)
-    copied = [CopyItemsd(keys=["image", "omics"], times=1, names=["i2", "o2"]), ScaleIntensityd(keys="i2"),
-              ScaleIntensityd(keys="o2")]
+    copied = [
+        CopyItemsd(keys=["image", "omics"], times=1, names=["i2", "o2"]),
+        ScaleIntensityd(keys="i2"),
+        ScaleIntensityd(keys="o2"),
+    ]
     with pytest.raises(OmicsAugmentationError, match="'o2'"):
         check_omics_augmentation(copied)
     ok = [FuseChannelsd(keys=["image", "omics"], name="fused"), RandFlipd(keys="fused", prob=1.0)]

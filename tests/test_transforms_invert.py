@@ -12,15 +12,15 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from bundle_utils import BUNDLES
 from monai.bundle import ConfigParser
 from monai.data import MetaTensor
 from monai.transforms import Compose, Invertd, LoadImage, Resized, Spacingd
 
-from bundle_utils import BUNDLES
 from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
 from omicsfusion.phantoms import modular_table
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference, AlignToReferenced, FuseChannelsd, OmicsChannels, OmicsChannelsd
 
 #: LPS-oriented 2.5 x 3 x 2 mm voxels, so that orientation, spacing and crop/pad all act
@@ -55,19 +55,20 @@ def test_region_map_inverts_onto_the_original_volume(bundle):
     row = {"image": str(root / "S0001.nii.gz"), "omics": "S0001"}
     fused = preprocessing(row)["image"]
     assert fused.shape == (3, 48, 48, 48) and fused.meta["channel_names"] == ["image_0", "rna", "cnv"]
-    assert [op["class"] for op in fused.applied_operations] == ["Orientation", "SpatialResample",
-                                                              "ResizeWithPadOrCrop"]
+    assert [op["class"] for op in fused.applied_operations] == ["Orientation", "SpatialResample", "ResizeWithPadOrCrop"]
     region = MetaTensor(torch.rand(1, *fused.shape[1:]))
     inverted = Invertd(keys="region", orig_keys="image", transform=preprocessing, nearest_interp=False)(
-        {"region": region, "image": fused})["region"]
+        {"region": region, "image": fused}
+    )["region"]
     original = LoadImage(image_only=True, ensure_channel_first=True)(row["image"])
     assert tuple(inverted.shape) == (1, *SHAPE)
     np.testing.assert_allclose(np.asarray(inverted.affine), np.asarray(original.affine), atol=1e-5)
     # the MRI channel itself comes back onto the file's voxels (z-scored, resampled twice)
     mri = Invertd(keys="mri", orig_keys="image", transform=preprocessing, nearest_interp=False)(
-        {"mri": MetaTensor(fused[:1].as_tensor()), "image": fused})["mri"]
+        {"mri": MetaTensor(fused[:1].as_tensor()), "image": fused}
+    )["mri"]
     assert tuple(mri.shape) == (1, *SHAPE)
-    inner = (slice(None),) + tuple(slice(4, n - 4) for n in SHAPE)  # away from the resampled border
+    inner = (slice(None), *(slice(4, n - 4) for n in SHAPE))  # away from the resampled border
     assert np.corrcoef(mri[inner].numpy().ravel(), original[inner].numpy().ravel())[0, 1] > 0.99
 
 
@@ -101,8 +102,10 @@ def test_compose_inverse_and_invertd_take_the_omics_back_to_its_grid(bundle):
     layout = str(root / "models" / "layout.npz")
     image = MetaTensor(torch.rand(1, 20, 24), affine=torch.diag(torch.tensor([0.5, 0.5, 1.0, 1.0])))
     grid = OmicsChannels(tables, layout)("S0001")
-    for step in (OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
-                 AlignToReferenced(keys="omics", ref_key="image")):
+    for step in (
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
+        AlignToReferenced(keys="omics", ref_key="image"),
+    ):
         pipeline = Compose([Resized(keys="image", spatial_size=(32, 40)), step])
         row = {"image": image, "omics": "S0001" if isinstance(step, OmicsChannelsd) else grid}
         out = pipeline(row)
@@ -111,8 +114,9 @@ def test_compose_inverse_and_invertd_take_the_omics_back_to_its_grid(bundle):
         back = pipeline.inverse(out)
         assert back["image"].shape == (1, 20, 24) and back["omics"].shape == (2, 8, 8)
         torch.testing.assert_close(back["omics"].as_tensor(), grid.as_tensor())  # 8 x 8 -> 32 x 40 is whole blocks
-        inverted = Invertd(keys="omics", orig_keys="omics", transform=pipeline, nearest_interp=False)(
-            pipeline(row))["omics"]  # the inverse above popped the operations of ``out``
+        inverted = Invertd(keys="omics", orig_keys="omics", transform=pipeline, nearest_interp=False)(pipeline(row))[
+            "omics"
+        ]  # the inverse above popped the operations of ``out``
         torch.testing.assert_close(inverted.as_tensor(), grid.as_tensor())
 
 
@@ -131,10 +135,16 @@ def test_lazy_compose_aligns_to_the_pending_shape_like_the_eager_run(bundle, res
     _, root = bundle
     tables = {t: str(root / "omics" / f"{t}.csv") for t in ("rna", "cnv")}
     image = MetaTensor(torch.rand(1, 20, 24), affine=torch.diag(torch.tensor([0.5, 0.5, 1.0, 1.0])))
-    spatial = (Resized(keys="image", spatial_size=(32, 40)) if resize == "Resized"
-               else Spacingd(keys="image", pixdim=(0.25, 0.3)))
-    steps = [spatial, OmicsChannelsd(keys="omics", tables=tables, preprocessor=str(root / "models" / "layout.npz"),
-                                     ref_key="image"), FuseChannelsd(keys=["image", "omics"], name="fused")]
+    spatial = (
+        Resized(keys="image", spatial_size=(32, 40))
+        if resize == "Resized"
+        else Spacingd(keys="image", pixdim=(0.25, 0.3))
+    )
+    steps = [
+        spatial,
+        OmicsChannelsd(keys="omics", tables=tables, preprocessor=str(root / "models" / "layout.npz"), ref_key="image"),
+        FuseChannelsd(keys=["image", "omics"], name="fused"),
+    ]
     eager = Compose(steps)({"image": image, "omics": "S0001"})
     steps[1].aligner = _Recording()
     out = Compose(steps, lazy=True)({"image": image, "omics": "S0001"})

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.transforms import Compose, ConcatItemsd
 
 from omicsfusion.data import FeatureMismatchError, MissingSampleError, OmicsDataError, OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
 from omicsfusion.phantoms import modular_table
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import (
     AlignToReference,
     AlignToReferenced,
@@ -53,10 +52,12 @@ def test_array_and_dict_transforms_agree(files):
     omics = OmicsChannels(tables, layout)("S0001")
     aligned = AlignToReference()(omics, ref)
     fused = FuseChannels()([ref, aligned])
-    pipeline = Compose([
-        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
-        FuseChannelsd(keys=["image", "omics"], name="image"),
-    ])
+    pipeline = Compose(
+        [
+            OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
+            FuseChannelsd(keys=["image", "omics"], name="image"),
+        ]
+    )
     out = pipeline({"image": ref, "omics": "S0001", "label": 1})
     assert sorted(out) == ["image", "label", "omics"]  # nothing travels beside the data
     torch.testing.assert_close(out["image"].as_tensor(), fused.as_tensor())
@@ -76,8 +77,9 @@ def test_channels_are_the_preprocessors_transform(files):
     reader = OmicsReader(tables, layout)
     vectors, meta = reader.get_data(reader.read("S0005"))
     np.testing.assert_allclose(img.numpy(), pre.images(vectors, normalized=True), rtol=1e-6)
-    assert [n.tolist() for n in meta["omics_features"].values()] == [pre.feature_names(t).tolist()
-                                                                      for t in pre.channel_names]
+    assert [n.tolist() for n in meta["omics_features"].values()] == [
+        pre.feature_names(t).tolist() for t in pre.channel_names
+    ]
 
 
 def test_the_reader_reads_nothing_when_built_and_keeps_its_table(files, tmp_path):
@@ -107,7 +109,8 @@ def test_missing_sample_raises_or_zero_fills(files):
     tables, layout = files
     with pytest.raises(MissingSampleError, match=r"'S0002'.*'cnv'.*cnv\.csv"):
         OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image")(
-            {"omics": "S0002", "image": _image()})
+            {"omics": "S0002", "image": _image()}
+        )
     img = OmicsChannels(tables, layout, on_missing="zeros")("S0002")
     assert img.meta["omics_missing"] is True
     np.testing.assert_array_equal(img.meta["omics_missing_channels"], [False, True])
@@ -204,10 +207,12 @@ def test_bad_reference_dims_are_named():
 
 def test_fused_batches_collate(files):
     tables, layout = files
-    pipeline = Compose([
-        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
-        FuseChannelsd(keys=["image", "omics"], name="image"),
-    ])
+    pipeline = Compose(
+        [
+            OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
+            FuseChannelsd(keys=["image", "omics"], name="image"),
+        ]
+    )
     data = [{"image": _image((1, 16, 16)), "omics": f"S{i:04d}", "label": i % 2} for i in (0, 1, 3, 4)]
     batch = next(iter(DataLoader(Dataset(data, pipeline), batch_size=4, num_workers=0)))
     assert batch["image"].shape == (4, 3, 16, 16)
@@ -218,7 +223,8 @@ def test_concat_itemsd_also_works(files):
     """MONAI's ConcatItemsd gives the same tensor (without the channel bookkeeping)."""
     tables, layout = files
     d = OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image")(
-        {"image": _image((1, 16, 16)), "omics": "S0004"})
+        {"image": _image((1, 16, 16)), "omics": "S0004"}
+    )
     a = ConcatItemsd(keys=["image", "omics"], name="fused")(d)["fused"]
     b = FuseChannelsd(keys=["image", "omics"], name="fused")(d)["fused"]
     torch.testing.assert_close(a.as_tensor(), b.as_tensor())
@@ -241,8 +247,13 @@ def test_bundle_config_snippet(files, tmp_path):
             "transforms": [
                 {"_target_": "LoadImaged", "keys": "image", "image_only": True},
                 {"_target_": "EnsureChannelFirstd", "keys": "image", "channel_dim": "no_channel"},
-                {"_target_": "omicsfusion.transforms.OmicsChannelsd", "keys": "omics", "tables": "@omics_tables",
-                 "preprocessor": "@layout_file", "ref_key": "image"},
+                {
+                    "_target_": "omicsfusion.transforms.OmicsChannelsd",
+                    "keys": "omics",
+                    "tables": "@omics_tables",
+                    "preprocessor": "@layout_file",
+                    "ref_key": "image",
+                },
                 {"_target_": "omicsfusion.transforms.FuseChannelsd", "keys": ["image", "omics"], "name": "image"},
             ],
         },

@@ -17,8 +17,8 @@ import torch
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Resized, SpatialCropd
 
 from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.layout import OTLayout
+from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.transforms import (
     FuseChannelsd,
     OmicsChannelsd,
@@ -68,13 +68,15 @@ def test_xenium_h5ad_cell_patch(tmp_path):
     cell = ids[170]
     # MONAI's PIL reader puts the image x axis first, so the centre is (x_pixel, y_pixel)
     centre = [int(obs.loc[cell, "x_pixel"]), int(obs.loc[cell, "y_pixel"])]
-    pipeline = Compose([
-        LoadImaged(keys="image", image_only=True),
-        EnsureChannelFirstd(keys="image"),
-        SpatialCropd(keys="image", roi_center=centre, roi_size=(96, 96)),
-        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
-        FuseChannelsd(keys=["image", "omics"], name="image", image_channel_names=["R", "G", "B"]),
-    ])
+    pipeline = Compose(
+        [
+            LoadImaged(keys="image", image_only=True),
+            EnsureChannelFirstd(keys="image"),
+            SpatialCropd(keys="image", roi_center=centre, roi_size=(96, 96)),
+            OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image"),
+            FuseChannelsd(keys=["image", "omics"], name="image", image_channel_names=["R", "G", "B"]),
+        ]
+    )
     out = pipeline({"image": str(XENIUM / "NCBI858.jpg"), "omics": cell})["image"]
     assert out.shape == (4, 96, 96)
     assert out.meta["channel_names"] == ["R", "G", "B", "rna"] and out.meta["omics_sample_id"] == cell
@@ -89,13 +91,17 @@ def test_tcga_mri_nrrd_volume_reference(molecular):
     """3-D reference: the patient's molecular map broadcast along the axial axis, affine kept."""
     _need(MRI / "brain1_image.nrrd")
     tables, layout = molecular
-    pipeline = Compose([
-        LoadImaged(keys="image", image_only=True),
-        EnsureChannelFirstd(keys="image"),
-        Resized(keys="image", spatial_size=(64, 64, 25)),
-        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image", exclude=NOT_FEATURES, axis=-1),
-        FuseChannelsd(keys=["image", "omics"], name="fused"),
-    ])
+    pipeline = Compose(
+        [
+            LoadImaged(keys="image", image_only=True),
+            EnsureChannelFirstd(keys="image"),
+            Resized(keys="image", spatial_size=(64, 64, 25)),
+            OmicsChannelsd(
+                keys="omics", tables=tables, preprocessor=layout, ref_key="image", exclude=NOT_FEATURES, axis=-1
+            ),
+            FuseChannelsd(keys=["image", "omics"], name="fused"),
+        ]
+    )
     d = pipeline({"image": str(MRI / "brain1_image.nrrd"), "omics": "TCGA-02-0003"})
     image, omics, fused = d["image"], d["omics"], d["fused"]
     assert image.shape == (1, 64, 64, 25) and omics.shape == (1, 64, 64, 25) and fused.shape == (2, 64, 64, 25)
@@ -114,13 +120,17 @@ def test_tcga_he_tile_2d_reference(molecular, mode):
         pytest.skip(f"real data not available: {TCGA / 'roi_imgs'}")
     tables, layout = molecular
     tile = tiles[0]
-    pipeline = Compose([
-        LoadImaged(keys="image", image_only=True),
-        EnsureChannelFirstd(keys="image"),
-        Resized(keys="image", spatial_size=(256, 256)),
-        OmicsChannelsd(keys="omics", tables=tables, preprocessor=layout, ref_key="image", exclude=NOT_FEATURES, mode=mode),
-        FuseChannelsd(keys=["image", "omics"], name="image"),
-    ])
+    pipeline = Compose(
+        [
+            LoadImaged(keys="image", image_only=True),
+            EnsureChannelFirstd(keys="image"),
+            Resized(keys="image", spatial_size=(256, 256)),
+            OmicsChannelsd(
+                keys="omics", tables=tables, preprocessor=layout, ref_key="image", exclude=NOT_FEATURES, mode=mode
+            ),
+            FuseChannelsd(keys=["image", "omics"], name="image"),
+        ]
+    )
     out = pipeline({"image": str(tile), "omics": tile.name[:12]})["image"]
     assert out.shape == (4, 256, 256) and out.meta["omics_sample_id"] == tile.name[:12]
     assert str(out.meta["filename_or_obj"]).endswith(tile.name)

@@ -36,8 +36,11 @@ def marker_table(genes: pd.DataFrame, markers: dict[str, list[str]]) -> pd.DataF
                 row["rank"] = "not laid out"
             else:
                 others = hits[hits["class"] != cls]["rank"]
-                row.update(rank=int(hits[hits["class"] == cls]["rank"].iloc[0]), of=int((genes["class"] == cls).sum()),
-                           other_classes_median=float(others.median()) if len(others) else float("nan"))
+                row.update(
+                    rank=int(hits[hits["class"] == cls]["rank"].iloc[0]),
+                    of=int((genes["class"] == cls).sum()),
+                    other_classes_median=float(others.median()) if len(others) else float("nan"),
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 

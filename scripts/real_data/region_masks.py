@@ -50,9 +50,14 @@ def score_patient(region_file: Path, folder: Path, spacing: list[float]) -> dict
     total = weights.sum()
     chance = float(tumour[brain].mean())
     mass = float(weights[tumour].sum() / total) if total > 0 else float("nan")
-    return {"hit": bool(pointing_hits(saliency[None], tumour[None])[0]), "chance": chance,
-            "mass_in_mask": mass, "enrichment": mass / chance, "tumour_voxels": int(tumour.sum()),
-            "brain_voxels": int(brain.sum())}
+    return {
+        "hit": bool(pointing_hits(saliency[None], tumour[None])[0]),
+        "chance": chance,
+        "mass_in_mask": mass,
+        "enrichment": mass / chance,
+        "tumour_voxels": int(tumour.sum()),
+        "brain_voxels": int(brain.sum()),
+    }
 
 
 def score(saliency_dirs: list[Path], source: Path, samples_csv: Path, spacing: list[float]) -> pd.DataFrame:
@@ -67,18 +72,27 @@ def score(saliency_dirs: list[Path], source: Path, samples_csv: Path, spacing: l
             if record.sample_id not in folders.index:
                 raise KeyError(f"patient {record.sample_id!r} of {directory} is not in {samples_csv}")
             row = score_patient(directory / record.region_file, source / folders[record.sample_id], spacing)
-            rows.append({"saliency_dir": str(directory), "sample_id": record.sample_id, "class": record.label,
-                         "correct": record.label == record.predicted, **row})
+            rows.append(
+                {
+                    "saliency_dir": str(directory),
+                    "sample_id": record.sample_id,
+                    "class": record.label,
+                    "correct": record.label == record.predicted,
+                    **row,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def markdown(table: pd.DataFrame) -> str:
     """Means over patients (and the count of pointing-game hits) as a Markdown table."""
-    lines = ["| patients | pointing-game hits | chance (tumour / brain) | map mass in tumour | enrichment |",
-             "|---|---|---|---|---|",
-             f"| {len(table)} | {int(table['hit'].sum())} of {len(table)} | {table['chance'].mean():.3f} "
-             f"| {table['mass_in_mask'].mean():.3f} ± {table['mass_in_mask'].std(ddof=1):.3f} "
-             f"| {table['enrichment'].mean():.2f} ± {table['enrichment'].std(ddof=1):.2f} |"]
+    lines = [
+        "| patients | pointing-game hits | chance (tumour / brain) | map mass in tumour | enrichment |",
+        "|---|---|---|---|---|",
+        f"| {len(table)} | {int(table['hit'].sum())} of {len(table)} | {table['chance'].mean():.3f} "
+        f"| {table['mass_in_mask'].mean():.3f} ± {table['mass_in_mask'].std(ddof=1):.3f} "
+        f"| {table['enrichment'].mean():.2f} ± {table['enrichment'].std(ddof=1):.2f} |",
+    ]
     return "\n".join(lines) + "\n"
 
 

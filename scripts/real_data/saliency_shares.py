@@ -29,7 +29,7 @@ def pooled_shares(samples: pd.DataFrame) -> pd.DataFrame:
         for column in columns:
             prefix = next(p for p in ESTIMATORS if column.startswith(p))
             values = group[column]
-            row[f"{ESTIMATORS[prefix]} {column[len(prefix):]}"] = f"{values.mean():.2f} ± {values.std(ddof=0):.2f}"
+            row[f"{ESTIMATORS[prefix]} {column[len(prefix) :]}"] = f"{values.mean():.2f} ± {values.std(ddof=0):.2f}"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -36,12 +36,18 @@ from ignite.engine import Engine
 from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.errors import CheckpointError, LayoutMismatchError, MissingCheckpointError
 from omicsfusion.fileio import atomic_write
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 
-__all__ = ["AtomicCheckpointSaver", "CheckpointError", "ResumeLoader", "latest_checkpoint", "load_weights",
-           "require_trained"]
+__all__ = [
+    "AtomicCheckpointSaver",
+    "CheckpointError",
+    "ResumeLoader",
+    "latest_checkpoint",
+    "load_weights",
+    "require_trained",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -156,16 +162,19 @@ def load_weights(path: str | os.PathLike, map_location: str = "cpu", mmap: bool 
     except pickle.UnpicklingError as error:
         found = re.search(r"WeightsUnpickler error: ([^.]*)", str(error))
         reason = found.group(1) if found else str(error).splitlines()[0]
-        raise CheckpointError(f"{path}: refused by torch.load(weights_only=True): {reason}; the file pickles "
-                              "objects beyond tensors and plain containers, which could run code when loaded") from None
+        raise CheckpointError(
+            f"{path}: refused by torch.load(weights_only=True): {reason}; the file pickles "
+            "objects beyond tensors and plain containers, which could run code when loaded"
+        ) from None
 
 
 def _iteration(path: Path, engine_key: str) -> int:
     try:
         state = load_weights(path, mmap=True)
     except (RuntimeError, EOFError, OSError) as error:
-        raise CheckpointError(f"{path}: not a loadable training checkpoint ({error}); delete it to start afresh "
-                              "or pass --resume false") from error
+        raise CheckpointError(
+            f"{path}: not a loadable training checkpoint ({error}); delete it to start afresh or pass --resume false"
+        ) from error
     if not isinstance(state, dict) or not isinstance(state.get(engine_key), dict):
         raise CheckpointError(f"{path}: holds no {engine_key!r} state, so training cannot resume from it")
     return int(state[engine_key]["iteration"])
@@ -187,8 +196,9 @@ def latest_checkpoint(ckpt_dir: str | os.PathLike, engine_key: str = "trainer") 
     return str(max(candidates, key=lambda p: (_iteration(p, engine_key), p.name == "checkpoint_final.pt")))
 
 
-def require_trained(checkpoint: str | os.PathLike, layout_file: str | os.PathLike | None = None,
-                    omics_types: Sequence[str] | None = ()) -> OmicsPreprocessor | None:
+def require_trained(
+    checkpoint: str | os.PathLike, layout_file: str | os.PathLike | None = None, omics_types: Sequence[str] | None = ()
+) -> OmicsPreprocessor | None:
     """Refuse evaluation, inference, saliency or deployment before training wrote the checkpoint and layout.
 
     Args:
@@ -205,17 +215,23 @@ def require_trained(checkpoint: str | os.PathLike, layout_file: str | os.PathLik
         LayoutMismatchError: the layout file holds no layout for some of ``omics_types``.
     """
     if not Path(checkpoint).is_file():
-        raise MissingCheckpointError(f"no trained checkpoint at {checkpoint}: run the bundle's configs/train.json "
-                                     "first (a Deploy app takes the model.ts that ckpt_export writes from it)")
+        raise MissingCheckpointError(
+            f"no trained checkpoint at {checkpoint}: run the bundle's configs/train.json "
+            "first (a Deploy app takes the model.ts that ckpt_export writes from it)"
+        )
     if omics_types is not None and not omics_types:
         return None
     if layout_file is None or not Path(layout_file).is_file():
         channels = "the model's omics channels" if omics_types is None else f"omics channels {list(omics_types)}"
-        raise MissingCheckpointError(f"no fitted layout at {layout_file} ({channels} need it): configs/train.json "
-                                     f"writes it next to the checkpoint {checkpoint}")
+        raise MissingCheckpointError(
+            f"no fitted layout at {layout_file} ({channels} need it): configs/train.json "
+            f"writes it next to the checkpoint {checkpoint}"
+        )
     fitted = OmicsPreprocessor.cached(layout_file)
     absent = [t for t in omics_types or () if t not in fitted.channel_names]
     if absent:
-        raise LayoutMismatchError(f"layout file {layout_file} holds omics channels {fitted.channel_names}, not "
-                                  f"{absent}; the run builds omics channels {list(omics_types)} for {checkpoint}")
+        raise LayoutMismatchError(
+            f"layout file {layout_file} holds omics channels {fitted.channel_names}, not "
+            f"{absent}; the run builds omics channels {list(omics_types)} for {checkpoint}"
+        )
     return fitted

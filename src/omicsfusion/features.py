@@ -26,6 +26,8 @@ def match_features(expected: object, names: object, min_overlap: float, source: 
     missing = expected[index < 0]
     present = expected.size - missing.size
     if expected.size and present / expected.size < min_overlap:
-        raise FeatureMismatchError(f"{source}: {present} of {expected.size} layout features present "
-                                   f"(min_overlap={min_overlap:g}); missing {first_names(missing)}")
+        raise FeatureMismatchError(
+            f"{source}: {present} of {expected.size} layout features present "
+            f"(min_overlap={min_overlap:g}); missing {first_names(missing)}"
+        )
     return index

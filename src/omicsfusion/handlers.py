@@ -54,8 +54,14 @@ def _scalar(value) -> object:
 class _EpochPredictions:
     """Collect ``(sample id, class probabilities, label)`` of every sample of an evaluator epoch."""
 
-    def __init__(self, class_names: Sequence[str], id_key: str = "sample_id", pred_key: str = "pred",
-                 label_key: str | None = "label", extra_keys: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        class_names: Sequence[str],
+        id_key: str = "sample_id",
+        pred_key: str = "pred",
+        label_key: str | None = "label",
+        extra_keys: Sequence[str] = (),
+    ) -> None:
         self.class_names = [str(c) for c in class_names]
         self.id_key = id_key
         self.pred_key = pred_key
@@ -114,8 +120,15 @@ class ClassProbabilityWriter(_EpochPredictions):
             ``barcode``, ``x``, ``y``).
     """
 
-    def __init__(self, output_file: str | os.PathLike, class_names: Sequence[str], id_key: str = "sample_id",
-                 pred_key: str = "pred", label_key: str | None = None, extra_keys: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        output_file: str | os.PathLike,
+        class_names: Sequence[str],
+        id_key: str = "sample_id",
+        pred_key: str = "pred",
+        label_key: str | None = None,
+        extra_keys: Sequence[str] = (),
+    ) -> None:
         super().__init__(class_names, id_key, pred_key, label_key, extra_keys)
         self.output_file = Path(output_file)
 
@@ -141,8 +154,14 @@ class ClassificationReport(_EpochPredictions):
     ``summary.json`` (accuracy, macro F1, macro AUC, n).
     """
 
-    def __init__(self, output_dir: str | os.PathLike, class_names: Sequence[str], id_key: str = "sample_id",
-                 pred_key: str = "pred", label_key: str = "label") -> None:
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        class_names: Sequence[str],
+        id_key: str = "sample_id",
+        pred_key: str = "pred",
+        label_key: str = "label",
+    ) -> None:
         super().__init__(class_names, id_key, pred_key, label_key)
         self.output_dir = Path(output_dir)
 
@@ -150,7 +169,7 @@ class ClassificationReport(_EpochPredictions):
         from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
         labels = np.array([r[2] for r in rows])
-        if np.any(labels == None):  # noqa: E711 - object comparison on purpose
+        if any(label is None for label in labels):
             raise ValueError("ClassificationReport needs a label for every sample; use ClassProbabilityWriter")
         labels = labels.astype(int)
         probs = np.stack([r[1] for r in rows])
@@ -164,17 +183,26 @@ class ClassificationReport(_EpochPredictions):
             positives = labels == k
             auc.append(roc_auc_score(positives, probs[:, k]) if 0 < positives.sum() < len(labels) else np.nan)
         per_class = pd.DataFrame(
-            {"class": self.class_names, "precision": precision, "recall": recall, "f1": f1, "auc": auc,
-             "support": support}
+            {
+                "class": self.class_names,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "auc": auc,
+                "support": support,
+            }
         )
         matrix = confusion_matrix(labels, predicted, labels=classes)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         _atomic_csv(per_class, self.output_dir / "per_class_metrics.csv", index=False)
-        _atomic_csv(pd.DataFrame(matrix, index=self.class_names, columns=self.class_names),
-                    self.output_dir / "confusion_matrix.csv", index_label="true\\predicted")
+        _atomic_csv(
+            pd.DataFrame(matrix, index=self.class_names, columns=self.class_names),
+            self.output_dir / "confusion_matrix.csv",
+            index_label="true\\predicted",
+        )
         self._plot(matrix)
         summary = {
-            "n": int(len(labels)),
+            "n": len(labels),
             "accuracy": float((predicted == labels).mean()),
             "macro_f1": float(np.mean(f1)),
             "macro_auc": float(np.nanmean(auc)) if not np.all(np.isnan(auc)) else None,
@@ -196,8 +224,14 @@ class ClassificationReport(_EpochPredictions):
         ax.set_ylabel("true")
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
-                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black",
+                )
         fig.tight_layout()
         atomic_write(self.output_dir / "confusion_matrix.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
         plt.close(fig)
@@ -217,9 +251,20 @@ class SpotOverlayWriter(_EpochPredictions):
         max_side: thumbnail long side in pixels.
     """
 
-    def __init__(self, output_dir: str | os.PathLike, class_names: Sequence[str], id_key: str = "sample_id",
-                 pred_key: str = "pred", slide_key: str = "slide", x_key: str = "x", y_key: str = "y",
-                 mpp_key: str = "mpp", group_key: str = "group", spot_um: float = 55.0, max_side: int = 1024) -> None:
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        class_names: Sequence[str],
+        id_key: str = "sample_id",
+        pred_key: str = "pred",
+        slide_key: str = "slide",
+        x_key: str = "x",
+        y_key: str = "y",
+        mpp_key: str = "mpp",
+        group_key: str = "group",
+        spot_um: float = 55.0,
+        max_side: int = 1024,
+    ) -> None:
         super().__init__(class_names, id_key, pred_key, None, [slide_key, x_key, y_key, mpp_key, group_key])
         self.output_dir = Path(output_dir)
         self.spot_um = float(spot_um)
@@ -235,9 +280,16 @@ class SpotOverlayWriter(_EpochPredictions):
         for (group, slide), members in groups.items():
             xy = np.asarray([[r[3][x_key], r[3][y_key]] for r in members], dtype=np.float64)
             predicted = np.stack([r[1] for r in members]).argmax(axis=1)
-            write_overlay(self.output_dir / f"overlay_{group}.png", slide, xy, predicted, self.class_names,
-                          spot_px=self.spot_um / float(members[0][3][mpp_key]), max_side=self.max_side,
-                          title=group)
+            write_overlay(
+                self.output_dir / f"overlay_{group}.png",
+                slide,
+                xy,
+                predicted,
+                self.class_names,
+                spot_px=self.spot_um / float(members[0][3][mpp_key]),
+                max_side=self.max_side,
+                title=group,
+            )
 
 
 class AtomicMetricsSaver(MetricsSaver):

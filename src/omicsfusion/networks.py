@@ -54,8 +54,13 @@ class WithCoordinates(nn.Module):
             (``in_channels`` for DenseNet, ``n_input_channels`` for ResNet).
     """
 
-    def __init__(self, backbone: nn.Module | Callable[..., nn.Module], in_channels: int | None = None,
-                 spatial_dims: int | None = None, channels_arg: str = "in_channels") -> None:
+    def __init__(
+        self,
+        backbone: nn.Module | Callable[..., nn.Module],
+        in_channels: int | None = None,
+        spatial_dims: int | None = None,
+        channels_arg: str = "in_channels",
+    ) -> None:
         super().__init__()
         self.coordinates = CoordinateChannels()
         if not isinstance(backbone, nn.Module):
@@ -79,8 +84,16 @@ def omics_cnn(in_shape: Sequence[int], out_features: int, dropout: float = 0.2) 
     grid = in_shape[1:]
     # stride only while the grid is still large enough to be halved
     strides = tuple(2 if min(grid) >= 4 * 2**i else 1 for i in range(2))
-    return Classifier(in_shape=in_shape, classes=int(out_features), channels=(16, 32), strides=strides,
-                      num_res_units=0, act="RELU", norm="BATCH", dropout=dropout)
+    return Classifier(
+        in_shape=in_shape,
+        classes=int(out_features),
+        channels=(16, 32),
+        strides=strides,
+        num_res_units=0,
+        act="RELU",
+        norm="BATCH",
+        dropout=dropout,
+    )
 
 
 class MidFusion(nn.Module):
@@ -102,8 +115,15 @@ class MidFusion(nn.Module):
             (chosen at random) are zeroed, so each modality must predict on its own.
     """
 
-    def __init__(self, image_channels: int, features: int, num_classes: int, image_net: nn.Module | None = None,
-                 omics_net: nn.Module | None = None, modality_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        image_channels: int,
+        features: int,
+        num_classes: int,
+        image_net: nn.Module | None = None,
+        omics_net: nn.Module | None = None,
+        modality_dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if image_net is None and omics_net is None:
             raise ValueError("MidFusion needs an image_net, an omics_net or both")
@@ -118,7 +138,7 @@ class MidFusion(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = []
         if self.omics_net is not None:
-            parts.append(self.omics_net(x[:, self.image_channels:]))
+            parts.append(self.omics_net(x[:, self.image_channels :]))
         if self.image_net is not None:
             parts.append(self.image_net(x[:, : self.image_channels]))
         if self.training and self.modality_dropout > 0 and len(parts) == 2:

@@ -27,12 +27,12 @@ import torch
 import torch.distributed as dist
 from sklearn.base import clone
 
-from omicsfusion.checkpoint import require_trained  # noqa: F401  (the bundle configs call it from here)
+from omicsfusion.checkpoint import require_trained  # noqa: F401 (the bundle configs call it from here)
 from omicsfusion.data import OmicsTable
-from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
 from omicsfusion.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
+from omicsfusion.preprocessing import OmicsPreprocessor
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +98,27 @@ def ensure_datalist(
             f"no datalist at {path} and no {samples_csv} to build one from (columns sample_id,image,label)"
         )
     samples = pd.read_csv(samples_csv, dtype={"sample_id": str, **({group_column: str} if group_column else {})})
-    datalist = build_datalist(samples, omics_key="sample_id", val_fraction=val_fraction,
-                              test_fraction=test_fraction, seed=seed, group_key=group_column,
-                              extra_keys=extra_columns, split_key=split_column)
+    datalist = build_datalist(
+        samples,
+        omics_key="sample_id",
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        group_key=group_column,
+        extra_keys=extra_columns,
+        split_key=split_column,
+    )
     logger.info("datalist %s: %s", path, {k: len(v) for k, v in datalist.items()})
     return write_datalist(datalist, path)
 
 
-def check_rows(rows: Sequence[Mapping], class_names: Sequence[str], table: OmicsTable | None,
-               omics_types: Sequence[str], source: str) -> None:
+def check_rows(
+    rows: Sequence[Mapping],
+    class_names: Sequence[str],
+    table: OmicsTable | None,
+    omics_types: Sequence[str],
+    source: str,
+) -> None:
     """Refuse rows whose image is missing, whose label is unknown, or whose sample lacks omics."""
     for row in rows:
         if not Path(row["image"]).exists():  # a file, or a DICOM series folder
@@ -162,19 +174,50 @@ def prepare_classification(
     """
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:
-        _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
-                 phantom_size, seed, preprocessor, allow_outside=allow_outside_dataset)
+        _prepare(
+            dataset_dir,
+            datalist_file,
+            layout_file,
+            omics_tables,
+            omics_types,
+            class_names,
+            phantom,
+            phantom_size,
+            seed,
+            preprocessor,
+            allow_outside=allow_outside_dataset,
+        )
     if distributed:
         dist.barrier()
     return Path(datalist_file)
 
 
-def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types, class_names, phantom,
-             phantom_size, seed, preprocessor, group_column=None, extra_columns=(), root=None,
-             allow_outside=False, split_column=None) -> None:
+def _prepare(
+    dataset_dir,
+    datalist_file,
+    layout_file,
+    omics_tables,
+    omics_types,
+    class_names,
+    phantom,
+    phantom_size,
+    seed,
+    preprocessor,
+    group_column=None,
+    extra_columns=(),
+    root=None,
+    allow_outside=False,
+    split_column=None,
+) -> None:
     ensure_dataset(dataset_dir, phantom, phantom_size, seed)
-    ensure_datalist(datalist_file, dataset_dir, seed=seed, group_column=group_column, extra_columns=extra_columns,
-                    split_column=split_column)
+    ensure_datalist(
+        datalist_file,
+        dataset_dir,
+        seed=seed,
+        group_column=group_column,
+        extra_columns=extra_columns,
+        split_column=split_column,
+    )
     table = _table(omics_tables, omics_types)
     present = json.loads(Path(datalist_file).read_text())
     for section in (s for s in SECTIONS if s in present):  # a datalist may lack a section (e.g. no test split)
@@ -188,8 +231,12 @@ def _prepare(dataset_dir, datalist_file, layout_file, omics_tables, omics_types,
         if set(omics_types) <= set(fitted.channel_names):
             return
         logger.info("%s lacks %s: refitting", layout_path, sorted(set(omics_types) - set(fitted.channel_names)))
-    train_ids = [row["omics"] for row in load_datalist(datalist_file, "training", base_dir=dataset_dir, root=root,
-                                                       allow_outside=allow_outside)]
+    train_ids = [
+        row["omics"]
+        for row in load_datalist(
+            datalist_file, "training", base_dir=dataset_dir, root=root, allow_outside=allow_outside
+        )
+    ]
     logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
     bundle_preprocessor(preprocessor, omics_types).fit(table.select(train_ids)).save(layout_path)
 
@@ -202,8 +249,10 @@ def bundle_preprocessor(preprocessor: OmicsPreprocessor | None, omics_types: Seq
     """
     template = OmicsPreprocessor() if preprocessor is None else preprocessor
     if template.omics_types is not None and list(template.omics_types) != list(omics_types):
-        raise OmicsDataError(f"the preprocessor's omics_types {list(template.omics_types)} are not the run's "
-                             f"omics types {list(omics_types)}; leave them out of the preprocessor block")
+        raise OmicsDataError(
+            f"the preprocessor's omics_types {list(template.omics_types)} are not the run's "
+            f"omics types {list(omics_types)}; leave them out of the preprocessor block"
+        )
     return clone(template).set_params(omics_types=list(omics_types))
 
 
@@ -249,21 +298,46 @@ def prepare_spatial(
     if not distributed or dist.get_rank() == 0:
         ensure_dataset(dataset_dir, phantom, phantom_size, seed)
         splits = _datalist_splits(datalist_file) or section_splits(dataset_dir, seed)
-        export_spots(dataset_dir, spots_dir, annotation_column, class_names, max_genes=max_genes,
-                     gene_policy=gene_policy, splits=splits, blocks=block_split, seed=seed,
-                     drop_classes=drop_classes)
+        export_spots(
+            dataset_dir,
+            spots_dir,
+            annotation_column,
+            class_names,
+            max_genes=max_genes,
+            gene_policy=gene_policy,
+            splits=splits,
+            blocks=block_split,
+            seed=seed,
+            drop_classes=drop_classes,
+        )
         _check_spot_splits(datalist_file, spots_dir)
-        _prepare(spots_dir, datalist_file, layout_file, spot_tables(spots_dir), omics_types, class_names, None,
-                 phantom_size, seed, preprocessor, group_column="group",
-                 extra_columns=SPOT_COLUMNS, root=dataset_dir, allow_outside=allow_outside_dataset,
-                 split_column="split")
+        _prepare(
+            spots_dir,
+            datalist_file,
+            layout_file,
+            spot_tables(spots_dir),
+            omics_types,
+            class_names,
+            None,
+            phantom_size,
+            seed,
+            preprocessor,
+            group_column="group",
+            extra_columns=SPOT_COLUMNS,
+            root=dataset_dir,
+            allow_outside=allow_outside_dataset,
+            split_column="split",
+        )
     if distributed:
         dist.barrier()
     return Path(datalist_file)
 
 
 def _datalist_splits(datalist_file: str | os.PathLike) -> dict[str, str] | None:
-    """Section (row ``group``) -> its datalist section, ``blocks`` when its spots span several; ``None``: no datalist."""
+    """Section (row ``group``) -> its datalist section, ``blocks`` when its spots span several.
+
+    ``None`` when there is no datalist.
+    """
     from omicsfusion.data.spatial.export import BLOCKS
 
     path = Path(datalist_file)
@@ -291,15 +365,17 @@ def _check_spot_splits(datalist_file: str | os.PathLike, spots_dir: str | os.Pat
             f"{path}: {len(differ)} of its {len(given)} spots are not in the same section of the export "
             f"{Path(spots_dir) / 'samples.csv'} (e.g. {differ[:3]}: {[given[i] for i in differ[:3]]} there, "
             f"{[export.get(i) for i in differ[:3]]} here); it was made with another seed or block_split: "
-            "use those, or delete it to split anew")
+            "use those, or delete it to split anew"
+        )
 
 
 #: ``class_weights`` values of :func:`class_weights`
 CLASS_WEIGHTS = (None, "balanced")
 
 
-def class_weights(rows: Sequence[Mapping], class_names: Sequence[str], mode: str | None = None,
-                  device: torch.device | str = "cpu") -> torch.Tensor | None:
+def class_weights(
+    rows: Sequence[Mapping], class_names: Sequence[str], mode: str | None = None, device: torch.device | str = "cpu"
+) -> torch.Tensor | None:
     """Per-class loss weights from the training rows' labels (``CrossEntropyLoss(weight=...)``); ``None`` when off.
 
     ``"balanced"`` weighs class ``k`` by ``n / (K * n_k)`` (scikit-learn's rule), so that every
@@ -316,16 +392,21 @@ def class_weights(rows: Sequence[Mapping], class_names: Sequence[str], mode: str
     labels = np.asarray([int(r["label"]) for r in rows], dtype=np.int64)
     outside = sorted(set(labels[(labels < 0) | (labels >= len(class_names))].tolist()))
     if outside:
-        raise OmicsDataError(f"class_weights: training label(s) {outside[:5]} are outside 0..{len(class_names) - 1} "
-                             f"(class_names {list(class_names)})")
+        raise OmicsDataError(
+            f"class_weights: training label(s) {outside[:5]} are outside 0..{len(class_names) - 1} "
+            f"(class_names {list(class_names)})"
+        )
     counts = np.bincount(labels, minlength=len(class_names))
     if (counts == 0).any():
         absent = [c for c, n in zip(class_names, counts, strict=True) if n == 0]
-        raise OmicsDataError(f"class_weights='balanced': class(es) {absent} have no training sample "
-                             f"(counts {dict(zip(class_names, counts.tolist(), strict=True))})")
+        raise OmicsDataError(
+            f"class_weights='balanced': class(es) {absent} have no training sample "
+            f"(counts {dict(zip(class_names, counts.tolist(), strict=True))})"
+        )
     weights = counts.sum() / (len(class_names) * counts)
-    logger.info("class_weights='balanced': %s", {c: round(float(w), 3) for c, w in zip(class_names, weights,
-                                                                                       strict=True)})
+    logger.info(
+        "class_weights='balanced': %s", {c: round(float(w), 3) for c, w in zip(class_names, weights, strict=True)}
+    )
     return torch.as_tensor(weights, dtype=torch.float32, device=device)
 
 

@@ -149,9 +149,16 @@ def run(args: argparse.Namespace) -> int:
         if args.channel_dropout is not None:
             cnn_params["channel_dropout"] = args.channel_dropout
         result = run_benchmark(
-            data, folds=args.folds, seeds=_seeds(args.seeds), split=split, models=models,
-            normalization=args.normalization, layout_params=layout_params, cnn_params=cnn_params,
-            threads=args.threads, progress=not args.no_progress,
+            data,
+            folds=args.folds,
+            seeds=_seeds(args.seeds),
+            split=split,
+            models=models,
+            normalization=args.normalization,
+            layout_params=layout_params,
+            cnn_params=cnn_params,
+            threads=args.threads,
+            progress=not args.no_progress,
         )
     except (OmicsfusionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -170,15 +177,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("tables", nargs="+", metavar="TABLE",
-                        help=f"omics table(s), samples as rows: PATH or TYPE=PATH ({', '.join(TABLE_SUFFIXES)})")
+    parser.add_argument(
+        "tables",
+        nargs="+",
+        metavar="TABLE",
+        help=f"omics table(s), samples as rows: PATH or TYPE=PATH ({', '.join(TABLE_SUFFIXES)})",
+    )
     parser.add_argument("--label-column", required=True, help="label column (in --label-table, else in a TABLE)")
-    parser.add_argument("--label-table", help="separate labels table (csv/tsv/parquet/h5ad obs), ids in its first column")
+    parser.add_argument(
+        "--label-table", help="separate labels table (csv/tsv/parquet/h5ad obs), ids in its first column"
+    )
     parser.add_argument("--label-id-column", help="sample-id column of --label-table (default: first column)")
     parser.add_argument("--id-column", help="sample-id column of the omics tables (default: first column / obs_names)")
     parser.add_argument("--folds", type=int, default=5, help="stratified outer folds")
-    parser.add_argument("--seeds", default="0,1,2",
-                        help="seeds (0,1,2 or 0-4): each draws its own folds, layouts and models; mean ± sd over seeds")
+    parser.add_argument(
+        "--seeds",
+        default="0,1,2",
+        help="seeds (0,1,2 or 0-4): each draws its own folds, layouts and models; mean ± sd over seeds",
+    )
     parser.add_argument("--train-ids", help="file of training sample ids (one per line): a predefined split")
     parser.add_argument("--test-ids", help="file of test sample ids (one per line)")
     parser.add_argument("--models", help=f"comma-separated subset of: {','.join(ALL_MODELS)}")
@@ -188,15 +204,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--max-epochs", type=int, default=60, help="CNN epoch cap")
     parser.add_argument("--patience", type=int, default=8, help="CNN early-stopping patience (epochs)")
     parser.add_argument("--members", type=int, default=1, help="CNNs averaged per model (an ensemble over seeds)")
-    parser.add_argument("--channel-dropout", type=float,
-                        help="probability of masking each omics channel of a training sample "
-                             "(default 0.3 when some samples lack a type, else 0)")
-    parser.add_argument("--missing-types", choices=("drop", "mask"), default="drop",
-                        help="a sample absent from some tables: drop it, or mask the types it lacks")
-    parser.add_argument("--max-missing-labels", type=float, default=0.2,
-                        help="largest share of samples without a label that is dropped rather than refused")
-    parser.add_argument("--drop-small-classes", action="store_true",
-                        help="drop classes with fewer samples than folds instead of refusing")
+    parser.add_argument(
+        "--channel-dropout",
+        type=float,
+        help="probability of masking each omics channel of a training sample "
+        "(default 0.3 when some samples lack a type, else 0)",
+    )
+    parser.add_argument(
+        "--missing-types",
+        choices=("drop", "mask"),
+        default="drop",
+        help="a sample absent from some tables: drop it, or mask the types it lacks",
+    )
+    parser.add_argument(
+        "--max-missing-labels",
+        type=float,
+        default=0.2,
+        help="largest share of samples without a label that is dropped rather than refused",
+    )
+    parser.add_argument(
+        "--drop-small-classes",
+        action="store_true",
+        help="drop classes with fewer samples than folds instead of refusing",
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch, random forest)")
     parser.add_argument("--json", help="write the results as JSON here")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -45,8 +45,13 @@ def _rows(table: pd.DataFrame, section: list[dict], source: str) -> tuple[np.nda
     return table.loc[ids].to_numpy(np.float64), np.array([int(r["label"]) for r in section]), ids
 
 
-def baseline_predictions(table: pd.DataFrame, datalist: str | os.PathLike, class_names: Sequence[str],
-                         seed: int, models: Sequence[str] = ("logreg", "random_forest")) -> dict[str, pd.DataFrame]:
+def baseline_predictions(
+    table: pd.DataFrame,
+    datalist: str | os.PathLike,
+    class_names: Sequence[str],
+    seed: int,
+    models: Sequence[str] = ("logreg", "random_forest"),
+) -> dict[str, pd.DataFrame]:
     """Test-section class probabilities of each tabular model fitted on the datalist's training section.
 
     Returns model -> frame ``sample_id, prob_<class>..., true_class`` (the bundle's prediction format).
@@ -77,10 +82,12 @@ def _predictions(source: Path, test_ids: Sequence[str]) -> pd.DataFrame:
     given, wanted = set(frame["sample_id"]), set(test_ids)
     if given != wanted or len(frame) != len(given):
         missing, extra = sorted(wanted - given), sorted(given - wanted)
-        raise BenchmarkError(f"{source}: {len(frame)} prediction rows for the {len(wanted)} test samples of its "
-                             f"datalist ({len(missing)} missing, e.g. {missing[:3]}; {len(extra)} not in the test "
-                             f"section, e.g. {extra[:3]}; {len(frame) - len(given)} repeated); models and baselines "
-                             "must be scored on the same samples")
+        raise BenchmarkError(
+            f"{source}: {len(frame)} prediction rows for the {len(wanted)} test samples of its "
+            f"datalist ({len(missing)} missing, e.g. {missing[:3]}; {len(extra)} not in the test "
+            f"section, e.g. {extra[:3]}; {len(frame) - len(given)} repeated); models and baselines "
+            "must be scored on the same samples"
+        )
     return frame
 
 
@@ -106,10 +113,14 @@ def read_features(path: str | os.PathLike) -> pd.DataFrame:
     return table.set_index(table.columns[0]).astype(np.float64)
 
 
-def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | None, class_names: Sequence[str],
-                   models: Sequence[str] = ("mri", "omics", "fused"),
-                   baselines: Sequence[str] = ("logreg", "random_forest"),
-                   predictions: str = PREDICTIONS) -> pd.DataFrame:
+def summarize_runs(
+    run_dir: str | os.PathLike,
+    table_file: str | os.PathLike | None,
+    class_names: Sequence[str],
+    models: Sequence[str] = ("mri", "omics", "fused"),
+    baselines: Sequence[str] = ("logreg", "random_forest"),
+    predictions: str = PREDICTIONS,
+) -> pd.DataFrame:
     """Score every model per seed and write ``per_seed.csv``, ``summary.csv`` and ``summary.md`` into ``run_dir``.
 
     Args:
@@ -148,16 +159,29 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | N
             for model, frame in fitted.items():
                 frames[model].append(frame)
         for model, items in frames.items():
-            per_seed.append({"experiment": experiment, "model": model, "seed": int(seed), "n_splits": len(group),
-                             **_scores(items, class_names, " ".join(filter(None, (model, experiment, f"seed {seed}"))))})
+            per_seed.append(
+                {
+                    "experiment": experiment,
+                    "model": model,
+                    "seed": int(seed),
+                    "n_splits": len(group),
+                    **_scores(items, class_names, " ".join(filter(None, (model, experiment, f"seed {seed}")))),
+                }
+            )
     results = pd.DataFrame(per_seed)
     summary = []
     for experiment in sorted(set(results["experiment"])):
         for model in (*models, *baselines):
             chosen = results[(results["model"] == model) & (results["experiment"] == experiment)]
             stats = aggregate(chosen.to_dict("records"))
-            summary.append({"experiment": experiment, "model": model, "n_seeds": stats["n_folds"],
-                            **{k: stats[k] for m in REPORTED for k in (m, f"{m}_sd")}})
+            summary.append(
+                {
+                    "experiment": experiment,
+                    "model": model,
+                    "n_seeds": stats["n_folds"],
+                    **{k: stats[k] for m in REPORTED for k in (m, f"{m}_sd")},
+                }
+            )
     summary = pd.DataFrame(summary)
     if not summary["experiment"].astype(bool).any():  # a single, unnamed experiment: the table as before
         summary, results = summary.drop(columns="experiment"), results.drop(columns="experiment")
@@ -171,25 +195,32 @@ def summarize_runs(run_dir: str | os.PathLike, table_file: str | os.PathLike | N
 def format_summary(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     """Markdown table: mean ± sd over seeds of each reported metric, one row per model (and experiment)."""
     named = "experiment" in summary.columns
-    lines = [("| experiment " if named else "") + "| model | accuracy | macro-F1 | AUC | seeds |",
-             ("|---" if named else "") + "|---|---|---|---|---|"]
+    lines = [
+        ("| experiment " if named else "") + "| model | accuracy | macro-F1 | AUC | seeds |",
+        ("|---" if named else "") + "|---|---|---|---|---|",
+    ]
     for row in summary.itertuples():
         sds = [getattr(row, f"{m}_sd") for m in REPORTED]
-        cells = [format_cell(getattr(row, m), sd if pd.notna(sd) else None, 3)
-                 for m, sd in zip(REPORTED, sds, strict=True)]
-        lines.append((f"| {row.experiment} " if named else "") + f"| {row.model} | " + " | ".join(cells)
-                     + f" | {row.n_seeds} |")
+        cells = [
+            format_cell(getattr(row, m), sd if pd.notna(sd) else None, 3) for m, sd in zip(REPORTED, sds, strict=True)
+        ]
+        lines.append(
+            (f"| {row.experiment} " if named else "") + f"| {row.model} | " + " | ".join(cells) + f" | {row.n_seeds} |"
+        )
     splits = "/".join(map(str, sorted(set(per_seed["n_splits"]))))
     n_test = "/".join(map(str, sorted(set(per_seed["n_test"]))))
-    lines += ["", f"Each seed's test predictions ({n_test} from {splits} split(s)) are pooled and scored; "
-              "mean ± sd over seeds."]
+    lines += [
+        "",
+        f"Each seed's test predictions ({n_test} from {splits} split(s)) are pooled and scored; mean ± sd over seeds.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m omicsfusion.apps.bundle_runs RUN_DIR --table T --class-names A B``."""
-    parser = argparse.ArgumentParser(prog="python -m omicsfusion.apps.bundle_runs",
-                                     description=summarize_runs.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m omicsfusion.apps.bundle_runs", description=summarize_runs.__doc__.splitlines()[0]
+    )
     parser.add_argument("run_dir")
     parser.add_argument("--table", help="feature table the baselines read (default: each split's 'table' column)")
     parser.add_argument("--class-names", nargs="+", required=True)

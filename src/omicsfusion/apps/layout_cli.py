@@ -32,15 +32,25 @@ def _fit(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)  # the progress lines
     table = _table_frame(args.table, args.label_column)
     grid = "auto" if args.grid == "auto" else parse_grid(args.grid, table.shape[1])
-    layout = OTLayout(grid=grid, method=args.method, metric=args.metric, random_state=args.seed, verbose=True,
-                      impute=args.impute, min_overlap=args.min_overlap)
+    layout = OTLayout(
+        grid=grid,
+        method=args.method,
+        metric=args.metric,
+        random_state=args.seed,
+        verbose=True,
+        impute=args.impute,
+        min_overlap=args.min_overlap,
+    )
     try:
         layout.fit(table)
     except LayoutError as error:
         raise LayoutError(f"{args.table}: {error}") from None
     layout.save(args.out)
-    print(f"wrote {args.out}: {layout.feature_names_.size} features on grid "
-          f"{'x'.join(map(str, layout.grid_))} ({layout.method_}, {layout.fit_seconds_:.2f}s)", file=sys.stderr)
+    print(
+        f"wrote {args.out}: {layout.feature_names_.size} features on grid "
+        f"{'x'.join(map(str, layout.grid_))} ({layout.method_}, {layout.fit_seconds_:.2f}s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -74,16 +84,21 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``layout fit`` and ``layout score``."""
-    parser = subparsers.add_parser("layout", help="fit and score optimal-transport feature layouts",
-                                   description=__doc__.splitlines()[0])
+    parser = subparsers.add_parser(
+        "layout", help="fit and score optimal-transport feature layouts", description=__doc__.splitlines()[0]
+    )
     commands = parser.add_subparsers(dest="layout_command", required=True)
     fit = commands.add_parser("fit", help="fit a layout on TABLE and save it")
     fit.add_argument("table", help="CSV/TSV/parquet/h5ad, samples as rows, first column = sample id")
     fit.add_argument("--out", required=True, help="layout file to write (.npz)")
     fit.add_argument("--grid", default="auto", help="'auto', HxW or HxWxD")
     fit.add_argument("--method", default="auto", choices=METHODS)
-    fit.add_argument("--metric", default="correlation", choices=METRICS,
-                     help="feature similarity: r, or r**2 for the abs_ (unsigned) metrics")
+    fit.add_argument(
+        "--metric",
+        default="correlation",
+        choices=METRICS,
+        help="feature similarity: r, or r**2 for the abs_ (unsigned) metrics",
+    )
     fit.add_argument("--label-column", default=None, help="column to exclude from the features")
     fit.add_argument("--impute", default="none", choices=("none", "mean", "median"))
     fit.add_argument("--seed", type=int, default=0)

@@ -29,14 +29,29 @@ from omicsfusion.data.errors import DuplicateSampleError, OmicsDataError
 from omicsfusion.data.slices import is_slice_folder
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["CLASS_NAMES", "CLUSTER_COLUMNS", "SCHEMES", "case_folders", "cluster_table", "idh_labels",
-           "lgg_splits", "prepare_lgg"]
+__all__ = [
+    "CLASS_NAMES",
+    "CLUSTER_COLUMNS",
+    "SCHEMES",
+    "case_folders",
+    "cluster_table",
+    "idh_labels",
+    "lgg_splits",
+    "prepare_lgg",
+]
 
 logger = logging.getLogger(__name__)
 
 #: the molecular cluster columns of ``data.csv``
-CLUSTER_COLUMNS = ("RNASeqCluster", "MethylationCluster", "miRNACluster", "CNCluster", "RPPACluster",
-                   "OncosignCluster", "COCCluster")
+CLUSTER_COLUMNS = (
+    "RNASeqCluster",
+    "MethylationCluster",
+    "miRNACluster",
+    "CNCluster",
+    "RPPACluster",
+    "OncosignCluster",
+    "COCCluster",
+)
 #: label order of the IDH task (index = label)
 CLASS_NAMES = ("wildtype", "mutant")
 #: split schemes of :func:`lgg_splits`
@@ -76,8 +91,9 @@ def _order(value: str) -> tuple[int, float, str]:
         return 1, 0.0, value
 
 
-def cluster_table(data_csv: str | os.PathLike, columns: Sequence[str] = CLUSTER_COLUMNS,
-                  id_column: str = "Patient") -> tuple[pd.DataFrame, dict[str, Any]]:
+def cluster_table(
+    data_csv: str | os.PathLike, columns: Sequence[str] = CLUSTER_COLUMNS, id_column: str = "Patient"
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One-hot molecular table from the cluster columns of ``data.csv``, and a report.
 
     Each column becomes one 0/1 feature per cluster seen (``RNASeqCluster=2``); a
@@ -108,8 +124,10 @@ def cluster_table(data_csv: str | os.PathLike, columns: Sequence[str] = CLUSTER_
             features[f"{column}={category}"] = (values == category) & ~missing
         if missing.any():
             features[f"{column}=missing"] = missing
-            report["missing"][column] = {"count": int(missing.sum()),
-                                         "patients": frame.index[missing].tolist()[:_SHOWN]}
+            report["missing"][column] = {
+                "count": int(missing.sum()),
+                "patients": frame.index[missing].tolist()[:_SHOWN],
+            }
         report["categories"][column] = categories
     table = pd.DataFrame(features, index=pd.Index(frame.index, name="sample_id")).astype(np.float32)
     report["n_features"] = table.shape[1]
@@ -117,8 +135,12 @@ def cluster_table(data_csv: str | os.PathLike, columns: Sequence[str] = CLUSTER_
     return table, report
 
 
-def idh_labels(mutations_csv: str | os.PathLike, id_column: str = "patient", label_column: str = "idh",
-               class_names: Sequence[str] = CLASS_NAMES) -> tuple[pd.Series, dict[str, Any]]:
+def idh_labels(
+    mutations_csv: str | os.PathLike,
+    id_column: str = "patient",
+    label_column: str = "idh",
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> tuple[pd.Series, dict[str, Any]]:
     """IDH label per patient (index into ``class_names``) from ``mutations.csv``, and a report.
 
     Patients whose value is blank or not one of ``class_names`` are left out and named
@@ -131,9 +153,12 @@ def idh_labels(mutations_csv: str | os.PathLike, id_column: str = "patient", lab
     known = values.isin([c.lower() for c in class_names])
     codes = {c.lower(): k for k, c in enumerate(class_names)}
     labels = values[known].map(codes).astype(int).rename("label")
-    report = {"source": str(mutations_csv), "n_patients": len(frame),
-              "counts": {c: int((labels == k).sum()) for k, c in enumerate(class_names)},
-              "unlabelled": {p: frame.at[p, label_column] for p in frame.index[~known]}}
+    report = {
+        "source": str(mutations_csv),
+        "n_patients": len(frame),
+        "counts": {c: int((labels == k).sum()) for k, c in enumerate(class_names)},
+        "unlabelled": {p: frame.at[p, label_column] for p in frame.index[~known]},
+    }
     return labels, report
 
 
@@ -159,14 +184,21 @@ def case_folders(images_dir: str | os.PathLike) -> tuple[dict[str, Path], list[s
             continue
         patient = match["patient"]
         if patient in folders:
-            raise OmicsDataError(f"{images_dir}: patient {patient} has two scan folders, {folders[patient].name} "
-                                 f"and {folder.name}; keep one")
+            raise OmicsDataError(
+                f"{images_dir}: patient {patient} has two scan folders, {folders[patient].name} "
+                f"and {folder.name}; keep one"
+            )
         folders[patient] = folder
     return folders, skipped
 
 
-def lgg_splits(labels: pd.Series, scheme: str = "loo", seeds: Sequence[int] = (0, 1, 2),
-               val_fraction: float = 0.15, test_fraction: float = 0.25) -> list[dict[str, Any]]:
+def lgg_splits(
+    labels: pd.Series,
+    scheme: str = "loo",
+    seeds: Sequence[int] = (0, 1, 2),
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.25,
+) -> list[dict[str, Any]]:
     """Seeded splits of the labelled patients into training / validation / test id lists.
 
     ``"loo"``: per seed, every patient is the test set once; validation is drawn from the
@@ -184,20 +216,36 @@ def lgg_splits(labels: pd.Series, scheme: str = "loo", seeds: Sequence[int] = (0
     for seed in seeds:
         if scheme == "repeated":
             train, val, test = stratified_split(values, [val_fraction, test_fraction], seed)
-            splits.append({"name": f"seed{seed}", "seed": int(seed), "fold": 0, "training": ids[train].tolist(),
-                           "validation": ids[val].tolist(), "test": ids[test].tolist()})
+            splits.append(
+                {
+                    "name": f"seed{seed}",
+                    "seed": int(seed),
+                    "fold": 0,
+                    "training": ids[train].tolist(),
+                    "validation": ids[val].tolist(),
+                    "test": ids[test].tolist(),
+                }
+            )
             continue
         for fold, patient in enumerate(ids):
             rest = np.flatnonzero(ids != patient)
             train, val = stratified_split(values[rest], [val_fraction], seed * 1000 + fold)
-            splits.append({"name": f"seed{seed}_loo{fold:03d}", "seed": int(seed), "fold": fold,
-                           "training": ids[rest[train]].tolist(), "validation": ids[rest[val]].tolist(),
-                           "test": [str(patient)]})
+            splits.append(
+                {
+                    "name": f"seed{seed}_loo{fold:03d}",
+                    "seed": int(seed),
+                    "fold": fold,
+                    "training": ids[rest[train]].tolist(),
+                    "validation": ids[rest[val]].tolist(),
+                    "test": [str(patient)],
+                }
+            )
     return splits
 
 
-def _cohort(source: Path, mutations_csv: Path, class_names: Sequence[str]
-            ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def _cohort(
+    source: Path, mutations_csv: Path, class_names: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Molecular table, samples (patients with images, molecular row and label) and the join's report."""
     table, molecular = cluster_table(source / "data.csv")
     labels, label_report = idh_labels(mutations_csv, class_names=class_names)
@@ -205,7 +253,9 @@ def _cohort(source: Path, mutations_csv: Path, class_names: Sequence[str]
     folders, skipped = case_folders(source / "images" if (source / "images").is_dir() else source)
     kept = [p for p in folders if p in table.index and p in labels.index]
     report = {
-        "molecular": molecular, "labels": label_report, "skipped_folders": skipped,
+        "molecular": molecular,
+        "labels": label_report,
+        "skipped_folders": skipped,
         "excluded": {
             "images_without_molecular_row": sorted(p for p in folders if p not in table.index),
             "images_without_label": sorted(p for p in folders if p in table.index and p not in labels.index),
@@ -214,15 +264,27 @@ def _cohort(source: Path, mutations_csv: Path, class_names: Sequence[str]
         "n_patients": len(kept),
         "class_counts": {c: int((labels[kept] == k).sum()) for k, c in enumerate(class_names)},
     }
-    samples = pd.DataFrame({"sample_id": kept, "image": [folders[p].relative_to(source).as_posix() for p in kept],
-                            "label": labels[kept].to_numpy(), "class": [class_names[labels[p]] for p in kept]})
+    samples = pd.DataFrame(
+        {
+            "sample_id": kept,
+            "image": [folders[p].relative_to(source).as_posix() for p in kept],
+            "label": labels[kept].to_numpy(),
+            "class": [class_names[labels[p]] for p in kept],
+        }
+    )
     return table, samples, report
 
 
-def prepare_lgg(source_dir: str | os.PathLike, out_dir: str | os.PathLike, scheme: str = "loo",
-                seeds: Sequence[int] = (0, 1, 2), val_fraction: float = 0.15, test_fraction: float = 0.25,
-                class_names: Sequence[str] = CLASS_NAMES,
-                mutations_csv: str | os.PathLike | None = None) -> dict[str, Any]:
+def prepare_lgg(
+    source_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    scheme: str = "loo",
+    seeds: Sequence[int] = (0, 1, 2),
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.25,
+    class_names: Sequence[str] = CLASS_NAMES,
+    mutations_csv: str | os.PathLike | None = None,
+) -> dict[str, Any]:
     """Write the neuro bundle's inputs for TCGA-LGG into ``out_dir``; return the report.
 
     ``source_dir`` holds ``data.csv`` and the case folders (in ``images/`` or, as
@@ -242,27 +304,56 @@ def prepare_lgg(source_dir: str | os.PathLike, out_dir: str | os.PathLike, schem
     table, samples, report = _cohort(source, mutations, class_names)
     small = {c: n for c, n in report["class_counts"].items() if n < 2}
     if small:
-        raise OmicsDataError(f"{source}: class(es) with fewer than 2 patients that have images, a molecular row "
-                             f"and a label: {small}; see the exclusions {report['excluded']}")
+        raise OmicsDataError(
+            f"{source}: class(es) with fewer than 2 patients that have images, a molecular row "
+            f"and a label: {small}; see the exclusions {report['excluded']}"
+        )
     rows = {r.sample_id: {"image": r.image, "omics": r.sample_id, "label": int(r.label)} for r in samples.itertuples()}
     splits = lgg_splits(samples.set_index("sample_id")["label"], scheme, seeds, val_fraction, test_fraction)
     for split in splits:
-        write_datalist({s: [rows[p] for p in split[s]] for s in ("training", "validation", "test")},
-                       out / "splits" / f"{split['name']}.json")
-    index = pd.DataFrame([{"name": s["name"], "seed": s["seed"], "fold": s["fold"],
-                           "datalist": f"splits/{s['name']}.json", "n_training": len(s["training"]),
-                           "n_validation": len(s["validation"]), "test": " ".join(s["test"])} for s in splits])
+        write_datalist(
+            {s: [rows[p] for p in split[s]] for s in ("training", "validation", "test")},
+            out / "splits" / f"{split['name']}.json",
+        )
+    index = pd.DataFrame(
+        [
+            {
+                "name": s["name"],
+                "seed": s["seed"],
+                "fold": s["fold"],
+                "datalist": f"splits/{s['name']}.json",
+                "n_training": len(s["training"]),
+                "n_validation": len(s["validation"]),
+                "test": " ".join(s["test"]),
+            }
+            for s in splits
+        ]
+    )
     (out / "omics").mkdir(parents=True, exist_ok=True)
     atomic_write(out / "omics" / "clusters.csv", table.to_csv)
     atomic_write(out / "samples.csv", lambda p: samples.to_csv(p, index=False))
     atomic_write(out / "splits.csv", lambda p: index.to_csv(p, index=False))
-    report.update({"source_dir": str(source), "scheme": scheme, "seeds": [int(s) for s in seeds],
-                   "n_splits": len(splits), "class_names": list(class_names)})
+    report.update(
+        {
+            "source_dir": str(source),
+            "scheme": scheme,
+            "seeds": [int(s) for s in seeds],
+            "n_splits": len(splits),
+            "class_names": list(class_names),
+        }
+    )
     atomic_write(out / "report.json", lambda p: p.write_text(json.dumps(report, indent=1)))
     missing = {c: m["count"] for c, m in report["molecular"]["missing"].items()}
-    logger.info("TCGA-LGG: %d patients %s, %d molecular features (missing per column: %s), %d %s splits; "
-                "left out: %s", report["n_patients"], report["class_counts"], table.shape[1], missing, len(splits),
-                scheme, {k: v for k, v in report["excluded"].items() if v})
+    logger.info(
+        "TCGA-LGG: %d patients %s, %d molecular features (missing per column: %s), %d %s splits; left out: %s",
+        report["n_patients"],
+        report["class_counts"],
+        table.shape[1],
+        missing,
+        len(splits),
+        scheme,
+        {k: v for k, v in report["excluded"].items() if v},
+    )
     return report
 
 
@@ -278,8 +369,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mutations", help="IDH table (patient,idh); default SOURCE/mutations.csv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = prepare_lgg(args.source_dir, args.out_dir, args.scheme, args.seeds, args.val_fraction,
-                         args.test_fraction, mutations_csv=args.mutations)
+    report = prepare_lgg(
+        args.source_dir,
+        args.out_dir,
+        args.scheme,
+        args.seeds,
+        args.val_fraction,
+        args.test_fraction,
+        mutations_csv=args.mutations,
+    )
     print(json.dumps({k: report[k] for k in ("n_patients", "class_counts", "n_splits", "excluded")}))
     return 0
 

@@ -52,22 +52,37 @@ HER2ST_SCALE = 2000 / 6954
 # max_epochs: her2st trains on 103-137 spots, so 6 epochs at batch 32 would be 24-30 optimizer steps
 # (DLPFC's 6 are about 460)
 DATASETS: dict[str, dict[str, Any]] = {
-    "dlpfc": {"class_names": DLPFC_LAYERS, "annotation_column": "layer", "drop_classes": [],
-              "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.0, "gap_spots": 1},
-              "class_weights": None, "max_epochs": 6, "spot_um": 55.0},
-    "her2st": {"class_names": HER2ST_CLASSES, "annotation_column": "label", "drop_classes": HER2ST_DROPPED,
-               "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.2, "gap_spots": 1},
-               "class_weights": "balanced", "max_epochs": 15, "spot_um": 100.0},
+    "dlpfc": {
+        "class_names": DLPFC_LAYERS,
+        "annotation_column": "layer",
+        "drop_classes": [],
+        "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.0, "gap_spots": 1},
+        "class_weights": None,
+        "max_epochs": 6,
+        "spot_um": 55.0,
+    },
+    "her2st": {
+        "class_names": HER2ST_CLASSES,
+        "annotation_column": "label",
+        "drop_classes": HER2ST_DROPPED,
+        "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.2, "gap_spots": 1},
+        "class_weights": "balanced",
+        "max_epochs": 15,
+        "spot_um": 100.0,
+    },
 }
 
 
 def _absolute(row: Mapping, base: Path) -> dict:
-    return {k: str((base / str(v)).resolve()) if k in PATH_COLUMNS and isinstance(v, str) and v else v
-            for k, v in row.items()}
+    return {
+        k: str((base / str(v)).resolve()) if k in PATH_COLUMNS and isinstance(v, str) and v else v
+        for k, v in row.items()
+    }
 
 
-def dlpfc_experiments(source: Path, pairs: Sequence[tuple[str, str]] = (("151675", "151676"), ("151676", "151675"))
-                      ) -> dict[str, list[dict]]:
+def dlpfc_experiments(
+    source: Path, pairs: Sequence[tuple[str, str]] = (("151675", "151676"), ("151676", "151675"))
+) -> dict[str, list[dict]]:
     """``<train>_to_<test>`` -> manifest rows: the training section split in blocks, the other the test set.
 
     Raises:
@@ -81,18 +96,28 @@ def dlpfc_experiments(source: Path, pairs: Sequence[tuple[str, str]] = (("151675
     absent = sorted({s for pair in pairs for s in pair} - set(manifest.index))
     if absent:
         raise SpatialDataError(f"{path}: no section(s) {absent}; it lists {manifest.index.tolist()}")
-    return {f"{train}_to_{test}": [_absolute({**manifest.loc[train].to_dict(), "split": BLOCKS}, source),
-                                   _absolute({**manifest.loc[test].to_dict(), "split": "test"}, source)]
-            for train, test in pairs}
+    return {
+        f"{train}_to_{test}": [
+            _absolute({**manifest.loc[train].to_dict(), "split": BLOCKS}, source),
+            _absolute({**manifest.loc[test].to_dict(), "split": "test"}, source),
+        ]
+        for train, test in pairs
+    }
 
 
 def her2st_section(source: Path, section: str, labelled: bool = True, scale: float = HER2ST_SCALE) -> dict:
     """Manifest row of a her2st section: viewer PNG at its scale, labels joined by rounded array x/y."""
     folder = source if labelled else source / f"{section}_unlabelled"
-    row = {"section": section, "format": "legacy_st", "path": f"{section}_counts.tsv.gz",
-           "spots": f"{section}_selection.tsv", "image": f"{section}_HE_image_dark.png",
-           # 2 selected spots of A1 have no counts: kept out, with a warning
-           "barcode_policy": "intersect", "image_scale": scale}
+    row = {
+        "section": section,
+        "format": "legacy_st",
+        "path": f"{section}_counts.tsv.gz",
+        "spots": f"{section}_selection.tsv",
+        "image": f"{section}_HE_image_dark.png",
+        # 2 selected spots of A1 have no counts: kept out, with a warning
+        "barcode_policy": "intersect",
+        "image_scale": scale,
+    }
     if labelled:
         row.update(annotations=f"{section}_labeled_coordinates.tsv", annotation_id="{x:.0f}x{y:.0f}", split=BLOCKS)
     return _absolute(row, folder)
@@ -141,10 +166,16 @@ def _config(dataset: str, max_genes: int, overrides: Mapping[str, Any]) -> dict[
         raise SpatialDataError(f"unknown data set {dataset!r}; use one of {sorted(DATASETS)}")
     unknown = sorted(set(overrides) - set(DATASETS[dataset]))
     if unknown:  # a typo would otherwise land in bundle.json unused
-        raise SpatialDataError(f"unknown override(s) {unknown} of data set {dataset!r}; "
-                               f"use {sorted(DATASETS[dataset])}")
-    return {**DATASETS[dataset], **overrides, "max_genes": int(max_genes), "phantom": None,
-            "allow_outside_dataset": True}  # the slides stay in the read-only source folder
+        raise SpatialDataError(
+            f"unknown override(s) {unknown} of data set {dataset!r}; use {sorted(DATASETS[dataset])}"
+        )
+    return {
+        **DATASETS[dataset],
+        **overrides,
+        "max_genes": int(max_genes),
+        "phantom": None,
+        "allow_outside_dataset": True,
+    }  # the slides stay in the read-only source folder
 
 
 def _caught(name: str, report: dict, step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -156,24 +187,49 @@ def _caught(name: str, report: dict, step: Callable[..., Any], *args: Any, **kwa
     return result
 
 
-def _prepare_split(out: Path, data: Path, experiment: str, seed: int, config: Mapping[str, Any],
-                   report: dict) -> dict[str, Any]:
+def _prepare_split(
+    out: Path, data: Path, experiment: str, seed: int, config: Mapping[str, Any], report: dict
+) -> dict[str, Any]:
     """One split's spot export and datalist (``prepare_spatial`` without a layout): its ``splits.csv`` row."""
     from omicsfusion.prepare import prepare_spatial
 
-    options = {k: config[k] for k in ("class_names", "annotation_column", "drop_classes", "block_split",
-                                      "max_genes", "allow_outside_dataset")}
+    options = {
+        k: config[k]
+        for k in (
+            "class_names",
+            "annotation_column",
+            "drop_classes",
+            "block_split",
+            "max_genes",
+            "allow_outside_dataset",
+        )
+    }
     name = f"{experiment}_seed{seed}"
     split = out / "splits" / name
-    datalist = _caught(name, report, prepare_spatial, data, split / "spots", split / "datalist.json",
-                       split / "layout.npz", omics_types=[], seed=int(seed), **options)
+    datalist = _caught(
+        name,
+        report,
+        prepare_spatial,
+        data,
+        split / "spots",
+        split / "datalist.json",
+        split / "layout.npz",
+        omics_types=[],
+        seed=int(seed),
+        **options,
+    )
     for message in report["warnings"][name]:
         logger.warning("%s: %s", name, message)
-    return {"name": name, "seed": int(seed), "experiment": experiment,
-            "dataset": os.path.relpath(data, out), "spots": os.path.relpath(split / "spots", out),
-            "datalist": os.path.relpath(datalist, out),
-            "table": os.path.relpath(split / "spots" / "omics" / "rna.parquet", out),
-            **_counts(json.loads(datalist.read_text()), config["class_names"])}
+    return {
+        "name": name,
+        "seed": int(seed),
+        "experiment": experiment,
+        "dataset": os.path.relpath(data, out),
+        "spots": os.path.relpath(split / "spots", out),
+        "datalist": os.path.relpath(datalist, out),
+        "table": os.path.relpath(split / "spots" / "omics" / "rna.parquet", out),
+        **_counts(json.loads(datalist.read_text()), config["class_names"]),
+    }
 
 
 def _export_a2(source: Path, out: Path, a2_scale: float, report: dict) -> None:
@@ -181,13 +237,22 @@ def _export_a2(source: Path, out: Path, a2_scale: float, report: dict) -> None:
     _write_manifest(out / "data" / "A2", [her2st_section(source, "A2", labelled=False, scale=a2_scale)])
     _caught("A2", report, export_spots, out / "data" / "A2", out / "A2" / "spots")
     report["A2"] = {"image_scale": a2_scale, "spots_on_tissue": _on_tissue(out / "A2" / "spots")}
-    logger.info("A2 (unlabelled): image_scale %.4f, %.1f %% of its spot centres on tissue", a2_scale,
-                100 * report["A2"]["spots_on_tissue"])
+    logger.info(
+        "A2 (unlabelled): image_scale %.4f, %.1f %% of its spot centres on tissue",
+        a2_scale,
+        100 * report["A2"]["spots_on_tissue"],
+    )
 
 
-def prepare_runs(dataset: str, source_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                 seeds: Sequence[int] = (0, 1, 2), max_genes: int = 2000, a2_scale: float = HER2ST_SCALE,
-                 **overrides) -> pd.DataFrame:
+def prepare_runs(
+    dataset: str,
+    source_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    seeds: Sequence[int] = (0, 1, 2),
+    max_genes: int = 2000,
+    a2_scale: float = HER2ST_SCALE,
+    **overrides,
+) -> pd.DataFrame:
     """Write manifests, per-split exports and datalists, ``bundle.json``, ``splits.csv``, ``report.json``.
 
     Args:
@@ -221,15 +286,19 @@ def prepare_runs(dataset: str, source_dir: str | os.PathLike, out_dir: str | os.
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m omicsfusion.apps.spatial_recipes {dlpfc,her2st} SOURCE OUT [--seeds 0 1 2]``."""
-    parser = argparse.ArgumentParser(prog="python -m omicsfusion.apps.spatial_recipes",
-                                     description=prepare_runs.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m omicsfusion.apps.spatial_recipes", description=prepare_runs.__doc__.splitlines()[0]
+    )
     parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument("source_dir")
     parser.add_argument("out_dir")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-genes", type=int, default=2000)
-    parser.add_argument("--class-weights", choices=["none", "balanced"],
-                        help="loss class weights (default: none for dlpfc, balanced for her2st)")
+    parser.add_argument(
+        "--class-weights",
+        choices=["none", "balanced"],
+        help="loss class weights (default: none for dlpfc, balanced for her2st)",
+    )
     parser.add_argument("--tiles", type=int, nargs=2, metavar=("COLUMNS", "ROWS"), help="block-split tiles")
     parser.add_argument("--gap-spots", type=int, help="spot rows between splits (default 1)")
     parser.add_argument("--a2-scale", type=float, default=HER2ST_SCALE, help="her2st A2 viewer PNG scale")
@@ -240,8 +309,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["class_weights"] = None if args.class_weights == "none" else args.class_weights
     blocks = dict(DATASETS[args.dataset]["block_split"])
     blocks.update({k: v for k, v in (("tiles", args.tiles), ("gap_spots", args.gap_spots)) if v is not None})
-    splits = prepare_runs(args.dataset, args.source_dir, args.out_dir, args.seeds, args.max_genes, args.a2_scale,
-                          block_split=blocks, **overrides)
+    splits = prepare_runs(
+        args.dataset,
+        args.source_dir,
+        args.out_dir,
+        args.seeds,
+        args.max_genes,
+        args.a2_scale,
+        block_split=blocks,
+        **overrides,
+    )
     print(splits.drop(columns=["dataset", "spots", "datalist", "table"]).to_string(index=False))
     return 0
 

@@ -1,4 +1,4 @@
-"""The one exception type of the benchmark, so callers can catch bad input precisely (from :mod:`omicsfusion.errors`)."""
+"""The one exception type of the benchmark, so callers catch bad input precisely (from :mod:`omicsfusion.errors`)."""
 
 from __future__ import annotations
 

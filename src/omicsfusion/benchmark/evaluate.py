@@ -37,16 +37,13 @@ def check_classes(labels: np.ndarray, n_folds: int, class_names: Sequence[str] |
             if len(classes)
             else "no labelled samples left"
         )
-    small = [(c, n) for c, n in zip(classes, counts) if n < n_folds]
+    small = [(c, n) for c, n in zip(classes, counts, strict=False) if n < n_folds]
     if small:
         named = ", ".join(f"{c!r} ({n} samples)" for c, n in small)
         smallest = int(counts.min())
-        hint = (
-            f"use --folds {smallest}" if smallest >= 2 else "drop that class from the labels"
-        )
+        hint = f"use --folds {smallest}" if smallest >= 2 else "drop that class from the labels"
         raise BenchmarkError(
-            f"class(es) with fewer samples than the {n_folds} folds: {named}; {hint} "
-            "or pass --drop-small-classes"
+            f"class(es) with fewer samples than the {n_folds} folds: {named}; {hint} or pass --drop-small-classes"
         )
 
 
@@ -92,7 +89,7 @@ def inner_validation_split(labels: np.ndarray, fraction: float, seed: int) -> tu
     Falls back to an unstratified split when a class is too rare to stratify.
     """
     index = np.arange(len(labels))
-    n_val = max(1, int(round(fraction * len(labels))))
+    n_val = max(1, round(fraction * len(labels)))
     _, counts = np.unique(labels, return_counts=True)
     stratify = labels if counts.min() >= 2 and n_val >= len(counts) else None
     fit_idx, val_idx = train_test_split(index, test_size=n_val, random_state=seed, stratify=stratify)
@@ -106,9 +103,7 @@ def _ovr_auc(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
             return float("nan")
         return float(roc_auc_score(y_true, proba[:, 1]))
     scores = [
-        roc_auc_score(y_true == k, proba[:, k])
-        for k in range(n_classes)
-        if 0 < np.sum(y_true == k) < len(y_true)
+        roc_auc_score(y_true == k, proba[:, k]) for k in range(n_classes) if 0 < np.sum(y_true == k) < len(y_true)
     ]
     return float(np.mean(scores)) if scores else float("nan")
 
@@ -175,7 +170,9 @@ def aggregate_runs(runs: Sequence[dict[str, float]]) -> dict[str, float | None]:
     return summary
 
 
-def paired_difference(runs_a: Sequence[dict[str, float]], runs_b: Sequence[dict[str, float]]) -> dict[str, float | None]:
+def paired_difference(
+    runs_a: Sequence[dict[str, float]], runs_b: Sequence[dict[str, float]]
+) -> dict[str, float | None]:
     """Mean ± sd of ``a - b`` per metric, paired on the same (seed, fold): same samples, same split.
 
     Raises:
@@ -185,8 +182,11 @@ def paired_difference(runs_a: Sequence[dict[str, float]], runs_b: Sequence[dict[
     if {(run["seed"], run["fold"]) for run in runs_a} != set(by_key):
         raise BenchmarkError("a paired difference needs both models run on the same seeds and folds")
     diffs = [
-        {**{key: run[key] - by_key[(run["seed"], run["fold"])][key] for key in METRICS},
-         "seed": run["seed"], "fold": run["fold"]}
+        {
+            **{key: run[key] - by_key[(run["seed"], run["fold"])][key] for key in METRICS},
+            "seed": run["seed"],
+            "fold": run["fold"],
+        }
         for run in runs_a
     ]
     return aggregate_runs(diffs)

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from omicsfusion.data import OmicsTable
+from omicsfusion.layout import OTLayout
 from omicsfusion.preprocessing import OmicsPreprocessor
 from omicsfusion.preprocessing.rendering import held_ids
-from omicsfusion.layout import OTLayout
 
 
 class PeerLayout(Protocol):
@@ -49,8 +49,9 @@ class Imager:
     fit_s: float
 
 
-def normalized(pre: OmicsPreprocessor, table: OmicsTable, omics_type: str, ids: Sequence[str],
-               missing: str = "raise") -> np.ndarray:
+def normalized(
+    pre: OmicsPreprocessor, table: OmicsTable, omics_type: str, ids: Sequence[str], missing: str = "raise"
+) -> np.ndarray:
     """Rows of one type, aligned to the preprocessor's features, normalised (zeros where ``missing="mask"``)."""
     return pre.normalized_rows(table, omics_type, ids, missing=missing)
 
@@ -65,8 +66,9 @@ def fit_preprocessor(
 ) -> tuple[OmicsPreprocessor, float]:
     """OmicsPreprocessor fitted on the training ids, and the seconds it took."""
     start = time.perf_counter()
-    pre = OmicsPreprocessor(layout=OTLayout(**layout_params), normalization=normalization, shared=shared,
-                            missing=missing).fit(table.select(train_ids))
+    pre = OmicsPreprocessor(
+        layout=OTLayout(**layout_params), normalization=normalization, shared=shared, missing=missing
+    ).fit(table.select(train_ids))
     return pre, time.perf_counter() - start
 
 
@@ -75,8 +77,7 @@ def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: st
     return Imager(lambda ids: pre.transform(table.select(ids)), tuple(pre.grid_), description, fit_s)
 
 
-def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int,
-             missing: str = "raise") -> Imager:
+def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int, missing: str = "raise") -> Imager:
     """The random-layout control: the same fitted pixels, each type's features permuted.
 
     A feature lands on the pixel another feature got from the OT layout, so

@@ -57,8 +57,10 @@ def _union_ids(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> pd.Index
     for name, table in tables.items():
         absent = union.difference(table.index, sort=False)
         if len(absent):
-            notes.append(f"table {name!r}: {len(absent)} of {len(union)} samples have no row; its channel is "
-                         f"masked for them (e.g. {list(absent[:3])})")
+            notes.append(
+                f"table {name!r}: {len(absent)} of {len(union)} samples have no row; its channel is "
+                f"masked for them (e.g. {list(absent[:3])})"
+            )
     return union
 
 
@@ -89,8 +91,10 @@ def _joined_ids(tables: Mapping[str, pd.DataFrame], missing_types: str, notes: l
     shared = _shared_ids(tables)
     for name, table in tables.items():
         if len(shared) < len(table.index):
-            notes.append(f"table {name!r}: {len(table.index) - len(shared)} of {len(table.index)} samples "
-                         "are not in every table and were dropped")
+            notes.append(
+                f"table {name!r}: {len(table.index) - len(shared)} of {len(table.index)} samples "
+                "are not in every table and were dropped"
+            )
     return shared
 
 
@@ -188,5 +192,11 @@ def join_inputs(
     joined = _restricted(tables, ids)
     classes, y = np.unique(found.to_numpy(), return_inverse=True)
     held_by_all = all(len(frame) == len(ids) for frame in joined.values())
-    return BenchmarkData(joined, np.asarray(ids, dtype=str), y.astype(np.int64), classes, tuple(notes),
-                         "raise" if held_by_all else "mask")
+    return BenchmarkData(
+        joined,
+        np.asarray(ids, dtype=str),
+        y.astype(np.int64),
+        classes,
+        tuple(notes),
+        "raise" if held_by_all else "mask",
+    )

@@ -121,7 +121,7 @@ class CNNClassifier:
         return network, epochs, best_loss
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(n, n_classes)``, averaged over the members, for images shaped like the training ones."""
+        """Class probabilities ``(n, n_classes)``, the members' mean, for images shaped like the training ones."""
         with torch_threads(self.threads):
             x = torch.as_tensor(images, dtype=torch.float32)
             proba = torch.stack([torch.softmax(_logits(network, x), dim=1) for network in self.networks_]).mean(0)

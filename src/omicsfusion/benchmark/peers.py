@@ -50,7 +50,9 @@ class DeepInsightPeer:
 
         self.columns_ = _varying(X)
         perplexity = float(min(30, max(2, len(self.columns_) - 1) / 3))
-        tsne = TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="random", random_state=self.random_state)
+        tsne = TSNE(
+            n_components=2, perplexity=perplexity, metric="cosine", init="random", random_state=self.random_state
+        )
         self.transformer_ = ImageTransformer(feature_extractor=tsne, discretization="bin", pixels=self.grid)
         self.transformer_.fit(X[:, self.columns_])
         self.grid_ = self.grid

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from omicsfusion.benchmark.runner import BenchmarkResult
 
-_COLUMNS = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"), ("auc", "AUC"), ("fit_s", "fit s"))
+_COLUMNS = (
+    ("accuracy", "accuracy"),
+    ("macro_f1", "macro-F1"),
+    ("weighted_f1", "weighted-F1"),
+    ("auc", "AUC"),
+    ("fit_s", "fit s"),
+)
 
 
 def format_cell(mean: float | None, sd: float | None, digits: int) -> str:

@@ -86,8 +86,16 @@ def _select_models(models: Sequence[str] | None, n_types: int, grid_dims: int) -
 class _Fold:
     """One split: the training/test ids and lazily fitted image makers shared by the models."""
 
-    def __init__(self, table: OmicsTable, data: BenchmarkData, train: np.ndarray, test: np.ndarray,
-                 normalization: str, layout_params: Mapping[str, Any], seed: int) -> None:
+    def __init__(
+        self,
+        table: OmicsTable,
+        data: BenchmarkData,
+        train: np.ndarray,
+        test: np.ndarray,
+        normalization: str,
+        layout_params: Mapping[str, Any],
+        seed: int,
+    ) -> None:
         self.table = table
         self.missing = data.missing
         self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
@@ -107,8 +115,9 @@ class _Fold:
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for t in self.table.types:
             held = held_ids(self.table, t, self.train_ids, "mask")
-            norm = FeatureNormalizer(method=self.normalization).fit(self.table.rows(t, held),
-                                                                  feature_names=self.table.features(t))
+            norm = FeatureNormalizer(method=self.normalization).fit(
+                self.table.rows(t, held), feature_names=self.table.features(t)
+            )
             for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
                 out.append(normalized_rows(self.table, t, ids, norm, missing="mask"))
         return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
@@ -135,8 +144,11 @@ class _Fold:
         if model == "ot_cnn":
             return imaging.from_preprocessor(*self._with("ot"), ot_text, self.preprocessor("ot")[1])
         if model == "ot_cnn_shared":
-            return imaging.from_preprocessor(*self._with("shared"), f"OmicsPreprocessor(shared=True), method={method!r}",
-                                             self.preprocessor("shared")[1])
+            return imaging.from_preprocessor(
+                *self._with("shared"),
+                f"OmicsPreprocessor(shared=True), method={method!r}",
+                self.preprocessor("shared")[1],
+            )
         pre = self.preprocessor("ot")[0]
         if model == "random_layout_cnn":
             return imaging.shuffled(pre, self.table, ot_text, self.seed, self.missing)
@@ -144,20 +156,28 @@ class _Fold:
         if model == "deepinsight_cnn":
             problem = peer_problem("pyDeepInsight")
             if problem is None:
-                return imaging.fit_peer(pre, self.table, self.train_ids, lambda: DeepInsightPeer(grid, self.seed),
-                                        DeepInsightPeer.name, self.missing)
+                return imaging.fit_peer(
+                    pre,
+                    self.table,
+                    self.train_ids,
+                    lambda: DeepInsightPeer(grid, self.seed),
+                    DeepInsightPeer.name,
+                    self.missing,
+                )
             return imaging.from_preprocessor(
                 *self._with("deepinsight"),
                 f"stand-in: omicsfusion OTLayout(method='deepinsight') (t-SNE + binning), because {problem}",
                 self.preprocessor("deepinsight")[1],
             )
         if model == "genomap_cnn":
-            return imaging.fit_peer(pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name,
-                                    self.missing)
+            return imaging.fit_peer(
+                pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name, self.missing
+            )
         raise BenchmarkError(f"{model!r} is not a CNN model")
 
     def _with(self, key: str) -> tuple[OmicsPreprocessor, OmicsTable]:
         return self.preprocessor(key)[0], self.table
+
 
 def _full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:
     """Probabilities over all classes when a model saw only some in training (predefined splits)."""
@@ -166,8 +186,15 @@ def _full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarr
     return out
 
 
-def _fit_predict(model: str, fold: _Fold, n_classes: int, seed: int, threads: int, cnn_kwargs: Mapping[str, Any],
-                 fitted: dict[str, list[tuple[str, tuple[int, ...], float]]]) -> tuple[np.ndarray, float]:
+def _fit_predict(
+    model: str,
+    fold: _Fold,
+    n_classes: int,
+    seed: int,
+    threads: int,
+    cnn_kwargs: Mapping[str, Any],
+    fitted: dict[str, list[tuple[str, tuple[int, ...], float]]],
+) -> tuple[np.ndarray, float]:
     """Fit one model on the fold's training samples: test probabilities and fit seconds.
 
     A CNN's layout description, grid and epochs go to ``fitted[model]`` for the report.
@@ -179,8 +206,9 @@ def _fit_predict(model: str, fold: _Fold, n_classes: int, seed: int, threads: in
         return _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes), time.perf_counter() - t0
     imager = fold.imager(model)  # its own fit time is imager.fit_s
     t0 = time.perf_counter()
-    cnn = CNNClassifier(seed=seed, threads=threads, **cnn_kwargs).fit(imager.images(fold.train_ids), fold.y_train,
-                                                                      n_classes)
+    cnn = CNNClassifier(seed=seed, threads=threads, **cnn_kwargs).fit(
+        imager.images(fold.train_ids), fold.y_train, n_classes
+    )
     fit_s = imager.fit_s + time.perf_counter() - t0
     fitted[model].append((imager.description, imager.grid, cnn.epochs_))
     return cnn.predict_proba(imager.images(fold.test_ids)), fit_s
@@ -194,9 +222,14 @@ def _paired(per_run: Mapping[str, list[dict[str, float]]], summary: Mapping[str,
     tabular = [m for m in TABULAR_MODELS if m in per_run]
     if tabular:
         others.append(max(tabular, key=lambda m: summary[m]["accuracy"]))
-    return {f"ot_cnn - {m}": {**paired_difference(per_run["ot_cnn"], per_run[m]), "against": m,
-                              "best_baseline": m in tabular}
-            for m in others}
+    return {
+        f"ot_cnn - {m}": {
+            **paired_difference(per_run["ot_cnn"], per_run[m]),
+            "against": m,
+            "best_baseline": m in tabular,
+        }
+        for m in others
+    }
 
 
 def run_benchmark(
@@ -265,24 +298,29 @@ def run_benchmark(
     return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
 
 
-def _splits_per_seed(data: BenchmarkData, seeds: list[int], folds: int,
-                     split: tuple[Sequence[str], Sequence[str]] | None) -> dict[int, list]:
+def _splits_per_seed(
+    data: BenchmarkData, seeds: list[int], folds: int, split: tuple[Sequence[str], Sequence[str]] | None
+) -> dict[int, list]:
     """Per seed, its (train, test) index pairs: the predefined split, or its own stratified folds (all checked)."""
     splits = {
-        seed: predefined_split(list(data.sample_ids), *split) if split is not None
+        seed: predefined_split(list(data.sample_ids), *split)
+        if split is not None
         else stratified_folds(data.y, folds, seed, list(data.classes))
         for seed in seeds
     }
     for seed, folds_of_seed in splits.items():
         for train, _ in folds_of_seed:
             if len(np.unique(data.y[train])) < 2:
-                raise BenchmarkError(f"the training samples of a fold (seed {seed}) hold one class only "
-                                     f"({data.classes[data.y[train][0]]!r})")
+                raise BenchmarkError(
+                    f"the training samples of a fold (seed {seed}) hold one class only "
+                    f"({data.classes[data.y[train][0]]!r})"
+                )
     return splits
 
 
-def _summary(per_run: Mapping[str, list[dict[str, float]]],
-             fitted: Mapping[str, list[tuple[str, tuple[int, ...], float]]]) -> dict[str, dict]:
+def _summary(
+    per_run: Mapping[str, list[dict[str, float]]], fitted: Mapping[str, list[tuple[str, tuple[int, ...], float]]]
+) -> dict[str, dict]:
     """Mean ± sd per model; a CNN also gets its (last) layout, grid and mean epochs run."""
     summary = {m: aggregate_runs(runs) for m, runs in per_run.items()}
     for model, fits in fitted.items():
@@ -292,15 +330,24 @@ def _summary(per_run: Mapping[str, list[dict[str, float]]],
     return summary
 
 
-def _run_meta(data: BenchmarkData, split, folds: int, seeds: list[int], normalization: str,
-              params: Mapping[str, Any], cnn_kwargs: Mapping[str, Any], skipped, threads: int,
-              started: float) -> dict[str, Any]:
+def _run_meta(
+    data: BenchmarkData,
+    split,
+    folds: int,
+    seeds: list[int],
+    normalization: str,
+    params: Mapping[str, Any],
+    cnn_kwargs: Mapping[str, Any],
+    skipped,
+    threads: int,
+    started: float,
+) -> dict[str, Any]:
     """What the run was: data shape, classes, split, settings, machine and date, for the report."""
     counts = np.bincount(data.y, minlength=len(data.classes))
     return {
-        "n_samples": int(len(data.y)),
+        "n_samples": len(data.y),
         "n_features": {t: int(f.shape[1]) for t, f in data.tables.items()},
-        "classes": {str(c): int(n) for c, n in zip(data.classes, counts)},
+        "classes": {str(c): int(n) for c, n in zip(data.classes, counts, strict=False)},
         "split": "predefined train/test ids" if split is not None else f"{folds}-fold stratified",
         "seeds": seeds,
         "normalization": normalization,
@@ -311,6 +358,7 @@ def _run_meta(data: BenchmarkData, split, folds: int, seeds: list[int], normaliz
         "notes": list(data.notes),
         "threads": threads,
         "total_s": time.perf_counter() - started,
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"python {platform.python_version()}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }

@@ -20,15 +20,13 @@ import pandas as pd
 
 from omicsfusion.data.errors import DatalistPathError, OmicsDataError
 
-__all__ = ["SECTIONS", "build_datalist", "grouped_split", "stratified_split", "write_datalist", "load_datalist"]
+__all__ = ["SECTIONS", "build_datalist", "grouped_split", "load_datalist", "stratified_split", "write_datalist"]
 
 SECTIONS = ("training", "validation", "test")
 _ROW_KEYS = ("image", "omics", "label")
 
 
-def stratified_split(
-    labels: Sequence[Any], fractions: Sequence[float], seed: int = 0
-) -> list[np.ndarray]:
+def stratified_split(labels: Sequence[Any], fractions: Sequence[float], seed: int = 0) -> list[np.ndarray]:
     """Split positions ``0..n-1`` into len(fractions)+1 parts, per class, seeded.
 
     Each class is shuffled with its own draw from ``seed`` and cut by
@@ -47,10 +45,10 @@ def stratified_split(
         members = rng.permutation(np.flatnonzero(labels == cls))
         start = 0
         for k, frac in enumerate(fractions, start=1):
-            take = int(round(frac * members.size))
+            take = round(frac * members.size)
             if frac > 0 and take == 0 and members.size > len(fractions):
                 take = 1
-            parts[k].extend(members[start:start + take].tolist())
+            parts[k].extend(members[start : start + take].tolist())
             start += take
         parts[0].extend(members[start:].tolist())
     return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
@@ -73,14 +71,15 @@ def grouped_split(groups: Sequence[Any], fractions: Sequence[float], seed: int =
     names = np.random.default_rng(seed).permutation(np.unique(groups))
     needed = 1 + sum(1 for f in fractions if f > 0)
     if names.size < needed:
-        raise OmicsDataError(f"a split by group into {needed} parts needs >= {needed} groups; got {names.size} "
-                             f"({names.tolist()})")
+        raise OmicsDataError(
+            f"a split by group into {needed} parts needs >= {needed} groups; got {names.size} ({names.tolist()})"
+        )
     parts: list[list[str]] = [[] for _ in range(len(fractions) + 1)]
     start = 0
     for k, frac in enumerate(fractions, start=1):
-        take = max(int(round(frac * names.size)), 1) if frac > 0 else 0
+        take = max(round(frac * names.size), 1) if frac > 0 else 0
         take = min(take, names.size - start - 1)
-        parts[k] = names[start:start + take].tolist()
+        parts[k] = names[start : start + take].tolist()
         start += take
     parts[0] = names[start:].tolist()
     return [np.flatnonzero(np.isin(groups, p)) for p in parts]
@@ -118,8 +117,14 @@ def build_datalist(
             sample id repeats (a sample must never sit in two sections).
     """
     df = pd.DataFrame(list(samples)) if not isinstance(samples, pd.DataFrame) else samples
-    for col in (image_key, omics_key, label_key, *([group_key] if group_key else []),
-                *([split_key] if split_key else []), *extra_keys):
+    for col in (
+        image_key,
+        omics_key,
+        label_key,
+        *([group_key] if group_key else []),
+        *([split_key] if split_key else []),
+        *extra_keys,
+    ):
         if col not in df.columns:
             raise OmicsDataError(f"datalist table lacks column {col!r}; it has {list(df.columns)}")
     ids = df[omics_key].astype(str)

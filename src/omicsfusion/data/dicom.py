@@ -40,8 +40,9 @@ def check_dicom_series(folder: str | os.PathLike) -> str:
     descriptions: dict[str, str] = {}
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         try:
-            header = pydicom.dcmread(path, stop_before_pixels=True,
-                                     specific_tags=["SeriesInstanceUID", "SeriesDescription"])
+            header = pydicom.dcmread(
+                path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "SeriesDescription"]
+            )
         except (InvalidDicomError, OSError):
             continue
         uid = str(header.get("SeriesInstanceUID", ""))

@@ -25,8 +25,7 @@ import numpy as np
 from omicsfusion.data.errors import SliceFolderError, SliceGapError, SliceShapeError
 from omicsfusion.data.pixel_limit import MAX_PIXELS, check_shape
 
-__all__ = ["LGG_CHANNELS", "check_slice_folder", "is_slice_folder", "read_slice_folder", "slice_files",
-           "slice_number"]
+__all__ = ["LGG_CHANNELS", "check_slice_folder", "is_slice_folder", "read_slice_folder", "slice_files", "slice_number"]
 
 #: channel order of the TCGA-LGG (kaggle_3m) slices
 LGG_CHANNELS = ("t1_pre", "flair", "t1_post")
@@ -75,14 +74,18 @@ def slice_files(folder: str | os.PathLike, mask: bool = False) -> list[Path]:
     repeated = {k: paths for k, paths in numbered.items() if len(paths) > 1}
     if repeated:
         k, paths = min(repeated.items())
-        raise SliceFolderError(f"{folder}: {len(paths)} {kind} files share slice number {k}: "
-                               f"{sorted(p.name for p in paths)}; keep one case per folder")
+        raise SliceFolderError(
+            f"{folder}: {len(paths)} {kind} files share slice number {k}: "
+            f"{sorted(p.name for p in paths)}; keep one case per folder"
+        )
     numbers = sorted(numbered)
     missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
     if missing:
-        raise SliceGapError(f"{folder}: {kind} numbers {numbers[0]}..{numbers[-1]} lack {missing[:10]}"
-                            f"{' ...' if len(missing) > 10 else ''} ({len(missing)} missing); refusing to stack "
-                            "non-adjacent slices into one volume")
+        raise SliceGapError(
+            f"{folder}: {kind} numbers {numbers[0]}..{numbers[-1]} lack {missing[:10]}"
+            f"{' ...' if len(missing) > 10 else ''} ({len(missing)} missing); refusing to stack "
+            "non-adjacent slices into one volume"
+        )
     return [numbered[k][0] for k in numbers]
 
 
@@ -97,8 +100,9 @@ def _header_shape(path: Path) -> tuple[tuple[int, ...], int]:
     return spatial, math.prod(int(s) for s, axis in dims if axis in "SC")
 
 
-def check_slice_folder(folder: str | os.PathLike, mask: bool = False,
-                       max_pixels: int = MAX_PIXELS) -> tuple[int, int, int]:
+def check_slice_folder(
+    folder: str | os.PathLike, mask: bool = False, max_pixels: int = MAX_PIXELS
+) -> tuple[int, int, int]:
     """Spatial shape ``(W, H, K)`` the folder's slices stack into, from the TIFF headers alone.
 
     ``mask=True`` checks the ``_mask`` files instead and requires one per slice.
@@ -114,8 +118,10 @@ def check_slice_folder(folder: str | os.PathLike, mask: bool = False,
         numbers = [slice_number(p) for p in files]
         slices = [slice_number(p) for p in slice_files(folder)]
         if numbers != slices:
-            raise SliceFolderError(f"{folder}: masks cover slices {numbers[0]}..{numbers[-1]} but the slices are "
-                                   f"{slices[0]}..{slices[-1]}; every slice needs its _mask file")
+            raise SliceFolderError(
+                f"{folder}: masks cover slices {numbers[0]}..{numbers[-1]} but the slices are "
+                f"{slices[0]}..{slices[-1]}; every slice needs its _mask file"
+            )
     first = None
     for path in files:
         spatial, channels = _header_shape(path)
@@ -125,15 +131,18 @@ def check_slice_folder(folder: str | os.PathLike, mask: bool = False,
         if first is None:
             first = (spatial, channels, path)
         elif (spatial, channels) != first[:2]:
-            raise SliceShapeError(f"{path}: {spatial[0]} x {spatial[1]} x {channels} channel(s) differs from "
-                                  f"{first[2].name} ({first[0][0]} x {first[0][1]} x {first[1]}); every slice of a "
-                                  "volume must have one shape")
+            raise SliceShapeError(
+                f"{path}: {spatial[0]} x {spatial[1]} x {channels} channel(s) differs from "
+                f"{first[2].name} ({first[0][0]} x {first[0][1]} x {first[1]}); every slice of a "
+                "volume must have one shape"
+            )
     height, width = first[0]
     return width, height, len(files)
 
 
-def _channel_index(channels: Sequence[int | str] | None, names: Sequence[str], available: int,
-                   folder: str | os.PathLike) -> list[int]:
+def _channel_index(
+    channels: Sequence[int | str] | None, names: Sequence[str], available: int, folder: str | os.PathLike
+) -> list[int]:
     if channels is None:
         return list(range(available))
     index = []
@@ -148,8 +157,13 @@ def _channel_index(channels: Sequence[int | str] | None, names: Sequence[str], a
     return index
 
 
-def read_slice_folder(folder: str | os.PathLike, channels: Sequence[int | str] | None = None, mask: bool = False,
-                      channel_names: Sequence[str] = LGG_CHANNELS, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def read_slice_folder(
+    folder: str | os.PathLike,
+    channels: Sequence[int | str] | None = None,
+    mask: bool = False,
+    channel_names: Sequence[str] = LGG_CHANNELS,
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:
     """Decode a slice folder into a channel-first ``(C, W, H, K)`` array (dtype as stored).
 
     Spatial axes are (column, row, slice): the order MONAI's ITK and PIL readers give a

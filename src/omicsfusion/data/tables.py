@@ -17,7 +17,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,11 +34,19 @@ from omicsfusion.data.errors import (
 )
 from omicsfusion.features import match_features
 
-__all__ = ["OmicsTable", "TableSource", "read_table", "display_names", "table_suffix", "DISPLAY_COLUMNS",
-           "FEATURES_SUFFIX", "TABLE_SUFFIXES"]
+__all__ = [
+    "DISPLAY_COLUMNS",
+    "FEATURES_SUFFIX",
+    "TABLE_SUFFIXES",
+    "OmicsTable",
+    "TableSource",
+    "display_names",
+    "read_table",
+    "table_suffix",
+]
 
-TableSource = Union[str, os.PathLike, pd.DataFrame, Any]  # Any: an anndata.AnnData
-PerType = Union[None, str, Mapping[str, str]]
+TableSource = str | os.PathLike | pd.DataFrame | Any  # Any: an anndata.AnnData
+PerType = None | str | Mapping[str, str]
 
 #: tables kept by :meth:`OmicsTable.cached` (one per set of files; a bundle run names one set)
 CACHED_TABLES = 8
@@ -72,10 +80,11 @@ def display_names(var: pd.DataFrame) -> np.ndarray:
 class _Frame:
     """One omics type: values (n, F) float32, ids, features, their display names, id -> row, source."""
 
-    __slots__ = ("values", "ids", "features", "names", "index", "source")
+    __slots__ = ("features", "ids", "index", "names", "source", "values")
 
-    def __init__(self, values: np.ndarray, ids: np.ndarray, features: np.ndarray, source: str,
-                 names: np.ndarray | None = None) -> None:
+    def __init__(
+        self, values: np.ndarray, ids: np.ndarray, features: np.ndarray, source: str, names: np.ndarray | None = None
+    ) -> None:
         ids = np.asarray([_sample_id(i, row, source) for row, i in enumerate(ids)], dtype=str)
         features = np.asarray([str(f) for f in features], dtype=str)
         uniq, counts = np.unique(ids, return_counts=True)
@@ -92,9 +101,7 @@ class _Frame:
         funiq, fcounts = np.unique(features, return_counts=True)
         if (fcounts > 1).any():
             dup = funiq[fcounts > 1]
-            raise OmicsDataError(
-                f"{source}: {dup.size} feature name(s) occur more than once, e.g. {dup[:5].tolist()}"
-            )
+            raise OmicsDataError(f"{source}: {dup.size} feature name(s) occur more than once, e.g. {dup[:5].tolist()}")
         values = np.ascontiguousarray(values, dtype=np.float32)
         values.setflags(write=False)
         features.setflags(write=False)
@@ -117,8 +124,10 @@ def _sample_id(value: Any, row: int, source: str) -> str:
         raise OmicsDataError(f"{source}: row {row} has no sample id")
     text = str(value)
     if text != text.strip():
-        raise OmicsDataError(f"{source}: sample id {text!r} (row {row}) has leading or trailing spaces; it would "
-                             "never match the same id written without them in another table or the datalist")
+        raise OmicsDataError(
+            f"{source}: sample id {text!r} (row {row}) has leading or trailing spaces; it would "
+            "never match the same id written without them in another table or the datalist"
+        )
     return text
 
 
@@ -271,8 +280,9 @@ def _sidecar_names(path: Path, frame: _Frame) -> _Frame:
         return frame
     names = pd.read_csv(sidecar, dtype=str, keep_default_na=False)
     if not {"feature", "display_name"} <= set(names.columns):
-        raise OmicsDataError(f"{sidecar}: a features file needs columns 'feature' and 'display_name'; it has "
-                             f"{list(names.columns)}")
+        raise OmicsDataError(
+            f"{sidecar}: a features file needs columns 'feature' and 'display_name'; it has {list(names.columns)}"
+        )
     lookup = dict(zip(names["feature"], names["display_name"], strict=True))
     frame.names = np.asarray([lookup.get(f) or f for f in frame.features.tolist()], dtype=str)
     return frame
@@ -404,7 +414,7 @@ class OmicsTable:
         for t, src in sources.items():
             if not Path(src).is_file():
                 raise FileNotFoundError(f"omics table for {t!r} not found: {Path(src).resolve()}")
-            parts.append((str(t),) + file_key(src))
+            parts.append((str(t), *file_key(src)))
         key = (tuple(parts), repr(id_column), repr(layer), repr(exclude))
         table = _CACHE.get(key)
         if table is None:
@@ -463,14 +473,20 @@ class OmicsTable:
         ids = list(dict.fromkeys(str(s) for s in sample_ids))
         absent = [s for s in ids if not any(s in f.index for f in self._frames.values())]
         if absent:
-            raise MissingSampleError(f"{len(absent)} sample id(s) in none of the omics tables {list(self.types)}, "
-                                     f"e.g. {absent[:5]}")
+            raise MissingSampleError(
+                f"{len(absent)} sample id(s) in none of the omics tables {list(self.types)}, e.g. {absent[:5]}"
+            )
         out = object.__new__(OmicsTable)
         out._frames = {}
         for t, f in self._frames.items():
             held = [s for s in ids if s in f.index]
-            out._frames[t] = _Frame(f.values[np.asarray([f.index[s] for s in held], dtype=np.int64)], np.asarray(held),
-                                    f.features, f.source, f.names)
+            out._frames[t] = _Frame(
+                f.values[np.asarray([f.index[s] for s in held], dtype=np.int64)],
+                np.asarray(held),
+                f.features,
+                f.source,
+                f.names,
+            )
         out._order = ids
         return out
 

@@ -45,8 +45,10 @@ def omics_tables(input_folder: Path, omics_types: list[str]) -> dict[str, str]:
         found = [input_folder / "omics" / f"{omics_type}{s}" for s in TABLE_SUFFIXES]
         found = [p for p in found if p.is_file()]
         if not found:
-            raise FileNotFoundError(f"the model needs omics type {omics_type!r}: no "
-                                    f"{input_folder / 'omics' / omics_type}{{{','.join(TABLE_SUFFIXES)}}}")
+            raise FileNotFoundError(
+                f"the model needs omics type {omics_type!r}: no "
+                f"{input_folder / 'omics' / omics_type}{{{','.join(TABLE_SUFFIXES)}}}"
+            )
         tables[omics_type] = str(found[0])
     return tables
 
@@ -55,8 +57,11 @@ def bundle_overrides(model_file: Path, input_folder: Path) -> dict[str, Any]:
     """Config values that tie the exported bundle to this run: its layout file and the input's tables."""
     layout_file = model_file.with_name("layout.npz")  # the training's models/layout.npz, beside model.ts
     omics_types = require_trained(model_file, layout_file, omics_types=None).channel_names
-    return {"layout_file": str(layout_file), "modalities": ["image", *omics_types],
-            "omics_tables": omics_tables(input_folder, omics_types)}
+    return {
+        "layout_file": str(layout_file),
+        "modalities": ["image", *omics_types],
+        "omics_tables": omics_tables(input_folder, omics_types),
+    }
 
 
 def class_names(model_file: Path) -> list[str]:
@@ -88,8 +93,9 @@ class FusedClassificationApp(Application):
             overrides=overrides,
             name="bundle_inference",
         )
-        writer = PredictionsWriterOperator(self, output_folder=output_folder, class_names=class_names(model_file),
-                                           name="writer")
+        writer = PredictionsWriterOperator(
+            self, output_folder=output_folder, class_names=class_names(model_file), name="writer"
+        )
         self.add_flow(loader, infer, {("image", "image"), (OMICS, OMICS)})
         self.add_flow(loader, writer, {(OMICS, "sample_id")})
         self.add_flow(infer, writer, {("pred", "pred")})

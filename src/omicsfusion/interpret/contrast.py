@@ -52,8 +52,12 @@ class PairContrast:
         for b, k in enumerate(target.tolist()):
             if len(self.references[k]) < self.n_references:
                 self.references[k].append(x[b].detach().clone())
-        pairs = [(b, ref) for b, k in enumerate(target.tolist()) if k in self.partner
-                 for ref in self.references[self.partner[k]]]
+        pairs = [
+            (b, ref)
+            for b, k in enumerate(target.tolist())
+            if k in self.partner
+            for ref in self.references[self.partner[k]]
+        ]
         if not pairs:
             return [], {}
         n_image = explained.batch.n_image
@@ -61,21 +65,30 @@ class PairContrast:
         own = target[rows.cpu()]
         other = torch.tensor([self.partner[int(k)] for k in own.tolist()])
         weights = contrast_weights(own, other, len(names)).to(self.explainer.device)
-        ig, ablation = self.explainer.attribute(x[rows], weights, torch.stack([r for _, r in pairs]).to(x.device),
-                                                n_image)
-        contributions = {"integrated_gradients": modalities.group_sums(ig.attr, n_image),
-                         "feature_ablation": ablation}
+        ig, ablation = self.explainer.attribute(
+            x[rows], weights, torch.stack([r for _, r in pairs]).to(x.device), n_image
+        )
+        contributions = {"integrated_gradients": modalities.group_sums(ig.attr, n_image), "feature_ablation": ablation}
         out = []
         sample_rows = rows.cpu().numpy()
         for b in sorted(set(sample_rows.tolist())):
             mine = sample_rows == b
             for estimator, values in contributions.items():
                 share = modalities.shares(values[mine].mean(axis=0, keepdims=True))[0]
-                out.append({"sample_id": explained.batch.ids[b], "class": names[int(target[b])],
-                            "versus": names[self.partner[int(target[b])]], "estimator": estimator,
-                            "n_references": int(mine.sum()), "image_share": float(share[0]),
-                            "omics_share": float(share[1:].sum())})
+                out.append(
+                    {
+                        "sample_id": explained.batch.ids[b],
+                        "class": names[int(target[b])],
+                        "versus": names[self.partner[int(target[b])]],
+                        "estimator": estimator,
+                        "n_references": int(mine.sum()),
+                        "image_share": float(share[0]),
+                        "omics_share": float(share[1:].sum()),
+                    }
+                )
         classes = [names[int(k)] for k in own.tolist()]
-        frames = {t: pd.DataFrame(np.abs(v)).assign(_class=classes)
-                  for t, v in self.explainer.feature_attributions(ig.attr, n_image).items()}
+        frames = {
+            t: pd.DataFrame(np.abs(v)).assign(_class=classes)
+            for t, v in self.explainer.feature_attributions(ig.attr, n_image).items()
+        }
         return out, frames

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from omicsfusion.errors import LayoutMismatchError, MissingCheckpointError, MissingItemError, SaliencyError
 
-__all__ = ["SaliencyError", "MissingCheckpointError", "TargetLayerError", "ClassIndexError", "LayoutMismatchError"]
+__all__ = ["ClassIndexError", "LayoutMismatchError", "MissingCheckpointError", "SaliencyError", "TargetLayerError"]
 
 
 class TargetLayerError(SaliencyError, MissingItemError):

@@ -17,23 +17,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.interpret import genes, modalities
 from omicsfusion.interpret.errors import LayoutMismatchError, SaliencyError
 from omicsfusion.interpret.regions import GradCAMRegions, IGRegions, RegionMethod
 from omicsfusion.interpret.targets import check_class_index, class_weights, fused_baseline, region_versus, versus_matrix
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference
 
-__all__ = ["FusedBatch", "Explanation", "FusedExplainer", "find_aligner"]
+__all__ = ["Explanation", "FusedBatch", "FusedExplainer", "find_aligner"]
 
 #: values of ``FusedExplainer(omics_baseline=...)``
 OMICS_BASELINES = ("mean", "zero")
 #: the stated baseline, as ``summary.json`` records it: omics from the training means, or from 0
-BASELINE = ("image channels: per-sample spatial mean; omics channels: the training mean of every feature, rendered "
-            "through layout and alignment; pair contrasts: samples of the partner class")
-BASELINE_ZERO = ("image channels: per-sample spatial mean; omics channels: 0 (omics_baseline 'zero', or a layout "
-                 "file without training means; the training mean only after a z-score); pair contrasts: samples of "
-                 "the partner class")
+BASELINE = (
+    "image channels: per-sample spatial mean; omics channels: the training mean of every feature, rendered "
+    "through layout and alignment; pair contrasts: samples of the partner class"
+)
+BASELINE_ZERO = (
+    "image channels: per-sample spatial mean; omics channels: 0 (omics_baseline 'zero', or a layout "
+    "file without training means; the training mean only after a z-score); pair contrasts: samples of "
+    "the partner class"
+)
 
 
 def find_aligner(transform) -> AlignToReference | None:
@@ -70,8 +74,9 @@ class FusedBatch:
     affines: list[np.ndarray]
 
     @classmethod
-    def from_batch(cls, batch: Mapping, n_omics: int, device: torch.device, offset: int = 0,
-                   limit: int | None = None) -> FusedBatch:
+    def from_batch(
+        cls, batch: Mapping, n_omics: int, device: torch.device, offset: int = 0, limit: int | None = None
+    ) -> FusedBatch:
         """Read ``batch["image"]`` / ``"sample_id"`` / ``"label"``; keep at most ``limit`` samples."""
         x_meta = batch["image"]
         x = torch.as_tensor(x_meta.as_tensor() if hasattr(x_meta, "as_tensor") else x_meta).float()
@@ -79,8 +84,9 @@ class FusedBatch:
         value = meta.get("n_image_channels")
         n_image = int(torch.as_tensor(value).reshape(-1)[0]) if value is not None else x.shape[1] - n_omics
         if n_image + n_omics != x.shape[1]:
-            raise LayoutMismatchError(f"the fused input has {x.shape[1]} channels, not {n_image} image + "
-                                      f"{n_omics} omics")
+            raise LayoutMismatchError(
+                f"the fused input has {x.shape[1]} channels, not {n_image} image + {n_omics} omics"
+            )
         x = x[:limit].to(device)
         ids = [str(s) for s in batch.get("sample_id", [f"sample_{offset + i}" for i in range(len(x))])][: len(x)]
         labels = batch.get("label")
@@ -144,12 +150,21 @@ class FusedExplainer:
             unscaled input), so it is credited for its level. A layout file without training means gives 0.
     """
 
-    def __init__(self, network: nn.Module, class_names: Sequence[str], omics_types: Sequence[str] = (),
-                 preprocessor: OmicsPreprocessor | None = None, align: AlignToReference | None = None,
-                 region_methods: Mapping[str, RegionMethod] | None = None, n_steps: int = 32,
-                 ig_internal_batch_size: int | None = None, class_index: int | None = None,
-                 region_contrast: str | Mapping[str, Sequence[str]] = "auto",
-                 same_image_pairs: Sequence[Sequence[str]] = (), omics_baseline: str = "mean") -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        class_names: Sequence[str],
+        omics_types: Sequence[str] = (),
+        preprocessor: OmicsPreprocessor | None = None,
+        align: AlignToReference | None = None,
+        region_methods: Mapping[str, RegionMethod] | None = None,
+        n_steps: int = 32,
+        ig_internal_batch_size: int | None = None,
+        class_index: int | None = None,
+        region_contrast: str | Mapping[str, Sequence[str]] = "auto",
+        same_image_pairs: Sequence[Sequence[str]] = (),
+        omics_baseline: str = "mean",
+    ) -> None:
         if omics_baseline not in OMICS_BASELINES:
             raise SaliencyError(f"omics_baseline must be one of {OMICS_BASELINES}, got {omics_baseline!r}")
         self.omics_baseline = omics_baseline
@@ -187,10 +202,17 @@ class FusedExplainer:
         timings: dict[str, float] = {}
         weights = class_weights(target, len(self.class_names)).to(self.device)
         ig, ablation = self.attribute(x, weights, self.baseline(x, n_image), n_image, timings)
-        explained = Explanation(fused, target, predicted, probs, ig,
-                                modalities.shares(modalities.group_sums(ig.attr, n_image)),
-                                modalities.shares(ablation), modalities.group_names(n_image, self.omics_types),
-                                timings=timings)
+        explained = Explanation(
+            fused,
+            target,
+            predicted,
+            probs,
+            ig,
+            modalities.shares(modalities.group_sums(ig.attr, n_image)),
+            modalities.shares(ablation),
+            modalities.group_names(n_image, self.omics_types),
+            timings=timings,
+        )
         if n_image:
             explained.maps = self.region_maps(x, target, n_image, timings)
         if self.preprocessor is not None:
@@ -216,25 +238,38 @@ class FusedExplainer:
         if means is None or not self.omics_types:
             return fused_baseline(x, n_image)
         # one render for the batch: every sample shares the mean and the collated grid
-        omics = genes.render_omics({t: m[None] for t, m in means.items()}, self.preprocessor, self.omics_types,
-                                   self.align, x[:1, n_image:].cpu())
-        return fused_baseline(x, n_image, omics.expand((len(x),) + tuple(omics.shape[1:])))
+        omics = genes.render_omics(
+            {t: m[None] for t, m in means.items()},
+            self.preprocessor,
+            self.omics_types,
+            self.align,
+            x[:1, n_image:].cpu(),
+        )
+        return fused_baseline(x, n_image, omics.expand((len(x), *tuple(omics.shape[1:]))))
 
-    def attribute(self, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor, n_image: int,
-                  timings: dict[str, float] | None = None) -> tuple[modalities.GroupAttribution, np.ndarray]:
+    def attribute(
+        self,
+        x: torch.Tensor,
+        weights: torch.Tensor,
+        baseline: torch.Tensor,
+        n_image: int,
+        timings: dict[str, float] | None = None,
+    ) -> tuple[modalities.GroupAttribution, np.ndarray]:
         """IG over the fused input and FeatureAblation contributions ``(B, G)`` of ``weights`` from ``baseline``."""
         timings = {} if timings is None else timings
         t = time.perf_counter()
-        ig = modalities.integrated_gradients(self.network, x, weights, baseline, self.n_steps,
-                                             self.ig_internal_batch_size)
+        ig = modalities.integrated_gradients(
+            self.network, x, weights, baseline, self.n_steps, self.ig_internal_batch_size
+        )
         timings["integrated_gradients"] = time.perf_counter() - t
         t = time.perf_counter()
         ablation = modalities.ablation_groups(self.network, x, weights, baseline, n_image)
         timings["feature_ablation"] = time.perf_counter() - t
         return ig, ablation
 
-    def region_maps(self, x: torch.Tensor, target: torch.Tensor, n_image: int,
-                    timings: dict[str, float]) -> dict[str, np.ndarray]:
+    def region_maps(
+        self, x: torch.Tensor, target: torch.Tensor, n_image: int, timings: dict[str, float]
+    ) -> dict[str, np.ndarray]:
         """Region maps of every method for the region contrast of each sample's target."""
         weights = self.region_matrix.to(x.device)[target.to(x.device)]
         maps = {}
@@ -253,11 +288,16 @@ class FusedExplainer:
         names = list(self.methods)
         ig = next((m for m in self.methods.values() if isinstance(m, IGRegions)), None)
         cam = next((m for m in self.methods.values() if isinstance(m, GradCAMRegions)), None)
-        return {"region_method": names[0], "region_baseline": None if ig is None else ig.baseline,
-                "compared_methods": names[1:],
-                "region_contrast": {c: [self.class_names[j] for j in self.region_versus.get(k, [])]
-                                    for k, c in enumerate(self.class_names)},
-                "target_layer": None if cam is None else cam.layer(x), "ig_steps": self.n_steps,
-                "ig_internal_batch_size": self.ig_internal_batch_size, "omics_baseline": self.omics_baseline,
-                "baseline": BASELINE_ZERO if self.omics_means is None else BASELINE}
-
+        return {
+            "region_method": names[0],
+            "region_baseline": None if ig is None else ig.baseline,
+            "compared_methods": names[1:],
+            "region_contrast": {
+                c: [self.class_names[j] for j in self.region_versus.get(k, [])] for k, c in enumerate(self.class_names)
+            },
+            "target_layer": None if cam is None else cam.layer(x),
+            "ig_steps": self.n_steps,
+            "ig_internal_batch_size": self.ig_internal_batch_size,
+            "omics_baseline": self.omics_baseline,
+            "baseline": BASELINE_ZERO if self.omics_means is None else BASELINE,
+        }

@@ -21,20 +21,36 @@ import torch
 from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference, omics_feature_attributions
 
-__all__ = ["feature_attributions", "class_gene_table", "top_features", "render_omics", "grid_maps", "feature_positions"]
+__all__ = ["class_gene_table", "feature_attributions", "feature_positions", "grid_maps", "render_omics", "top_features"]
 
 
-def feature_attributions(attr: torch.Tensor, preprocessor: OmicsPreprocessor, n_image_channels: int,
-                         omics_types: Sequence[str], align: AlignToReference) -> dict[str, np.ndarray]:
+def feature_attributions(
+    attr: torch.Tensor,
+    preprocessor: OmicsPreprocessor,
+    n_image_channels: int,
+    omics_types: Sequence[str],
+    align: AlignToReference,
+) -> dict[str, np.ndarray]:
     """Per omics type ``(B, F_type)`` attributions of a fused ``(B, C, *spatial)`` attribution."""
-    return omics_feature_attributions(attr.detach().cpu(), preprocessor, n_image_channels, mode=align.mode,
-                                      axis=align.axis, omics_types=list(omics_types),
-                                      spatial_dims=attr.ndim - 2)
+    return omics_feature_attributions(
+        attr.detach().cpu(),
+        preprocessor,
+        n_image_channels,
+        mode=align.mode,
+        axis=align.axis,
+        omics_types=list(omics_types),
+        spatial_dims=attr.ndim - 2,
+    )
 
 
-def class_gene_table(per_sample: Mapping[str, np.ndarray], classes: np.ndarray, class_names: Sequence[str],
-                     preprocessor: OmicsPreprocessor) -> pd.DataFrame:
-    """Long table: class, omics_type, feature, display_name, n_samples, mean_abs_attribution, signed_mean_attribution, rank.
+def class_gene_table(
+    per_sample: Mapping[str, np.ndarray],
+    classes: np.ndarray,
+    class_names: Sequence[str],
+    preprocessor: OmicsPreprocessor,
+) -> pd.DataFrame:
+    """Long table: class, omics_type, feature, display_name, n_samples, mean_abs_attribution,
+    signed_mean_attribution, rank.
 
     ``feature`` is the id (the key); ``display_name`` its gene symbol where the
     table named one. ``rank`` is 1 for the feature with the largest mean
@@ -52,13 +68,30 @@ def class_gene_table(per_sample: Mapping[str, np.ndarray], classes: np.ndarray, 
             order = np.argsort(-mean_abs, kind="stable")
             rank = np.empty(order.size, dtype=int)
             rank[order] = np.arange(1, order.size + 1)
-            frames.append(pd.DataFrame({
-                "class": name, "omics_type": omics_type, "feature": preprocessor.feature_names(omics_type),
-                "display_name": preprocessor.display_names(omics_type), "n_samples": int(rows.sum()), "mean_abs_attribution": mean_abs,
-                "signed_mean_attribution": v.mean(axis=0), "rank": rank,
-            }))
-    columns = ["class", "omics_type", "feature", "display_name", "n_samples", "mean_abs_attribution", "signed_mean_attribution",
-               "rank"]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "class": name,
+                        "omics_type": omics_type,
+                        "feature": preprocessor.feature_names(omics_type),
+                        "display_name": preprocessor.display_names(omics_type),
+                        "n_samples": int(rows.sum()),
+                        "mean_abs_attribution": mean_abs,
+                        "signed_mean_attribution": v.mean(axis=0),
+                        "rank": rank,
+                    }
+                )
+            )
+    columns = [
+        "class",
+        "omics_type",
+        "feature",
+        "display_name",
+        "n_samples",
+        "mean_abs_attribution",
+        "signed_mean_attribution",
+        "rank",
+    ]
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True).sort_values(["class", "omics_type", "rank"], ignore_index=True)
@@ -70,23 +103,29 @@ def top_features(table: pd.DataFrame, class_name: str, omics_type: str, k: int) 
     return rows.nsmallest(int(k), "rank")["feature"].astype(str).tolist()
 
 
-def render_omics(vectors: Mapping[str, np.ndarray], preprocessor: OmicsPreprocessor, omics_types: Sequence[str],
-                 align: AlignToReference, reference: torch.Tensor) -> torch.Tensor:
+def render_omics(
+    vectors: Mapping[str, np.ndarray],
+    preprocessor: OmicsPreprocessor,
+    omics_types: Sequence[str],
+    align: AlignToReference,
+    reference: torch.Tensor,
+) -> torch.Tensor:
     """Normalised vectors ``{type: (B, F)}`` -> omics channels ``(B, C_omics, *spatial)`` on ``reference``'s grid.
 
     The forward of :func:`feature_attributions`' adjoint: layout, then alignment.
     """
     grids = preprocessor.images(vectors, list(omics_types), normalized=True)
-    return torch.stack([torch.as_tensor(align(g, r).as_tensor()) for g, r in zip(grids, reference)])
+    return torch.stack([torch.as_tensor(align(g, r).as_tensor()) for g, r in zip(grids, reference, strict=False)])
 
 
-def grid_maps(attr: torch.Tensor, n_image_channels: int, preprocessor: OmicsPreprocessor,
-              align: AlignToReference) -> np.ndarray:
+def grid_maps(
+    attr: torch.Tensor, n_image_channels: int, preprocessor: OmicsPreprocessor, align: AlignToReference
+) -> np.ndarray:
     """Omics-channel attributions moved back onto the layout grid: ``(B, C_omics, *grid)`` (adjoint of alignment)."""
     omics = attr[:, n_image_channels:].detach().cpu()
-    flat = omics.reshape((-1,) + tuple(omics.shape[2:]))
+    flat = omics.reshape((-1, *tuple(omics.shape[2:])))
     maps = align.adjoint(flat, preprocessor.grid_)
-    return maps.reshape((omics.shape[0], omics.shape[1]) + tuple(preprocessor.grid_)).numpy()
+    return maps.reshape((omics.shape[0], omics.shape[1], *tuple(preprocessor.grid_))).numpy()
 
 
 def feature_positions(preprocessor: OmicsPreprocessor, omics_type: str) -> np.ndarray:

@@ -24,8 +24,14 @@ from torch import nn
 
 from omicsfusion.interpret.targets import WeightedLogits, channel_groups
 
-__all__ = ["GroupAttribution", "integrated_gradients", "group_sums", "ablation_groups", "shares",
-           "group_names"]
+__all__ = [
+    "GroupAttribution",
+    "ablation_groups",
+    "group_names",
+    "group_sums",
+    "integrated_gradients",
+    "shares",
+]
 
 
 @dataclass
@@ -48,20 +54,31 @@ def group_names(n_image_channels: int, omics_types: Sequence[str]) -> list[str]:
     return (["image"] if n_image_channels else []) + list(omics_types)
 
 
-def integrated_gradients(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor,
-                         n_steps: int = 32, internal_batch_size: int | None = None) -> GroupAttribution:
+def integrated_gradients(
+    model: nn.Module,
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    baseline: torch.Tensor,
+    n_steps: int = 32,
+    internal_batch_size: int | None = None,
+) -> GroupAttribution:
     """Captum IG of the weighted logits with the stated baseline, convergence delta included."""
     from captum.attr import IntegratedGradients
 
     explained = WeightedLogits(model)
     attr, delta = IntegratedGradients(explained).attribute(
-        x, baselines=baseline, additional_forward_args=(weights,), n_steps=int(n_steps),
-        internal_batch_size=internal_batch_size, return_convergence_delta=True,
+        x,
+        baselines=baseline,
+        additional_forward_args=(weights,),
+        n_steps=int(n_steps),
+        internal_batch_size=internal_batch_size,
+        return_convergence_delta=True,
     )
     with torch.no_grad():
         gap = explained(x, weights) - explained(baseline, weights)
-    return GroupAttribution(attr.detach(), delta.detach().cpu().numpy().astype(float),
-                            gap.detach().cpu().numpy().astype(float))
+    return GroupAttribution(
+        attr.detach(), delta.detach().cpu().numpy().astype(float), gap.detach().cpu().numpy().astype(float)
+    )
 
 
 def group_sums(attr: torch.Tensor, n_image_channels: int) -> np.ndarray:
@@ -73,15 +90,19 @@ def group_sums(attr: torch.Tensor, n_image_channels: int) -> np.ndarray:
     return np.concatenate([per_channel[:, :n_image_channels].sum(axis=1, keepdims=True), omics], axis=1)
 
 
-def ablation_groups(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor,
-                    n_image_channels: int) -> np.ndarray:
+def ablation_groups(
+    model: nn.Module, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor, n_image_channels: int
+) -> np.ndarray:
     """``(B, G)`` FeatureAblation contribution of each group (one forward per group, batched)."""
     from captum.attr import FeatureAblation
 
     mask, n_groups = channel_groups(x, n_image_channels)
     with torch.no_grad():
         attr = FeatureAblation(WeightedLogits(model)).attribute(
-            x, baselines=baseline, additional_forward_args=(weights,), feature_mask=mask,
+            x,
+            baselines=baseline,
+            additional_forward_args=(weights,),
+            feature_mask=mask,
             perturbations_per_eval=n_groups,
         )
     flat_mask = mask[0].reshape(-1)

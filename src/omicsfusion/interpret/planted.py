@@ -39,9 +39,15 @@ class PlantedChecks:
         seed: seed of the random deletions and random rankings.
     """
 
-    def __init__(self, truth: PlantedTruth, explainer: FusedExplainer, omics_tables: Mapping[str, str] | None = None,
-                 deletion_ks: Sequence[int] = (1, 2, 5, 10, 20, 50, 100), contrast_references: int = 2,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        truth: PlantedTruth,
+        explainer: FusedExplainer,
+        omics_tables: Mapping[str, str] | None = None,
+        deletion_ks: Sequence[int] = (1, 2, 5, 10, 20, 50, 100),
+        contrast_references: int = 2,
+        seed: int = 0,
+    ) -> None:
         self.truth, self.explainer = truth, explainer
         self.contrast = PairContrast(explainer, truth.partners(explainer.class_names), contrast_references)
         self.deletion_ks = tuple(int(k) for k in deletion_ks)
@@ -65,9 +71,20 @@ class PlantedChecks:
         if self.reader is not None and self.explainer.preprocessor is not None:
             t = time.perf_counter()
             batch, e = explained.batch, self.explainer
-            curves = checks.deletion_curves(e.network, batch.x, explained.target, self._vectors(batch.ids),
-                                            explained.features, e.preprocessor, e.omics_types, e.align,
-                                            batch.n_image, self.deletion_ks, seed=self.seed, means=e.omics_means)
+            curves = checks.deletion_curves(
+                e.network,
+                batch.x,
+                explained.target,
+                self._vectors(batch.ids),
+                explained.features,
+                e.preprocessor,
+                e.omics_types,
+                e.align,
+                batch.n_image,
+                self.deletion_ks,
+                seed=self.seed,
+                means=e.omics_means,
+            )
             self.deletion_parts.append((len(batch.x), curves))
             timings["deletion_curves"] = time.perf_counter() - t
         if self.contrast.partner and explained.batch.n_image and self.explainer.omics_types:
@@ -89,7 +106,7 @@ class PlantedChecks:
         if not explained.maps:
             return
         batch, names = explained.batch, self.explainer.class_names
-        for b, (sample_id, row) in enumerate(zip(batch.ids, rows)):
+        for b, (sample_id, row) in enumerate(zip(batch.ids, rows, strict=False)):
             mask = self.truth.mask(sample_id, tuple(batch.x.shape[2:]), batch.affines[b])
             if mask is None:
                 continue
@@ -99,7 +116,9 @@ class PlantedChecks:
                 if batch.labels is not None and int(explained.predicted[b]) == int(batch.labels[b]):
                     self.hits[method].append((names[int(batch.labels[b])], hit))
 
-    def results(self, per_sample: Mapping[str, np.ndarray], targets: np.ndarray) -> tuple[dict, dict[str, pd.DataFrame]]:
+    def results(
+        self, per_sample: Mapping[str, np.ndarray], targets: np.ndarray
+    ) -> tuple[dict, dict[str, pd.DataFrame]]:
         """``checks.json``'s content and its tables (``pair_contrast_shares``, ``deletion_curves``, when computed).
 
         Args:
@@ -114,8 +133,11 @@ class PlantedChecks:
         recovery = self._gene_recovery(sets, per_sample, targets)
         if recovery:
             result["gene_recovery"] = recovery
-            pairs = checks.pair_gene_check({name: v["precision_at_k"] for name, v in recovery.items()
-                                            if "precision_at_k" in v}, sets, self.truth.omics_only_pairs)
+            pairs = checks.pair_gene_check(
+                {name: v["precision_at_k"] for name, v in recovery.items() if "precision_at_k" in v},
+                sets,
+                self.truth.omics_only_pairs,
+            )
             if pairs:
                 result["gene_recovery_pairs"] = pairs
         if self.contrast_rows:
@@ -123,7 +145,7 @@ class PlantedChecks:
             result["modality_pairs"] = self._modality_pairs(tables["pair_contrast_shares"])
         if self.deletion_parts:
             weights = np.array([n for n, _ in self.deletion_parts], dtype=float)
-            curves = sum(w * c for w, (_, c) in zip(weights, self.deletion_parts)) / weights.sum()
+            curves = sum(w * c for w, (_, c) in zip(weights, self.deletion_parts, strict=False)) / weights.sum()
             curves["k"] = curves["k"].round().astype(int)
             tables["deletion_curves"] = curves
             result["faithfulness"] = self._faithfulness(curves, sets)
@@ -132,9 +154,13 @@ class PlantedChecks:
     @staticmethod
     def _pointing(pairs: list[tuple[str, bool]]) -> dict:
         frame = pd.DataFrame(pairs, columns=["class", "hit"])
-        return {"hit_rate": float(frame["hit"].mean()), "n_correct": len(frame), "target": checks.POINTING_TARGET,
-                "passed": bool(frame["hit"].mean() >= checks.POINTING_TARGET),
-                "per_class": {c: float(v) for c, v in frame.groupby("class")["hit"].mean().items()}}
+        return {
+            "hit_rate": float(frame["hit"].mean()),
+            "n_correct": len(frame),
+            "target": checks.POINTING_TARGET,
+            "passed": bool(frame["hit"].mean() >= checks.POINTING_TARGET),
+            "per_class": {c: float(v) for c, v in frame.groupby("class")["hit"].mean().items()},
+        }
 
     def _ranked(self, omics_type: str, importance: np.ndarray) -> list[str]:
         """Feature names of ``omics_type`` by decreasing ``importance`` (ties keep layout order)."""
@@ -153,17 +179,22 @@ class PlantedChecks:
                 continue
             ranked = self._ranked(omics_type, np.abs(per_sample[omics_type][rows]).mean(axis=0))
             recovery[planted["name"]] = {
-                "k": len(features), "classes": [class_names[c] for c in classes],
+                "k": len(features),
+                "classes": [class_names[c] for c in classes],
                 "precision_at_k": checks.precision_at_k(ranked, features),
                 "random_ranking_precision_at_k": checks.random_ranking_precision(
-                    self.explainer.preprocessor.feature_names(omics_type), features, seed=self.seed),
+                    self.explainer.preprocessor.feature_names(omics_type), features, seed=self.seed
+                ),
                 "top_k": ranked[: len(features)],
             }
         for feature_set, pair, frame in self._contrast_gene_tables():
             ranked = self._ranked(feature_set["omics"], frame.drop(columns="_class").to_numpy().mean(axis=0))
             recovery.setdefault(feature_set["name"], {"k": len(feature_set["features"])})["pair_contrast"] = {
-                "pair": pair, "n": len(frame), "precision_at_k": checks.precision_at_k(ranked, feature_set["features"]),
-                "top_k": ranked[: len(feature_set["features"])]}
+                "pair": pair,
+                "n": len(frame),
+                "precision_at_k": checks.precision_at_k(ranked, feature_set["features"]),
+                "top_k": ranked[: len(feature_set["features"])],
+            }
         return recovery
 
     def _contrast_gene_tables(self):
@@ -188,13 +219,20 @@ class PlantedChecks:
         for estimator, part in contrast.groupby("estimator"):
             table = part.groupby("class")[["image_share", "omics_share"]].mean()
             check = checks.pair_modality_check(table, self.truth.omics_only_pairs, self.truth.image_only_pairs)
-            result[estimator] = {"passed_share": float(check["passed"].mean()) if len(check) else None,
-                                 "classes": check.to_dict(orient="records")}
+            result[estimator] = {
+                "passed_share": float(check["passed"].mean()) if len(check) else None,
+                "classes": check.to_dict(orient="records"),
+            }
         return result
 
     @staticmethod
     def _faithfulness(curves: pd.DataFrame, sets: list[dict]) -> dict:
         k = max(len(s["features"]) for s in sets) if sets else int(curves["k"].max())
         row = curves.iloc[(curves["k"] - k).abs().argmin()]
-        return {"k": int(row["k"]), "top_drop": float(row["top_drop"]), "random_drop": float(row["random_drop"]),
-                "passed": bool(row["top_drop"] > row["random_drop"]), "curves": curves.to_dict(orient="list")}
+        return {
+            "k": int(row["k"]),
+            "top_drop": float(row["top_drop"]),
+            "random_drop": float(row["random_drop"]),
+            "passed": bool(row["top_drop"] > row["random_drop"]),
+            "curves": curves.to_dict(orient="list"),
+        }

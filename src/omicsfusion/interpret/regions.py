@@ -40,9 +40,26 @@ from omicsfusion.interpret.errors import SaliencyError, TargetLayerError
 from omicsfusion.interpret.modalities import integrated_gradients
 from omicsfusion.interpret.targets import WeightedLogits, fused_baseline
 
-__all__ = ["REGION_METHODS", "REGION_BASELINES", "RegionMethod", "IGRegions", "OcclusionRegions", "GradCAMRegions",
-           "GradCAMppRegions", "register", "region_methods", "layer_names", "check_target_layer", "default_target_layer",
-           "gradcam_maps", "occlusion_maps", "default_sigma", "blurred", "ig_image_maps", "smoothed_magnitude"]
+__all__ = [
+    "REGION_BASELINES",
+    "REGION_METHODS",
+    "GradCAMRegions",
+    "GradCAMppRegions",
+    "IGRegions",
+    "OcclusionRegions",
+    "RegionMethod",
+    "blurred",
+    "check_target_layer",
+    "default_sigma",
+    "default_target_layer",
+    "gradcam_maps",
+    "ig_image_maps",
+    "layer_names",
+    "occlusion_maps",
+    "region_methods",
+    "register",
+    "smoothed_magnitude",
+]
 
 #: region method classes by name (filled by :func:`register`)
 REGION_METHODS: dict[str, type[RegionMethod]] = {}
@@ -106,8 +123,9 @@ class _WeightedColumn(nn.Module):
         return (self.model(x) * self.weights).sum(dim=1, keepdim=True)
 
 
-def gradcam_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, target_layer: str,
-                 plus: bool = False) -> np.ndarray:
+def gradcam_maps(
+    model: nn.Module, x: torch.Tensor, weights: torch.Tensor, target_layer: str, plus: bool = False
+) -> np.ndarray:
     """GradCAM (or GradCAM++) of the weighted logits ``weights[b]`` per sample, upsampled to the input grid.
 
     MONAI's CAM takes one class index per call; wrapping the model so that its
@@ -122,10 +140,9 @@ def gradcam_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, targe
 
     check_target_layer(model, target_layer)
     wrapped = _WeightedColumn(copy.deepcopy(model).eval())
-    cam = (GradCAMpp if plus else GradCAM)(wrapped, target_layers=f"model.{target_layer}",
-                                           postprocessing=lambda m: m)
+    cam = (GradCAMpp if plus else GradCAM)(wrapped, target_layers=f"model.{target_layer}", postprocessing=lambda m: m)
     weights = weights.to(device=x.device, dtype=x.dtype)
-    out = np.zeros((x.shape[0],) + tuple(x.shape[2:]), dtype=np.float32)
+    out = np.zeros((x.shape[0], *tuple(x.shape[2:])), dtype=np.float32)
     chunks = torch.arange(x.shape[0]).split(1 if plus else x.shape[0])
     for chunk in chunks:
         wrapped.weights = weights[chunk.to(x.device)]
@@ -145,9 +162,15 @@ class _ImageChannels(nn.Module):
         return self.explained(torch.cat([image, omics], dim=1), weights)
 
 
-def occlusion_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, baseline: torch.Tensor,
-                   n_image_channels: int, window: int | Sequence[int] = 8,
-                   stride: int | Sequence[int] = 4) -> np.ndarray:
+def occlusion_maps(
+    model: nn.Module,
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    baseline: torch.Tensor,
+    n_image_channels: int,
+    window: int | Sequence[int] = 8,
+    stride: int | Sequence[int] = 4,
+) -> np.ndarray:
     """Occlusion over the image channels only: drop of the explained score when a window is set to baseline."""
     from captum.attr import Occlusion
 
@@ -157,8 +180,11 @@ def occlusion_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, bas
     image, omics = x[:, :n_image_channels], x[:, n_image_channels:]
     with torch.no_grad():
         attr = Occlusion(_ImageChannels(model)).attribute(
-            image, sliding_window_shapes=(n_image_channels,) + window, strides=(n_image_channels,) + stride,
-            baselines=baseline[:, :n_image_channels], additional_forward_args=(omics, weights),
+            image,
+            sliding_window_shapes=(n_image_channels, *window),
+            strides=(n_image_channels, *stride),
+            baselines=baseline[:, :n_image_channels],
+            additional_forward_args=(omics, weights),
             perturbations_per_eval=16,
         )
     return attr.sum(dim=1).detach().float().cpu().numpy()
@@ -176,9 +202,16 @@ def blurred(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return torch.as_tensor(ndimage.gaussian_filter(values, sigmas), dtype=image.dtype, device=image.device)
 
 
-def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int,
-                  n_steps: int = 32, internal_batch_size: int | None = None, baseline: str = "blur",
-                  sigma: float | None = None) -> np.ndarray:
+def ig_image_maps(
+    model: nn.Module,
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    n_image_channels: int,
+    n_steps: int = 32,
+    internal_batch_size: int | None = None,
+    baseline: str = "blur",
+    sigma: float | None = None,
+) -> np.ndarray:
     """IG of the weighted logits over the image channels (omics held at the sample's values, except ``"fused"``).
 
     ``"blur"`` credits texture and edges (tissue morphology); ``"mean"`` also credits
@@ -198,12 +231,16 @@ def ig_image_maps(model: nn.Module, x: torch.Tensor, weights: torch.Tensor, n_im
     sigma = default_sigma(x.shape[2:]) if sigma is None else float(sigma)
     image, omics = x[:, :n_image_channels], x[:, n_image_channels:]
     if baseline == "fused":
-        attr = integrated_gradients(model, x, weights, fused_baseline(x, n_image_channels), n_steps,
-                                    internal_batch_size).attr[:, :n_image_channels]
+        attr = integrated_gradients(
+            model, x, weights, fused_baseline(x, n_image_channels), n_steps, internal_batch_size
+        ).attr[:, :n_image_channels]
         return smoothed_magnitude(attr, sigma)
     start = blurred(image, sigma) if baseline == "blur" else fused_baseline(x, n_image_channels)[:, :n_image_channels]
     attr = IntegratedGradients(_ImageChannels(model)).attribute(
-        image, baselines=start, additional_forward_args=(omics, weights), n_steps=int(n_steps),
+        image,
+        baselines=start,
+        additional_forward_args=(omics, weights),
+        n_steps=int(n_steps),
         internal_batch_size=internal_batch_size,
     )
     return smoothed_magnitude(attr, sigma)
@@ -263,8 +300,14 @@ class IGRegions(RegionMethod):
 
     name = "ig"
 
-    def __init__(self, nn_module: nn.Module, n_steps: int = 32, internal_batch_size: int | None = None,
-                 baseline: str = "blur", sigma: float | None = None) -> None:
+    def __init__(
+        self,
+        nn_module: nn.Module,
+        n_steps: int = 32,
+        internal_batch_size: int | None = None,
+        baseline: str = "blur",
+        sigma: float | None = None,
+    ) -> None:
         super().__init__(nn_module)
         if baseline not in REGION_BASELINES:
             raise SaliencyError(f"region_baseline must be one of {REGION_BASELINES}, got {baseline!r}")
@@ -274,8 +317,16 @@ class IGRegions(RegionMethod):
         self.sigma = sigma
 
     def compute_map(self, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int) -> np.ndarray:
-        return ig_image_maps(self.nn_module, x, weights, n_image_channels, self.n_steps, self.internal_batch_size,
-                             self.baseline, self.sigma)
+        return ig_image_maps(
+            self.nn_module,
+            x,
+            weights,
+            n_image_channels,
+            self.n_steps,
+            self.internal_batch_size,
+            self.baseline,
+            self.sigma,
+        )
 
 
 @register
@@ -293,8 +344,9 @@ class OcclusionRegions(RegionMethod):
         self.window, self.stride = window, stride
 
     def compute_map(self, x: torch.Tensor, weights: torch.Tensor, n_image_channels: int) -> np.ndarray:
-        return occlusion_maps(self.nn_module, x, weights, fused_baseline(x, n_image_channels), n_image_channels,
-                              self.window, self.stride)
+        return occlusion_maps(
+            self.nn_module, x, weights, fused_baseline(x, n_image_channels), n_image_channels, self.window, self.stride
+        )
 
 
 @register
@@ -329,8 +381,9 @@ class GradCAMppRegions(GradCAMRegions):
     plus = True
 
 
-def region_methods(names: Sequence[str], nn_module: nn.Module,
-                   options: Mapping[str, Mapping] | None = None) -> dict[str, RegionMethod]:
+def region_methods(
+    names: Sequence[str], nn_module: nn.Module, options: Mapping[str, Mapping] | None = None
+) -> dict[str, RegionMethod]:
     """Region methods by name, in order (the first is the map a run writes), built with ``options[name]``.
 
     Raises:

@@ -48,8 +48,14 @@ class SaliencyReport:
         top_genes: genes labelled on the layout maps.
     """
 
-    def __init__(self, output_dir: str | os.PathLike, explainer: FusedExplainer, reverse_indexing: bool = True,
-                 write_regions: bool = True, top_genes: int = 10) -> None:
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        explainer: FusedExplainer,
+        reverse_indexing: bool = True,
+        write_regions: bool = True,
+        top_genes: int = 10,
+    ) -> None:
         self.output_dir = Path(output_dir)
         self.explainer = explainer
         self.reverse_indexing = bool(reverse_indexing)
@@ -65,13 +71,19 @@ class SaliencyReport:
         names, batch = self.explainer.class_names, explained.batch
         rows = []
         for b, sample_id in enumerate(batch.ids):
-            row = {"sample_id": sample_id,
-                   "label": names[int(batch.labels[b])] if batch.labels is not None else "",
-                   "target": names[int(explained.target[b])], "predicted": names[int(explained.predicted[b])],
-                   "target_probability": float(explained.probs[b, explained.target[b]]),
-                   "ig_delta": explained.ig.delta[b], "ig_gap": explained.ig.gap[b]}
-            for estimator, shares in (("integrated_gradients", explained.ig_shares),
-                                      ("feature_ablation", explained.ablation_shares)):
+            row = {
+                "sample_id": sample_id,
+                "label": names[int(batch.labels[b])] if batch.labels is not None else "",
+                "target": names[int(explained.target[b])],
+                "predicted": names[int(explained.predicted[b])],
+                "target_probability": float(explained.probs[b, explained.target[b]]),
+                "ig_delta": explained.ig.delta[b],
+                "ig_gap": explained.ig.gap[b],
+            }
+            for estimator, shares in (
+                ("integrated_gradients", explained.ig_shares),
+                ("feature_ablation", explained.ablation_shares),
+            ):
                 row.update({f"{SHARE_PREFIXES[estimator]}{g}": shares[b, i] for i, g in enumerate(explained.groups)})
             rows.append(row)
         return rows
@@ -82,8 +94,9 @@ class SaliencyReport:
         for b, row in enumerate(rows):
             if self.write_regions and explained.maps:
                 first = next(iter(explained.maps.values()))
-                row["region_file"] = self._write_region(batch.ids[b], batch.x[b, :batch.n_image].cpu().numpy(),
-                                                        first[b], batch.affines[b])
+                row["region_file"] = self._write_region(
+                    batch.ids[b], batch.x[b, : batch.n_image].cpu().numpy(), first[b], batch.affines[b]
+                )
         self.records += rows
         for omics_type, values in explained.features.items():
             self.gene_parts[omics_type].append(values)
@@ -101,15 +114,21 @@ class SaliencyReport:
         name = writers.file_safe(sample_id)
         if saliency.ndim == 2:
             relative = f"regions/{name}.png"
-            writers.write_overlay_png(image, saliency, self.output_dir / relative,
-                                      reverse_indexing=self.reverse_indexing)
+            writers.write_overlay_png(
+                image, saliency, self.output_dir / relative, reverse_indexing=self.reverse_indexing
+            )
         else:
             relative = f"regions/{name}.nii.gz"
             writers.write_nifti(saliency, affine, self.output_dir / relative)
         return relative
 
-    def finish(self, settings: Mapping, checks: tuple[dict, dict[str, pd.DataFrame]] | None,
-               timings: Mapping[str, float], seconds: float) -> dict:
+    def finish(
+        self,
+        settings: Mapping,
+        checks: tuple[dict, dict[str, pd.DataFrame]] | None,
+        timings: Mapping[str, float],
+        seconds: float,
+    ) -> dict:
         """Write every file; returns the summary (``summary.json``).
 
         Args:
@@ -121,9 +140,12 @@ class SaliencyReport:
         samples = pd.DataFrame(self.records)
         writers.write_csv(samples, self.output_dir / "samples.csv")
         self._write_modality_shares(samples, settings["ig_steps"])
-        summary = {"n_samples": len(self.records), **settings,
-                   "ig_mean_abs_delta": float(samples["ig_delta"].abs().mean()),
-                   "ig_mean_abs_gap": float(samples["ig_gap"].abs().mean())}
+        summary = {
+            "n_samples": len(self.records),
+            **settings,
+            "ig_mean_abs_delta": float(samples["ig_delta"].abs().mean()),
+            "ig_mean_abs_gap": float(samples["ig_gap"].abs().mean()),
+        }
         if self.gene_parts:
             self._write_genes()
         if checks is not None:
@@ -144,12 +166,15 @@ class SaliencyReport:
         for estimator, prefix in SHARE_PREFIXES.items():
             columns = [c for c in samples.columns if c.startswith(prefix)]
             table = samples.groupby("target")[columns].mean()
-            table.columns = [c[len(prefix):] for c in columns]
+            table.columns = [c[len(prefix) :] for c in columns]
             share_tables[estimator] = table.reindex([c for c in names if c in table.index])
         long = pd.concat(share_tables, names=["estimator", "class"]).reset_index()
         writers.write_csv(long, self.output_dir / "modality_shares.csv")
-        writers.write_share_bars(share_tables["integrated_gradients"], self.output_dir / "modality_shares.png",
-                                 f"Integrated Gradients ({n_steps} steps): share per modality")
+        writers.write_share_bars(
+            share_tables["integrated_gradients"],
+            self.output_dir / "modality_shares.png",
+            f"Integrated Gradients ({n_steps} steps): share per modality",
+        )
 
     def _write_genes(self) -> None:
         """``genes.csv`` and the class-mean attribution on the layout grid of every omics type and class."""
@@ -161,8 +186,12 @@ class SaliencyReport:
             mean_map = total / max(int((targets == k).sum()), 1)
             for c, omics_type in enumerate(self.explainer.omics_types):
                 top = genes.top_features(gene_table, names[k], omics_type, self.top_genes)
-                writers.write_layout_map(mean_map[c], genes.feature_positions(preprocessor, omics_type),
-                                         preprocessor.feature_names(omics_type), top,
-                                         self.output_dir / f"layout_{omics_type}_{names[k]}.png",
-                                         f"{omics_type}: mean attribution, class {names[k]}",
-                                         preprocessor.display_names(omics_type))
+                writers.write_layout_map(
+                    mean_map[c],
+                    genes.feature_positions(preprocessor, omics_type),
+                    preprocessor.feature_names(omics_type),
+                    top,
+                    self.output_dir / f"layout_{omics_type}_{names[k]}.png",
+                    f"{omics_type}: mean attribution, class {names[k]}",
+                    preprocessor.display_names(omics_type),
+                )

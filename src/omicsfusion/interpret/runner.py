@@ -46,17 +46,29 @@ class SaliencyRunner:
         reverse_indexing, write_regions, top_genes: see :class:`~omicsfusion.interpret.report.SaliencyReport`.
     """
 
-    def __init__(self, explainer: FusedExplainer, dataloader: Iterable, output_dir: str | os.PathLike,
-                 handlers: Sequence = (), checks: PlantedChecks | None = None, max_samples: int | None = None,
-                 reverse_indexing: bool = True, write_regions: bool = True, top_genes: int = 10) -> None:
+    def __init__(
+        self,
+        explainer: FusedExplainer,
+        dataloader: Iterable,
+        output_dir: str | os.PathLike,
+        handlers: Sequence = (),
+        checks: PlantedChecks | None = None,
+        max_samples: int | None = None,
+        reverse_indexing: bool = True,
+        write_regions: bool = True,
+        top_genes: int = 10,
+    ) -> None:
         self.explainer = explainer
         self.dataloader = dataloader
         self.output_dir = output_dir
         self.handlers = list(handlers)
         self.checks = checks
         self.max_samples = max_samples
-        self.report_options = {"reverse_indexing": reverse_indexing, "write_regions": write_regions,
-                               "top_genes": top_genes}
+        self.report_options = {
+            "reverse_indexing": reverse_indexing,
+            "write_regions": write_regions,
+            "top_genes": top_genes,
+        }
 
     def run(self) -> dict:
         """Explain every sample (up to ``max_samples``), write all outputs, return the summary."""
@@ -91,6 +103,10 @@ class SaliencyRunner:
         if self.checks is not None:
             checks = self.checks.results(report.per_sample(), np.asarray(report.targets))
         summary = report.finish(settings, checks, timings, time.perf_counter() - start)
-        logger.info("saliency for %d samples written to %s in %.1f s", summary["n_samples"], self.output_dir,
-                    summary["total_seconds"])
+        logger.info(
+            "saliency for %d samples written to %s in %.1f s",
+            summary["n_samples"],
+            self.output_dir,
+            summary["total_seconds"],
+        )
         return summary

@@ -25,8 +25,17 @@ from torch import nn
 
 from omicsfusion.interpret.errors import ClassIndexError, SaliencyError
 
-__all__ = ["WeightedLogits", "class_weights", "contrast_weights", "versus_matrix", "fused_baseline",
-           "channel_groups", "check_class_index", "REGION_CONTRASTS", "region_versus"]
+__all__ = [
+    "REGION_CONTRASTS",
+    "WeightedLogits",
+    "channel_groups",
+    "check_class_index",
+    "class_weights",
+    "contrast_weights",
+    "fused_baseline",
+    "region_versus",
+    "versus_matrix",
+]
 
 #: the named choices of ``region_contrast`` (a mapping ``{class: [classes]}`` is the fourth)
 REGION_CONTRASTS = ("auto", "logit", "others")
@@ -77,14 +86,17 @@ def versus_matrix(versus: Mapping[int, Sequence[int]], n_classes: int) -> torch.
     matrix = torch.eye(n_classes)
     for k, others in versus.items():
         others = sorted({int(j) for j in others} - {int(k)})
-        check_class_index([int(k)] + others, [str(i) for i in range(n_classes)])
+        check_class_index([int(k), *others], [str(i) for i in range(n_classes)])
         if others:
             matrix[int(k), others] -= 1.0 / len(others)
     return matrix
 
 
-def region_versus(region_contrast: str | Mapping[str, Sequence[str]], class_names: Sequence[str],
-                  same_image_pairs: Sequence[Sequence[str]] = ()) -> dict[int, list[int]]:
+def region_versus(
+    region_contrast: str | Mapping[str, Sequence[str]],
+    class_names: Sequence[str],
+    same_image_pairs: Sequence[Sequence[str]] = (),
+) -> dict[int, list[int]]:
     """Class index -> the class indices its region map is contrasted with (absent or empty: its own logit).
 
     A logit alone is a poor question for "where in the image": when the image moves
@@ -105,8 +117,10 @@ def region_versus(region_contrast: str | Mapping[str, Sequence[str]], class_name
     names = [str(c) for c in class_names]
     if isinstance(region_contrast, str):
         if region_contrast not in REGION_CONTRASTS:
-            raise SaliencyError(f"region_contrast must be one of {REGION_CONTRASTS} or a mapping "
-                                f"{{class: [classes]}}, got {region_contrast!r}")
+            raise SaliencyError(
+                f"region_contrast must be one of {REGION_CONTRASTS} or a mapping "
+                f"{{class: [classes]}}, got {region_contrast!r}"
+            )
     else:
         chosen = {str(k): [str(c) for c in v] for k, v in dict(region_contrast).items()}
         unknown = sorted({c for k, v in chosen.items() for c in [k, *v]} - set(names))
@@ -150,4 +164,4 @@ def channel_groups(x: torch.Tensor, n_image_channels: int) -> tuple[torch.Tensor
     offset = 1 if n_image_channels else 0
     group_of = [0] * n_image_channels + [offset + k for k in range(n_channels - n_image_channels)]
     mask = torch.as_tensor(group_of, dtype=torch.long).reshape((1, n_channels) + (1,) * (x.ndim - 2))
-    return mask.expand((1,) + tuple(x.shape[1:])).contiguous(), offset + n_channels - n_image_channels
+    return mask.expand((1, *tuple(x.shape[1:]))).contiguous(), offset + n_channels - n_image_channels

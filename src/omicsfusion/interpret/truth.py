@@ -97,6 +97,6 @@ class PlantedTruth:
         mask = self.load_mask(str(path))
         if mask.ndim - 1 != len(shape):
             raise SaliencyError(f"mask {path} is {mask.ndim - 1}-D, the image of {sample_id!r} {len(shape)}-D")
-        grid = MetaTensor(torch.zeros((1,) + tuple(shape)), affine=torch.as_tensor(affine, dtype=torch.float64))
+        grid = MetaTensor(torch.zeros((1, *tuple(shape))), affine=torch.as_tensor(affine, dtype=torch.float64))
         mask = np.asarray(self.resample_mask(mask.float(), img_dst=grid))[0] > 0
         return mask if mask.any() else None  # an empty mask (a control subject) has no region to point at

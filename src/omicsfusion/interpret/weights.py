@@ -19,7 +19,7 @@ from monai.handlers import CheckpointLoader
 from omicsfusion.checkpoint import load_weights, require_trained
 from omicsfusion.interpret.errors import LayoutMismatchError, SaliencyError
 
-__all__ = ["SaliencyCheckpointLoader", "require_checkpoint", "load_checkpoint", "first_conv_channels"]
+__all__ = ["SaliencyCheckpointLoader", "first_conv_channels", "load_checkpoint", "require_checkpoint"]
 
 #: the trained-checkpoint guard under the name ``saliency.json`` calls first in ``initialize``
 require_checkpoint = require_trained

@@ -21,8 +21,18 @@ import pandas as pd
 
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["file_safe", "write_csv", "write_json", "to_viewer_orientation", "write_overlay_png",
-           "write_nifti", "write_share_bars", "layout_map_figure", "write_layout_map", "write_deletion_curves"]
+__all__ = [
+    "file_safe",
+    "layout_map_figure",
+    "to_viewer_orientation",
+    "write_csv",
+    "write_deletion_curves",
+    "write_json",
+    "write_layout_map",
+    "write_nifti",
+    "write_overlay_png",
+    "write_share_bars",
+]
 
 
 def file_safe(name: str) -> str:
@@ -57,8 +67,14 @@ def _unit(array: np.ndarray) -> np.ndarray:
     return np.zeros_like(array) if high <= low else (array - low) / (high - low)
 
 
-def write_overlay_png(image: np.ndarray, saliency: np.ndarray, path: str | os.PathLike, alpha: float = 0.45,
-                      reverse_indexing: bool = True, cmap: str = "jet") -> Path:
+def write_overlay_png(
+    image: np.ndarray,
+    saliency: np.ndarray,
+    path: str | os.PathLike,
+    alpha: float = 0.45,
+    reverse_indexing: bool = True,
+    cmap: str = "jet",
+) -> Path:
     """RGB PNG: the tile (1 or 3 image channels, ``(C, *spatial)``) with the saliency map blended on top.
 
     Only the positive part of the map is shown. Each tile channel is rescaled to [0, 1] on
@@ -108,8 +124,14 @@ def write_share_bars(table: pd.DataFrame, path: str | os.PathLike, title: str) -
     return _save_figure(fig, Path(path))
 
 
-def layout_map_figure(grid_map: np.ndarray, positions: np.ndarray, names: Sequence[str], labelled: Sequence[str],
-                      title: str, display_names: Sequence[str] | None = None):
+def layout_map_figure(
+    grid_map: np.ndarray,
+    positions: np.ndarray,
+    names: Sequence[str],
+    labelled: Sequence[str],
+    title: str,
+    display_names: Sequence[str] | None = None,
+):
     """Matplotlib figure of a 2-D layout-grid attribution map with the ``labelled`` features named.
 
     Labels (``display_names`` where given, else the ids) stand in one column right of the map,
@@ -135,8 +157,16 @@ def layout_map_figure(grid_map: np.ndarray, positions: np.ndarray, names: Sequen
     slots = np.linspace(-0.5, height - 0.5, len(points) + 2)[1:-1]
     for ((row, col), label), slot in zip(points, slots, strict=True):
         ax.plot(col, row, "k.", markersize=4)
-        ax.annotate(label, (col, row), xytext=(width + 0.5, slot), textcoords="data", fontsize=6, va="center",
-                    annotation_clip=False, arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.3"})
+        ax.annotate(
+            label,
+            (col, row),
+            xytext=(width + 0.5, slot),
+            textcoords="data",
+            fontsize=6,
+            va="center",
+            annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.3"},
+        )
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -144,8 +174,15 @@ def layout_map_figure(grid_map: np.ndarray, positions: np.ndarray, names: Sequen
     return fig
 
 
-def write_layout_map(grid_map: np.ndarray, positions: np.ndarray, names: Sequence[str], labelled: Sequence[str],
-                     path: str | os.PathLike, title: str, display_names: Sequence[str] | None = None) -> Path:
+def write_layout_map(
+    grid_map: np.ndarray,
+    positions: np.ndarray,
+    names: Sequence[str],
+    labelled: Sequence[str],
+    path: str | os.PathLike,
+    title: str,
+    display_names: Sequence[str] | None = None,
+) -> Path:
     """PNG of :func:`layout_map_figure` (signed, diverging colours; labels in a side column with leader lines)."""
     return _save_figure(layout_map_figure(grid_map, positions, names, labelled, title, display_names), Path(path))
 

@@ -47,8 +47,12 @@ def assign_cost(cost: np.ndarray) -> sp.csr_matrix:
         plan = ot.emd(uniform, uniform, padded, numItermax=_MAX_ITER)[:n_feat]
     else:
         g = math.gcd(n_feat, n_pix)
-        plan = ot.emd(np.full(n_feat, n_pix // g, float), np.full(n_pix, n_feat // g, float),
-                      np.ascontiguousarray(cost), numItermax=_MAX_ITER)
+        plan = ot.emd(
+            np.full(n_feat, n_pix // g, float),
+            np.full(n_pix, n_feat // g, float),
+            np.ascontiguousarray(cost),
+            numItermax=_MAX_ITER,
+        )
     return sp.csr_matrix(np.rint(plan))
 
 
@@ -78,8 +82,9 @@ def block_plan(points: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> sp
     centres = np.stack([np.bincount(labels, coords[:, d], n_blocks) for d in range(coords.shape[1])], 1)
     centres /= capacity[:, None]
     quota = quotas(capacity, points.shape[0])
-    coarse = ot.emd(np.ones(points.shape[0]), quota.astype(float),
-                    cdist(points, centres, "sqeuclidean"), numItermax=_MAX_ITER)
+    coarse = ot.emd(
+        np.ones(points.shape[0]), quota.astype(float), cdist(points, centres, "sqeuclidean"), numItermax=_MAX_ITER
+    )
     block_of = coarse.argmax(axis=1)
     rows, cols, vals = [], [], []
     for b in range(n_blocks):

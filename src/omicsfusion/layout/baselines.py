@@ -28,8 +28,7 @@ def deepinsight_plan(profiles: np.ndarray, grid: tuple[int, ...], seed: int) -> 
         from sklearn.manifold import TSNE  # imported here: slow to import, baseline only
 
         perplexity = min(30.0, (reduced.shape[0] - 1) / 3.0)
-        emb = TSNE(ndim, perplexity=perplexity, metric="cosine", init="pca",
-                   random_state=seed).fit_transform(reduced)
+        emb = TSNE(ndim, perplexity=perplexity, metric="cosine", init="pca", random_state=seed).fit_transform(reduced)
     else:
         emb = pca_init(reduced, ndim)
     lo, hi = emb.min(axis=0), emb.max(axis=0)

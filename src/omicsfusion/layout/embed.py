@@ -52,8 +52,9 @@ def fuzzy_graph(profiles: np.ndarray, n_neighbors: int) -> tuple[sp.coo_matrix, 
     k = min(n_neighbors, n - 1)
     single = profiles.astype(np.float32)  # float32 GEMM: half the time, ranks unchanged in practice
     idx = top_k(single, single, k, np.arange(n), similarity=True)
-    sims = np.concatenate([np.einsum("ij,ikj->ik", single[s:s + 1024], single[idx[s:s + 1024]])
-                           for s in range(0, n, 1024)])  # chunked: F * k * n_samples floats at once is GBs
+    sims = np.concatenate(
+        [np.einsum("ij,ikj->ik", single[s : s + 1024], single[idx[s : s + 1024]]) for s in range(0, n, 1024)]
+    )  # chunked: F * k * n_samples floats at once is GBs
     dist = np.maximum(1.0 - sims.astype(np.float64), 0.0)
     rho = dist[:, :1]
     target = np.log2(k)

@@ -40,14 +40,19 @@ def parse_grid(grid: object, n_features: int, max_grid: object = None) -> tuple[
         if isinstance(grid, str) and grid == "auto":
             fits = len(shape) == len(bound) and all(s <= b for s, b in zip(shape, bound, strict=True))
             if not fits and n_features > math.prod(bound):
-                warnings.warn(f"{n_features} features on the {math.prod(bound)} pixels of max_grid {bound} (the image "
-                              "grid the layout joins): features share pixels by mass splitting; an image grid of at "
-                              f"least {math.prod(auto_grid(n_features))} pixels gives each its own", LayoutWarning,
-                              stacklevel=3)
+                warnings.warn(
+                    f"{n_features} features on the {math.prod(bound)} pixels of max_grid {bound} (the image "
+                    "grid the layout joins): features share pixels by mass splitting; an image grid of at "
+                    f"least {math.prod(auto_grid(n_features))} pixels gives each its own",
+                    LayoutWarning,
+                    stacklevel=3,
+                )
             return shape if fits else bound
         if len(shape) != len(bound) or any(s > b for s, b in zip(shape, bound, strict=True)):
-            raise LayoutError(f"grid {shape} does not fit inside max_grid {bound} (the image grid it joins): "
-                              "resizing it onto the image would skip pixels and the features on them")
+            raise LayoutError(
+                f"grid {shape} does not fit inside max_grid {bound} (the image grid it joins): "
+                "resizing it onto the image would skip pixels and the features on them"
+            )
         return shape
     if isinstance(grid, str):
         if grid == "auto":

@@ -27,6 +27,5 @@ def gw_plan(profiles: np.ndarray, grid: tuple[int, ...], max_iter: int, seed: in
     pix /= max(pix.max(), 1e-12)
     p = ot.unif(feat.shape[0])
     q = ot.unif(pix.shape[0])
-    plan = ot.gromov.gromov_wasserstein(feat, pix, p, q, loss_fun="square_loss", max_iter=max_iter,
-                                        log=False)
+    plan = ot.gromov.gromov_wasserstein(feat, pix, p, q, loss_fun="square_loss", max_iter=max_iter, log=False)
     return assign_cost(-np.asarray(plan) * feat.shape[0])

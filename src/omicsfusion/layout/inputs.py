@@ -46,8 +46,11 @@ def as_matrix(X: object, min_samples: int = 2) -> Matrix:
         dup = _duplicates(np.asarray([str(c) for c in X.columns]))
         if dup:
             raise LayoutError(f"{len(dup)} duplicate feature name(s): {first_names(dup)}")
-        bad = [c for c, dtype in X.dtypes.items()
-               if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))]
+        bad = [
+            c
+            for c, dtype in X.dtypes.items()
+            if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+        ]
         if bad:
             raise LayoutError(f"{len(bad)} non-numeric feature column(s): {first_names(bad)}")
         names = np.asarray([str(c) for c in X.columns])
@@ -66,8 +69,10 @@ def as_matrix(X: object, min_samples: int = 2) -> Matrix:
     if dup:
         raise LayoutError(f"{len(dup)} duplicate sample id(s): {first_names(dup)}")
     if values.shape[0] < min_samples:
-        raise LayoutError(f"need at least {min_samples} samples, got {values.shape[0]}"
-                          + (" (features are correlated over samples)" if min_samples > 1 else ""))
+        raise LayoutError(
+            f"need at least {min_samples} samples, got {values.shape[0]}"
+            + (" (features are correlated over samples)" if min_samples > 1 else "")
+        )
     if values.shape[1] < 1:
         raise LayoutError("the table has no feature columns")
     return Matrix(values, names, samples)
@@ -86,15 +91,16 @@ def impute_values(matrix: Matrix, policy: str) -> np.ndarray | None:
         return None
     if policy == "none":
         rows, cols = np.nonzero(~finite)
-        cells = [f"{matrix.sample_ids[r]}/{matrix.feature_names[c]}" for r, c in zip(rows[:5], cols[:5])]
+        cells = [f"{matrix.sample_ids[r]}/{matrix.feature_names[c]}" for r, c in zip(rows[:5], cols[:5], strict=False)]
         raise LayoutError(
             f"{rows.size} NaN/inf value(s) (sample/feature: {first_names(cells)}); "
             "clean the table or choose an impute policy ('mean' or 'median')"
         )
     empty = ~finite.any(axis=0)
     if empty.any():
-        raise LayoutError(f"{empty.sum()} feature(s) have no finite value to impute from: "
-                          f"{first_names(matrix.feature_names[empty])}")
+        raise LayoutError(
+            f"{empty.sum()} feature(s) have no finite value to impute from: {first_names(matrix.feature_names[empty])}"
+        )
     masked = np.where(finite, matrix.values, np.nan)
     return np.nanmean(masked, axis=0) if policy == "mean" else np.nanmedian(masked, axis=0)
 
@@ -130,8 +136,13 @@ def drop_constant(matrix: Matrix) -> tuple[Matrix, np.ndarray]:
     return Matrix(matrix.values[:, keep], matrix.feature_names[keep], matrix.sample_ids), keep
 
 
-def aligned_values(X: object, feature_names: np.ndarray, feature_index: Callable[[np.ndarray], np.ndarray],
-                   fills: np.ndarray | None, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+def aligned_values(
+    X: object,
+    feature_names: np.ndarray,
+    feature_index: Callable[[np.ndarray], np.ndarray],
+    fills: np.ndarray | None,
+    min_samples: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """``X`` as (n, F) values in the order of a layout's ``feature_names``, and the present mask.
 
     A DataFrame is aligned by name through ``feature_index`` (the layout's overlap check);
@@ -144,8 +155,12 @@ def aligned_values(X: object, feature_names: np.ndarray, feature_index: Callable
         index = feature_index(matrix.feature_names)
         present = index >= 0
         if not present.all():
-            warnings.warn(f"{(~present).sum()} of {n_feat} layout features missing from the table, "
-                          f"filled with 0: {first_names(feature_names[~present])}", LayoutWarning, stacklevel=4)
+            warnings.warn(
+                f"{(~present).sum()} of {n_feat} layout features missing from the table, "
+                f"filled with 0: {first_names(feature_names[~present])}",
+                LayoutWarning,
+                stacklevel=4,
+            )
         values = np.zeros((matrix.values.shape[0], n_feat))
         values[:, present] = matrix.values[:, index[present]]
         samples = matrix.sample_ids
@@ -154,8 +169,10 @@ def aligned_values(X: object, feature_names: np.ndarray, feature_index: Callable
         if values.ndim == 1:
             values = values[None, :]
         if values.ndim != 2 or values.shape[1] != n_feat:
-            raise LayoutError(f"X has shape {values.shape}; the layout expects (n, {n_feat}) columns in "
-                              "feature_names_ order (or pass a DataFrame to align by name)")
+            raise LayoutError(
+                f"X has shape {values.shape}; the layout expects (n, {n_feat}) columns in "
+                "feature_names_ order (or pass a DataFrame to align by name)"
+            )
         if values.shape[0] < min_samples:
             raise LayoutError(f"need at least {min_samples} samples, got {values.shape[0]}")
         present = np.ones(n_feat, dtype=bool)
@@ -164,7 +181,7 @@ def aligned_values(X: object, feature_names: np.ndarray, feature_index: Callable
     if bad.any():
         if fills is None:
             rows, cols = np.nonzero(bad)
-            cells = [f"{samples[r]}/{feature_names[c]}" for r, c in zip(rows[:5], cols[:5])]
+            cells = [f"{samples[r]}/{feature_names[c]}" for r, c in zip(rows[:5], cols[:5], strict=False)]
             raise LayoutError(f"{rows.size} NaN/inf value(s) (sample/feature: {first_names(cells)})")
         values = fill(values, fills)
     return values, present

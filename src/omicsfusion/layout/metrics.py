@@ -38,7 +38,8 @@ def snap(values: np.ndarray) -> np.ndarray:
     summation order), and the layout's later stages are chaotic in them: the SGD of the embedding
     and the swaps of the grid polish turn a 1e-14 difference into another layout. Rounding the
     BLAS results those stages start from makes their inputs identical across CPUs, unless a value
-    lies within ~1e-14 of a rounding boundary (rare in small tables, likely somewhere in large ones) (docs/testing.md, "What depends on the CPU").
+    lies within ~1e-14 of a rounding boundary: rare in small tables, likely somewhere in large ones
+    (docs/testing.md, "What depends on the CPU").
     """
     return np.round(values, SNAP_DECIMALS)
 
@@ -91,9 +92,9 @@ def tensor_square(rows: np.ndarray) -> np.ndarray:
     out = np.empty((n, d * (d + 1) // 2), dtype=rows.dtype)
     start = 0
     for i in range(d):
-        block = rows[:, i:i + 1] * rows[:, i:]
+        block = rows[:, i : i + 1] * rows[:, i:]
         block[:, 1:] *= np.sqrt(2.0)
-        out[:, start:start + d - i] = block
+        out[:, start : start + d - i] = block
         start += d - i
     return out
 
@@ -137,16 +138,13 @@ def top_k(query: np.ndarray, base: np.ndarray, k: int, exclude: np.ndarray | Non
     out = np.empty((query.shape[0], k), dtype=np.int64)
     base_sq = (base**2).sum(1)
     for start in range(0, query.shape[0], _CHUNK):
-        q = query[start:start + _CHUNK]
-        if similarity:
-            cost = -(q @ base.T)
-        else:
-            cost = base_sq[None, :] - 2.0 * (q @ base.T)
+        q = query[start : start + _CHUNK]
+        cost = -(q @ base.T) if similarity else base_sq[None, :] - 2.0 * (q @ base.T)
         if exclude is not None:
-            cost[np.arange(q.shape[0]), exclude[start:start + _CHUNK]] = np.inf
+            cost[np.arange(q.shape[0]), exclude[start : start + _CHUNK]] = np.inf
         part = np.argpartition(cost, k - 1, axis=1)[:, :k]
         order = np.take_along_axis(cost, part, axis=1).argsort(axis=1, kind="stable")
-        out[start:start + _CHUNK] = np.take_along_axis(part, order, axis=1)
+        out[start : start + _CHUNK] = np.take_along_axis(part, order, axis=1)
     return out
 
 
@@ -191,8 +189,12 @@ def score_layout(
     else:
         i = rng.integers(0, n, n_pairs)
         j = (i + rng.integers(1, n, n_pairs)) % n
-    feat = np.concatenate([1.0 - np.einsum("ij,ij->i", profiles[i[s:s + 8192]], profiles[j[s:s + 8192]])
-                           for s in range(0, i.size, 8192)])
+    feat = np.concatenate(
+        [
+            1.0 - np.einsum("ij,ij->i", profiles[i[s : s + 8192]], profiles[j[s : s + 8192]])
+            for s in range(0, i.size, 8192)
+        ]
+    )
     pix = np.linalg.norm(positions[i] - positions[j], axis=1)
     rho = float(spearmanr(feat, pix).statistic) if np.ptp(pix) > 0 and np.ptp(feat) > 0 else 0.0
     k = min(k, n - 1)

@@ -58,12 +58,14 @@ DEFAULT_OVERLAP = 0.5
 logger = logging.getLogger(__name__)
 
 
-def _embedded_plan(layout: OTLayout, method: str, profiles: np.ndarray, grid: tuple[int, ...],
-                   say: Callable[[str], None]) -> sp.csr_matrix:
+def _embedded_plan(
+    layout: OTLayout, method: str, profiles: np.ndarray, grid: tuple[int, ...], say: Callable[[str], None]
+) -> sp.csr_matrix:
     """Plan of "multiscale" / "emd": embed, place by OT, refine, then polish on the grid."""
     seed, coords = int(layout.random_state), pixel_coordinates(grid)
-    embedding = embed(profiles, len(grid), layout.n_components, layout.n_neighbors, layout.n_epochs, seed=seed,
-                      progress=say)
+    embedding = embed(
+        profiles, len(grid), layout.n_components, layout.n_neighbors, layout.n_epochs, seed=seed, progress=say
+    )
     labels = blocks(grid, layout.block_pixels)
     placed: list[sp.csr_matrix] = []
 
@@ -78,8 +80,15 @@ def _embedded_plan(layout: OTLayout, method: str, profiles: np.ndarray, grid: tu
     plan = placed[-1]
     n_feat, n_pix = profiles.shape[0], coords.shape[0]
     if n_feat <= n_pix and layout.polish_sweeps > 0 and embedding.graph.nnz:
-        pixel = polish(np.asarray(plan.argmax(axis=1)).ravel(), coords, embedding.neighbors[:, :10],
-                       embedding.reduced, int(layout.polish_sweeps), layout.global_weight, seed)
+        pixel = polish(
+            np.asarray(plan.argmax(axis=1)).ravel(),
+            coords,
+            embedding.neighbors[:, :10],
+            embedding.reduced,
+            int(layout.polish_sweeps),
+            layout.global_weight,
+            seed,
+        )
         plan = sp.csr_matrix((np.ones(n_feat), (np.arange(n_feat), pixel)), shape=(n_feat, n_pix))
         say(f"polished on the grid ({layout.polish_sweeps} sweeps)")
     return plan
@@ -187,9 +196,11 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
         grid = parse_grid(self.grid, n_feat, self.max_grid)
         n_pix = int(np.prod(grid))
         if n_pix < n_feat and method not in SPLITTING:
-            raise LayoutError(f"grid {'x'.join(map(str, grid))} has {n_pix} pixels for {n_feat} features; "
-                              f"method {method!r} needs one pixel per feature (use a larger grid or "
-                              f"one of {SPLITTING})")
+            raise LayoutError(
+                f"grid {'x'.join(map(str, grid))} has {n_pix} pixels for {n_feat} features; "
+                f"method {method!r} needs one pixel per feature (use a larger grid or "
+                f"one of {SPLITTING})"
+            )
         say(f"{method}: {matrix.values.shape[0]} samples x {n_feat} features -> grid {grid}")
         profiles = unit_profiles(matrix.values, self.metric)
         seed = int(self.random_state)
@@ -268,8 +279,12 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
         profiles = unit_profiles(values[:, present], self.metric)
         positions = feature_positions(self.matrix_, pixel_coordinates(self.grid_))[present]
         rho, knn = score_layout(profiles, positions, n_pairs, n_queries, seed=int(self.random_state))
-        return {"spearman": rho, "knn10": knn, "collisions": collisions(self.matrix_),
-                "fit_seconds": float(self.fit_seconds_)}
+        return {
+            "spearman": rho,
+            "knn10": knn,
+            "collisions": collisions(self.matrix_),
+            "fit_seconds": float(self.fit_seconds_),
+        }
 
     def score(self, X: np.ndarray | pd.DataFrame, y: object = None) -> float:
         """The ``spearman`` figure of :meth:`quality` (higher is better); ``y`` is ignored.

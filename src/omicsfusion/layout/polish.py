@@ -30,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
-
 from .metrics import snap
 
 
@@ -99,8 +98,9 @@ def polish(
             if members.size < 2:
                 continue
             rows = graph[members]
-            far = 1.0 - np.exp(-((coords[pixel[rows.indices]][:, None, :] - coords[pix][None, :, :]) ** 2).sum(-1)
-                               / (2.0 * sigma**2))
+            far = 1.0 - np.exp(
+                -((coords[pixel[rows.indices]][:, None, :] - coords[pix][None, :, :]) ** 2).sum(-1) / (2.0 * sigma**2)
+            )
             local = np.zeros((members.size, pix.size))
             filled = np.diff(rows.indptr) > 0
             local[filled] = np.add.reduceat(far, rows.indptr[:-1][filled], axis=0)

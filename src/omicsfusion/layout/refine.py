@@ -15,7 +15,6 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-
 from .metrics import snap
 
 

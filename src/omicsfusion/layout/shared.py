@@ -68,8 +68,7 @@ def fit_shared_layout(tables: Mapping[str, pd.DataFrame], **layout_params: objec
     if params.get("min_overlap") is None:
         params["min_overlap"] = coverage
     params["impute"] = "none"  # already imputed per type above
-    stacked = pd.DataFrame(np.vstack(blocks), columns=union,
-                           index=[f"{kind}:{s}" for kind in matrices for s in common])
+    stacked = pd.DataFrame(np.vstack(blocks), columns=union, index=[f"{kind}:{s}" for kind in matrices for s in common])
     layout = OTLayout(**params).fit(stacked)
     if layout.feature_names_.size < union.size:
         dropped = np.setdiff1d(union, layout.feature_names_)

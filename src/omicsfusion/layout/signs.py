@@ -46,8 +46,13 @@ def neighbour_pairs(positions: np.ndarray) -> np.ndarray:
 def _pair_correlations(values: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Pearson r of the columns of ``values`` for each pair (chunked: memory stays at a chunk of pairs)."""
     unit = unit_profiles(values, "correlation")
-    return np.concatenate([np.einsum("ij,ij->i", unit[pairs[s:s + _CHUNK, 0]], unit[pairs[s:s + _CHUNK, 1]])
-                           for s in range(0, len(pairs), _CHUNK)] or [np.zeros(0)])
+    return np.concatenate(
+        [
+            np.einsum("ij,ij->i", unit[pairs[s : s + _CHUNK, 0]], unit[pairs[s : s + _CHUNK, 1]])
+            for s in range(0, len(pairs), _CHUNK)
+        ]
+        or [np.zeros(0)]
+    )
 
 
 def coherent_signs(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -87,7 +92,7 @@ def coherent_signs(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     step = np.asarray(edge_sign[parent[children], children]).ravel()
     step[parent[children] == n_features] = 1.0  # a tree's first feature keeps its sign
     signs = np.ones(n_features + 1)
-    for node, sign in zip(children.tolist(), step.tolist()):
+    for node, sign in zip(children.tolist(), step.tolist(), strict=False):
         signs[node] = signs[parent[node]] * sign
     signs = signs[:n_features]
     majority = np.bincount(tree, weights=signs, minlength=n_trees)

@@ -23,8 +23,18 @@ from .errors import LayoutError, check_fitted
 from .metrics import METRICS
 
 _Layout = TypeVar("_Layout", bound="LayoutFile")  # the class the mixin is part of (OTLayout)
-_KEYS = ("grid", "feature_names", "matrix_data", "matrix_indices", "matrix_indptr", "n_features_in", "fit_seconds",
-         "method", "params", "impute_values")
+_KEYS = (
+    "grid",
+    "feature_names",
+    "matrix_data",
+    "matrix_indices",
+    "matrix_indptr",
+    "n_features_in",
+    "fit_seconds",
+    "method",
+    "params",
+    "impute_values",
+)
 
 
 class LayoutFile:
@@ -71,8 +81,9 @@ class LayoutFile:
         layout.grid_ = tuple(int(s) for s in arrays["grid"])
         layout.feature_names_ = np.asarray(arrays["feature_names"]).astype(str)
         n_pix, n_feat = int(np.prod(layout.grid_)), layout.feature_names_.size
-        layout.matrix_ = sp.csr_matrix((arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
-                                       shape=(n_pix, n_feat))
+        layout.matrix_ = sp.csr_matrix(
+            (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]), shape=(n_pix, n_feat)
+        )
         layout.n_features_in_ = int(arrays["n_features_in"])
         layout.fit_seconds_ = float(arrays["fit_seconds"])
         layout.method_ = str(arrays["method"])
@@ -92,7 +103,8 @@ class LayoutFile:
     def load(cls: type[_Layout], path: str | os.PathLike) -> _Layout:
         """Read a layout written by ``save``; ``extras_`` holds the saved extras."""
         arrays = io.read_npz(path)
-        layout = cls.from_arrays({k[len("layout/"):]: v for k, v in arrays.items() if k.startswith("layout/")},
-                                 source=str(path))
-        layout.extras_ = {k[len("extras/"):]: v for k, v in arrays.items() if k.startswith("extras/")}
+        layout = cls.from_arrays(
+            {k[len("layout/") :]: v for k, v in arrays.items() if k.startswith("layout/")}, source=str(path)
+        )
+        layout.extras_ = {k[len("extras/") :]: v for k, v in arrays.items() if k.startswith("extras/")}
         return layout

@@ -34,7 +34,6 @@ import pandas as pd
 from scipy import ndimage
 
 from omicsfusion.data.dicom import write_dicom_series
-
 from omicsfusion.fileio import atomic_write
 
 from .omics import OmicsSpec, draw_omics
@@ -42,15 +41,86 @@ from .omics import OmicsSpec, draw_omics
 CLASS_NAMES = ("control", "atrophy", "glioma_idh_mutant", "glioma_idh_wildtype")
 #: copy-number columns of PathomicFusion's TCGA_GBMLGG all_dataset.csv (genes, then chromosome arms)
 PATHOMIC_CNV_GENES = (
-    "EGFR", "MDM4", "MYC", "BRAF", "EZH2", "MET", "SMO", "KIAA1549", "CREB3L2", "NTRK1", "PRCC", "BLM", "NTRK3",
-    "CRTC3", "CDKN2A", "CDKN2B", "FGFR2", "TSHR", "TCL1A", "TRIP11", "GOLGA5", "GPHN", "DICER1", "TCL6", "EBF1",
-    "ITK", "RPL22", "CDKN2C", "LCP1", "RB1", "IRF4", "FGFR1OP", "MLLT4", "MYB", "ROS1", "TNFAIP3", "GOPC",
-    "CARD11", "JAK2", "STK11", "PTEN",
+    "EGFR",
+    "MDM4",
+    "MYC",
+    "BRAF",
+    "EZH2",
+    "MET",
+    "SMO",
+    "KIAA1549",
+    "CREB3L2",
+    "NTRK1",
+    "PRCC",
+    "BLM",
+    "NTRK3",
+    "CRTC3",
+    "CDKN2A",
+    "CDKN2B",
+    "FGFR2",
+    "TSHR",
+    "TCL1A",
+    "TRIP11",
+    "GOLGA5",
+    "GPHN",
+    "DICER1",
+    "TCL6",
+    "EBF1",
+    "ITK",
+    "RPL22",
+    "CDKN2C",
+    "LCP1",
+    "RB1",
+    "IRF4",
+    "FGFR1OP",
+    "MLLT4",
+    "MYB",
+    "ROS1",
+    "TNFAIP3",
+    "GOPC",
+    "CARD11",
+    "JAK2",
+    "STK11",
+    "PTEN",
 )
 PATHOMIC_CNV_ARMS = (
-    "1q", "2p", "2q", "3p", "3q", "4p", "4q", "5p", "5q", "6p", "6q", "7p", "7q", "8p", "8q", "9p", "9q", "10p",
-    "10q", "11p", "11q", "12p", "12q", "13q", "14q", "15q", "16p", "16q", "17p", "17q", "18p", "18q", "19p", "20p",
-    "20q", "21q", "22q",
+    "1q",
+    "2p",
+    "2q",
+    "3p",
+    "3q",
+    "4p",
+    "4q",
+    "5p",
+    "5q",
+    "6p",
+    "6q",
+    "7p",
+    "7q",
+    "8p",
+    "8q",
+    "9p",
+    "9q",
+    "10p",
+    "10q",
+    "11p",
+    "11q",
+    "12p",
+    "12q",
+    "13q",
+    "14q",
+    "15q",
+    "16p",
+    "16q",
+    "17p",
+    "17q",
+    "18p",
+    "18q",
+    "19p",
+    "20p",
+    "20q",
+    "21q",
+    "22q",
 )
 #: the planted copy-number module (first module of the CNV table)
 IDH_WT_CNV_MODULE = ("EGFR", "7p", "7q", "CDKN2A", "CDKN2B", "PTEN")
@@ -185,15 +255,16 @@ def make_neuro_phantom(
     affine_ = affine(size)
 
     rows = []
-    for k, (sample_id, label) in enumerate(zip(sample_ids, labels)):
+    for k, (sample_id, label) in enumerate(zip(sample_ids, labels, strict=False)):
         class_name = CLASS_NAMES[label]
         volume, mask = head_volume(rng, size, class_name)
         _save_nifti(volume, affine_, root / "images" / f"{sample_id}.nii.gz")
         _save_nifti(mask, affine_, root / "masks" / f"{sample_id}.nii.gz")
         image = f"images/{sample_id}.nii.gz"
         if k < dicom_subjects:
-            write_dicom_series(volume, affine_, root / "dicom" / sample_id, description="T1 post-Gd phantom",
-                               patient_id=sample_id)
+            write_dicom_series(
+                volume, affine_, root / "dicom" / sample_id, description="T1 post-Gd phantom", patient_id=sample_id
+            )
             image = f"dicom/{sample_id}"
         rows.append({"sample_id": sample_id, "image": image, "label": int(label), "class_name": class_name})
 

@@ -61,7 +61,7 @@ def modular_table(
         factors[:, :, side] = np.sqrt(0.5) * shared + np.sqrt(0.5) * own
     module = np.sort(rng.integers(0, n_modules, n_features))
     theta = rng.uniform(0, np.pi / 2, n_features)
-    signal = (np.cos(theta) * factors[:, module, 0] + np.sin(theta) * factors[:, module, 1])
+    signal = np.cos(theta) * factors[:, module, 0] + np.sin(theta) * factors[:, module, 1]
     values = signal + noise * rng.standard_normal((n_samples, n_features))
     scale = rng.lognormal(0.0, 0.5, n_features)
     offset = rng.uniform(2.0, 8.0, n_features)
@@ -180,6 +180,7 @@ def draw_omics(
         values = 1.0 / (1.0 + np.exp(-(baseline + 0.9 * latent)))
     else:
         raise ValueError(f"{spec.name}: unknown kind {spec.kind!r}")
-    table = pd.DataFrame(values.astype(np.float32), index=pd.Index(sample_ids, name="sample_id"),
-                         columns=list(spec.feature_names))
+    table = pd.DataFrame(
+        values.astype(np.float32), index=pd.Index(sample_ids, name="sample_id"), columns=list(spec.feature_names)
+    )
     return table

@@ -91,13 +91,14 @@ def make_pan_cancer_phantom(
     sample_ids = [f"P{i:04d}" for i in range(1, len(labels) + 1)]
 
     rows = []
-    for sample_id, label in zip(sample_ids, labels):
+    for sample_id, label in zip(sample_ids, labels, strict=False):
         class_name = CLASS_NAMES[label]
         image, mask = tissue_tile(rng, tile_size, MORPHOLOGY[class_name])
         Image.fromarray(image).save(root / "images" / f"{sample_id}.png")
         Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{sample_id}.png")
-        rows.append({"sample_id": sample_id, "image": f"images/{sample_id}.png", "label": int(label),
-                     "class_name": class_name})
+        rows.append(
+            {"sample_id": sample_id, "image": f"images/{sample_id}.png", "label": int(label), "class_name": class_name}
+        )
 
     specs = omics_specs(n_genes=n_genes)
     informative: dict[str, list[str]] = {}

@@ -74,7 +74,9 @@ class _SlidePainter:
     def _bank(self, ds: int) -> np.ndarray:
         if ds not in self.levels:
             k, p = len(CLASS_NAMES), self.bank.shape[1] // ds * ds
-            self.levels[ds] = self.bank[:, :p, :p].reshape(k, p // ds, ds, p // ds, ds, 3).mean(axis=(2, 4)).astype(np.uint8)
+            self.levels[ds] = (
+                self.bank[:, :p, :p].reshape(k, p // ds, ds, p // ds, ds, 3).mean(axis=(2, 4)).astype(np.uint8)
+            )
         return self.levels[ds]
 
     def tile(self, level_ds: int, top: int, left: int, size: int = _TILE) -> np.ndarray:
@@ -98,8 +100,9 @@ def _tiles(painter: _SlidePainter, height: int, width: int, ds: int) -> Iterator
             yield painter.tile(ds, top, left)
 
 
-def write_pyramid(path: Path, painter: _SlidePainter, side_px: int, mpp: float, min_side: int = 512,
-                  quality: int = 85) -> list[tuple[int, int]]:
+def write_pyramid(
+    path: Path, painter: _SlidePainter, side_px: int, mpp: float, min_side: int = 512, quality: int = 85
+) -> list[tuple[int, int]]:
     """Write a JPEG-compressed tiled pyramidal TIFF tile by tile (levels as successive pages); returns level sizes."""
     import tifffile
 
@@ -115,10 +118,19 @@ def write_pyramid(path: Path, painter: _SlidePainter, side_px: int, mpp: float, 
         with tifffile.TiffWriter(tmp, bigtiff=side_px * side_px * 3 > 2**31) as tif:
             for level, (side, ds_) in enumerate(sizes):
                 res = 1e4 / (mpp * ds_)  # pixels per centimetre
-                tif.write(_tiles(painter, side, side, ds_), shape=(side, side, 3), dtype=np.uint8,
-                          tile=(_TILE, _TILE), compression="jpeg", compressionargs={"level": quality}, photometric="rgb",
-                          resolution=(res, res), resolutionunit="CENTIMETER",
-                          subfiletype=1 if level else 0, metadata=None)
+                tif.write(
+                    _tiles(painter, side, side, ds_),
+                    shape=(side, side, 3),
+                    dtype=np.uint8,
+                    tile=(_TILE, _TILE),
+                    compression="jpeg",
+                    compressionargs={"level": quality},
+                    photometric="rgb",
+                    resolution=(res, res),
+                    resolutionunit="CENTIMETER",
+                    subfiletype=1 if level else 0,
+                    metadata=None,
+                )
 
     atomic_write(path, write)
     return [(s, s) for s, _ in sizes]
@@ -227,8 +239,15 @@ def make_spatial_phantom(
         name = f"section_{s}"
         grid = _write_section(root / name, s, rng, bank, side_px, mpp, period_px, n_spots)
         sections.append((name, root / name, grid))
-        manifest.append({"section": name, "format": "spaceranger", "path": name, "image": f"{name}/image.tif",
-                         "annotations": f"{name}/annotations.csv"})
+        manifest.append(
+            {
+                "section": name,
+                "format": "spaceranger",
+                "path": name,
+                "image": f"{name}/image.tif",
+                "annotations": f"{name}/annotations.csv",
+            }
+        )
     counts_per_class = _write_counts(sections, spec, shift_sd, rng)
     atomic_write(root / "sections.csv", lambda tmp: pd.DataFrame(manifest).to_csv(tmp, index=False))
     truth = {
@@ -249,8 +268,16 @@ def make_spatial_phantom(
     return truth
 
 
-def _write_section(folder: Path, index: int, rng: np.random.Generator, bank: dict, side_px: int, mpp: float,
-                   period_px: int, n_spots: int | None) -> pd.DataFrame:
+def _write_section(
+    folder: Path,
+    index: int,
+    rng: np.random.Generator,
+    bank: dict,
+    side_px: int,
+    mpp: float,
+    period_px: int,
+    n_spots: int | None,
+) -> pd.DataFrame:
     """One section's slide, spot positions (1.x format for odd ``index``) and scale factors; its in-tissue spots."""
     (folder / "spatial").mkdir(parents=True, exist_ok=True)
     side_um = side_px * mpp
@@ -279,8 +306,9 @@ def _write_section(folder: Path, index: int, rng: np.random.Generator, bank: dic
     return grid[in_tissue].reset_index(drop=True)
 
 
-def _write_counts(sections: list[tuple[str, Path, pd.DataFrame]], spec: OmicsSpec, shift_sd: float,
-                  rng: np.random.Generator) -> dict[str, int]:
+def _write_counts(
+    sections: list[tuple[str, Path, pd.DataFrame]], spec: OmicsSpec, shift_sd: float, rng: np.random.Generator
+) -> dict[str, int]:
     """Counts matrix and annotations of every section; spots per class.
 
     One draw for all sections: the same genes have the same baseline and loadings everywhere (no batch effect).
@@ -294,10 +322,16 @@ def _write_counts(sections: list[tuple[str, Path, pd.DataFrame]], spec: OmicsSpe
     for _, folder, section in sections:
         rows = slice(start, start + len(section))
         start += len(section)
-        write_10x_h5(folder / "filtered_feature_bc_matrix.h5", counts[rows], section["barcode"].tolist(),
-                     list(spec.feature_names), list(spec.feature_names))
-        annotations = pd.DataFrame({"barcode": section["barcode"],
-                                    ANNOTATION_COLUMN: [CLASS_NAMES[k] for k in section["label"]]})
+        write_10x_h5(
+            folder / "filtered_feature_bc_matrix.h5",
+            counts[rows],
+            section["barcode"].tolist(),
+            list(spec.feature_names),
+            list(spec.feature_names),
+        )
+        annotations = pd.DataFrame(
+            {"barcode": section["barcode"], ANNOTATION_COLUMN: [CLASS_NAMES[k] for k in section["label"]]}
+        )
         atomic_write(folder / "annotations.csv", lambda tmp, a=annotations: a.to_csv(tmp, index=False))
         for k, n in section["label"].value_counts().items():
             counts_per_class[CLASS_NAMES[int(k)]] += int(n)
@@ -314,5 +348,7 @@ def _write_downsampled(folder: Path, side_px: int, factors: dict) -> None:
             continue
         image, _ = slide.thumbnail(long_side)
         factors[f"tissue_{kind}_scalef"] = image.shape[1] / side_px
-        atomic_write(folder / "spatial" / f"tissue_{kind}_image.png",
-                lambda tmp, im=image: Image.fromarray(im).save(tmp, format="PNG", compress_level=1))
+        atomic_write(
+            folder / "spatial" / f"tissue_{kind}_image.png",
+            lambda tmp, im=image: Image.fromarray(im).save(tmp, format="PNG", compress_level=1),
+        )

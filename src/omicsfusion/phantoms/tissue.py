@@ -163,8 +163,9 @@ def tissue_texture(rng: np.random.Generator, size: int, morphology: str, nucleus
             _stamp_nuclei(ink, ring, radius=nucleus_px)
     else:  # spindle
         angle = rng.uniform(0, np.pi)
-        _stamp_nuclei(ink, wrap(centres(int(area / (30 * nucleus_px**2)))), radius=nucleus_px * 0.6,
-                      elongation=3.5, angle=angle)
+        _stamp_nuclei(
+            ink, wrap(centres(int(area / (30 * nucleus_px**2)))), radius=nucleus_px * 0.6, elongation=3.5, angle=angle
+        )
     fibres = np.abs(_smooth_noise(rng, (full, full), sigma=4 * nucleus_px))
     stroma = EOSIN[None, None, :] * (1.0 - 0.06 * fibres[..., None])
     image = stroma * (1.0 - ink[..., None]) + HAEMATOXYLIN[None, None, :] * ink[..., None]

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from omicsfusion.data.errors import NonFiniteError, OmicsDataError
 
-__all__ = ["FeatureNormalizer", "NORMALIZATIONS"]
+__all__ = ["NORMALIZATIONS", "FeatureNormalizer"]
 
 #: ``zscore``: (x - mean) / std; ``log1p``: log(1 + x) for counts;
 #: ``log1p_zscore``: log1p then z-score; ``none``: identity.
@@ -50,8 +50,14 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
     def _log(self) -> bool:
         return self.method.startswith("log1p")
 
-    def fit(self, X: np.ndarray | pd.DataFrame, y: object = None, *, feature_names: Sequence[str] | None = None,
-            signs: np.ndarray | None = None) -> FeatureNormalizer:
+    def fit(
+        self,
+        X: np.ndarray | pd.DataFrame,
+        y: object = None,
+        *,
+        feature_names: Sequence[str] | None = None,
+        signs: np.ndarray | None = None,
+    ) -> FeatureNormalizer:
         """Learn per-feature statistics from training rows ``X`` (n, F); ``y`` is ignored.
 
         ``feature_names`` name the columns (default: a DataFrame's columns, else "0", "1", ...).
@@ -109,8 +115,9 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
             sample_ids = X.index.astype(str).tolist()
         vector = getattr(X, "ndim", None) == 1  # one sample's (F,) vector
         try:
-            X = validate_data(self, np.atleast_2d(X) if vector else X, dtype=np.float32, ensure_all_finite=False,
-                              reset=False)
+            X = validate_data(
+                self, np.atleast_2d(X) if vector else X, dtype=np.float32, ensure_all_finite=False, reset=False
+            )
         except ValueError as error:
             raise OmicsDataError(f"FeatureNormalizer.transform: {error}") from None
         X = X[0] if vector else X
@@ -133,8 +140,9 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
             return np.ones(n_features, dtype=np.float32)
         signs = np.asarray(signs, dtype=np.float32)
         if signs.shape != (n_features,) or not np.isin(signs, (-1.0, 1.0)).all():
-            raise OmicsDataError(f"signs must be one sign (+1 or -1) per feature ({n_features}), "
-                                 f"got shape {signs.shape}")
+            raise OmicsDataError(
+                f"signs must be one sign (+1 or -1) per feature ({n_features}), got shape {signs.shape}"
+            )
         return signs
 
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -21,15 +21,15 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
-from omicsfusion.preprocessing.normalize import FeatureNormalizer
-from omicsfusion.preprocessing.preprocessor_file import FORMAT, PreprocessorFile
-from omicsfusion.preprocessing.rendering import MISSING, OmicsRendering, check_missing, held_ids, layout_columns
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import LayoutWarning, OTLayout, coherent_signs, fit_shared_layout
 from omicsfusion.layout.grid import pixel_coordinates
 from omicsfusion.layout.metrics import feature_positions
+from omicsfusion.preprocessing.normalize import FeatureNormalizer
+from omicsfusion.preprocessing.preprocessor_file import FORMAT, PreprocessorFile
+from omicsfusion.preprocessing.rendering import MISSING, OmicsRendering, check_missing, held_ids, layout_columns
 
-__all__ = ["OmicsPreprocessor", "FORMAT", "MISSING", "SIGNS"]
+__all__ = ["FORMAT", "MISSING", "SIGNS", "OmicsPreprocessor"]
 
 #: how features are signed when rendered (``OmicsPreprocessor(signs=...)``)
 SIGNS = ("auto", "coherent", "none")
@@ -104,17 +104,22 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         for t in types:
             held = held_ids(table, t, ids, self.missing)
             if len(held) < 2:
-                raise OmicsDataError(f"omics type {t!r} ({table.source(t)}) holds {len(held)} of the "
-                                     f"{len(ids)} training samples; a layout needs at least 2")
+                raise OmicsDataError(
+                    f"omics type {t!r} ({table.source(t)}) holds {len(held)} of the "
+                    f"{len(ids)} training samples; a layout needs at least 2"
+                )
             rows[t] = table.rows(t, held)
             frames[t] = self._layout_frame(t, rows[t], held, table.features(t))
         layouts = self._fit_layouts(types, frames)
-        signed = self.signs == "coherent" or (self.signs == "auto" and any(
-            layouts[t].metric.startswith("abs_") for t in types))
-        normalizers = {t: self._final_normalizer(t, rows[t], table.features(t), frames[t], layouts[t], signed)
-                       for t in types}
-        display = {t: dict(zip(table.features(t).tolist(), table.display_names(t).tolist(), strict=True))
-                   for t in types}
+        signed = self.signs == "coherent" or (
+            self.signs == "auto" and any(layouts[t].metric.startswith("abs_") for t in types)
+        )
+        normalizers = {
+            t: self._final_normalizer(t, rows[t], table.features(t), frames[t], layouts[t], signed) for t in types
+        }
+        display = {
+            t: dict(zip(table.features(t).tolist(), table.display_names(t).tolist(), strict=True)) for t in types
+        }
         self._set(types, normalizers, layouts, self.shared, display)
         return self
 
@@ -122,9 +127,11 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         method = self.normalization
         method = method[omics_type] if isinstance(method, Mapping) else method
         if self.missing == "mask" and not method.endswith("zscore"):
-            raise OmicsDataError(f"missing='mask' fills an absent type with 0, the training mean only after "
-                                 f"z-scoring; omics type {omics_type!r} uses normalization {method!r} (use "
-                                 "'zscore' or 'log1p_zscore')")
+            raise OmicsDataError(
+                f"missing='mask' fills an absent type with 0, the training mean only after "
+                f"z-scoring; omics type {omics_type!r} uses normalization {method!r} (use "
+                "'zscore' or 'log1p_zscore')"
+            )
         return method
 
     def _layout_frame(self, omics_type: str, X: np.ndarray, ids: list[str], names: np.ndarray) -> pd.DataFrame:
@@ -148,8 +155,9 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             grid = layouts[t].grid_ if grid == "auto" else grid
         return layouts
 
-    def _final_normalizer(self, omics_type: str, X: np.ndarray, names: np.ndarray, frame: pd.DataFrame,
-                          layout: OTLayout, signed: bool) -> FeatureNormalizer:
+    def _final_normalizer(
+        self, omics_type: str, X: np.ndarray, names: np.ndarray, frame: pd.DataFrame, layout: OTLayout, signed: bool
+    ) -> FeatureNormalizer:
         """The normaliser over the features the layout placed, signed coherently when ``signed``."""
         keep = np.flatnonzero(layout_columns(layout, names) >= 0)
         if keep.size == 0:

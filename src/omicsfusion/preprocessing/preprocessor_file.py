@@ -18,8 +18,8 @@ import numpy as np
 
 from omicsfusion.data.cache import LRUCache, file_key
 from omicsfusion.data.errors import OmicsDataError
-from omicsfusion.preprocessing.normalize import FeatureNormalizer
 from omicsfusion.layout import OTLayout
+from omicsfusion.preprocessing.normalize import FeatureNormalizer
 
 #: value of the ``format`` entry of a preprocessor file
 FORMAT = "omicsfusion.OmicsPreprocessor/1"
@@ -28,7 +28,7 @@ _CACHE = LRUCache(8)  # the most recently used layout files of :meth:`Preprocess
 
 
 def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 class PreprocessorFile:
@@ -68,8 +68,13 @@ class PreprocessorFile:
         layouts = {types[0]: first}
         for t in types[1:]:
             layouts[t] = first if shared else OTLayout.from_arrays(_prefixed(extras, f"layout/{t}/"), f"{path}[{t}]")
-        display = {t: dict(zip(normalizers[t].feature_names_.tolist(), np.asarray(extras[f"display/{t}"]).tolist(),
-                                strict=True)) for t in types if f"display/{t}" in extras}
+        display = {
+            t: dict(
+                zip(normalizers[t].feature_names_.tolist(), np.asarray(extras[f"display/{t}"]).tolist(), strict=True)
+            )
+            for t in types
+            if f"display/{t}" in extras
+        }
         out = cls(omics_types=types, shared=shared, normalization={t: normalizers[t].method for t in types})
         out._set(types, normalizers, layouts, shared, display)
         return out

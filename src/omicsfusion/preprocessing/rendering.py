@@ -15,10 +15,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
-from omicsfusion.preprocessing.normalize import FeatureNormalizer
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import OTLayout
 from omicsfusion.layout.errors import check_fitted
+from omicsfusion.preprocessing.normalize import FeatureNormalizer
 
 #: what a sample without a row of some omics type gets (``OmicsPreprocessor(missing=...)``)
 MISSING = ("raise", "mask")
@@ -55,8 +55,9 @@ def normalized_rows(
     held = held_ids(table, omics_type, ids, missing)
     out = np.zeros((len(ids), normalizer.feature_names_.size), dtype=np.float32)
     if held:
-        rows = table.aligned_rows(omics_type, held, normalizer.feature_names_, fill_value=fill_value,
-                                  min_overlap=min_overlap)
+        rows = table.aligned_rows(
+            omics_type, held, normalizer.feature_names_, fill_value=fill_value, min_overlap=min_overlap
+        )
         out[np.isin(ids, held)] = normalizer.transform(rows)
     return out
 
@@ -95,11 +96,14 @@ class OmicsRendering:
         for t in types:
             columns = layout_columns(layouts[t], normalizers[t].feature_names_)
             if (columns < 0).any():
-                raise FeatureMismatchError(f"omics type {t!r}: {int((columns < 0).sum())} normaliser feature(s) "
-                                           "are not in its layout")
+                raise FeatureMismatchError(
+                    f"omics type {t!r}: {int((columns < 0).sum())} normaliser feature(s) are not in its layout"
+                )
             self._matrices[t] = sp.csr_matrix(sp.csr_matrix(layouts[t].matrix_, dtype=np.float32)[:, columns])
-        self.display_names_ = {t: np.asarray([display.get(t, {}).get(f, f) for f in self.feature_names(t).tolist()],
-                                             dtype=str) for t in types}
+        self.display_names_ = {
+            t: np.asarray([display.get(t, {}).get(f, f) for f in self.feature_names(t).tolist()], dtype=str)
+            for t in types
+        }
 
     # ------------------------------------------------------------------ queries
     @property
@@ -114,8 +118,14 @@ class OmicsRendering:
             digest = hashlib.sha256()
             for t in self.types_:
                 norm, matrix = self.normalizers_[t], self._matrices[t]
-                for array in (norm.feature_names_, norm.offset_, norm.scale_, matrix.data, matrix.indices,
-                              matrix.indptr):
+                for array in (
+                    norm.feature_names_,
+                    norm.offset_,
+                    norm.scale_,
+                    matrix.data,
+                    matrix.indices,
+                    matrix.indptr,
+                ):
                     digest.update(np.ascontiguousarray(array).tobytes())
                 digest.update(f"{t}|{norm.method}|{matrix.shape}".encode())
             self._fingerprint = digest.hexdigest()
@@ -202,8 +212,15 @@ class OmicsRendering:
         missing: str = "raise",
     ) -> np.ndarray:
         """Normalised ``(n, F)`` rows of one type, features aligned by name (see :func:`normalized_rows`)."""
-        return normalized_rows(table, omics_type, sample_ids, self._normalizer(omics_type), fill_value=fill_value,
-                               min_overlap=min_overlap, missing=missing)
+        return normalized_rows(
+            table,
+            omics_type,
+            sample_ids,
+            self._normalizer(omics_type),
+            fill_value=fill_value,
+            min_overlap=min_overlap,
+            missing=missing,
+        )
 
     def backproject(self, maps: np.ndarray, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Adjoint of :meth:`images` (after normalisation): per type ``A_c.T @ a_c``.
@@ -222,5 +239,5 @@ class OmicsRendering:
             raise FeatureMismatchError(
                 f"attribution maps of shape {maps.shape} do not match {len(types)} channels on grid {self.grid_}"
             )
-        flat = maps.reshape(maps.shape[: -n_grid - 1] + (len(types), -1))
+        flat = maps.reshape((*maps.shape[: -n_grid - 1], len(types), -1))
         return {t: np.asarray(self._matrices[t].T @ flat[..., c, :].T).T for c, t in enumerate(types)}

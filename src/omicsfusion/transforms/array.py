@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,21 +33,21 @@ from monai.transforms import InvertibleTransform, LazyTransform, Transform
 from monai.transforms.lazy.functional import apply_pending
 from monai.utils import TraceKeys, TransformBackends, convert_to_dst_type, convert_to_tensor
 
-from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.errors import TransformError
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.transforms.readers import OmicsReader
 
 __all__ = [
-    "ReferenceShapeError",
-    "SkippedPixelsError",
-    "OmicsChannels",
+    "OMICS_META_KEYS",
     "AlignToReference",
     "FuseChannels",
-    "OMICS_META_KEYS",
+    "OmicsChannels",
+    "ReferenceShapeError",
+    "SkippedPixelsError",
 ]
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 #: meta keys the omics transforms write (carried through alignment and fusion)
 OMICS_META_KEYS = ("omics_channels", "omics_sample_id", "omics_missing", "omics_missing_channels")
 _MODES = ("nearest", "bilinear", "trilinear")
@@ -99,8 +99,9 @@ class OmicsChannels(Transform):
         fill_value: float = 0.0,
         min_overlap: float = 0.5,
     ) -> None:
-        self.reader = OmicsReader(tables, preprocessor, omics_types, id_column, layer, exclude, on_missing, fill_value,
-                                  min_overlap)
+        self.reader = OmicsReader(
+            tables, preprocessor, omics_types, id_column, layer, exclude, on_missing, fill_value, min_overlap
+        )
 
     @property
     def preprocessor(self) -> OmicsPreprocessor:
@@ -119,16 +120,19 @@ class OmicsChannels(Transform):
         for c, t in enumerate(types):
             if t not in missing:
                 channels[c] = pre.matrix(t) @ vectors[t]
-        out = torch.from_numpy(channels.reshape((len(types),) + pre.grid_))
+        out = torch.from_numpy(channels.reshape((len(types), *pre.grid_)))
         if not get_track_meta():
             return out
         missing_mask = np.asarray([t in missing for t in types])
-        return MetaTensor(out, meta={
-            "omics_channels": list(types),
-            "omics_sample_id": meta["omics_sample_id"],
-            "omics_missing": bool(missing_mask.any()),
-            "omics_missing_channels": missing_mask,
-        })
+        return MetaTensor(
+            out,
+            meta={
+                "omics_channels": list(types),
+                "omics_sample_id": meta["omics_sample_id"],
+                "omics_missing": bool(missing_mask.any()),
+                "omics_missing_channels": missing_mask,
+            },
+        )
 
 
 def _nearest_index(n_in: int, n_out: int) -> torch.Tensor:
@@ -213,7 +217,7 @@ class AlignToReference(InvertibleTransform, LazyTransform):
         key = (grid, size)
         if key not in self._index_cache:
             per_dim = [_nearest_index(n_in, n_out) for n_in, n_out in zip(grid, size, strict=True)]
-            strides = np.cumprod((1,) + grid[:0:-1])[::-1].tolist()  # row-major strides of the grid
+            strides = np.cumprod((1, *grid[:0:-1]))[::-1].tolist()  # row-major strides of the grid
             flat = torch.zeros(size, dtype=torch.long)
             for d, (idx, stride) in enumerate(zip(per_dim, strides, strict=True)):
                 shape = [1] * len(size)
@@ -229,7 +233,7 @@ class AlignToReference(InvertibleTransform, LazyTransform):
             return x
         if self.mode == "nearest":  # one gather over the flattened grid
             flat = x.reshape(x.shape[0], -1).index_select(1, self._index(grid, size))
-            return flat.reshape((x.shape[0],) + size)
+            return flat.reshape((x.shape[0], *size))
         mode = "bilinear" if len(size) == 2 else "trilinear"
         return F.interpolate(x[None], size=size, mode=mode, align_corners=False)[0]
 
@@ -239,7 +243,7 @@ class AlignToReference(InvertibleTransform, LazyTransform):
         size, _ = self.plan(grid, spatial)
         key = (grid, size)
         if key not in self._skipped:
-            reads = self._back(torch.ones((1,) + size, dtype=torch.float64), grid, size)
+            reads = self._back(torch.ones((1, *size), dtype=torch.float64), grid, size)
             self._skipped[key] = int((reads == 0).sum())
         return self._skipped[key]
 
@@ -248,18 +252,23 @@ class AlignToReference(InvertibleTransform, LazyTransform):
         skipped = self.skipped_pixels(grid, spatial)
         if not skipped or (grid, spatial) in self._warned:
             return
-        message = (f"aligning the omics grid {tuple(grid)} onto the reference's spatial shape {tuple(spatial)} "
-                   f"({self.mode}) skips {skipped} of {int(np.prod(grid))} grid pixels: the features placed there "
-                   "never reach the network")
+        message = (
+            f"aligning the omics grid {tuple(grid)} onto the reference's spatial shape {tuple(spatial)} "
+            f"({self.mode}) skips {skipped} of {int(np.prod(grid))} grid pixels: the features placed there "
+            "never reach the network"
+        )
         if not self.allow_skip:
-            raise SkippedPixelsError(message + "; fit the layout on a grid that fits the image (OTLayout max_grid, "
-                                     "a bundle's preprocessor#layout#max_grid) or pass allow_skip=True to accept "
-                                     "the loss")
+            raise SkippedPixelsError(
+                message + "; fit the layout on a grid that fits the image (OTLayout max_grid, "
+                "a bundle's preprocessor#layout#max_grid) or pass allow_skip=True to accept "
+                "the loss"
+            )
         self._warned.add((grid, spatial))
         warnings.warn(message + " (allow_skip=True)", UserWarning, stacklevel=3)
 
-    def __call__(self, img: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray,
-                 lazy: bool | None = None) -> torch.Tensor:
+    def __call__(
+        self, img: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray, lazy: bool | None = None
+    ) -> torch.Tensor:
         """Align ``img`` ``(C, *grid)`` onto ``reference``'s (pending) spatial grid.
 
         ``lazy`` is accepted for MONAI's lazy ``Compose``; the reference's pending shape is read either way.
@@ -325,8 +334,8 @@ class AlignToReference(InvertibleTransform, LazyTransform):
         if self.mode == "nearest":  # scatter-add each output pixel into its source pixel
             out = torch.zeros((a.shape[0], int(np.prod(grid))), dtype=a.dtype)
             out.index_add_(1, self._index(grid, size), a.reshape(a.shape[0], -1))
-            return out.reshape((a.shape[0],) + grid)
-        x = torch.zeros((a.shape[0],) + grid, dtype=torch.float64)
+            return out.reshape((a.shape[0], *grid))
+        x = torch.zeros((a.shape[0], *grid), dtype=torch.float64)
         _, vjp = torch.func.vjp(lambda v: self._resize(v, size), x)
         return vjp(a)[0]
 
@@ -376,9 +385,11 @@ class FuseChannels(Transform):
         first = items[0]
         meta = {k: v for k, v in first.meta.items() if k != "affine"} if isinstance(first, MetaTensor) else {}
         meta.update(omics_meta)
-        meta.update({"channel_names": image_names + omics_names, "n_image_channels": n_image,
-                     "omics_channels": omics_names})
+        meta.update(
+            {"channel_names": image_names + omics_names, "n_image_channels": n_image, "omics_channels": omics_names}
+        )
         if not isinstance(first, MetaTensor):
             return MetaTensor(fused, meta=meta)
-        return MetaTensor(fused, affine=first.affine.clone(), meta=meta,
-                          applied_operations=list(first.applied_operations))
+        return MetaTensor(
+            fused, affine=first.affine.clone(), meta=meta, applied_operations=list(first.applied_operations)
+        )

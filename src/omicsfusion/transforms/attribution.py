@@ -68,8 +68,8 @@ def omics_feature_attributions(
         )
     omics = a[:, n_image_channels:]
     spatial = tuple(omics.shape[2:])
-    flat = omics.reshape((-1,) + spatial)  # (B * C, *spatial)
+    flat = omics.reshape((-1, *spatial))  # (B * C, *spatial)
     maps = AlignToReference(mode, axis).adjoint(flat, preprocessor.grid_)
-    maps = maps.reshape((a.shape[0], len(types)) + preprocessor.grid_).numpy()
+    maps = maps.reshape((a.shape[0], len(types), *preprocessor.grid_)).numpy()
     out = preprocessor.backproject(maps, types)
     return out if batched else {t: v[0] for t, v in out.items()}

@@ -35,14 +35,30 @@ from omicsfusion.transforms.patches import LoadSpotPatch
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences, source_name
 
 __all__ = [
-    "AlignToReferenced", "AlignToReferenceD", "AlignToReferenceDict",
-    "OmicsChannelsd", "OmicsChannelsD", "OmicsChannelsDict",
-    "FuseChannelsd", "FuseChannelsD", "FuseChannelsDict",
-    "CheckDicomSeriesd", "CheckDicomSeriesD", "CheckDicomSeriesDict",
-    "CheckImageSized", "CheckImageSizeD", "CheckImageSizeDict",
-    "CheckVolumed", "CheckVolumeD", "CheckVolumeDict",
-    "MatchSequencesd", "MatchSequencesD", "MatchSequencesDict",
-    "LoadSpotPatchd", "LoadSpotPatchD", "LoadSpotPatchDict",
+    "AlignToReferenceD",
+    "AlignToReferenceDict",
+    "AlignToReferenced",
+    "CheckDicomSeriesD",
+    "CheckDicomSeriesDict",
+    "CheckDicomSeriesd",
+    "CheckImageSizeD",
+    "CheckImageSizeDict",
+    "CheckImageSized",
+    "CheckVolumeD",
+    "CheckVolumeDict",
+    "CheckVolumed",
+    "FuseChannelsD",
+    "FuseChannelsDict",
+    "FuseChannelsd",
+    "LoadSpotPatchD",
+    "LoadSpotPatchDict",
+    "LoadSpotPatchd",
+    "MatchSequencesD",
+    "MatchSequencesDict",
+    "MatchSequencesd",
+    "OmicsChannelsD",
+    "OmicsChannelsDict",
+    "OmicsChannelsd",
 ]
 
 
@@ -148,8 +164,9 @@ class OmicsChannelsd(MapTransform, InvertibleTransform, LazyTransform):
         MapTransform.__init__(self, keys, allow_missing_keys)
         LazyTransform.__init__(self, lazy=lazy)
         self.ref_key = ref_key
-        self.channels = OmicsChannels(tables, preprocessor, omics_types, id_column, layer, exclude, on_missing,
-                                      fill_value, min_overlap)
+        self.channels = OmicsChannels(
+            tables, preprocessor, omics_types, id_column, layer, exclude, on_missing, fill_value, min_overlap
+        )
         self.aligner = AlignToReference(mode, axis, allow_skip, lazy)
 
     @LazyTransform.lazy.setter  # type: ignore
@@ -257,8 +274,9 @@ class CheckVolumed(MapTransform):
 
     backend = CheckVolume.backend
 
-    def __init__(self, keys: KeysCollection, spatial_dims: int = 3, min_size: int = 2,
-                 allow_missing_keys: bool = False) -> None:
+    def __init__(
+        self, keys: KeysCollection, spatial_dims: int = 3, min_size: int = 2, allow_missing_keys: bool = False
+    ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.checker = CheckVolume(spatial_dims, min_size)
 
@@ -282,8 +300,14 @@ class MatchSequencesd(MapTransform):
 
     backend = MatchSequences.backend
 
-    def __init__(self, keys: KeysCollection, resample: bool = False, atol: float = 1e-3, mode: str = "bilinear",
-                 allow_missing_keys: bool = False) -> None:
+    def __init__(
+        self,
+        keys: KeysCollection,
+        resample: bool = False,
+        atol: float = 1e-3,
+        mode: str = "bilinear",
+        allow_missing_keys: bool = False,
+    ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.matcher = MatchSequences(resample, atol, mode)
 
@@ -316,8 +340,17 @@ class LoadSpotPatchd(MapTransform):
 
     backend = LoadSpotPatch.backend
 
-    def __init__(self, keys: KeysCollection, size_um: float, size_px: int, x_key: str = "x", y_key: str = "y",
-                 mpp_key: str | None = "mpp", backend: str = "auto", allow_missing_keys: bool = False) -> None:
+    def __init__(
+        self,
+        keys: KeysCollection,
+        size_um: float,
+        size_px: int,
+        x_key: str = "x",
+        y_key: str = "y",
+        mpp_key: str | None = "mpp",
+        backend: str = "auto",
+        allow_missing_keys: bool = False,
+    ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.loader = LoadSpotPatch(size_um, size_px, backend)
         self.x_key, self.y_key, self.mpp_key = x_key, y_key, mpp_key

@@ -58,8 +58,12 @@ class LoadSpotPatch(Transform):
         out = torch.from_numpy(patch.astype(np.float32))
         if not get_track_meta():
             return out
-        meta = {"filename_or_obj": str(path), "spot_location": np.asarray([x, y], dtype=np.float64),
-                "mpp": slide.mpp, "patch_um": self.size_um}
+        meta = {
+            "filename_or_obj": str(path),
+            "spot_location": np.asarray([x, y], dtype=np.float64),
+            "mpp": slide.mpp,
+            "patch_um": self.size_um,
+        }
         return MetaTensor(out, meta=meta)
 
     def from_array(self, patch: Any) -> MetaTensor:
@@ -71,7 +75,9 @@ class LoadSpotPatch(Transform):
         array = np.asarray(patch.detach().cpu() if isinstance(patch, torch.Tensor) else patch)
         expected = (self.size_px, self.size_px, 3)
         if array.shape != expected:
-            raise ValueError(f"an in-memory spot patch must be channel-last {expected} ({self.size_um:g} um "
-                             f"around the spot), got shape {array.shape}")
+            raise ValueError(
+                f"an in-memory spot patch must be channel-last {expected} ({self.size_um:g} um "
+                f"around the spot), got shape {array.shape}"
+            )
         channels_first = torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, 0), dtype=np.float32))
         return MetaTensor(channels_first, meta={"patch_um": self.size_um}) if get_track_meta() else channels_first

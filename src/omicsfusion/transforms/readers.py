@@ -27,11 +27,11 @@ from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError, SliceShapeError
 from omicsfusion.data.pixel_limit import MAX_PIXELS
-from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.data.slices import LGG_CHANNELS, is_slice_folder, read_slice_folder, slice_files, slice_number
 from omicsfusion.data.tables import OmicsTable
+from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 
-__all__ = ["SliceFolderReader", "OmicsReader", "OmicsRows"]
+__all__ = ["OmicsReader", "OmicsRows", "SliceFolderReader"]
 
 
 class SliceFolderReader(ImageReader):
@@ -52,9 +52,14 @@ class SliceFolderReader(ImageReader):
         max_pixels: per-slice pixel limit (pixel bombs are refused from the header).
     """
 
-    def __init__(self, channels: Sequence[int | str] | None = None, mask: bool = False,
-                 spacing: Sequence[float] = (1.0, 1.0, 1.0), channel_names: Sequence[str] = LGG_CHANNELS,
-                 max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(
+        self,
+        channels: Sequence[int | str] | None = None,
+        mask: bool = False,
+        spacing: Sequence[float] = (1.0, 1.0, 1.0),
+        channel_names: Sequence[str] = LGG_CHANNELS,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
         spacing = tuple(float(s) for s in spacing)
         if len(spacing) != 3 or min(spacing) <= 0:
             raise ValueError(f"spacing must be 3 positive sizes (column, row, slice), got {spacing}")
@@ -70,8 +75,10 @@ class SliceFolderReader(ImageReader):
 
     def read(self, data: Sequence[str] | str, **kwargs: Any) -> list[tuple[str, np.ndarray]] | tuple[str, np.ndarray]:
         """Decode each folder (named errors of :func:`~omicsfusion.data.slices.check_slice_folder`)."""
-        images = [(str(f), read_slice_folder(f, self.channels, self.mask, self.channel_names, self.max_pixels))
-                  for f in ensure_tuple(data)]
+        images = [
+            (str(f), read_slice_folder(f, self.channels, self.mask, self.channel_names, self.max_pixels))
+            for f in ensure_tuple(data)
+        ]
         return images if len(images) > 1 else images[0]
 
     def get_data(self, img: list[tuple[str, np.ndarray]] | tuple[str, np.ndarray]) -> tuple[np.ndarray, dict]:
@@ -79,8 +86,10 @@ class SliceFolderReader(ImageReader):
         images = img if isinstance(img, list) else [img]
         shapes = {a.shape[1:] for _, a in images}
         if len(shapes) > 1:
-            raise SliceShapeError(f"slice folders {[f for f, _ in images]} stack into different shapes "
-                                  f"{sorted(shapes)}; cannot join them as channels")
+            raise SliceShapeError(
+                f"slice folders {[f for f, _ in images]} stack into different shapes "
+                f"{sorted(shapes)}; cannot join them as channels"
+            )
         array = np.concatenate([a for _, a in images], axis=0)
         affine = np.diag([*self.spacing, 1.0])
         files = slice_files(images[0][0], self.mask)
@@ -193,8 +202,12 @@ class OmicsReader:
         types = _types(self.omics_types, self.tables, pre)
         tables = self.tables
         if not isinstance(tables, OmicsTable):
-            tables = OmicsTable({t: tables[t] for t in types if t in tables}, id_column=self.id_column,
-                                layer=self.layer, exclude=self.exclude)
+            tables = OmicsTable(
+                {t: tables[t] for t in types if t in tables},
+                id_column=self.id_column,
+                layer=self.layer,
+                exclude=self.exclude,
+            )
         if pre is None:
             features = {t: tables.features(t) for t in types}
             self._opened = _OpenedTables(None, types, tables, features, None, None)
@@ -204,8 +217,14 @@ class OmicsReader:
             raise FeatureMismatchError(f"preprocessor types {absent} are not in the omics table {tables.types}")
         features = {t: pre.feature_names(t) for t in types}
         index = {t: tables.feature_index(t, features[t], self.min_overlap) for t in types}
-        self._opened = _OpenedTables(pre, types, tables, features, {t: np.maximum(i, 0) for t, i in index.items()},
-                                     {t: np.flatnonzero(i < 0) for t, i in index.items()})
+        self._opened = _OpenedTables(
+            pre,
+            types,
+            tables,
+            features,
+            {t: np.maximum(i, 0) for t, i in index.items()},
+            {t: np.flatnonzero(i < 0) for t, i in index.items()},
+        )
         return self._opened
 
     def read(self, sample_id: str) -> OmicsRows:
@@ -242,14 +261,16 @@ class OmicsReader:
                 row = opened.preprocessor.normalize(t, row[opened.index[t]], rows.sample_id)
                 row[opened.absent[t]] = self.fill_value
             vectors[t] = row
-        return vectors, {"omics_sample_id": rows.sample_id, "omics_features": opened.features,
-                         "omics_missing": missing}
+        return vectors, {"omics_sample_id": rows.sample_id, "omics_features": opened.features, "omics_missing": missing}
 
 
 def _types(omics_types: Sequence[str] | None, tables: Any, preprocessor: OmicsPreprocessor | None) -> list[str]:
     """The requested omics types, checked against the preprocessor (or, without one, the tables)."""
-    known = preprocessor.channel_names if preprocessor is not None else list(
-        tables.types if isinstance(tables, OmicsTable) else tables)
+    known = (
+        preprocessor.channel_names
+        if preprocessor is not None
+        else list(tables.types if isinstance(tables, OmicsTable) else tables)
+    )
     types = list(known) if omics_types is None else list(omics_types)
     unknown = [t for t in types if t not in known]
     if unknown:

@@ -9,6 +9,7 @@ MONAI's ``WSIReader`` API and so imports MONAI (and torch), unlike the rest of
 :mod:`omicsfusion.data`.
 """
 
+from omicsfusion.data.spatial.annotations import annotate
 from omicsfusion.data.spatial.errors import (
     AnnotationColumnError,
     AnnotationJoinError,
@@ -21,7 +22,6 @@ from omicsfusion.data.spatial.errors import (
     SpatialDataError,
     SpotsOutsideSlideError,
 )
-from omicsfusion.data.spatial.annotations import annotate
 from omicsfusion.data.spatial.export import FORMATS, export_spots, read_section, spot_rows
 from omicsfusion.data.spatial.hest import read_hest
 from omicsfusion.data.spatial.legacy_st import read_legacy_st
@@ -31,30 +31,30 @@ from omicsfusion.data.spatial.wsi import PlainImageWSIReader, RegionTiffWSIReade
 
 __all__ = [
     "FORMATS",
-    "annotate",
-    "export_spots",
-    "read_hest",
-    "read_legacy_st",
-    "read_section",
-    "spot_rows",
+    "VISIUM_SPOT_UM",
     "AnnotationColumnError",
     "AnnotationJoinError",
     "BarcodeMismatchError",
     "NoLabelledSpotError",
     "PixelSizeError",
-    "SectionFileError",
     "PlainImageWSIReader",
     "RegionTiffWSIReader",
     "ScaleFactorError",
+    "SectionFileError",
     "Slide",
     "SlideBackendError",
     "SpatialDataError",
     "SpatialSample",
     "SpotsOutsideSlideError",
-    "VISIUM_SPOT_UM",
+    "annotate",
     "check_spots_inside",
+    "export_spots",
     "open_slide",
     "read_10x_h5",
     "read_10x_mtx",
+    "read_hest",
+    "read_legacy_st",
+    "read_section",
     "read_spaceranger",
+    "spot_rows",
 ]

@@ -20,8 +20,9 @@ from omicsfusion.data.spatial.sample import SpatialSample
 __all__ = ["annotate"]
 
 
-def annotate(sample: SpatialSample, table: str | os.PathLike | pd.DataFrame, column: str,
-             id_column: str | None = None) -> SpatialSample:
+def annotate(
+    sample: SpatialSample, table: str | os.PathLike | pd.DataFrame, column: str, id_column: str | None = None
+) -> SpatialSample:
     """Copy ``column`` of an annotation table into ``sample.adata.obs`` (in place; returns the sample).
 
     Args:
@@ -53,8 +54,10 @@ def annotate(sample: SpatialSample, table: str | os.PathLike | pd.DataFrame, col
     frame.index = frame.index.astype(str)
     repeated = frame.index[frame.index.duplicated()].unique()
     if len(repeated):
-        raise AnnotationJoinError(f"{source}: {len(repeated)} spot id(s) repeat in the annotation table (by "
-                                  f"{id_column or 'its index'}), e.g. {repeated[:3].tolist()}")
+        raise AnnotationJoinError(
+            f"{source}: {len(repeated)} spot id(s) repeat in the annotation table (by "
+            f"{id_column or 'its index'}), e.g. {repeated[:3].tolist()}"
+        )
     values = frame[column]
     barcodes = sample.adata.obs_names
     present = barcodes.isin(values.index)
@@ -62,13 +65,19 @@ def annotate(sample: SpatialSample, table: str | os.PathLike | pd.DataFrame, col
         raise AnnotationJoinError(
             f"{source}: none of the {len(barcodes)} spots of section {sample.name!r} is in the annotation table; "
             f"spot ids look like {barcodes[:3].tolist()}, table ids like {values.index[:3].tolist()} (a barcode "
-            "suffix such as '-1', a section prefix or another id column?)")
+            "suffix such as '-1', a section prefix or another id column?)"
+        )
     extra = values.index.difference(barcodes)
     if not present.all() or len(extra):
-        parts = [f"{int((~present).sum())} of {len(barcodes)} spots of section {sample.name!r} have no {column!r} "
-                 f"annotation (e.g. {barcodes[~present][:3].tolist()})" if not present.all() else "",
-                 f"{len(extra)} annotated spot ids are not spots of this section (e.g. {extra[:3].tolist()})"
-                 if len(extra) else ""]
+        parts = [
+            f"{int((~present).sum())} of {len(barcodes)} spots of section {sample.name!r} have no {column!r} "
+            f"annotation (e.g. {barcodes[~present][:3].tolist()})"
+            if not present.all()
+            else "",
+            f"{len(extra)} annotated spot ids are not spots of this section (e.g. {extra[:3].tolist()})"
+            if len(extra)
+            else "",
+        ]
         warnings.warn(f"{source}: " + "; ".join(p for p in parts if p), UserWarning, stacklevel=2)
     sample.adata.obs[column] = values.reindex(barcodes).to_numpy()
     return sample
@@ -83,5 +92,6 @@ def _ids(frame: pd.DataFrame, id_column: str, source: str) -> pd.Index:
     try:
         return pd.Index([id_column.format(**row) for row in frame.to_dict("records")])
     except KeyError as error:
-        raise AnnotationColumnError(f"{source}: the id template {id_column!r} names column {error.args[0]!r}, "
-                                    f"not among {list(frame.columns)}") from None
+        raise AnnotationColumnError(
+            f"{source}: the id template {id_column!r} names column {error.args[0]!r}, not among {list(frame.columns)}"
+        ) from None

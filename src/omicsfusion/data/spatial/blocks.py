@@ -21,7 +21,7 @@ import numpy as np
 
 from omicsfusion.data.errors import OmicsDataError
 
-__all__ = ["BlockSplit", "GAP", "block_split"]
+__all__ = ["GAP", "BlockSplit", "block_split"]
 
 #: split value of a spot removed to open the gap
 GAP = "gap"
@@ -70,9 +70,15 @@ def _pitch(xy: np.ndarray) -> float:
     return pitch
 
 
-def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: float = 0.2,
-                test_fraction: float = 0.2, gap_spots: int = 1, seed: int = 0,
-                labels: Sequence | None = None) -> BlockSplit:
+def block_split(
+    xy: np.ndarray,
+    tiles: int | Sequence[int] = 4,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    gap_spots: int = 1,
+    seed: int = 0,
+    labels: Sequence | None = None,
+) -> BlockSplit:
     """Split spots into contiguous tiles per split, with a gap of ``gap_spots`` spots between splits.
 
     Args:
@@ -100,14 +106,18 @@ def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: fl
     if nx < 1 or ny < 1 or nx * ny < 2:
         raise OmicsDataError(f"block split: tiles must be >= 1 per axis and >= 2 in all, got {tiles}")
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1 or gap_spots < 0:
-        raise OmicsDataError(f"block split: fractions must be >= 0 and sum below 1, gap_spots >= 0; got "
-                             f"val_fraction={val_fraction}, test_fraction={test_fraction}, gap_spots={gap_spots}")
+        raise OmicsDataError(
+            f"block split: fractions must be >= 0 and sum below 1, gap_spots >= 0; got "
+            f"val_fraction={val_fraction}, test_fraction={test_fraction}, gap_spots={gap_spots}"
+        )
     if labels is not None and len(labels) != len(xy):
         raise OmicsDataError(f"block split: {len(labels)} labels for {len(xy)} spots")
     pitch = _pitch(xy)
     low, high = xy.min(axis=0), xy.max(axis=0)
-    cells = [np.minimum(((xy[:, a] - low[a]) / max(high[a] - low[a], 1e-12) * n).astype(int), n - 1)
-             for a, n in enumerate((nx, ny))]
+    cells = [
+        np.minimum(((xy[:, a] - low[a]) / max(high[a] - low[a], 1e-12) * n).astype(int), n - 1)
+        for a, n in enumerate((nx, ny))
+    ]
     block = cells[1] * nx + cells[0]
     occupied = np.unique(block)
     sizes = {b: int((block == b).sum()) for b in occupied}
@@ -118,12 +128,21 @@ def block_split(xy: np.ndarray, tiles: int | Sequence[int] = 4, val_fraction: fl
         _open_gap(xy, split, (gap_spots + 1) * pitch * _TOLERANCE if gap_spots > 0 else 0.0)
         if classes is None or set(np.asarray(labels, dtype=object)[split == "training"].tolist()) == classes:
             return BlockSplit(split=split, block=block, pitch=pitch, draws=draw)
-    raise OmicsDataError(f"block split: none of {MAX_DRAWS} draws of {nx} x {ny} tiles (seed {seed}) keeps every "
-                         f"class of {sorted(map(str, classes))} in training; use more tiles or smaller fractions")
+    raise OmicsDataError(
+        f"block split: none of {MAX_DRAWS} draws of {nx} x {ny} tiles (seed {seed}) keeps every "
+        f"class of {sorted(map(str, classes))} in training; use more tiles or smaller fractions"
+    )
 
 
-def _draw(order: np.ndarray, block: np.ndarray, sizes: dict, n: int, val_fraction: float, test_fraction: float,
-          tiles: tuple[int, int]) -> np.ndarray:
+def _draw(
+    order: np.ndarray,
+    block: np.ndarray,
+    sizes: dict,
+    n: int,
+    val_fraction: float,
+    test_fraction: float,
+    tiles: tuple[int, int],
+) -> np.ndarray:
     """Tiles in ``order`` to validation, then test, by spot share; training the rest."""
     assigned, position = {}, 0
     for name, fraction in (("validation", val_fraction), ("test", test_fraction)):
@@ -133,8 +152,10 @@ def _draw(order: np.ndarray, block: np.ndarray, sizes: dict, n: int, val_fractio
             taken += sizes[order[position]]
             position += 1
     if position >= len(order):
-        raise OmicsDataError(f"block split: {len(order)} occupied tile(s) of {tiles[0]} x {tiles[1]} leave none for "
-                             f"training (val_fraction={val_fraction}, test_fraction={test_fraction}); use more tiles")
+        raise OmicsDataError(
+            f"block split: {len(order)} occupied tile(s) of {tiles[0]} x {tiles[1]} leave none for "
+            f"training (val_fraction={val_fraction}, test_fraction={test_fraction}); use more tiles"
+        )
     return np.array([assigned.get(b, "training") for b in block], dtype=object)
 
 

@@ -43,8 +43,17 @@ from omicsfusion.data.spatial.spaceranger import read_spaceranger
 from omicsfusion.data.tables import FEATURES_SUFFIX, display_names
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["BLOCKS", "FORMATS", "GENE_POLICIES", "read_section", "export_spots", "section_splits", "spot_rows",
-           "MANIFEST", "PATH_COLUMNS"]
+__all__ = [
+    "BLOCKS",
+    "FORMATS",
+    "GENE_POLICIES",
+    "MANIFEST",
+    "PATH_COLUMNS",
+    "export_spots",
+    "read_section",
+    "section_splits",
+    "spot_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +111,19 @@ def _read(row: Mapping, base: Path, fmt: str) -> SpatialSample:
     if fmt == "spaceranger":
         sample = read_spaceranger(path("path"), image=path("image"), mpp=mpp, barcode_policy=policy, name=name)
     elif fmt == "hest":
-        sample = read_hest(path("path"), image=path("image"), metadata=path("metadata"), mpp=mpp,
-                           swap_xy=str(_opt(row, "swap_xy") or "false").lower() in ("1", "true"), name=name)
+        sample = read_hest(
+            path("path"),
+            image=path("image"),
+            metadata=path("metadata"),
+            mpp=mpp,
+            swap_xy=str(_opt(row, "swap_xy") or "false").lower() in ("1", "true"),
+            name=name,
+        )
     elif fmt == "legacy_st":
         scale = None if _opt(row, "image_scale") is None else float(row["image_scale"])
-        sample = read_legacy_st(path("path"), path("spots"), path("image"), mpp=mpp, barcode_policy=policy, name=name,
-                                image_scale=scale)
+        sample = read_legacy_st(
+            path("path"), path("spots"), path("image"), mpp=mpp, barcode_policy=policy, name=name, image_scale=scale
+        )
     else:
         raise SpatialDataError(f"section {name!r}: unknown format {fmt!r}; use one of {FORMATS}")
     if sample.slide is None:
@@ -115,8 +131,9 @@ def _read(row: Mapping, base: Path, fmt: str) -> SpatialSample:
     return sample
 
 
-def section_splits(dataset_dir: str | os.PathLike, seed: int = 0, val_fraction: float = 0.2,
-                   test_fraction: float = 0.2) -> dict[str, str]:
+def section_splits(
+    dataset_dir: str | os.PathLike, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2
+) -> dict[str, str]:
     """Section -> ``training`` / ``validation`` / ``test`` / ``blocks``: the manifest's ``split``, else seeded.
 
     Without a ``split`` column whole sections are split by :func:`~omicsfusion.data.datalist.grouped_split`;
@@ -167,21 +184,33 @@ def _gene_sets(manifest: Path, tables: Mapping[str, pd.DataFrame], policy: str) 
     union = sorted(set().union(*present.values()))
     common = sorted(set.intersection(*(set(p) for p in present.values())))
     if policy == "intersect" and not common:
-        raise OmicsDataError(f"{manifest}: the sections share no gene ({len(union)} genes in all; "
-                             "gene_policy='union' keeps them with zeros where a section lacks one)")
+        raise OmicsDataError(
+            f"{manifest}: the sections share no gene ({len(union)} genes in all; "
+            "gene_policy='union' keeps them with zeros where a section lacks one)"
+        )
     if len(common) < len(union):
         if policy == "intersect":
-            parts = [f"section {name!r} keeps {len(common)} of {len(p)}, drops {len(p) - len(common)} "
-                     f"(e.g. {_first(p.difference(common))})" for name, p in present.items() if len(p) > len(common)]
+            parts = [
+                f"section {name!r} keeps {len(common)} of {len(p)}, drops {len(p) - len(common)} "
+                f"(e.g. {_first(p.difference(common))})"
+                for name, p in present.items()
+                if len(p) > len(common)
+            ]
             action = f"gene_policy='intersect' keeps the {len(common)} genes every section has"
         else:
-            parts = [f"section {name!r} has {len(p)}, {len(union) - len(p)} zero-filled "
-                     f"(e.g. {_first(pd.Index(union).difference(p))})" for name, p in present.items()
-                     if len(p) < len(union)]
+            parts = [
+                f"section {name!r} has {len(p)}, {len(union) - len(p)} zero-filled "
+                f"(e.g. {_first(pd.Index(union).difference(p))})"
+                for name, p in present.items()
+                if len(p) < len(union)
+            ]
             action = f"gene_policy='union' keeps all {len(union)}, zero where a section lacks a gene"
-        warnings.warn(f"{manifest}: the sections' gene sets differ ({len(union)} genes in all, {len(common)} in "
-                      f"every section); {action}: {'; '.join(parts)}. Per-gene presence: omics/rna{FEATURES_SUFFIX}",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{manifest}: the sections' gene sets differ ({len(union)} genes in all, {len(common)} in "
+            f"every section); {action}: {'; '.join(parts)}. Per-gene presence: omics/rna{FEATURES_SUFFIX}",
+            UserWarning,
+            stacklevel=3,
+        )
     return common if policy == "intersect" else union
 
 
@@ -192,9 +221,16 @@ def _top_expressed(expression: pd.DataFrame, train: np.ndarray, max_genes: int, 
     totals = expression[train].sum()
     keep = totals.sort_values(ascending=False, kind="stable").index[:max_genes]
     dropped = expression.columns.difference(keep)
-    logger.info("max_genes=%d keeps %d of %d genes, ranked by total expression over the %d training spots of the "
-                "sections %s; dropped e.g. %s", max_genes, len(keep), expression.shape[1], int(train.sum()),
-                sorted(train_sections), _first(dropped))
+    logger.info(
+        "max_genes=%d keeps %d of %d genes, ranked by total expression over the %d training spots of the "
+        "sections %s; dropped e.g. %s",
+        max_genes,
+        len(keep),
+        expression.shape[1],
+        int(train.sum()),
+        sorted(train_sections),
+        _first(dropped),
+    )
     keep = set(keep)
     return [g for g in expression.columns if g in keep]
 
@@ -209,53 +245,87 @@ def _split_blocks(frame: pd.DataFrame, name: str, blocks: Mapping, seed: int) ->
         raise OmicsDataError(f"section {name!r} ({len(frame)} spots): {error}") from error
     frame = frame.assign(split=result.split)
     counts = {k: v for k, v in result.counts().items() if k != GAP}
-    message = (f"section {name!r}: block split ({dict(blocks)}, seed {seed}, draw {result.draws}, spot pitch "
-               f"{result.pitch:.1f} px): {counts}")
+    message = (
+        f"section {name!r}: block split ({dict(blocks)}, seed {seed}, draw {result.draws}, spot pitch "
+        f"{result.pitch:.1f} px): {counts}"
+    )
     if result.n_gap:
-        warnings.warn(f"{message}; {result.n_gap} spot(s) of the gap between splits left out (e.g. "
-                      f"{_first(frame.loc[frame['split'] == GAP, 'barcode'])})", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{message}; {result.n_gap} spot(s) of the gap between splits left out (e.g. "
+            f"{_first(frame.loc[frame['split'] == GAP, 'barcode'])})",
+            UserWarning,
+            stacklevel=3,
+        )
     else:
         logger.info(message)
     return frame[frame["split"] != GAP]
 
 
-def _labelled(frame: pd.DataFrame, labels: pd.Series, where: str, source: str, column: str,
-              class_names: Sequence[str], drop_classes: Sequence[str]) -> pd.DataFrame:
+def _labelled(
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    where: str,
+    source: str,
+    column: str,
+    class_names: Sequence[str],
+    drop_classes: Sequence[str],
+) -> pd.DataFrame:
     """Spots with a label in ``class_names``; unlabelled spots and ``drop_classes`` are left out with warnings."""
     frame = frame.assign(class_name=labels.reindex(frame["barcode"]).to_numpy())
     keep = frame["class_name"].notna().to_numpy()
     if not keep.any():
-        raise NoLabelledSpotError(f"{where}: none of its {len(keep)} spots has a {column!r} label "
-                                  f"(annotations: {source})")
+        raise NoLabelledSpotError(
+            f"{where}: none of its {len(keep)} spots has a {column!r} label (annotations: {source})"
+        )
     if not keep.all():
         warnings.warn(f"{where}: {int((~keep).sum())} spot(s) without {column!r} left out", UserWarning, stacklevel=3)
     frame = frame[keep]
     dropped = frame["class_name"].astype(str).isin(drop_classes).to_numpy()
     if dropped.any():
         counts = frame.loc[dropped, "class_name"].astype(str).value_counts().to_dict()
-        warnings.warn(f"{where}: drop_classes leaves out {int(dropped.sum())} spot(s): {counts}", UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{where}: drop_classes leaves out {int(dropped.sum())} spot(s): {counts}", UserWarning, stacklevel=3
+        )
         frame = frame[~dropped]
     unknown = sorted(set(frame["class_name"].astype(str)) - set(class_names))
     if unknown:
-        raise OmicsDataError(f"{where}: annotation values {unknown} are not in class_names {list(class_names)} "
-                             "(list them in drop_classes to leave their spots out)")
+        raise OmicsDataError(
+            f"{where}: annotation values {unknown} are not in class_names {list(class_names)} "
+            "(list them in drop_classes to leave their spots out)"
+        )
     return frame.assign(label=[list(class_names).index(str(c)) for c in frame["class_name"]])
 
 
-def _section_spots(row: Mapping, where: str, dataset_dir: Path, out_dir: Path, annotation_column: str | None,
-                   class_names: Sequence[str] | None, drop_classes: Sequence[str], splits: Mapping[str, str] | None,
-                   blocks: Mapping | None, seed: int) -> tuple[str, pd.DataFrame, pd.DataFrame, dict[str, str]]:
+def _section_spots(
+    row: Mapping,
+    where: str,
+    dataset_dir: Path,
+    out_dir: Path,
+    annotation_column: str | None,
+    class_names: Sequence[str] | None,
+    drop_classes: Sequence[str],
+    splits: Mapping[str, str] | None,
+    blocks: Mapping | None,
+    seed: int,
+) -> tuple[str, pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """One manifest row: section name, kept spots (``samples.csv`` rows), their expression, gene id -> display name."""
     sample = read_section(row, dataset_dir, where)
     name = sample.name
     frame = pd.DataFrame({"barcode": sample.barcodes, "x": sample.xy[:, 0], "y": sample.xy[:, 1]})
     if annotation_column is not None:
         if _opt(row, "annotations") is not None:
-            annotate(sample, dataset_dir / str(row["annotations"]), annotation_column,
-                     id_column=_opt(row, "annotation_id"))
-        frame = _labelled(frame, sample.labels(annotation_column), where, _opt(row, "annotations") or "the reader",
-                          annotation_column, class_names, drop_classes)
+            annotate(
+                sample, dataset_dir / str(row["annotations"]), annotation_column, id_column=_opt(row, "annotation_id")
+            )
+        frame = _labelled(
+            frame,
+            sample.labels(annotation_column),
+            where,
+            _opt(row, "annotations") or "the reader",
+            annotation_column,
+            class_names,
+            drop_classes,
+        )
     if splits is not None:  # after the labels: a block split keeps every class of the section in training
         frame = _split_blocks(frame, name, blocks, seed) if splits[name] == BLOCKS else frame.assign(split=splits[name])
     frame.insert(0, "sample_id", [f"{name}:{b}" for b in frame["barcode"]])
@@ -324,9 +394,17 @@ def export_spots(
         raise OmicsDataError(f"gene_policy must be one of {GENE_POLICIES}, got {gene_policy!r}")
     if max_genes is not None and splits is None:
         raise OmicsDataError("max_genes ranks genes on the training sections: pass splits (see section_splits)")
-    stamp = _stamp(manifest, annotation_column=annotation_column, class_names=list(class_names or []),
-                   max_genes=max_genes, gene_policy=gene_policy, splits=dict(splits or {}),
-                   blocks=None if blocks is None else dict(blocks), seed=int(seed), drop_classes=list(drop_classes))
+    stamp = _stamp(
+        manifest,
+        annotation_column=annotation_column,
+        class_names=list(class_names or []),
+        max_genes=max_genes,
+        gene_policy=gene_policy,
+        splits=dict(splits or {}),
+        blocks=None if blocks is None else dict(blocks),
+        seed=int(seed),
+        drop_classes=list(drop_classes),
+    )
     samples_csv = out_dir / "samples.csv"
     if (out_dir / _SOURCE).is_file() and samples_csv.is_file() and json.loads((out_dir / _SOURCE).read_text()) == stamp:
         return samples_csv
@@ -337,8 +415,17 @@ def export_spots(
     rows, tables, names = [], {}, {}
     for i, section in sections.iterrows():
         name, frame, table, shown = _section_spots(
-            section.to_dict(), f"{manifest} row {i + 1} (section {str(section['section'])!r})", dataset_dir,
-            out_dir, annotation_column, class_names, drop_classes, splits, blocks, seed)
+            section.to_dict(),
+            f"{manifest} row {i + 1} (section {str(section['section'])!r})",
+            dataset_dir,
+            out_dir,
+            annotation_column,
+            class_names,
+            drop_classes,
+            splits,
+            blocks,
+            seed,
+        )
         rows.append(frame)
         tables[name] = table
         names.update({g: d for g, d in shown.items() if names.get(g, g) == g})
@@ -350,8 +437,9 @@ def export_spots(
     return samples_csv
 
 
-def _check_splits(manifest: Path, sections: pd.DataFrame, splits: Mapping[str, str] | None,
-                  blocks: Mapping | None) -> None:
+def _check_splits(
+    manifest: Path, sections: pd.DataFrame, splits: Mapping[str, str] | None, blocks: Mapping | None
+) -> None:
     """Every section of the manifest has a split, and ``blocks`` sections have block settings."""
     if splits is None:
         return
@@ -359,13 +447,20 @@ def _check_splits(manifest: Path, sections: pd.DataFrame, splits: Mapping[str, s
     if unsplit:
         raise OmicsDataError(f"{manifest}: sections {unsplit} have no split in {dict(splits)}")
     if BLOCKS in splits.values() and blocks is None:
-        raise OmicsDataError(f"{manifest}: sections {[s for s, k in splits.items() if k == BLOCKS]} are split in "
-                             "blocks: pass blocks (tiles, val_fraction, test_fraction, gap_spots)")
+        raise OmicsDataError(
+            f"{manifest}: sections {[s for s, k in splits.items() if k == BLOCKS]} are split in "
+            "blocks: pass blocks (tiles, val_fraction, test_fraction, gap_spots)"
+        )
 
 
-def _expression_and_features(manifest: Path, rows: list[pd.DataFrame], tables: Mapping[str, pd.DataFrame],
-                             names: Mapping[str, str], gene_policy: str,
-                             max_genes: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _expression_and_features(
+    manifest: Path,
+    rows: list[pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame],
+    names: Mapping[str, str],
+    gene_policy: str,
+    max_genes: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The spots x genes table of ``gene_policy`` (and ``max_genes`` on training spots), and per gene its
     display name, the sections that measured it and whether it was kept."""
     genes = _gene_sets(manifest, tables, gene_policy)
@@ -383,8 +478,19 @@ def _expression_and_features(manifest: Path, rows: list[pd.DataFrame], tables: M
 
 
 def spot_rows(spots_dir: str | os.PathLike) -> list[dict]:
-    """Every spot of an export as a datalist row (``image``, ``omics``, ``x``, ``y``, ``mpp``, ``barcode``, ``group``)."""
+    """Every spot of an export as a datalist row (``image``, ``omics``, ``x``, ``y``, ``mpp``, ``barcode``,
+    ``group``)."""
     spots_dir = Path(spots_dir)
     frame = pd.read_csv(spots_dir / "samples.csv", dtype={"sample_id": str, "barcode": str, "group": str})
-    return [{"image": str(spots_dir / r.image), "omics": r.sample_id, "x": float(r.x), "y": float(r.y),
-             "mpp": float(r.mpp), "barcode": r.barcode, "group": r.group} for r in frame.itertuples()]
+    return [
+        {
+            "image": str(spots_dir / r.image),
+            "omics": r.sample_id,
+            "x": float(r.x),
+            "y": float(r.y),
+            "mpp": float(r.mpp),
+            "barcode": r.barcode,
+            "group": r.group,
+        }
+        for r in frame.itertuples()
+    ]

@@ -20,7 +20,7 @@ from omicsfusion.data.spatial.errors import PixelSizeError, SpatialDataError
 from omicsfusion.data.spatial.sample import VISIUM_SPOT_UM, SpatialSample
 from omicsfusion.data.spatial.wsi import open_slide
 
-__all__ = ["read_hest", "PIXEL_SIZE_KEYS", "COORDINATE_COLUMNS"]
+__all__ = ["COORDINATE_COLUMNS", "PIXEL_SIZE_KEYS", "read_hest"]
 
 #: metadata JSON keys holding microns per pixel, in the order they are tried
 PIXEL_SIZE_KEYS = ("pixel_size_um_embedded", "pixel_size_um_estimated", "pixel_size_um", "mpp", "microns_per_pixel")
@@ -34,8 +34,10 @@ def _coordinates(adata, source: Path) -> np.ndarray:
     for x, y in COORDINATE_COLUMNS:
         if x in adata.obs.columns and y in adata.obs.columns:
             return adata.obs[[x, y]].to_numpy(np.float64)
-    raise SpatialDataError(f"{source}: no spot coordinates: no obsm['spatial'] and none of the obs column pairs "
-                           f"{list(COORDINATE_COLUMNS)}; obs has {list(adata.obs.columns)}")
+    raise SpatialDataError(
+        f"{source}: no spot coordinates: no obsm['spatial'] and none of the obs column pairs "
+        f"{list(COORDINATE_COLUMNS)}; obs has {list(adata.obs.columns)}"
+    )
 
 
 def _visium_scalefactors(adata, library_id: str | None) -> dict | None:
@@ -104,8 +106,10 @@ def read_hest(
         tried.append(f"resolution tags of {slide.path}")
         mpp = slide.file_mpp
     if mpp is None:
-        raise PixelSizeError(f"{path}: microns per pixel unknown; tried {', '.join(tried)}. Pass mpp or add "
-                             f"'pixel_size_um_estimated' to the metadata JSON")
+        raise PixelSizeError(
+            f"{path}: microns per pixel unknown; tried {', '.join(tried)}. Pass mpp or add "
+            f"'pixel_size_um_estimated' to the metadata JSON"
+        )
     if slide is not None:
         slide.mpp = mpp
     adata.obsm["spatial"] = xy

@@ -24,7 +24,7 @@ from omicsfusion.data.spatial.errors import BarcodeMismatchError, PixelSizeError
 from omicsfusion.data.spatial.sample import SpatialSample
 from omicsfusion.data.spatial.wsi import open_slide
 
-__all__ = ["read_legacy_st", "ST_PITCH_UM", "ST_SPOT_UM"]
+__all__ = ["ST_PITCH_UM", "ST_SPOT_UM", "read_legacy_st"]
 
 ST_PITCH_UM = 200.0
 ST_SPOT_UM = 100.0
@@ -44,7 +44,7 @@ def _counts(path: Path) -> pd.DataFrame:
 
 
 def _spot_id(x, y) -> str:
-    return f"{int(round(float(x)))}x{int(round(float(y)))}"
+    return f"{round(float(x))}x{round(float(y))}"
 
 
 def read_legacy_st(
@@ -89,15 +89,18 @@ def read_legacy_st(
     mpp = _pitch_mpp(rows, spots) if mpp is None else mpp
     mpp = float(mpp) / scale
     slide = open_slide(image, backend=backend, mpp=mpp)
-    adata = anndata.AnnData(X=table.loc[rows.index].to_numpy(np.float32),
-                            obs=rows[["x", "y"]].rename(columns={"x": "array_col", "y": "array_row"}),
-                            var=pd.DataFrame(index=table.columns))
+    adata = anndata.AnnData(
+        X=table.loc[rows.index].to_numpy(np.float32),
+        obs=rows[["x", "y"]].rename(columns={"x": "array_col", "y": "array_row"}),
+        var=pd.DataFrame(index=table.columns),
+    )
     adata.obsm["spatial"] = rows[["pixel_x", "pixel_y"]].to_numpy(np.float64) * scale
     return SpatialSample(adata, slide, mpp, name or counts.stem, spot_diameter_um=ST_SPOT_UM)
 
 
-def _common_spots(table: pd.DataFrame, selection: pd.DataFrame, counts: Path, spots: Path, barcode_policy: str,
-                  name: str) -> pd.DataFrame:
+def _common_spots(
+    table: pd.DataFrame, selection: pd.DataFrame, counts: Path, spots: Path, barcode_policy: str, name: str
+) -> pd.DataFrame:
     """The selection rows of the spots that have counts, in the counts' order; a mismatch is refused or warned."""
     if "selected" in selection.columns:
         selection = selection[selection["selected"].astype(int) == 1]
@@ -105,9 +108,11 @@ def _common_spots(table: pd.DataFrame, selection: pd.DataFrame, counts: Path, sp
     counts_only = table.index.difference(selection.index)
     spots_only = selection.index.difference(table.index)
     if len(counts_only) or len(spots_only):
-        message = (f"{name}: {len(spots_only)} selected spot(s) of {spots.name} have no counts in "
-                   f"{counts.name} (e.g. {spots_only[:3].tolist()}) and {len(counts_only)} spot(s) of the counts "
-                   f"have no position (e.g. {counts_only[:3].tolist()})")
+        message = (
+            f"{name}: {len(spots_only)} selected spot(s) of {spots.name} have no counts in "
+            f"{counts.name} (e.g. {spots_only[:3].tolist()}) and {len(counts_only)} spot(s) of the counts "
+            f"have no position (e.g. {counts_only[:3].tolist()})"
+        )
         if barcode_policy == "strict" or len(table.index.intersection(selection.index)) == 0:
             raise BarcodeMismatchError(message + "; pass barcode_policy='intersect' to keep the common spots")
         warnings.warn(message + "; keeping the common spots", UserWarning, stacklevel=3)

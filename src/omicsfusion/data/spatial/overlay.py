@@ -13,8 +13,16 @@ from omicsfusion.data.spatial.wsi import open_slide
 __all__ = ["write_overlay"]
 
 
-def write_overlay(path: str | os.PathLike, slide: str | os.PathLike, xy: np.ndarray, classes: np.ndarray,
-                  class_names: Sequence[str], spot_px: float, max_side: int = 1024, title: str = "") -> Path:
+def write_overlay(
+    path: str | os.PathLike,
+    slide: str | os.PathLike,
+    xy: np.ndarray,
+    classes: np.ndarray,
+    class_names: Sequence[str],
+    spot_px: float,
+    max_side: int = 1024,
+    title: str = "",
+) -> Path:
     """Write a PNG of the slide thumbnail with one coloured disc per spot (colour = class) and a legend.
 
     Args:
@@ -39,12 +47,23 @@ def write_overlay(path: str | os.PathLike, slide: str | os.PathLike, xy: np.ndar
     fig, ax = plt.subplots(figsize=(8, 8 * height / width + 0.6))
     ax.imshow(thumb)
     dots_per_px = fig.dpi * 8 / width * 0.8
-    ax.scatter(xy[:, 0] * scale, xy[:, 1] * scale, s=(spot_px * scale * dots_per_px) ** 2 * 0.8,
-               c=colours[np.asarray(classes, dtype=int)], alpha=0.75, linewidths=0)
+    ax.scatter(
+        xy[:, 0] * scale,
+        xy[:, 1] * scale,
+        s=(spot_px * scale * dots_per_px) ** 2 * 0.8,
+        c=colours[np.asarray(classes, dtype=int)],
+        alpha=0.75,
+        linewidths=0,
+    )
     ax.set_axis_off()
     ax.set_title(title)
-    ax.legend(handles=[Patch(color=colours[k], label=n) for k, n in enumerate(class_names)],
-              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(class_names), 4), frameon=False)
+    ax.legend(
+        handles=[Patch(color=colours[k], label=n) for k, n in enumerate(class_names)],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=min(len(class_names), 4),
+        frameon=False,
+    )
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import numpy as np
 from omicsfusion.data.spatial.errors import AnnotationColumnError, PixelSizeError, SpotsOutsideSlideError
 from omicsfusion.data.spatial.wsi import Slide
 
-__all__ = ["SpatialSample", "VISIUM_SPOT_UM", "check_spots_inside"]
+__all__ = ["VISIUM_SPOT_UM", "SpatialSample", "check_spots_inside"]
 
 #: diameter of a Visium spot in microns (Space Ranger's scale reference)
 VISIUM_SPOT_UM = 55.0

@@ -23,7 +23,7 @@ from omicsfusion.data.spatial.errors import BarcodeMismatchError, ScaleFactorErr
 from omicsfusion.data.spatial.sample import VISIUM_SPOT_UM, SpatialSample
 from omicsfusion.data.spatial.wsi import open_slide
 
-__all__ = ["read_spaceranger", "read_10x_h5", "read_10x_mtx", "read_positions", "BARCODE_POLICIES"]
+__all__ = ["BARCODE_POLICIES", "read_10x_h5", "read_10x_mtx", "read_positions", "read_spaceranger"]
 
 POSITION_COLUMNS = ["barcode", "in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
 #: long side in pixels of Space Ranger's downsampled images
@@ -41,8 +41,10 @@ def read_positions(spatial_dir: str | os.PathLike) -> pd.DataFrame:
     elif old.is_file():
         frame, source = pd.read_csv(old, header=None, names=POSITION_COLUMNS), old
     else:
-        raise FileNotFoundError(f"{spatial_dir}: neither tissue_positions.csv (Space Ranger 2.x/3.x) nor "
-                                "tissue_positions_list.csv (1.x) found")
+        raise FileNotFoundError(
+            f"{spatial_dir}: neither tissue_positions.csv (Space Ranger 2.x/3.x) nor "
+            "tissue_positions_list.csv (1.x) found"
+        )
     missing = [c for c in POSITION_COLUMNS if c not in frame.columns]
     if missing:
         raise SpatialDataError(f"{source}: lacks column(s) {missing}; has {list(frame.columns)}")
@@ -68,8 +70,9 @@ def read_10x_h5(path: str | os.PathLike):
     with h5py.File(path, "r") as f:
         group = f["matrix"] if "matrix" in f else f[next(iter(f.keys()))]
         n_features, n_barcodes = (int(v) for v in group["shape"][()])
-        matrix = sp.csc_matrix((group["data"][()], group["indices"][()], group["indptr"][()]),
-                               shape=(n_features, n_barcodes)).T.tocsr()
+        matrix = sp.csc_matrix(
+            (group["data"][()], group["indices"][()], group["indptr"][()]), shape=(n_features, n_barcodes)
+        ).T.tocsr()
         barcodes = _decode(group["barcodes"][()])
         if "features" in group:
             ids = _decode(group["features/id"][()])
@@ -112,8 +115,9 @@ def read_10x_mtx(folder: str | os.PathLike):
     ids, names = features[0].astype(str).tolist(), features[1 if features.shape[1] > 1 else 0].astype(str).tolist()
     types = features[2].astype(str).tolist() if features.shape[1] > 2 else ["Gene Expression"] * len(ids)
     if matrix.shape != (len(barcodes), len(ids)):
-        raise SpatialDataError(f"{folder}: matrix is {matrix.shape} but there are {len(barcodes)} barcodes and "
-                               f"{len(ids)} features")
+        raise SpatialDataError(
+            f"{folder}: matrix is {matrix.shape} but there are {len(barcodes)} barcodes and {len(ids)} features"
+        )
     var = pd.DataFrame({"gene_symbols": names, "feature_types": types}, index=pd.Index(ids, name=None))
     adata = anndata.AnnData(X=matrix, obs=pd.DataFrame(index=barcodes), var=var)
     return _expression_only(adata, folder)
@@ -160,8 +164,10 @@ def _match_barcodes(adata, positions: pd.DataFrame, policy: str, source: str):
 def _scale(factors: dict, kind: str, source: Path) -> float:
     key = f"tissue_{kind}_scalef"
     if key not in factors:
-        raise ScaleFactorError(f"{source}: scale factor {key!r} missing (has {sorted(factors)}); it is needed to "
-                               f"place spots on the {kind} image")
+        raise ScaleFactorError(
+            f"{source}: scale factor {key!r} missing (has {sorted(factors)}); it is needed to "
+            f"place spots on the {kind} image"
+        )
     value = float(factors[key])
     if not (np.isfinite(value) and value > 0):
         raise ScaleFactorError(f"{source}: scale factor {key!r} = {factors[key]!r} is not a positive number")
@@ -170,8 +176,9 @@ def _scale(factors: dict, kind: str, source: Path) -> float:
 
 def _fullres_long_side(factors: dict, source: Path) -> float | None:
     """Long side of the full-resolution image implied by the hires/lowres factors (``None``: neither present)."""
-    implied = {k: IMAGE_LONG_SIDE[k] / _scale(factors, k, source) for k in IMAGE_LONG_SIDE
-               if f"tissue_{k}_scalef" in factors}
+    implied = {
+        k: IMAGE_LONG_SIDE[k] / _scale(factors, k, source) for k in IMAGE_LONG_SIDE if f"tissue_{k}_scalef" in factors
+    }
     if len(implied) == 2 and abs(implied["hires"] / implied["lowres"] - 1) > _SIZE_RTOL:
         raise ScaleFactorError(
             f"{source}: hires and lowres scale factors disagree: they imply a full-resolution image of "
@@ -190,8 +197,9 @@ def _default_image(outs: Path) -> Path:
     candidates = [outs / "spatial" / "tissue_hires_image.png", outs / "spatial" / "tissue_lowres_image.png"]
     image = next((c for c in candidates if c.is_file()), None)
     if image is None:
-        raise FileNotFoundError(f"{outs}: no image given and neither tissue_hires_image.png nor "
-                                "tissue_lowres_image.png in spatial/")
+        raise FileNotFoundError(
+            f"{outs}: no image given and neither tissue_hires_image.png nor tissue_lowres_image.png in spatial/"
+        )
     return image
 
 
@@ -256,8 +264,9 @@ def read_spaceranger(
     spatial = outs / "spatial"
     factors_file = spatial / "scalefactors_json.json"
     if not factors_file.is_file():
-        raise ScaleFactorError(f"{outs}: {factors_file.name} not found in spatial/; it gives the spot size and the "
-                               "image scale factors")
+        raise ScaleFactorError(
+            f"{outs}: {factors_file.name} not found in spatial/; it gives the spot size and the image scale factors"
+        )
     factors = json.loads(factors_file.read_text())
     positions = read_positions(spatial)
     adata = _match_barcodes(_matrix(outs, count_file), positions, barcode_policy, str(outs))
@@ -267,8 +276,11 @@ def read_spaceranger(
     if kind not in ("fullres", "hires", "lowres"):
         raise ValueError(f"image_kind must be 'auto', 'fullres', 'hires' or 'lowres', got {image_kind!r}")
     slide = open_slide(image, backend=backend)
-    scale = float(image_scale) if image_scale is not None else _checked_scale(image, kind, slide.shape, factors,
-                                                                              factors_file)
+    scale = (
+        float(image_scale)
+        if image_scale is not None
+        else _checked_scale(image, kind, slide.shape, factors, factors_file)
+    )
     mpp = _fullres_mpp(factors, factors_file) if mpp is None else mpp
     rows = positions.loc[adata.obs_names]
     adata.obs = adata.obs.join(rows[["in_tissue", "array_row", "array_col"]])

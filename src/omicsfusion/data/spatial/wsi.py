@@ -36,7 +36,7 @@ from omicsfusion.data.images import TIFF_SUFFIXES
 from omicsfusion.data.pixel_limit import check_shape
 from omicsfusion.data.spatial.errors import PixelSizeError, SlideBackendError
 
-__all__ = ["RegionTiffWSIReader", "PlainImageWSIReader", "Slide", "open_slide", "BACKENDS", "INSTALL_HINTS"]
+__all__ = ["BACKENDS", "INSTALL_HINTS", "PlainImageWSIReader", "RegionTiffWSIReader", "Slide", "open_slide"]
 
 PLAIN_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: most pixels decoded at once: a whole flat JPEG/PNG, one TIFF tile or strip, a thumbnail level (3 GiB as RGB)
@@ -72,7 +72,7 @@ def _to_mode(region: np.ndarray, mode: str, dtype, channel_dim: int) -> np.ndarr
         region = np.repeat(region, 3, axis=-1)
     channels = 4 if mode == "RGBA" else 3
     if region.shape[-1] < channels:  # RGB -> RGBA: opaque alpha
-        region = np.concatenate([region, np.full(region.shape[:2] + (1,), _WHITE, region.dtype)], axis=-1)
+        region = np.concatenate([region, np.full((*region.shape[:2], 1), _WHITE, region.dtype)], axis=-1)
     return np.moveaxis(region[..., :channels].astype(dtype, copy=False), -1, channel_dim)
 
 
@@ -126,8 +126,10 @@ class RegionTiffWSIReader(TiffFileWSIReader):
             (xn, xd), (yn, yd) = tags["XResolution"].value, tags["YResolution"].value
             if xn and yn and xd and yd:
                 return per_um * yd / yn * ratio, per_um * xd / xn * ratio
-        raise ValueError(f"{self.get_file_path(wsi)}: no pixel size in the TIFF (no MPP in the description, "
-                         "no XResolution/YResolution with a metric or inch unit)")
+        raise ValueError(
+            f"{self.get_file_path(wsi)}: no pixel size in the TIFF (no MPP in the description, "
+            "no XResolution/YResolution with a metric or inch unit)"
+        )
 
     def _tile(self, wsi, level: int, index: int) -> np.ndarray:
         """Decoded segment ``index`` of a level, as (h, w, samples), cached."""
@@ -158,7 +160,7 @@ class RegionTiffWSIReader(TiffFileWSIReader):
         if page.planarconfig != 1 or page.imagedepth != 1:
             raise ValueError(f"{self.get_file_path(wsi)}: planar-separate or 3-D TIFF pages are not supported")
         ratio = self.get_downsample_ratio(wsi, level)
-        top, left = (int(round(location[i] / ratio)) for i in range(2))
+        top, left = (round(location[i] / ratio) for i in range(2))
         height, width = int(size[0]), int(size[1])
         out = np.full((height, width, page.samplesperpixel), _WHITE, dtype=page.dtype)
         th, tw = page.chunks[0], page.chunks[1]
@@ -205,7 +207,7 @@ class PlainImageWSIReader(BaseWSIReader):
         return out if len(out) > 1 else out[0]
 
     def _read_one(self, path) -> _PlainImage:
-        key = file_key(path) + (self.min_level_side,)
+        key = (*file_key(path), self.min_level_side)
         with _PLAIN_LOCK:
             levels = _PLAIN_CACHE.get(key)
             if levels is None:
@@ -250,7 +252,7 @@ class PlainImageWSIReader(BaseWSIReader):
 
     def _get_patch(self, wsi, location, size, level, dtype, mode) -> np.ndarray:
         ratio = self.get_downsample_ratio(wsi, level)
-        top, left = (int(round(location[i] / ratio)) for i in range(2))
+        top, left = (round(location[i] / ratio) for i in range(2))
         out = np.full((int(size[0]), int(size[1]), 3), _WHITE, np.uint8)
         image = wsi.levels[level]
         y0, x0 = max(top, 0), max(left, 0)
@@ -351,9 +353,9 @@ class Slide:
         """
         level = self.level_for(size_um / out_px)
         ds = self.downsamples[level]
-        n = max(int(round(size_um / (self.mpp * ds))), 1)
-        top = int(round(y - n * ds / 2))
-        left = int(round(x - n * ds / 2))
+        n = max(round(size_um / (self.mpp * ds)), 1)
+        top = round(y - n * ds / 2)
+        left = round(x - n * ds / 2)
         patch, _ = self.reader.get_data(self.wsi, location=(top, left), size=(n, n), level=level)
         patch = np.asarray(patch)
         if n != out_px:
@@ -365,14 +367,19 @@ class Slide:
     def thumbnail(self, max_side: int = 1024) -> tuple[np.ndarray, float]:
         """``(H, W, 3)`` uint8 overview of at most ``max_side`` pixels and its scale (thumbnail px per level-0 px)."""
         scale = min(1.0, max_side / max(self.shape))
-        level = max((lvl for lvl, ds in enumerate(self.downsamples) if 1 / ds >= scale), key=lambda l: self.downsamples[l])
+        level = max(
+            (lvl for lvl, ds in enumerate(self.downsamples) if 1 / ds >= scale),
+            key=lambda candidate: self.downsamples[candidate],
+        )
         h, w = self.sizes[level]
         if h * w > MAX_DECODED_PIXELS:
-            raise ImageTooLargeError(f"{self.path}: its smallest level is {h} x {w} pixels, too large to read whole "
-                                     "for a thumbnail; add a pyramid (reduced levels) to the TIFF")
+            raise ImageTooLargeError(
+                f"{self.path}: its smallest level is {h} x {w} pixels, too large to read whole "
+                "for a thumbnail; add a pyramid (reduced levels) to the TIFF"
+            )
         image, _ = self.reader.get_data(self.wsi, location=(0, 0), size=(h, w), level=level)
         out = Image.fromarray(np.moveaxis(np.asarray(image), 0, -1))
-        target = (max(int(round(self.shape[1] * scale)), 1), max(int(round(self.shape[0] * scale)), 1))
+        target = (max(round(self.shape[1] * scale), 1), max(round(self.shape[0] * scale), 1))
         if out.size != target:
             out = out.resize(target, Image.Resampling.BOX)
         return np.asarray(out), target[0] / self.shape[1]
@@ -403,7 +410,7 @@ def open_slide(path: str | os.PathLike, backend: str = "auto", mpp: float | None
         if backend not in INSTALL_HINTS:
             raise ValueError(f"unknown slide backend {backend!r}; use 'auto' or one of {sorted(INSTALL_HINTS)}")
         candidates = (backend,)
-    key = file_key(path) + (tuple(candidates),)
+    key = (*file_key(path), tuple(candidates))
     opened = _OPENED.get(key)
     if opened is not None:
         return Slide(path, *opened, mpp=mpp)
@@ -419,14 +426,20 @@ def open_slide(path: str | os.PathLike, backend: str = "auto", mpp: float | None
             reader.get_data(wsi, location=(0, 0), size=(1, 1), level=smallest)  # decodes one tile
         except ImageTooLargeError:
             raise  # the file's own property: no other backend should try to decode it
-        except Exception as error:  # noqa: BLE001 - every backend failure is reported below
+        except Exception as error:
             tried.append(f"{name}: {type(error).__name__}: {error}")
             continue
         _OPENED[key] = (reader, wsi)
         return Slide(path, reader, wsi, mpp=mpp)
     missing = [f"{n}: {INSTALL_HINTS[n]}" for n in candidates if not _available(n)]
-    advice = ("install another backend: " + "; ".join(missing)) if missing else (
-        "every backend able to read this suffix is installed, so the file is likely damaged or of an "
-        "unsupported flavour")
-    raise SlideBackendError(f"{path}: no installed backend could open this image. Tried: " + "; ".join(tried)
-                            + f". To fix: {advice}")
+    advice = (
+        ("install another backend: " + "; ".join(missing))
+        if missing
+        else (
+            "every backend able to read this suffix is installed, so the file is likely damaged or of an "
+            "unsupported flavour"
+        )
+    )
+    raise SlideBackendError(
+        f"{path}: no installed backend could open this image. Tried: " + "; ".join(tried) + f". To fix: {advice}"
+    )
