@@ -62,7 +62,27 @@ __all__ = [
 ]
 
 
-class AlignToReferenced(MapTransform, InvertibleTransform, LazyTransform):
+class _EndsInAlignment(MapTransform, InvertibleTransform, LazyTransform):
+    """What the dictionary transforms ending in an :class:`AlignToReference` (``aligner``) share.
+
+    The lazy flag is passed down to the aligner, and ``inverse`` takes every key back to the layout grid.
+    """
+
+    aligner: AlignToReference
+
+    @LazyTransform.lazy.setter  # type: ignore
+    def lazy(self, value: bool) -> None:
+        self._lazy = value
+        self.aligner.lazy = value
+
+    def inverse(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.aligner.inverse(d[key])
+        return d
+
+
+class AlignToReferenced(_EndsInAlignment):
     """Dictionary-based wrapper of :class:`omicsfusion.transforms.array.AlignToReference` (invertible, lazy-aware).
 
     Args:
@@ -93,25 +113,14 @@ class AlignToReferenced(MapTransform, InvertibleTransform, LazyTransform):
         self.ref_key = ref_key
         self.aligner = AlignToReference(mode, axis, allow_skip, lazy)
 
-    @LazyTransform.lazy.setter  # type: ignore
-    def lazy(self, value: bool) -> None:
-        self._lazy = value
-        self.aligner.lazy = value
-
     def __call__(self, data: Mapping[Hashable, Any], lazy: bool | None = None) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
             d[key] = self.aligner(d[key], d[self.ref_key], lazy=self.lazy if lazy is None else lazy)
         return d
 
-    def inverse(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.aligner.inverse(d[key])
-        return d
 
-
-class OmicsChannelsd(MapTransform, InvertibleTransform, LazyTransform):
+class OmicsChannelsd(_EndsInAlignment):
     """Sample id under ``keys`` -> omics channels on the grid of the image under ``ref_key``.
 
     Calls :class:`~omicsfusion.transforms.array.OmicsChannels` (``channels``) then
@@ -169,21 +178,10 @@ class OmicsChannelsd(MapTransform, InvertibleTransform, LazyTransform):
         )
         self.aligner = AlignToReference(mode, axis, allow_skip, lazy)
 
-    @LazyTransform.lazy.setter  # type: ignore
-    def lazy(self, value: bool) -> None:
-        self._lazy = value
-        self.aligner.lazy = value
-
     def __call__(self, data: Mapping[Hashable, Any], lazy: bool | None = None) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
             d[key] = self.aligner(self.channels(d[key]), d[self.ref_key], lazy=self.lazy if lazy is None else lazy)
-        return d
-
-    def inverse(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.aligner.inverse(d[key])
         return d
 
 
