@@ -214,3 +214,15 @@ def test_real_tcga_mutation_and_copy_number_tables_with_empty_cells(tmp_path, ca
         sum(f["tables"]["mutation"]["cells_filled"] for f in fills["folds"])
         == fills["tables"]["mutation"]["empty_cells"]
     )
+
+
+def test_missing_values_is_keyword_only_and_a_bundle_override():
+    from monai.bundle import ConfigParser
+
+    with pytest.raises(TypeError, match="positional argument"):
+        MissingValues("median")
+    parser = ConfigParser()
+    parser.read_config(str(REPO / "bundles" / "pan_cancer_classification" / "configs" / "train.json"))
+    assert parser["preprocessor"]["missing_values"] == "raise"
+    parser.update({"preprocessor#missing_values": "median"})  # --preprocessor#missing_values median
+    assert parser.get_parsed_content("preprocessor").missing_values == "median"
