@@ -45,7 +45,8 @@ def _most(names: np.ndarray, counts: np.ndarray) -> dict[str, int]:
 
 def cell_counts(values: np.ndarray, feature_names: Sequence[str], sample_ids: Sequence[str]) -> dict:
     """How many cells of an (n, F) table are empty, and the most affected features and samples."""
-    empty = ~np.isfinite(np.asarray(values, dtype=np.float64))
+    values = np.asarray(values)
+    empty = ~np.isfinite(values if values.dtype.kind == "f" else values.astype(np.float64))
     per_feature, per_sample = empty.sum(axis=0), empty.sum(axis=1)
     return {
         "cells": int(empty.size),
@@ -127,7 +128,8 @@ class MissingValues(TransformerMixin, BaseEstimator):
             raise OmicsDataError(f"missing_values must be one of {MISSING_VALUES}, got {self.strategy!r}")
         if not 0.0 <= float(self.max_missing_fraction) <= 1.0:
             raise OmicsDataError(f"max_missing_fraction must be in [0, 1], got {self.max_missing_fraction!r}")
-        values = np.asarray(X, dtype=np.float64)
+        values = np.asarray(X)
+        values = values if values.dtype.kind == "f" else values.astype(np.float64)  # float32 tables stay float32
         if values.ndim != 2 or values.shape[0] == 0:
             raise OmicsDataError(f"MissingValues.fit needs (n, F) training rows, got shape {values.shape}")
         names = np.asarray(range(values.shape[1]) if feature_names is None else feature_names).astype(str)
