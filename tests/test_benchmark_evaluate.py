@@ -18,6 +18,7 @@ from omicsfusion.benchmark.evaluate import (
     stratified_folds,
 )
 from omicsfusion.benchmark.inputs import join_inputs
+from omicsfusion.data.errors import MissingValuesError
 
 
 def test_folds_are_stratified_seeded_and_partition_the_samples():
@@ -115,8 +116,10 @@ def test_join_reports_the_overlap_of_disjoint_tables():
 def test_join_names_the_non_finite_value():
     a, _ = _tables()
     a.loc["c", "g2"] = np.nan
-    with pytest.raises(BenchmarkError, match="sample 'c', feature 'g2'"):
+    with pytest.raises(MissingValuesError, match=r"table 'a': 1 of .* features \['g2'\] and samples \['c'\]"):
         join_inputs({"a": a}, pd.Series(list("xyxyxy"), index=list("abcdef")))
+    filled_later = join_inputs({"a": a}, pd.Series(list("xyxyxy"), index=list("abcdef")), missing_values="median")
+    assert filled_later.empty_cells["a"]["empty_cells"] == 1
 
 
 def test_join_can_drop_rare_classes():

@@ -38,7 +38,9 @@ def test_metadata_verifies_offline_and_version_is_in_changelog():
 def test_train_writes_checkpoint_layout_and_datalist(trained):
     _, runs = trained
     models = runs["fused"] / "models"
-    assert {"model.pt", "layout.npz", "datalist.json"} <= {p.name for p in models.iterdir()}
+    assert {"model.pt", "layout.npz", "datalist.json", "missing_values.json"} <= {p.name for p in models.iterdir()}
+    fills = json.loads((models / "missing_values.json").read_text())  # the phantom has no empty cell
+    assert fills["missing_values"] == "raise" and all(t["empty_cells"] == 0 for t in fills["tables"].values())
     state = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
     assert state["backbone.features.conv0.weight"].shape[1] == 6 + 2  # + 2 coordinate channels
     image_state = torch.load(runs["image"] / "models" / "model.pt", map_location="cpu", weights_only=True)

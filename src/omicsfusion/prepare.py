@@ -7,8 +7,9 @@ argument) that its ``initialize`` step references, so
 on a fresh clone: an empty ``dataset_dir`` gets the bundle's phantom, a missing
 datalist is built from ``samples.csv`` with a stratified, seeded split and
 stored next to the checkpoint (the split belongs to the model), and the omics
-normalisation + OT layouts are fitted on the TRAINING split only and written
-to ``models/layout.npz``. Evaluation and inference call :func:`require_trained`
+normalisation + OT layouts (and the fills of empty cells) are fitted on the
+TRAINING split only and written to ``models/layout.npz``, with what was filled
+and dropped in ``models/missing_values.json`` beside it. Evaluation and inference call :func:`require_trained`
 (:mod:`omicsfusion.checkpoint`'s guard) instead, which never fits anything.
 """
 
@@ -31,6 +32,7 @@ from omicsfusion.checkpoint import require_trained  # noqa: F401 (the bundle con
 from omicsfusion.data import OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.fileio import atomic_write
 from omicsfusion.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
 from omicsfusion.preprocessing import OmicsPreprocessor
 
@@ -238,7 +240,11 @@ def _prepare(
         )
     ]
     logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
-    bundle_preprocessor(preprocessor, omics_types).fit(table.select(train_ids)).save(layout_path)
+    fitted = bundle_preprocessor(preprocessor, omics_types).fit(table.select(train_ids))
+    fitted.save(layout_path)
+    report = layout_path.with_name("missing_values.json")
+    atomic_write(report, lambda tmp: tmp.write_text(json.dumps(fitted.missing_report_, indent=1)))
+    logger.info("empty cells filled and features dropped per omics type: %s", report)
 
 
 def bundle_preprocessor(preprocessor: OmicsPreprocessor | None, omics_types: Sequence[str]) -> OmicsPreprocessor:

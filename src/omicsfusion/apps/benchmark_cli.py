@@ -20,6 +20,7 @@ from omicsfusion.benchmark.runner import ALL_MODELS, run_benchmark
 from omicsfusion.data import OmicsTable
 from omicsfusion.data.tables import TABLE_SUFFIXES, read_parquet_frame, table_suffix
 from omicsfusion.errors import OmicsfusionError
+from omicsfusion.preprocessing.missing import MISSING_VALUES
 
 
 def _typed_paths(specs: list[str]) -> dict[str, str]:
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             max_missing_labels=args.max_missing_labels,
             drop_classes_below=(2 if split else args.folds) if args.drop_small_classes else 0,
             missing_types=args.missing_types,
+            missing_values=args.missing_values,
         )
         models = args.models.split(",") if args.models else None
         layout_params = {"method": args.layout_method, "grid": args.grid}
@@ -159,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
             cnn_params=cnn_params,
             threads=args.threads,
             progress=not args.no_progress,
+            missing_values=args.missing_values,
+            fill_value=args.missing_fill_value,
+            max_missing_fraction=args.max_missing_fraction,
         )
     except (OmicsfusionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -215,6 +220,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         choices=("drop", "mask"),
         default="drop",
         help="a sample absent from some tables: drop it, or mask the types it lacks",
+    )
+    parser.add_argument(
+        "--missing-values",
+        choices=MISSING_VALUES,
+        default="raise",
+        help="empty (NaN/inf) cells: refuse them, or fill each feature from the training samples of each fold "
+        "(median, mean, or --missing-fill-value), for every model alike",
+    )
+    parser.add_argument("--missing-fill-value", type=float, default=0.0, help="the fill of --missing-values constant")
+    parser.add_argument(
+        "--max-missing-fraction",
+        type=float,
+        default=0.5,
+        help="drop (and count) features empty in more than this share of a fold's training samples",
     )
     parser.add_argument(
         "--max-missing-labels",

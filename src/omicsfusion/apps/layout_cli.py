@@ -100,7 +100,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="feature similarity: r, or r**2 for the abs_ (unsigned) metrics",
     )
     fit.add_argument("--label-column", default=None, help="column to exclude from the features")
-    fit.add_argument("--impute", default="none", choices=("none", "mean", "median"))
+    fit.add_argument(
+        "--impute",
+        default="none",
+        choices=("none", "mean", "median"),
+        help="empty (NaN/inf) cells: refuse, or fill each feature with its mean / median over the table "
+        "(the statistic of OmicsPreprocessor(missing_values=...), which fills before its layouts)",
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--min-overlap", type=float, default=0.5, help="stored for later alignment")
     fit.set_defaults(func=_run, handler=_fit)

@@ -63,11 +63,15 @@ def fit_preprocessor(
     layout_params: Mapping[str, Any],
     shared: bool,
     missing: str = "raise",
+    **imputation: Any,
 ) -> tuple[OmicsPreprocessor, float]:
-    """OmicsPreprocessor fitted on the training ids, and the seconds it took."""
+    """OmicsPreprocessor fitted on the training ids, and the seconds it took.
+
+    ``imputation``: its ``missing_values``, ``fill_value`` and ``max_missing_fraction`` (empty cells).
+    """
     start = time.perf_counter()
     pre = OmicsPreprocessor(
-        layout=OTLayout(**layout_params), normalization=normalization, shared=shared, missing=missing
+        layout=OTLayout(**layout_params), normalization=normalization, shared=shared, missing=missing, **imputation
     ).fit(table.select(train_ids))
     return pre, time.perf_counter() - start
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from omicsfusion.benchmark.errors import BenchmarkError
+from omicsfusion.preprocessing.missing import cell_counts, refuse_empty_cells, refuse_empty_samples
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class BenchmarkData:
         notes: what was dropped on the way, for the report.
         missing: "raise" when every table holds every sample, "mask" when some samples lack a
             type (their rows are absent from that table; its channel is masked for them).
+        empty_cells: table -> :func:`~omicsfusion.preprocessing.missing.cell_counts` of its
+            joined rows (empty NaN/inf cells, filled per fold under ``--missing-values``).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -36,6 +39,7 @@ class BenchmarkData:
     classes: np.ndarray
     notes: tuple[str, ...]
     missing: str = "raise"
+    empty_cells: dict[str, dict] | None = None
 
 
 def _check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
@@ -137,19 +141,13 @@ def _without_small_classes(found: pd.Series, drop_classes_below: int, notes: lis
 
 
 def _restricted(tables: Mapping[str, pd.DataFrame], ids: pd.Index) -> dict[str, pd.DataFrame]:
-    """Each table's rows of ``ids`` it holds; refuse non-numeric columns and non-finite values."""
+    """Each table's rows of ``ids`` it holds; refuse non-numeric columns (empty cells are counted by the caller)."""
     joined: dict[str, pd.DataFrame] = {}
     for name, table in tables.items():
         frame = table.loc[ids.intersection(table.index, sort=False)]
         bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         if bad:
             raise BenchmarkError(f"table {name!r}: non-numeric feature column(s) {bad[:3]}")
-        values = frame.to_numpy(dtype=float)
-        if not np.isfinite(values).all():
-            row, col = np.argwhere(~np.isfinite(values))[0]
-            raise BenchmarkError(
-                f"table {name!r}: non-finite value in sample {frame.index[row]!r}, feature {frame.columns[col]!r}"
-            )
         joined[name] = frame
     return joined
 
@@ -161,6 +159,7 @@ def join_inputs(
     max_missing_labels: float = 0.2,
     drop_classes_below: int = 0,
     missing_types: str = "drop",
+    missing_values: str = "raise",
 ) -> BenchmarkData:
     """Restrict every table to samples shared by all tables and carrying a label.
 
@@ -173,10 +172,16 @@ def join_inputs(
             than this; 0 keeps every class.
         missing_types: a sample absent from some tables: "drop" it (counted in the notes) or
             "mask" the types it lacks (kept when it is in at least one table).
+        missing_values: empty (NaN/inf) cells of the rows a sample has: "raise" refuses
+            them here, with the counts per table; any other policy of
+            :class:`~omicsfusion.preprocessing.missing.MissingValues` lets them through, to be
+            filled per fold from the training samples.
 
     Raises:
         BenchmarkError: no tables, no shared sample id, duplicated ids, a
-            non-numeric or non-finite feature, or too many missing labels.
+            non-numeric feature, or too many missing labels.
+        MissingValuesError: empty cells under ``missing_values="raise"``.
+        EmptySampleError: a sample with no value in any table (named).
     """
     if not tables:
         raise BenchmarkError("no omics table given")
@@ -190,6 +195,11 @@ def join_inputs(
         warnings.warn(note, stacklevel=2)
     ids = found.index
     joined = _restricted(tables, ids)
+    values = {name: frame.to_numpy(dtype=float) for name, frame in joined.items()}
+    empty_cells = {name: cell_counts(values[name], frame.columns, frame.index) for name, frame in joined.items()}
+    if missing_values == "raise":
+        refuse_empty_cells(empty_cells)
+    refuse_empty_samples({n: dict(zip(f.index, values[n], strict=True)) for n, f in joined.items()}, list(ids))
     classes, y = np.unique(found.to_numpy(), return_inverse=True)
     held_by_all = all(len(frame) == len(ids) for frame in joined.values())
     return BenchmarkData(
@@ -199,4 +209,5 @@ def join_inputs(
         classes,
         tuple(notes),
         "raise" if held_by_all else "mask",
+        empty_cells,
     )

@@ -57,7 +57,26 @@ def format_table(result: BenchmarkResult) -> str:
         lines.append(f"- {model}: skipped, {reason}")
     for note in meta.get("notes", []):
         lines.append(f"- note: {note}")
+    lines += _fill_lines(meta.get("missing_values"))
     return "\n".join(lines)
+
+
+def _fill_lines(fills: dict | None) -> list[str]:
+    """One line per table with empty cells: how many, and what the folds filled and dropped on average."""
+    lines = []
+    for table, counts in ((fills or {}).get("tables") or {}).items():
+        if not counts["empty_cells"]:
+            continue
+        folds = [f["tables"][table] for f in fills["folds"]]
+        filled = sum(f["cells_filled"] for f in folds) / max(len(folds), 1)
+        dropped = sum(f["features_dropped"] for f in folds) / max(len(folds), 1)
+        lines.append(
+            f"- empty cells, table {table!r}: {counts['empty_cells']} of {counts['cells']} in "
+            f"{counts['features_affected']} feature(s) and {counts['samples_affected']} sample(s) "
+            f"(most: {counts['most_affected_features']}); {fills['missing_values']}: {filled:.0f} training cells "
+            f"filled and {dropped:.0f} feature(s) dropped per fold on average"
+        )
+    return lines
 
 
 def _clean(value: object) -> object:

@@ -1,9 +1,9 @@
 """Run every model on identical folds and collect per-fold metrics.
 
-Per seed and split: the normaliser and every layout are fitted on the training
-samples only; the tabular models read the normalised features, the CNN models
-read the same features as images. One progress bar ticks once per (seed, split,
-model).
+Per seed and split: the fills of empty cells (``missing_values``), the normaliser
+and every layout are fitted on the training samples only; the tabular models read
+the filled, normalised features, the CNN models read the same features as images.
+One progress bar ticks once per (seed, split, model).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from omicsfusion.benchmark.models import CNNClassifier
 from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_problem
 from omicsfusion.data import OmicsTable
 from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
+from omicsfusion.preprocessing.missing import MissingValues, fit_imputers
 from omicsfusion.preprocessing.rendering import held_ids, normalized_rows
 
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
@@ -95,6 +96,7 @@ class _Fold:
         normalization: str,
         layout_params: Mapping[str, Any],
         seed: int,
+        imputation: Mapping[str, Any],
     ) -> None:
         self.table = table
         self.missing = data.missing
@@ -103,23 +105,42 @@ class _Fold:
         self.normalization = normalization
         self.layout_params = dict(layout_params)
         self.seed = seed
+        self.imputation = dict(imputation)  # OmicsPreprocessor's missing_values, fill_value, max_missing_fraction
         self._imagers: dict[str, imaging.Imager] = {}
         self._pre: dict[str, tuple[OmicsPreprocessor, float]] = {}
 
     @functools.cached_property
-    def tabular(self) -> tuple[np.ndarray, np.ndarray]:
-        """(train, test) feature matrices: every type normalised on the training rows, side by side.
+    def imputers(self) -> dict[str, MissingValues]:
+        """Per type the fills of empty cells, fitted on the training rows it holds (as ``OmicsPreprocessor``'s)."""
+        held = {t: held_ids(self.table, t, self.train_ids, "mask") for t in self.table.types}
+        rows = {t: self.table.rows(t, held[t]) for t in self.table.types}
+        features = {t: self.table.features(t) for t in self.table.types}
+        params = self.imputation
+        return fit_imputers(
+            rows,
+            held,
+            features,
+            self.train_ids,
+            strategy=params["missing_values"],
+            fill_value=params["fill_value"],
+            max_missing_fraction=params["max_missing_fraction"],
+        )
 
-        A sample without a row of some type gets zeros there (mean imputation under z-scoring).
+    @functools.cached_property
+    def tabular(self) -> tuple[np.ndarray, np.ndarray]:
+        """(train, test) feature matrices: every type filled and normalised on the training rows, side by side.
+
+        Empty cells get the fold's training fills (:attr:`imputers`); a sample without a row of
+        some type gets zeros there (mean imputation under z-scoring).
         """
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        for t in self.table.types:
+        for t, imputer in self.imputers.items():
             held = held_ids(self.table, t, self.train_ids, "mask")
-            norm = FeatureNormalizer(method=self.normalization).fit(
-                self.table.rows(t, held), feature_names=self.table.features(t)
-            )
+            rows = imputer.transform(self.table.rows(t, held), sample_ids=held, name=t)
+            norm = FeatureNormalizer(method=self.normalization).fit(rows, feature_names=imputer.feature_names_)
+            kept = imputer.restrict(norm.feature_names_)  # over the kept features, as normalized_rows aligns them
             for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
-                out.append(normalized_rows(self.table, t, ids, norm, missing="mask"))
+                out.append(normalized_rows(self.table, t, ids, norm, missing="mask", imputer=kept))
         return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
 
     def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
@@ -129,7 +150,13 @@ class _Fold:
             if key == "deepinsight":
                 params.update(method="deepinsight", grid=self.preprocessor("ot")[0].grid_)
             self._pre[key] = imaging.fit_preprocessor(
-                self.table, self.train_ids, self.normalization, params, shared=key == "shared", missing=self.missing
+                self.table,
+                self.train_ids,
+                self.normalization,
+                params,
+                shared=key == "shared",
+                missing=self.missing,
+                **self.imputation,
             )
         return self._pre[key]
 
@@ -244,6 +271,9 @@ def run_benchmark(
     cnn_params: Mapping[str, Any] | None = None,
     threads: int = 2,
     progress: bool = True,
+    missing_values: str = "raise",
+    fill_value: float = 0.0,
+    max_missing_fraction: float = 0.5,
 ) -> BenchmarkResult:
     """Compare the OT-CNN with the layout controls, peer layouts and tabular baselines.
 
@@ -259,6 +289,10 @@ def run_benchmark(
         cnn_params: overrides of :class:`CNNClassifier` fields (e.g. ``max_epochs``).
         threads: CPU threads for torch and the random forest.
         progress: show a tqdm bar over (seed, split, model).
+        missing_values, fill_value, max_missing_fraction: the
+            :class:`~omicsfusion.preprocessing.missing.MissingValues` policy for empty cells, fitted
+            per fold on its training samples and used by every model (CNNs and tabular); what each
+            fold filled and dropped goes to ``meta["missing_values"]``.
 
     Raises:
         BenchmarkError: unknown models, unusable labels or split, no seed.
@@ -282,11 +316,21 @@ def run_benchmark(
     fitted: dict[str, list[tuple[str, tuple[int, ...], float]]] = {m: [] for m in chosen if m in CNN_MODELS}
     started = time.perf_counter()
     table = OmicsTable(data.tables)
+    imputation = {
+        "missing_values": missing_values,
+        "fill_value": fill_value,
+        "max_missing_fraction": max_missing_fraction,
+    }
+    fold_fills: list[dict[str, Any]] = []
     total = sum(len(s) for s in splits.values()) * len(chosen)
     with tqdm(total=total, desc="benchmark", unit="fit", disable=not progress) as bar:
         for seed in seeds:
             for fold_index, (train, test) in enumerate(splits[seed]):
-                fold = _Fold(table, data, train, test, normalization, {"random_state": seed, **params}, seed)
+                fold = _Fold(
+                    table, data, train, test, normalization, {"random_state": seed, **params}, seed, imputation
+                )
+                if data.empty_cells is None or any(c["empty_cells"] for c in data.empty_cells.values()):
+                    fold_fills.append({"seed": seed, "fold": fold_index, "tables": _fold_fills(fold)})
                 for model in chosen:
                     bar.set_postfix_str(f"seed {seed} {model}")
                     proba, fit_s = _fit_predict(model, fold, n_classes, seed, threads, cnn_kwargs, fitted)
@@ -295,7 +339,14 @@ def run_benchmark(
                     bar.update()
     summary = _summary(per_run, fitted)
     meta = _run_meta(data, split, folds, seeds, normalization, params, cnn_kwargs, skipped, threads, started)
+    meta["missing_values"] = {**imputation, "tables": data.empty_cells, "folds": fold_fills}
     return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
+
+
+def _fold_fills(fold: _Fold) -> dict[str, dict[str, Any]]:
+    """Per type what the fold's training fills filled and dropped (the cell counts are on its training rows)."""
+    keys = ("empty_cells", "cells_filled", "features_dropped", "features_dropped_first", "most_affected_features")
+    return {t: {k: imputer.report_[k] for k in keys} for t, imputer in fold.imputers.items()}
 
 
 def _splits_per_seed(

@@ -14,11 +14,13 @@ from omicsfusion.errors import FeatureMismatchError, MissingItemError, OmicsData
 __all__ = [
     "DatalistPathError",
     "DuplicateSampleError",
+    "EmptySampleError",
     "EmptyTableError",
     "FeatureMismatchError",
     "ImageTooLargeError",
     "MissingLayerError",
     "MissingSampleError",
+    "MissingValuesError",
     "MixedSeriesError",
     "NonFiniteError",
     "NonFiniteVolumeError",
@@ -64,6 +66,19 @@ class TableEncodingError(OmicsDataError):
 
 class NonFiniteError(OmicsDataError):
     """NaN or inf remained after normalisation."""
+
+
+class MissingValuesError(NonFiniteError):
+    """Empty (NaN/inf) cells in an omics table under ``missing_values="raise"``.
+
+    The message gives the counts per table, the first features and samples affected
+    and the option that fills them (``missing_values="median"``, the benchmark's
+    ``--missing-values``).
+    """
+
+
+class EmptySampleError(OmicsDataError):
+    """A sample has no value at all in any omics type (every row absent or empty); the sample is named."""
 
 
 class VolumeDimensionError(VolumeError):

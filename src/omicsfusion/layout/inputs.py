@@ -101,8 +101,19 @@ def impute_values(matrix: Matrix, policy: str) -> np.ndarray | None:
         raise LayoutError(
             f"{empty.sum()} feature(s) have no finite value to impute from: {first_names(matrix.feature_names[empty])}"
         )
-    masked = np.where(finite, matrix.values, np.nan)
-    return np.nanmean(masked, axis=0) if policy == "mean" else np.nanmedian(masked, axis=0)
+    return column_fills(matrix.values, policy)
+
+
+def column_fills(values: np.ndarray, policy: str) -> np.ndarray:
+    """Per-column mean or median (``policy``) of the finite entries of ``values``; NaN where a column has none.
+
+    The one statistic behind ``OTLayout(impute=...)`` and the preprocessor's
+    ``omicsfusion.preprocessing.missing.MissingValues``.
+    """
+    masked = np.where(np.isfinite(values), values, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-empty column: NaN, handled by the caller
+        return np.nanmean(masked, axis=0) if policy == "mean" else np.nanmedian(masked, axis=0)
 
 
 def fill(values: np.ndarray, fills: np.ndarray | None) -> np.ndarray:

@@ -116,7 +116,10 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
             (computed in the leading ``metrics.ABS_DIMS`` principal dimensions, see ``unit_profiles``).
         random_state: seed of every random step.
         verbose: log progress at INFO (else DEBUG) on the ``omicsfusion.layout`` logger.
-        impute: "none" (NaN/inf is an error), "mean" or "median" (training values).
+        impute: "none" (NaN/inf is an error), "mean" or "median" (training values), for a layout
+            fitted on its own (the layout CLI). ``OmicsPreprocessor(missing_values=...)`` fills the
+            empty cells before its layouts see them, with the same statistics
+            (``layout.inputs.column_fills``), so the layouts it fits keep "none".
         min_overlap: smallest fraction of layout features a table must have (None: 0.5;
             ``fit_shared_layout`` sets the smallest share any one of its types covers).
         n_neighbors: kNN graph size of the embedding.

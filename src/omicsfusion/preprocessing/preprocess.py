@@ -4,7 +4,9 @@
 from every sample of ``X`` (an :class:`~omicsfusion.data.OmicsTable`, e.g.
 ``table.select(train_ids)``, or a mapping omics type -> DataFrame with
 samples as rows), a :class:`FeatureNormalizer` and an ``OTLayout`` per omics
-type (or one layout shared by all types); ``transform(X)`` renders every
+type (or one layout shared by all types), after filling the empty cells of
+each type (:class:`~omicsfusion.preprocessing.missing.MissingValues`, fitted on
+the same rows); ``transform(X)`` renders every
 sample of ``X`` as an image ``(C, *grid)``; ``score(X)`` and ``quality(X)``
 rate the layouts on ``X``. The rendering itself lives in
 :mod:`omicsfusion.preprocessing.rendering`, the one-file storage in
@@ -25,11 +27,12 @@ from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import LayoutWarning, OTLayout, coherent_signs, fit_shared_layout
 from omicsfusion.layout.grid import pixel_coordinates
 from omicsfusion.layout.metrics import feature_positions
+from omicsfusion.preprocessing.missing import MISSING_VALUES, fit_imputers, refuse_empty_samples
 from omicsfusion.preprocessing.normalize import FeatureNormalizer
 from omicsfusion.preprocessing.preprocessor_file import FORMAT, PreprocessorFile
 from omicsfusion.preprocessing.rendering import MISSING, OmicsRendering, check_missing, held_ids, layout_columns
 
-__all__ = ["FORMAT", "MISSING", "SIGNS", "OmicsPreprocessor"]
+__all__ = ["FORMAT", "MISSING", "MISSING_VALUES", "SIGNS", "OmicsPreprocessor"]
 
 #: how features are signed when rendered (``OmicsPreprocessor(signs=...)``)
 SIGNS = ("auto", "coherent", "none")
@@ -64,9 +67,24 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             the normaliser's scale), "none" renders every feature as it is, "auto" is
             "coherent" for the unsigned metrics (``abs_correlation``, ``abs_spearman``),
             which place anti-correlated features side by side, and "none" otherwise.
-        missing: "raise" (every sample must be in every type) or "mask": each type is
-            fitted on the samples it holds (a patient lacking one omics type still
-            trains the others), and :meth:`transform` masks the absent channel.
+        missing: a patient WITHOUT A WHOLE omics type (no row): "raise" (every sample must be
+            in every type) or "mask": each type is fitted on the samples it holds (a patient
+            lacking one omics type still trains the others), and :meth:`transform` masks the
+            absent channel.
+        missing_values: EMPTY CELLS (NaN/inf) of the rows a sample has: "raise" refuses them
+            with the counts per table (``MissingValuesError``); "median", "mean" or "constant"
+            (``fill_value``) fill each feature from the training rows only, before
+            normalisation; the fills travel in the layout file, so evaluation and inference
+            fill the same way. A sample with no value in any type is refused by name
+            (``EmptySampleError``).
+        fill_value: the fill of ``missing_values="constant"``, in the table's units.
+        max_missing_fraction: a feature empty in more than this share of the training
+            samples (or in all of them) is dropped; counted and named in ``missing_report_``.
+
+    Fitted attributes (besides those of ``OmicsRendering``): ``missing_report_`` (what
+    ``fit`` filled and dropped per type: the empty cells, the most affected features and
+    samples, ``cells_filled``, ``features_dropped``; logged too, and written by ``prepare``
+    to ``models/missing_values.json``).
 
     Example:
         >>> pre = OmicsPreprocessor(layout=OTLayout(grid=(64, 64))).fit(table.select(train_ids))  # doctest: +SKIP
@@ -83,6 +101,9 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         max_features: int | None = None,
         signs: str = "auto",
         missing: str = "raise",
+        missing_values: str = "raise",
+        fill_value: float = 0.0,
+        max_missing_fraction: float = 0.5,
     ) -> None:
         self.layout = layout
         self.normalization = normalization
@@ -91,36 +112,62 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         self.max_features = max_features
         self.signs = signs
         self.missing = missing
+        self.missing_values = missing_values
+        self.fill_value = fill_value
+        self.max_missing_fraction = max_missing_fraction
 
     def fit(self, X: OmicsTable | Mapping[str, pd.DataFrame], y: object = None) -> OmicsPreprocessor:
         """Fit normalisers and layout(s) on every sample of ``X`` (the training split); ``y`` is ignored."""
         if self.signs not in SIGNS:
             raise OmicsDataError(f"signs must be one of {SIGNS}, got {self.signs!r}")
         check_missing(self.missing)
+        if self.missing_values not in MISSING_VALUES:
+            raise OmicsDataError(f"missing_values must be one of {MISSING_VALUES}, got {self.missing_values!r}")
         table = _as_table(X)
         types = list(table.types if self.omics_types is None else self.omics_types)
         ids = table.all_sample_ids(types)
-        rows, frames = {}, {}
+        held, rows = {}, {}
         for t in types:
-            held = held_ids(table, t, ids, self.missing)
-            if len(held) < 2:
+            held[t] = held_ids(table, t, ids, self.missing)
+            if len(held[t]) < 2:
                 raise OmicsDataError(
-                    f"omics type {t!r} ({table.source(t)}) holds {len(held)} of the "
+                    f"omics type {t!r} ({table.source(t)}) holds {len(held[t])} of the "
                     f"{len(ids)} training samples; a layout needs at least 2"
                 )
-            rows[t] = table.rows(t, held)
-            frames[t] = self._layout_frame(t, rows[t], held, table.features(t))
+            rows[t] = table.rows(t, held[t])
+        imputers = fit_imputers(
+            rows,
+            held,
+            {t: table.features(t) for t in types},
+            ids,
+            strategy=self.missing_values,
+            fill_value=self.fill_value,
+            max_missing_fraction=self.max_missing_fraction,
+        )
+        frames = {}
+        for t in types:
+            rows[t] = imputers[t].transform(rows[t], sample_ids=held[t], name=t)
+            frames[t] = self._layout_frame(t, rows[t], held[t], imputers[t].feature_names_)
         layouts = self._fit_layouts(types, frames)
         signed = self.signs == "coherent" or (
             self.signs == "auto" and any(layouts[t].metric.startswith("abs_") for t in types)
         )
         normalizers = {
-            t: self._final_normalizer(t, rows[t], table.features(t), frames[t], layouts[t], signed) for t in types
+            t: self._final_normalizer(t, rows[t], imputers[t].feature_names_, frames[t], layouts[t], signed)
+            for t in types
         }
         display = {
             t: dict(zip(table.features(t).tolist(), table.display_names(t).tolist(), strict=True)) for t in types
         }
-        self._set(types, normalizers, layouts, self.shared, display)
+        placed = {t: imputers[t].restrict(normalizers[t].feature_names_) for t in types}
+        self._set(types, normalizers, layouts, self.shared, display, placed)
+        self.missing_report_ = {
+            "missing_values": self.missing_values,
+            "fill_value": float(self.fill_value),
+            "max_missing_fraction": float(self.max_missing_fraction),
+            "n_training_samples": len(ids),
+            "tables": {t: imputers[t].report_ for t in types},
+        }
         return self
 
     def _method(self, omics_type: str) -> str:
@@ -171,10 +218,18 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         return normalizer.fit(X[:, keep], feature_names=names[keep], signs=signs)
 
     def transform(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> np.ndarray:
-        """Images ``(n, C, *grid)`` of every sample of ``X`` (see :meth:`normalized_rows`, ``missing``)."""
+        """Images ``(n, C, *grid)`` of every sample of ``X``, empty cells filled (see :meth:`normalized_rows`).
+
+        Raises:
+            MissingValuesError: an empty cell under ``missing_values="raise"``.
+            EmptySampleError: a sample with no value in any type (named).
+        """
         types = self.fitted_types()
         table = _as_table(X)
         ids = table.all_sample_ids(types)
+        refuse_empty_samples(
+            {t: {s: table.row(t, s) for s in held_ids(table, t, ids, self.missing)} for t in types}, ids
+        )
         vectors = {t: self.normalized_rows(table, t, ids, missing=self.missing) for t in types}
         return self.images(vectors, normalized=True)
 

@@ -2,9 +2,10 @@
 
 The file is a regular layout file written by ``OTLayout.save`` (the first
 type's layout, or the shared one), with the normalisers, channel order,
-display names and the other types' layouts as its extras: plain arrays,
-checksummed, atomic, no pickle, so evaluation and inference reproduce
-training exactly.
+display names, the fills of empty cells (``missing/<type>/...``, since format 2)
+and the other types' layouts as its extras: plain arrays, checksummed, atomic,
+no pickle, so evaluation and inference reproduce training exactly. Files of
+format 1 still load; they hold no fills, so empty cells are refused.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import numpy as np
 from omicsfusion.data.cache import LRUCache, file_key
 from omicsfusion.data.errors import OmicsDataError
 from omicsfusion.layout import OTLayout
+from omicsfusion.preprocessing.missing import MissingValues
 from omicsfusion.preprocessing.normalize import FeatureNormalizer
 
-#: value of the ``format`` entry of a preprocessor file
-FORMAT = "omicsfusion.OmicsPreprocessor/1"
+#: value of the ``format`` entry of a preprocessor file (2: with the fills of empty cells)
+FORMAT = "omicsfusion.OmicsPreprocessor/2"
+_READABLE = ("omicsfusion.OmicsPreprocessor/1", FORMAT)
 _Preprocessor = TypeVar("_Preprocessor", bound="PreprocessorFile")  # the class the mixin is part of
 _CACHE = LRUCache(8)  # the most recently used layout files of :meth:`PreprocessorFile.cached`
 
@@ -46,6 +49,7 @@ class PreprocessorFile:
         for t in self.types_:
             extras.update({f"norm/{t}/{k}": v for k, v in self.normalizers_[t].to_arrays().items()})
             extras[f"display/{t}"] = self.display_names_[t]
+            extras.update({f"missing/{t}/{k}": v for k, v in self.imputers_[t].to_arrays().items()})
         if not self.shared_:
             for t in self.types_[1:]:
                 extras.update({f"layout/{t}/{k}": np.asarray(v) for k, v in self.layouts_[t].to_arrays().items()})
@@ -56,11 +60,12 @@ class PreprocessorFile:
         """Read a file written by :meth:`save` (format and checksums checked; no pickle).
 
         The constructor parameters the file records (``omics_types``, ``shared``,
-        ``normalization``) are set; the others keep their defaults.
+        ``normalization``, ``missing_values``, ``fill_value``, ``max_missing_fraction``) are
+        set; the others keep their defaults.
         """
         first = OTLayout.load(path)
         extras = first.extras_
-        if str(extras.get("format", "")) != FORMAT:
+        if str(extras.get("format", "")) not in _READABLE:
             raise OmicsDataError(f"{path}: a bare layout file, not an omicsfusion preprocessor ({FORMAT!r})")
         types = [str(t) for t in extras["types"]]
         shared = bool(extras["shared"])
@@ -75,8 +80,18 @@ class PreprocessorFile:
             for t in types
             if f"display/{t}" in extras
         }
-        out = cls(omics_types=types, shared=shared, normalization={t: normalizers[t].method for t in types})
-        out._set(types, normalizers, layouts, shared, display)
+        imputers = None
+        if f"missing/{types[0]}/strategy" in extras:
+            imputers = {t: MissingValues.from_arrays(_prefixed(extras, f"missing/{t}/")) for t in types}
+        policy = {} if imputers is None else imputers[types[0]].get_params()
+        out = cls(
+            omics_types=types,
+            shared=shared,
+            normalization={t: normalizers[t].method for t in types},
+            missing_values=policy.get("strategy", "raise"),
+            **{k: policy[k] for k in ("fill_value", "max_missing_fraction") if k in policy},
+        )
+        out._set(types, normalizers, layouts, shared, display, imputers)
         return out
 
     @classmethod

@@ -18,9 +18,11 @@ from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.layout import OTLayout
 from omicsfusion.layout.errors import check_fitted
+from omicsfusion.preprocessing.missing import MissingValues
 from omicsfusion.preprocessing.normalize import FeatureNormalizer
 
-#: what a sample without a row of some omics type gets (``OmicsPreprocessor(missing=...)``)
+#: what a sample without a row of some omics type gets (``OmicsPreprocessor(missing=...)``); empty cells
+#: of a row it has are ``missing_values`` (:mod:`omicsfusion.preprocessing.missing`)
 MISSING = ("raise", "mask")
 
 
@@ -45,11 +47,14 @@ def normalized_rows(
     fill_value: float = 0.0,
     min_overlap: float = 0.5,
     missing: str = "raise",
+    imputer: MissingValues | None = None,
 ) -> np.ndarray:
     """``(n, F)`` rows of one type aligned by name to the normaliser's features, normalised.
 
-    Absent features get ``fill_value``. With ``missing="mask"`` a sample without a row of this type
-    gets zeros (the training mean under the z-scoring normalisations), so it carries no signal there.
+    Absent features get ``fill_value``; empty cells the fitted ``imputer``'s fills (over the
+    normaliser's features), before normalisation. With ``missing="mask"`` a sample without a row of
+    this type gets zeros (the training mean under the z-scoring normalisations), so it carries no
+    signal there.
     """
     ids = [str(s) for s in sample_ids]
     held = held_ids(table, omics_type, ids, missing)
@@ -58,7 +63,9 @@ def normalized_rows(
         rows = table.aligned_rows(
             omics_type, held, normalizer.feature_names_, fill_value=fill_value, min_overlap=min_overlap
         )
-        out[np.isin(ids, held)] = normalizer.transform(rows)
+        if imputer is not None:
+            rows = imputer.transform(rows, sample_ids=held, name=omics_type)
+        out[np.isin(ids, held)] = normalizer.transform(rows, sample_ids=held)
     return out
 
 
@@ -74,7 +81,8 @@ class OmicsRendering:
     normaliser over exactly the features its layout placed), ``layouts_``
     (type -> ``OTLayout``; the same object for every type when ``shared_``),
     ``grid_``, ``display_names_`` (type -> display name of each feature, e.g.
-    the gene symbol of an Ensembl id; the id where the table knew none).
+    the gene symbol of an Ensembl id; the id where the table knew none), ``imputers_``
+    (type -> :class:`MissingValues` over the normaliser's features: the fills of empty cells).
     """
 
     def _set(
@@ -84,14 +92,21 @@ class OmicsRendering:
         layouts: dict[str, OTLayout],
         shared: bool,
         display: Mapping[str, Mapping[str, str]],
+        imputers: Mapping[str, MissingValues] | None = None,
     ) -> None:
-        """Store the fitted parts, cache each ``A_c`` and align the display names."""
+        """Store the fitted parts, cache each ``A_c`` and align the display names.
+
+        Without ``imputers`` (a file written before empty cells were filled) every type refuses them.
+        """
         grids = {tuple(int(g) for g in layouts[t].grid_) for t in types}
         if len(grids) != 1:
             raise FeatureMismatchError(f"layouts of {types} have different grids {sorted(grids)}")
         self.types_, self.shared_, self.grid_ = list(types), bool(shared), grids.pop()
         self.layouts_ = {t: layouts[t] for t in types}
         self.normalizers_ = {t: normalizers[t] for t in types}
+        self.imputers_ = {
+            t: MissingValues.refusing(normalizers[t].feature_names_) if imputers is None else imputers[t] for t in types
+        }
         self._matrices, self._fingerprint = {}, None
         for t in types:
             columns = layout_columns(layouts[t], normalizers[t].feature_names_)
@@ -128,6 +143,8 @@ class OmicsRendering:
                 ):
                     digest.update(np.ascontiguousarray(array).tobytes())
                 digest.update(f"{t}|{norm.method}|{matrix.shape}".encode())
+                if self.imputers_[t].strategy != "raise":  # the fills are fitted state too
+                    digest.update(f"{self.imputers_[t].strategy}".encode() + self.imputers_[t].fill_values_.tobytes())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
@@ -143,6 +160,17 @@ class OmicsRendering:
     def normalize(self, omics_type: str, x: np.ndarray, sample_id: str | None = None) -> np.ndarray:
         """Normalise a vector (F,) or matrix (n, F) of one type with the fitted statistics."""
         return self._normalizer(omics_type).transform(x, sample_ids=None if sample_id is None else [sample_id])
+
+    def fill_missing(self, omics_type: str, x: np.ndarray, sample_id: str | None = None) -> np.ndarray:
+        """Fill the empty cells of a raw vector (F,) or matrix (n, F) of one type with the training fills.
+
+        Raises:
+            MissingValuesError: an empty cell and the layout was fitted with ``missing_values="raise"``
+                (names the sample, type and first features).
+        """
+        self._normalizer(omics_type)
+        ids = None if sample_id is None else [sample_id]
+        return self.imputers_[omics_type].transform(x, sample_ids=ids, name=omics_type)
 
     def training_means(self, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray] | None:
         """Type -> mean normalised training row ``(F,)``; ``None`` for a file written before the means were stored."""
@@ -181,7 +209,7 @@ class OmicsRendering:
             vectors: type -> ``(F_type,)`` or ``(n, F_type)``, features in the
                 order of :meth:`feature_names`.
             omics_types: channels to produce, in order (default all types).
-            normalized: the vectors are already normalised.
+            normalized: the vectors are already normalised (else their empty cells are filled, then normalised).
 
         Raises:
             FeatureMismatchError: a vector has the wrong number of features.
@@ -196,7 +224,7 @@ class OmicsRendering:
                     f"{self.feature_names(t).size}"
                 )
             if not normalized:
-                x = self.normalize(t, x)
+                x = self.normalize(t, self.fill_missing(t, x))
             channels.append(np.asarray(self._matrices[t] @ x.T, dtype=np.float32).T)
         stacked = np.stack(channels, axis=-2)  # (..., C, n_pixels)
         return stacked.reshape(stacked.shape[:-1] + self.grid_)
@@ -220,6 +248,7 @@ class OmicsRendering:
             fill_value=fill_value,
             min_overlap=min_overlap,
             missing=missing,
+            imputer=self.imputers_[omics_type],
         )
 
     def backproject(self, maps: np.ndarray, omics_types: Sequence[str] | None = None) -> dict[str, np.ndarray]:

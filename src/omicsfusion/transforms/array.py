@@ -66,7 +66,8 @@ class OmicsChannels(Transform):
 
     One step from the datalist's sample id to the channels, so no vectors
     travel between transforms: each type's table row is aligned to the
-    layout's features by name (index computed once, when built), normalised
+    layout's features by name (index computed once, when built), its empty cells
+    filled with the training fills of the layout file (``missing_values``), normalised
     with the training statistics and mapped through the layout matrix
     (``image = reshape(A_c @ x_c)``). A type without a row (``on_missing=
     "zeros"``) becomes an all-zero channel.

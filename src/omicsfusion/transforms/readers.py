@@ -29,6 +29,7 @@ from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError, SliceS
 from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.data.slices import LGG_CHANNELS, is_slice_folder, read_slice_folder, slice_files, slice_number
 from omicsfusion.data.tables import OmicsTable
+from omicsfusion.preprocessing.missing import refuse_empty_samples
 from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 
 __all__ = ["OmicsReader", "OmicsRows", "SliceFolderReader"]
@@ -131,7 +132,10 @@ class OmicsReader:
     feature index onto the layout computed then, once. Without ``preprocessor``
     :meth:`get_data` gives the tables' raw rows (in the table's feature order;
     ``meta["omics_features"]`` names them); with it, the rows aligned to its
-    features and normalised, ready for its layout matrices.
+    features, their empty (NaN/inf) cells filled with the training fills the layout
+    file stores (``OmicsPreprocessor(missing_values=...)``; refused, naming the sample,
+    type and features, when it was fitted with "raise") and normalised, ready for its
+    layout matrices. A sample with no value in any type is refused by name.
 
     Args:
         tables: an :class:`OmicsTable` or a mapping type -> file path or DataFrame.
@@ -244,12 +248,17 @@ class OmicsReader:
         return OmicsRows(sample_id, rows)
 
     def get_data(self, rows: OmicsRows) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """``({type: float32 vector}, meta)``: rows aligned and normalised (zeros for a missing row).
+        """``({type: float32 vector}, meta)``: rows aligned, filled and normalised (zeros for a missing row).
 
         The meta holds ``omics_sample_id``, ``omics_features`` (type -> feature names)
         and ``omics_missing`` (the types without a row).
+
+        Raises:
+            MissingValuesError: an empty cell and the layout file was fitted with ``missing_values="raise"``.
+            EmptySampleError: the sample has no value in any type.
         """
         opened = self._open()
+        refuse_empty_samples({t: {rows.sample_id: r} for t, r in rows.rows.items()}, [rows.sample_id])
         vectors, missing = {}, []
         for t in opened.types:
             row = rows.rows[t]
@@ -258,7 +267,10 @@ class OmicsReader:
                 missing.append(t)
                 continue
             if opened.preprocessor is not None:
-                row = opened.preprocessor.normalize(t, row[opened.index[t]], rows.sample_id)
+                row = row[opened.index[t]]  # a copy
+                row[opened.absent[t]] = 0.0  # absent from the table: set to fill_value below, never an empty cell
+                row = opened.preprocessor.fill_missing(t, row, rows.sample_id)
+                row = opened.preprocessor.normalize(t, row, rows.sample_id)
                 row[opened.absent[t]] = self.fill_value
             vectors[t] = row
         return vectors, {"omics_sample_id": rows.sample_id, "omics_features": opened.features, "omics_missing": missing}
