@@ -59,15 +59,20 @@ def normalized(
 def fit_preprocessor(
     table: OmicsTable,
     train_ids: Sequence[str],
-    normalization: str,
+    normalization: str | Mapping[str, str],
     layout_params: Mapping[str, Any],
     shared: bool,
     missing: str = "raise",
+    min_samples_per_feature: int | None = None,
 ) -> tuple[OmicsPreprocessor, float]:
     """OmicsPreprocessor fitted on the training ids, and the seconds it took."""
     start = time.perf_counter()
     pre = OmicsPreprocessor(
-        layout=OTLayout(**layout_params), normalization=normalization, shared=shared, missing=missing
+        layout=OTLayout(**layout_params),
+        normalization=normalization,
+        shared=shared,
+        missing=missing,
+        min_samples_per_feature=min_samples_per_feature,
     ).fit(table.select(train_ids))
     return pre, time.perf_counter() - start
 

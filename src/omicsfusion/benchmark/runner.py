@@ -92,15 +92,17 @@ class _Fold:
         data: BenchmarkData,
         train: np.ndarray,
         test: np.ndarray,
-        normalization: str,
+        normalization: str | Mapping[str, str],
         layout_params: Mapping[str, Any],
         seed: int,
+        min_samples_per_feature: int | None = None,
     ) -> None:
         self.table = table
         self.missing = data.missing
         self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
         self.y_train, self.y_test = data.y[train], data.y[test]
         self.normalization = normalization
+        self.min_samples_per_feature = min_samples_per_feature
         self.layout_params = dict(layout_params)
         self.seed = seed
         self._imagers: dict[str, imaging.Imager] = {}
@@ -115,9 +117,8 @@ class _Fold:
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for t in self.table.types:
             held = held_ids(self.table, t, self.train_ids, "mask")
-            norm = FeatureNormalizer(method=self.normalization).fit(
-                self.table.rows(t, held), feature_names=self.table.features(t)
-            )
+            method = self.normalization[t] if isinstance(self.normalization, Mapping) else self.normalization
+            norm = FeatureNormalizer(method=method).fit(self.table.rows(t, held), feature_names=self.table.features(t))
             for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
                 out.append(normalized_rows(self.table, t, ids, norm, missing="mask"))
         return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
@@ -129,7 +130,13 @@ class _Fold:
             if key == "deepinsight":
                 params.update(method="deepinsight", grid=self.preprocessor("ot")[0].grid_)
             self._pre[key] = imaging.fit_preprocessor(
-                self.table, self.train_ids, self.normalization, params, shared=key == "shared", missing=self.missing
+                self.table,
+                self.train_ids,
+                self.normalization,
+                params,
+                shared=key == "shared",
+                missing=self.missing,
+                min_samples_per_feature=self.min_samples_per_feature,
             )
         return self._pre[key]
 
@@ -239,7 +246,8 @@ def run_benchmark(
     seeds: Sequence[int] = (0,),
     split: tuple[Sequence[str], Sequence[str]] | None = None,
     models: Sequence[str] | None = None,
-    normalization: str = "zscore",
+    normalization: str | Mapping[str, str] = "zscore",
+    min_samples_per_feature: int | None = None,
     layout_params: Mapping[str, Any] | None = None,
     cnn_params: Mapping[str, Any] | None = None,
     threads: int = 2,
@@ -254,7 +262,9 @@ def run_benchmark(
             summary is mean ± sd over seeds (over folds when there is one seed).
         split: (train ids, test ids) to use one predefined split instead of folds.
         models: subset of :data:`ALL_MODELS`; default all that can run.
-        normalization: FeatureNormalizer method fitted per training fold.
+        normalization: FeatureNormalizer method fitted per training fold, or a mapping type -> method.
+        min_samples_per_feature: the image models leave out features non-zero in fewer training
+            samples (``OmicsPreprocessor``); the tabular models keep every feature.
         layout_params: extra OTLayout parameters (e.g. ``method``, ``grid``).
         cnn_params: overrides of :class:`CNNClassifier` fields (e.g. ``max_epochs``).
         threads: CPU threads for torch and the random forest.
@@ -286,7 +296,16 @@ def run_benchmark(
     with tqdm(total=total, desc="benchmark", unit="fit", disable=not progress) as bar:
         for seed in seeds:
             for fold_index, (train, test) in enumerate(splits[seed]):
-                fold = _Fold(table, data, train, test, normalization, {"random_state": seed, **params}, seed)
+                fold = _Fold(
+                    table,
+                    data,
+                    train,
+                    test,
+                    normalization,
+                    {"random_state": seed, **params},
+                    seed,
+                    min_samples_per_feature,
+                )
                 for model in chosen:
                     bar.set_postfix_str(f"seed {seed} {model}")
                     proba, fit_s = _fit_predict(model, fold, n_classes, seed, threads, cnn_kwargs, fitted)
@@ -295,6 +314,7 @@ def run_benchmark(
                     bar.update()
     summary = _summary(per_run, fitted)
     meta = _run_meta(data, split, folds, seeds, normalization, params, cnn_kwargs, skipped, threads, started)
+    meta["min_samples_per_feature"] = min_samples_per_feature
     return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
 
 
@@ -335,7 +355,7 @@ def _run_meta(
     split,
     folds: int,
     seeds: list[int],
-    normalization: str,
+    normalization: str | Mapping[str, str],
     params: Mapping[str, Any],
     cnn_kwargs: Mapping[str, Any],
     skipped,
@@ -350,7 +370,7 @@ def _run_meta(
         "classes": {str(c): int(n) for c, n in zip(data.classes, counts, strict=False)},
         "split": "predefined train/test ids" if split is not None else f"{folds}-fold stratified",
         "seeds": seeds,
-        "normalization": normalization,
+        "normalization": normalization if isinstance(normalization, str) else dict(normalization),
         "layout_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
         "cnn_params": cnn_kwargs,
         "missing_types": data.missing,

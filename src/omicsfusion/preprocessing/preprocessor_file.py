@@ -75,7 +75,7 @@ class PreprocessorFile:
             for t in types
             if f"display/{t}" in extras
         }
-        out = cls(omics_types=types, shared=shared, normalization={t: normalizers[t].method for t in types})
+        out = cls(omics_types=types, shared=shared, normalization={t: normalizers[t].method_ for t in types})
         out._set(types, normalizers, layouts, shared, display)
         return out
 

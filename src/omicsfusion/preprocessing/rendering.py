@@ -127,7 +127,7 @@ class OmicsRendering:
                     matrix.indptr,
                 ):
                     digest.update(np.ascontiguousarray(array).tobytes())
-                digest.update(f"{t}|{norm.method}|{matrix.shape}".encode())
+                digest.update(f"{t}|{norm.method_}|{matrix.shape}".encode())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
