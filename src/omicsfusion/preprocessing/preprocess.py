@@ -182,14 +182,15 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
     def _layout_frame(self, omics_type: str, X: np.ndarray, ids: list[str], names: np.ndarray) -> pd.DataFrame:
         """Normalised training rows the layout is fitted on: the features non-zero in at least
         ``min_samples_per_feature`` of them, of those the ``max_features`` most variable."""
-        normalizer = FeatureNormalizer(method=self._method(omics_type)).fit(X, feature_names=names)
-        method = self.normalizations_[omics_type] = normalizer.method_
-        if self.missing == "mask" and method not in _MASKABLE:
+        method = self._method(omics_type)
+        if self.missing == "mask" and method not in (*_MASKABLE, "auto"):  # "auto" picks one of _MASKABLE
             raise OmicsDataError(
                 f"missing='mask' fills an absent type with 0, which must carry no signal (the training mean "
                 f"after z-scoring, no call for binary / ordinal); omics type {omics_type!r} uses normalization "
                 f"{method!r} (use one of {_MASKABLE})"
             )
+        normalizer = FeatureNormalizer(method=method).fit(X, feature_names=names)
+        method = self.normalizations_[omics_type] = normalizer.method_
         frame = pd.DataFrame(normalizer.transform(X, sample_ids=ids), index=ids, columns=names)
         if self.min_samples_per_feature is not None:
             rare = (X != 0).sum(axis=0) < int(self.min_samples_per_feature)
