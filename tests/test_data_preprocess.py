@@ -156,6 +156,6 @@ def test_a_sample_lacking_a_type_trains_the_others_and_gets_that_channel_masked(
         pre.set_params(missing="zero").transform(table.select(ids))
 
 
-def test_masking_needs_a_z_scoring_normalisation(table):
-    with pytest.raises(OmicsDataError, match=r"training mean only after z-scoring.*'log1p'"):
+def test_masking_needs_a_normalisation_whose_zero_carries_no_signal(table):
+    with pytest.raises(OmicsDataError, match=r"must carry no signal.*'log1p'"):
         OmicsPreprocessor(layout=OTLayout(grid=(9, 9)), normalization="log1p", missing="mask").fit(table)

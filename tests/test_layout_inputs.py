@@ -76,7 +76,7 @@ def test_unknown_method_metric_policy(table):
     with pytest.raises(LayoutError, match="method"):
         OTLayout(method="magic").fit(table)
     with pytest.raises(LayoutError, match="metric"):
-        OTLayout(method="random", metric="cosine").fit(table)
+        OTLayout(method="random", metric="manhattan").fit(table)
     with pytest.raises(LayoutError, match="impute"):
         _fit(table, impute="zero")
 

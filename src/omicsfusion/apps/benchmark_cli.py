@@ -115,6 +115,16 @@ def _ids(path: str) -> list[str]:
     return [line for line in lines if line]
 
 
+def _normalization(text: str) -> str | dict[str, str]:
+    """``zscore`` (every type) or ``mutation=binary,cnv=ordinal,rna=zscore`` (per type)."""
+    if "=" not in text:
+        return text
+    pairs = [part.partition("=") for part in text.split(",") if part.strip()]
+    if any(not sep or not name.strip() for name, sep, _ in pairs):
+        raise BenchmarkError(f"--normalization takes METHOD or TYPE=METHOD,TYPE=METHOD, got {text!r}")
+    return {name.strip(): method.strip() for name, _, method in pairs}
+
+
 def _seeds(text: str) -> list[int]:
     """``0,1,2`` or ``0-4`` -> seeds."""
     try:
@@ -146,7 +156,10 @@ def run(args: argparse.Namespace) -> int:
             missing_values=args.missing_values,
         )
         models = args.models.split(",") if args.models else None
-        layout_params = {"method": args.layout_method, "grid": args.grid}
+        layout_params = {"method": args.layout_method, "grid": args.grid, "metric": args.metric}
+        normalization = _normalization(args.normalization)
+        if isinstance(normalization, dict) and set(normalization) != set(table.types):
+            raise BenchmarkError(f"--normalization names types {sorted(normalization)}; the tables are {table.types}")
         cnn_params = {"max_epochs": args.max_epochs, "patience": args.patience, "n_members": args.members}
         if args.channel_dropout is not None:
             cnn_params["channel_dropout"] = args.channel_dropout
@@ -156,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
             seeds=_seeds(args.seeds),
             split=split,
             models=models,
-            normalization=args.normalization,
+            normalization=normalization,
+            min_samples_per_feature=args.min_count,
             layout_params=layout_params,
             cnn_params=cnn_params,
             threads=args.threads,
@@ -203,7 +217,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--train-ids", help="file of training sample ids (one per line): a predefined split")
     parser.add_argument("--test-ids", help="file of test sample ids (one per line)")
     parser.add_argument("--models", help=f"comma-separated subset of: {','.join(ALL_MODELS)}")
-    parser.add_argument("--normalization", default="zscore", help="per-feature normalisation fitted per training fold")
+    parser.add_argument(
+        "--normalization",
+        default="zscore",
+        help="per-feature normalisation fitted per training fold: zscore, log1p, log1p_zscore, none, binary "
+        "(0/1 mutation calls), ordinal (copy-number calls -2..2) or auto (binary/ordinal/zscore from the "
+        "training values, reported); or per type: mutation=binary,cnv=ordinal,rna=zscore",
+    )
+    parser.add_argument(
+        "--min-count",
+        type=int,
+        help="image models: leave out features non-zero (e.g. mutated) in fewer training samples (reported)",
+    )
+    parser.add_argument(
+        "--metric",
+        default="correlation",
+        help="OTLayout metric: correlation, spearman, abs_correlation, abs_spearman or cosine (Ochiai on 0/1 calls)",
+    )
     parser.add_argument("--layout-method", default="auto", help="OTLayout method of the OT-CNN")
     parser.add_argument("--grid", default="auto", help="layout grid: auto, HxW")
     parser.add_argument("--max-epochs", type=int, default=60, help="CNN epoch cap")

@@ -59,10 +59,11 @@ def normalized(
 def fit_preprocessor(
     table: OmicsTable,
     train_ids: Sequence[str],
-    normalization: str,
+    normalization: str | Mapping[str, str],
     layout_params: Mapping[str, Any],
     shared: bool,
     missing: str = "raise",
+    min_samples_per_feature: int | None = None,
     **imputation: Any,
 ) -> tuple[OmicsPreprocessor, float]:
     """OmicsPreprocessor fitted on the training ids, and the seconds it took.
@@ -71,7 +72,12 @@ def fit_preprocessor(
     """
     start = time.perf_counter()
     pre = OmicsPreprocessor(
-        layout=OTLayout(**layout_params), normalization=normalization, shared=shared, missing=missing, **imputation
+        layout=OTLayout(**layout_params),
+        normalization=normalization,
+        shared=shared,
+        missing=missing,
+        min_samples_per_feature=min_samples_per_feature,
+        **imputation,
     ).fit(table.select(train_ids))
     return pre, time.perf_counter() - start
 

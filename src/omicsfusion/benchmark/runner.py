@@ -93,16 +93,18 @@ class _Fold:
         data: BenchmarkData,
         train: np.ndarray,
         test: np.ndarray,
-        normalization: str,
+        normalization: str | Mapping[str, str],
         layout_params: Mapping[str, Any],
         seed: int,
         imputation: Mapping[str, Any],
+        min_samples_per_feature: int | None = None,
     ) -> None:
         self.table = table
         self.missing = data.missing
         self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
         self.y_train, self.y_test = data.y[train], data.y[test]
         self.normalization = normalization
+        self.min_samples_per_feature = min_samples_per_feature
         self.layout_params = dict(layout_params)
         self.seed = seed
         self.imputation = dict(imputation)  # OmicsPreprocessor's missing_values, fill_value, max_missing_fraction
@@ -136,8 +138,9 @@ class _Fold:
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for t, imputer in self.imputers.items():
             held = held_ids(self.table, t, self.train_ids, "mask")
+            method = self.normalization[t] if isinstance(self.normalization, Mapping) else self.normalization
             rows = imputer.transform(self.table.rows(t, held), sample_ids=held, name=t)
-            norm = FeatureNormalizer(method=self.normalization).fit(rows, feature_names=imputer.feature_names_)
+            norm = FeatureNormalizer(method=method).fit(rows, feature_names=imputer.feature_names_)
             kept = imputer.restrict(norm.feature_names_)  # over the kept features, as normalized_rows aligns them
             for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
                 out.append(normalized_rows(self.table, t, ids, norm, missing="mask", imputer=kept))
@@ -157,6 +160,7 @@ class _Fold:
                 shared=key == "shared",
                 missing=self.missing,
                 **self.imputation,
+                min_samples_per_feature=self.min_samples_per_feature,
             )
         return self._pre[key]
 
@@ -266,7 +270,8 @@ def run_benchmark(
     seeds: Sequence[int] = (0,),
     split: tuple[Sequence[str], Sequence[str]] | None = None,
     models: Sequence[str] | None = None,
-    normalization: str = "zscore",
+    normalization: str | Mapping[str, str] = "zscore",
+    min_samples_per_feature: int | None = None,
     layout_params: Mapping[str, Any] | None = None,
     cnn_params: Mapping[str, Any] | None = None,
     threads: int = 2,
@@ -284,7 +289,9 @@ def run_benchmark(
             summary is mean ± sd over seeds (over folds when there is one seed).
         split: (train ids, test ids) to use one predefined split instead of folds.
         models: subset of :data:`ALL_MODELS`; default all that can run.
-        normalization: FeatureNormalizer method fitted per training fold.
+        normalization: FeatureNormalizer method fitted per training fold, or a mapping type -> method.
+        min_samples_per_feature: the image models leave out features non-zero in fewer training
+            samples (``OmicsPreprocessor``); the tabular models keep every feature.
         layout_params: extra OTLayout parameters (e.g. ``method``, ``grid``).
         cnn_params: overrides of :class:`CNNClassifier` fields (e.g. ``max_epochs``).
         threads: CPU threads for torch and the random forest.
@@ -327,7 +334,15 @@ def run_benchmark(
         for seed in seeds:
             for fold_index, (train, test) in enumerate(splits[seed]):
                 fold = _Fold(
-                    table, data, train, test, normalization, {"random_state": seed, **params}, seed, imputation
+                    table,
+                    data,
+                    train,
+                    test,
+                    normalization,
+                    {"random_state": seed, **params},
+                    seed,
+                    imputation,
+                    min_samples_per_feature,
                 )
                 if data.empty_cells is None or any(c["empty_cells"] for c in data.empty_cells.values()):
                     fold_fills.append({"seed": seed, "fold": fold_index, "tables": _fold_fills(fold)})
@@ -340,6 +355,7 @@ def run_benchmark(
     summary = _summary(per_run, fitted)
     meta = _run_meta(data, split, folds, seeds, normalization, params, cnn_kwargs, skipped, threads, started)
     meta["missing_values"] = {**imputation, "tables": data.empty_cells, "folds": fold_fills}
+    meta["min_samples_per_feature"] = min_samples_per_feature
     return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
 
 
@@ -386,7 +402,7 @@ def _run_meta(
     split,
     folds: int,
     seeds: list[int],
-    normalization: str,
+    normalization: str | Mapping[str, str],
     params: Mapping[str, Any],
     cnn_kwargs: Mapping[str, Any],
     skipped,
@@ -401,7 +417,7 @@ def _run_meta(
         "classes": {str(c): int(n) for c, n in zip(data.classes, counts, strict=False)},
         "split": "predefined train/test ids" if split is not None else f"{folds}-fold stratified",
         "seeds": seeds,
-        "normalization": normalization,
+        "normalization": normalization if isinstance(normalization, str) else dict(normalization),
         "layout_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
         "cnn_params": cnn_kwargs,
         "missing_types": data.missing,

@@ -7,7 +7,11 @@ centred over samples and scaled to unit norm (similarity = r). The unsigned
 metrics "abs_correlation" and "abs_spearman" (similarity = r**2, as in an
 unsigned co-expression network) use the symmetric tensor square of that
 profile, so a gene and its anti-correlated partner are as close as two
-correlated genes. Every stage of the layout only takes dot products of
+correlated genes. "cosine" scales the raw columns to unit norm without
+centring them: on 0/1 mutation calls the similarity is the Ochiai
+coefficient |A and B| / sqrt(|A| |B|) of the patient sets A, B mutated in
+each gene (co-mutation; 0 for genes never mutated together), where
+centring would let the many shared wild-type patients dominate. Every stage of the layout only takes dot products of
 profiles, so each works with any metric unchanged. ``score`` compares the
 distances with the Euclidean distance of the pixels the features land on.
 """
@@ -21,7 +25,7 @@ from scipy.stats import rankdata, spearmanr
 
 from .errors import LayoutError
 
-METRICS = ("correlation", "spearman", "abs_correlation", "abs_spearman")
+METRICS = ("correlation", "spearman", "abs_correlation", "abs_spearman", "cosine")
 # principal dimensions kept by the abs metrics: their profiles have ABS_DIMS * (ABS_DIMS + 1) / 2 columns
 ABS_DIMS = 48
 _CHUNK = 2048
@@ -103,18 +107,21 @@ def unit_profiles(values: np.ndarray, metric: str = "correlation") -> np.ndarray
     """(n_features, m) unit-norm profiles; dot product = the metric's similarity.
 
     "correlation": centred unit columns, m = n_samples, dot product = r.
-    "spearman": the same on ranks over samples. "abs_correlation" /
+    "spearman": the same on ranks over samples. "cosine": the raw columns
+    scaled to unit norm, not centred (the Ochiai coefficient on 0/1 calls). "abs_correlation" /
     "abs_spearman": the tensor square of those profiles, dot product = r**2.
     With more than ``ABS_DIMS`` samples the abs metrics first project the
     profiles on their leading ``ABS_DIMS`` principal dimensions (rows
     re-normalised, so r is the correlation within that subspace): exact up
     to ``ABS_DIMS`` samples, approximate above, because the full square has
     n_samples**2 / 2 columns, which does not scale (m = 1176 instead; about
-    190 MB at 20,000 features). Constant features get a zero profile
-    (similarity 0 with everything).
+    190 MB at 20,000 features). Constant features (all-zero ones for "cosine") get a
+    zero profile (similarity 0 with everything).
     """
     if metric not in METRICS:
         raise LayoutError(f"metric must be one of {METRICS}, got {metric!r}")
+    if metric == "cosine":
+        return unit_rows(np.asarray(values, dtype=np.float64).T)
     if metric in ("spearman", "abs_spearman"):
         values = rankdata(values, axis=0)
     profiles = unit_rows((values - values.mean(axis=0)).T)

@@ -114,6 +114,8 @@ class OTLayout(LayoutFile, TransformerMixin, BaseEstimator):
             far apart; "abs_correlation" or "abs_spearman": distance 1 - r**2 (unsigned, like WGCNA's
             unsigned network), so a module's negatively loaded members sit with its positive ones
             (computed in the leading ``metrics.ABS_DIMS`` principal dimensions, see ``unit_profiles``).
+            "cosine": distance 1 - cosine of the uncentred columns; on 0/1 mutation calls the
+            Ochiai co-mutation coefficient, so genes mutated in the same patients sit together.
         random_state: seed of every random step.
         verbose: log progress at INFO (else DEBUG) on the ``omicsfusion.layout`` logger.
         impute: "none" (NaN/inf is an error), "mean" or "median" (training values), for a layout

@@ -17,11 +17,33 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from omicsfusion.data.errors import NonFiniteError, OmicsDataError
 
-__all__ = ["NORMALIZATIONS", "FeatureNormalizer"]
+__all__ = ["NORMALIZATIONS", "FeatureNormalizer", "detect_normalization"]
 
 #: ``zscore``: (x - mean) / std; ``log1p``: log(1 + x) for counts;
-#: ``log1p_zscore``: log1p then z-score; ``none``: identity.
-NORMALIZATIONS = ("zscore", "log1p", "log1p_zscore", "none")
+#: ``log1p_zscore``: log1p then z-score; ``none``: identity;
+#: ``binary``: 0/1 calls (mutations) kept as they are: z-scoring a gene mutated in one patient
+#: would make that patient's pixel sqrt(n) high; ``ordinal``: ordered calls (GISTIC copy number
+#: -2 .. 2) divided by the largest training magnitude (2), not centred, so 0 stays "no change";
+#: ``auto``: ``binary``, ``ordinal`` or ``zscore`` chosen from the training values
+#: (:func:`detect_normalization`; the choice is the fitted ``method_``).
+NORMALIZATIONS = ("zscore", "log1p", "log1p_zscore", "none", "binary", "ordinal", "auto")
+#: largest magnitude of the calls ``auto`` reads as ordinal (GISTIC: -2 .. 2)
+ORDINAL_RANGE = 2
+
+
+def detect_normalization(X: np.ndarray) -> str:
+    """The method ``auto`` picks for training rows ``X``.
+
+    "binary" when every finite value is 0 or 1, "ordinal" when all are integers
+    in -``ORDINAL_RANGE`` .. ``ORDINAL_RANGE``, else "zscore".
+    """
+    values = np.asarray(X, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if np.isin(values, (0.0, 1.0)).all():
+        return "binary"
+    if (values == np.round(values)).all() and (np.abs(values) <= ORDINAL_RANGE).all():
+        return "ordinal"
+    return "zscore"
 
 
 class FeatureNormalizer(TransformerMixin, BaseEstimator):
@@ -30,8 +52,8 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
     Args:
         method: one of :data:`NORMALIZATIONS` (checked by ``fit``).
 
-    Fitted attributes: ``offset_`` and ``scale_`` (float32, one per feature;
-    output = (f(x) - offset_) * scale_), ``feature_names_``, ``mean_`` (the
+    Fitted attributes: ``method_`` (``method``, or what ``auto`` chose), ``offset_`` and ``scale_``
+    (float32, one per feature; output = (f(x) - offset_) * scale_), ``feature_names_``, ``mean_`` (the
     mean output over the training rows: 0 after a z-score, the mean expression
     with ``none``; the "no deviation" baseline of the attributions), and
     scikit-learn's ``n_features_in_`` (``feature_names_in_`` after a DataFrame).
@@ -48,7 +70,7 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
 
     @property
     def _log(self) -> bool:
-        return self.method.startswith("log1p")
+        return self.method_.startswith("log1p")
 
     def fit(
         self,
@@ -66,7 +88,8 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
         (``(x - b) * df/dx`` is the same for ``-x``).
 
         Raises:
-            OmicsDataError: an unknown ``method``, or ``X`` is not a non-empty 2-D numeric matrix.
+            OmicsDataError: an unknown ``method``, ``X`` is not a non-empty 2-D numeric matrix, or
+                ``binary`` meets a value other than 0/1 (feature named).
             NonFiniteError: a feature has NaN/inf in the training rows (named).
         """
         if self.method not in NORMALIZATIONS:
@@ -80,6 +103,7 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
         names = np.asarray(feature_names).astype(str)
         if names.size != X.shape[1]:
             raise OmicsDataError(f"{names.size} feature names for {X.shape[1]} columns")
+        self.method_ = detect_normalization(X) if self.method == "auto" else self.method
         if self._log:
             with np.errstate(invalid="ignore", divide="ignore"):
                 X = np.log1p(X)
@@ -91,10 +115,20 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
             )
         offset = np.zeros(X.shape[1])
         scale = np.ones(X.shape[1])
-        if self.method.endswith("zscore"):
+        if self.method_.endswith("zscore"):
             offset = X.mean(axis=0)
             std = X.std(axis=0)
             scale = np.divide(1.0, std, out=np.ones_like(std), where=std > 1e-12)
+        elif self.method_ == "binary":
+            other = ~np.isin(X, (0.0, 1.0)).all(axis=0)
+            if other.any():
+                raise OmicsDataError(
+                    f"normalization 'binary' takes 0/1 calls; {int(other.sum())} feature(s) hold other values, "
+                    f"e.g. {names[other][:5].tolist()}"
+                )
+        elif self.method_ == "ordinal":
+            largest = float(np.abs(X).max())
+            scale /= largest if largest > 0 else 1.0
         self.offset_ = offset.astype(np.float32)
         self.scale_ = scale.astype(np.float32) * self._signs(signs, X.shape[1])
         self.feature_names_ = names
@@ -129,7 +163,7 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
             where = np.argwhere(~np.isfinite(np.atleast_2d(out)))[0]
             sample = sample_ids[where[0]] if sample_ids is not None else f"row {where[0]}"
             raise NonFiniteError(
-                f"NaN/inf after {self.method} normalisation for sample {sample!r}, "
+                f"NaN/inf after {self.method_} normalisation for sample {sample!r}, "
                 f"feature {str(self.feature_names_[where[1]])!r}"
             )
         return out
@@ -148,7 +182,7 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays (no objects) for an ``.npz`` file."""
         return {
-            "method": np.asarray(self.method),
+            "method": np.asarray(self.method_),
             "offset": self.offset_,
             "scale": self.scale_,
             "feature_names": self.feature_names_.astype(str),
@@ -157,8 +191,12 @@ class FeatureNormalizer(TransformerMixin, BaseEstimator):
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FeatureNormalizer:
-        """Inverse of :meth:`to_arrays`; ``mean_`` is ``None`` in files written before it was stored."""
+        """Inverse of :meth:`to_arrays` (``method`` is the fitted ``method_``).
+
+        ``mean_`` is ``None`` in files written before it was stored.
+        """
         out = cls(method=str(arrays["method"]))
+        out.method_ = out.method
         out.offset_ = np.asarray(arrays["offset"], np.float32)
         out.n_features_in_ = out.offset_.size
         out.scale_ = np.asarray(arrays["scale"], np.float32)

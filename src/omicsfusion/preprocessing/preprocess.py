@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from omicsfusion.data.errors import FeatureMismatchError, OmicsDataError
 from omicsfusion.data.tables import OmicsTable
+from omicsfusion.errors import first_names
 from omicsfusion.layout import LayoutWarning, OTLayout, coherent_signs, fit_shared_layout
 from omicsfusion.layout.grid import pixel_coordinates
 from omicsfusion.layout.metrics import feature_positions
@@ -36,6 +37,15 @@ __all__ = ["FORMAT", "MISSING", "MISSING_VALUES", "SIGNS", "OmicsPreprocessor"]
 
 #: how features are signed when rendered (``OmicsPreprocessor(signs=...)``)
 SIGNS = ("auto", "coherent", "none")
+#: normalisations whose 0 carries no signal, so ``missing="mask"`` may fill an absent type with 0:
+#: the training mean after a z-score, "no mutation called" / "no copy-number change" for binary / ordinal
+_MASKABLE = ("zscore", "log1p_zscore", "binary", "ordinal")
+#: why ``normalization="auto"`` chose what it chose (see ``detect_normalization``)
+_AUTO_REASONS = {
+    "binary": "training values all 0/1",
+    "ordinal": "training values all integers in -2..2",
+    "zscore": "training values neither 0/1 nor integers in -2..2",
+}
 
 
 def _as_table(X: OmicsTable | Mapping[str, pd.DataFrame]) -> OmicsTable:
@@ -54,14 +64,20 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         layout: the ``OTLayout`` whose parameters every type's layout gets (cloned, never fitted
             itself; default ``OTLayout()``). With grid "auto" and ``shared=False`` the type with
             most features chooses the grid and the others reuse it, so the channels stack.
-        normalization: one method for all types or a mapping type -> method.
-        shared: one layout over the union of features of all types (the
-            same gene lands on the same pixel in every channel).
+        normalization: one method for all types or a mapping type -> method (see
+            ``NORMALIZATIONS``: "binary" for mutation calls, "ordinal" for copy-number calls,
+            "auto" picks binary / ordinal / zscore from each type's training values, reported).
+        shared: one layout over the union of feature names of all types, so a gene the types
+            share (its mutation, copy number, expression) lands on the same pixel in every
+            channel; a type's pixels of the genes it lacks stay 0 (counted in ``absent_``).
         omics_types: types to use, in channel order (default all).
         max_features: per type, lay out only the features of highest training
             variance (after ``log1p`` for the log normalisations); the others are
             left out of the image. Bounds time and memory on very wide tables (see
             the README's wide-table figures); ``None`` keeps every feature.
+        min_samples_per_feature: per type, leave out the features non-zero in fewer than this
+            many training samples (a gene mutated in one or two patients is noise to a filter);
+            counted in ``left_out_``. ``None`` keeps every feature.
         signs: "coherent" renders each feature times a sign so that correlated grid
             neighbours move together (``omicsfusion.layout.signs``; stored as the sign of
             the normaliser's scale), "none" renders every feature as it is, "auto" is
@@ -86,6 +102,11 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
     samples, ``cells_filled``, ``features_dropped``; logged too, and written by ``prepare``
     to ``models/missing_values.json``).
 
+    Fitted attributes besides :class:`OmicsRendering`'s: ``normalizations_`` (type -> the method
+    used, what "auto" chose), ``left_out_`` (type -> names ``min_samples_per_feature`` left out),
+    ``absent_`` (type -> names of the shared layout the type lacks; empty per type). What was
+    chosen, left out or absent is also reported as one :class:`~omicsfusion.layout.LayoutWarning`.
+
     Example:
         >>> pre = OmicsPreprocessor(layout=OTLayout(grid=(64, 64))).fit(table.select(train_ids))  # doctest: +SKIP
         >>> pre.save("models/layout.npz")                                                        # doctest: +SKIP
@@ -99,6 +120,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         shared: bool = False,
         omics_types: Sequence[str] | None = None,
         max_features: int | None = None,
+        min_samples_per_feature: int | None = None,
         signs: str = "auto",
         missing: str = "raise",
         missing_values: str = "raise",
@@ -110,6 +132,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         self.shared = shared
         self.omics_types = omics_types
         self.max_features = max_features
+        self.min_samples_per_feature = min_samples_per_feature
         self.signs = signs
         self.missing = missing
         self.missing_values = missing_values
@@ -127,6 +150,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         types = list(table.types if self.omics_types is None else self.omics_types)
         ids = table.all_sample_ids(types)
         held, rows = {}, {}
+        self.normalizations_, self.left_out_ = {}, {}
         for t in types:
             held[t] = held_ids(table, t, ids, self.missing)
             if len(held[t]) < 2:
@@ -149,6 +173,10 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             rows[t] = imputers[t].transform(rows[t], sample_ids=held[t], name=t)
             frames[t] = self._layout_frame(t, rows[t], held[t], imputers[t].feature_names_)
         layouts = self._fit_layouts(types, frames)
+        self.absent_ = {
+            t: np.setdiff1d(layouts[t].feature_names_, frames[t].columns) if self.shared else np.array([], str)
+            for t in types
+        }
         signed = self.signs == "coherent" or (
             self.signs == "auto" and any(layouts[t].metric.startswith("abs_") for t in types)
         )
@@ -168,24 +196,53 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             "n_training_samples": len(ids),
             "tables": {t: imputers[t].report_ for t in types},
         }
+        self._report(types)
         return self
 
     def _method(self, omics_type: str) -> str:
         method = self.normalization
-        method = method[omics_type] if isinstance(method, Mapping) else method
-        if self.missing == "mask" and not method.endswith("zscore"):
-            raise OmicsDataError(
-                f"missing='mask' fills an absent type with 0, the training mean only after "
-                f"z-scoring; omics type {omics_type!r} uses normalization {method!r} (use "
-                "'zscore' or 'log1p_zscore')"
-            )
-        return method
+        return method[omics_type] if isinstance(method, Mapping) else method
+
+    def _report(self, types: list[str]) -> None:
+        """One ``LayoutWarning`` saying what "auto" chose, what was left out and what a type lacks."""
+        lines = [
+            f"omics type {t!r}: normalization 'auto' chose {self.normalizations_[t]!r} "
+            f"({_AUTO_REASONS[self.normalizations_[t]]})"
+            for t in types
+            if self._method(t) == "auto"
+        ]
+        lines += [
+            f"omics type {t!r}: left out {names.size} feature(s) non-zero in fewer than "
+            f"{self.min_samples_per_feature} training samples: {first_names(names)}"
+            for t, names in self.left_out_.items()
+            if names.size
+        ]
+        lines += [
+            f"omics type {t!r} lacks {names.size} of the shared layout's {self.layouts_[t].feature_names_.size} "
+            f"feature(s), its pixels there stay 0: {first_names(names)}"
+            for t, names in self.absent_.items()
+            if names.size
+        ]
+        if lines:
+            warnings.warn("; ".join(lines), LayoutWarning, stacklevel=3)
 
     def _layout_frame(self, omics_type: str, X: np.ndarray, ids: list[str], names: np.ndarray) -> pd.DataFrame:
-        """Normalised training rows the layout is fitted on: the ``max_features`` most variable features."""
+        """Normalised training rows the layout is fitted on: the features non-zero in at least
+        ``min_samples_per_feature`` of them, of those the ``max_features`` most variable."""
         method = self._method(omics_type)
+        if self.missing == "mask" and method not in (*_MASKABLE, "auto"):  # "auto" picks one of _MASKABLE
+            raise OmicsDataError(
+                f"missing='mask' fills an absent type with 0, which must carry no signal (the training mean "
+                f"after z-scoring, no call for binary / ordinal); omics type {omics_type!r} uses normalization "
+                f"{method!r} (use one of {_MASKABLE})"
+            )
         normalizer = FeatureNormalizer(method=method).fit(X, feature_names=names)
+        method = self.normalizations_[omics_type] = normalizer.method_
         frame = pd.DataFrame(normalizer.transform(X, sample_ids=ids), index=ids, columns=names)
+        if self.min_samples_per_feature is not None:
+            rare = (X != 0).sum(axis=0) < int(self.min_samples_per_feature)
+            self.left_out_[omics_type] = names[rare]
+            frame, X = frame.loc[:, ~rare], X[:, ~rare]
         if self.max_features is not None and frame.shape[1] > self.max_features:
             spread = np.var(np.log1p(X) if method.startswith("log1p") else X, axis=0)
             frame = frame.iloc[:, np.sort(np.argsort(-spread, kind="stable")[: int(self.max_features)])]
@@ -205,8 +262,12 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
     def _final_normalizer(
         self, omics_type: str, X: np.ndarray, names: np.ndarray, frame: pd.DataFrame, layout: OTLayout, signed: bool
     ) -> FeatureNormalizer:
-        """The normaliser over the features the layout placed, signed coherently when ``signed``."""
-        keep = np.flatnonzero(layout_columns(layout, names) >= 0)
+        """The normaliser over the features of ``frame`` the layout placed, signed coherently when ``signed``.
+
+        Only ``frame``'s: a shared layout also places other types' features, which may include
+        ones this type's ``max_features`` / ``min_samples_per_feature`` left out.
+        """
+        keep = np.flatnonzero((layout_columns(layout, names) >= 0) & np.isin(names, frame.columns))
         if keep.size == 0:
             raise FeatureMismatchError(f"omics type {omics_type!r} shares no feature with its layout")
         signs = None
@@ -214,7 +275,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             placed = names[keep]
             positions = feature_positions(layout.matrix_, pixel_coordinates(layout.grid_))
             signs = coherent_signs(frame[placed].to_numpy(np.float64), positions[layout_columns(layout, placed)])
-        normalizer = FeatureNormalizer(method=self._method(omics_type))
+        normalizer = FeatureNormalizer(method=self.normalizations_[omics_type])
         return normalizer.fit(X[:, keep], feature_names=names[keep], signs=signs)
 
     def transform(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> np.ndarray:

@@ -87,7 +87,7 @@ class PreprocessorFile:
         out = cls(
             omics_types=types,
             shared=shared,
-            normalization={t: normalizers[t].method for t in types},
+            normalization={t: normalizers[t].method_ for t in types},
             missing_values=policy.get("strategy", "raise"),
             **{k: policy[k] for k in ("fill_value", "max_missing_fraction") if k in policy},
         )

@@ -142,7 +142,7 @@ class OmicsRendering:
                     matrix.indptr,
                 ):
                     digest.update(np.ascontiguousarray(array).tobytes())
-                digest.update(f"{t}|{norm.method}|{matrix.shape}".encode())
+                digest.update(f"{t}|{norm.method_}|{matrix.shape}".encode())
                 if self.imputers_[t].strategy != "raise":  # the fills are fitted state too
                     digest.update(f"{self.imputers_[t].strategy}".encode() + self.imputers_[t].fill_values_.tobytes())
             self._fingerprint = digest.hexdigest()
