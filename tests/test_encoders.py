@@ -208,3 +208,67 @@ def test_image_encoder_is_an_nn_module_around_any_backbone():
     encoder = ImageEncoder(Tiny2D(), features=3, mean=(0.5,) * 3, std=(0.5,) * 3, out_features=None)
     x = torch.rand(1, 3, 4, 4)
     torch.testing.assert_close(encoder(x), ((x - 0.5) / 0.5).mean(dim=(2, 3)))
+
+
+@pytest.mark.slow
+@needs_lite
+def test_pan_cancer_trains_fine_tunes_and_exports_with_efficientnet_lite0(tmp_path, tiny):
+    """The bundle switch: a pretrained encoder (weights from a file), fine-tuned at a lower learning rate, with
+    stain normalisation and augmentation; inference and a traced TorchScript export take the same switch."""
+    from bundle_utils import BUNDLES, run_dirs, run_workflow
+    from efficientnet_lite_pytorch import EfficientNet
+    from monai.bundle import ckpt_export
+
+    bundle = "pan_cancer_classification"
+    torch.manual_seed(0)
+    torch.save(EfficientNet.from_name("efficientnet-lite0", image_size=None).state_dict(), tmp_path / "lite0.pth")
+    switch = {"image_encoder": "efficientnet_lite0"}
+    workflow = run_workflow(
+        bundle,
+        ["train.json"],
+        "train",
+        **run_dirs(tmp_path),
+        **tiny(bundle),
+        **switch,
+        encoder_weights=str(tmp_path / "lite0.pth"),
+        freeze_encoder=False,
+        encoder_lr=1e-5,
+        stain_normalization=True,
+        stain_augmentation=0.05,
+    )
+    groups = workflow.parser.get_parsed_content("optimizer").param_groups
+    assert [g["initial_lr"] for g in groups] == [0.0005, 1e-5]  # the rest, the fine-tuned backbone
+    run_workflow(bundle, ["inference.json"], "infer", **run_dirs(tmp_path), **switch)
+    assert (tmp_path / "eval" / "predictions.csv").is_file()
+    models = tmp_path / "models"
+    config = BUNDLES / bundle / "configs"
+    ckpt_export(
+        "network_def",
+        filepath=str(models / "model.ts"),
+        ckpt_file=str(models / "model.pt"),
+        meta_file=str(config / "metadata.json"),
+        config_file=str(config / "inference.json"),
+        bundle_root=str(BUNDLES / bundle),
+        use_trace=True,
+        input_shape=[2, 6, 64, 64],
+        **switch,
+    )
+    network = workflow.parser.get_parsed_content("network_def").eval()
+    network.load_state_dict(torch.load(models / "model.pt", map_location="cpu", weights_only=True))
+    x = torch.rand(2, 6, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(models / "model.ts")(x), network(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_neuro_trains_with_a_2d_encoder_slice_by_slice(tmp_path, tiny):
+    from bundle_utils import run_dirs, run_workflow
+
+    bundle = "neuro_mri_molecular"
+    switch = {"image_encoder": "resnet18", "encoder_weights": None, "slice_pooling": "attention"}
+    workflow = run_workflow(bundle, ["train.json"], "train", **run_dirs(tmp_path), **tiny(bundle), **switch)
+    network = workflow.parser.get_parsed_content("network_def")
+    assert isinstance(network.image_net, SliceEncoder) and network.image_net.encoder.frozen
+    assert (tmp_path / "models" / "model.pt").is_file()
+    run_workflow(bundle, ["inference.json"], "infer", **run_dirs(tmp_path), **switch)
+    assert (tmp_path / "eval" / "predictions.csv").is_file()
