@@ -57,10 +57,6 @@ class EfficientNetFeatures(nn.Module):
         return self.net.extract_features(x).mean(dim=(2, 3))
 
 
-def _efficientnet_lite0() -> nn.Module:
-    return EfficientNetFeatures()
-
-
 def _resnet(depth: int) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from monai.networks.nets import ResNet
@@ -96,7 +92,7 @@ class EncoderSpec:
 #: encoder name -> spec; ResNets are MONAI's, whose keys are torchvision's and timm's (``conv1``, ``layer1``, ...)
 ENCODERS: dict[str, EncoderSpec] = {
     "efficientnet_lite0": EncoderSpec(
-        _efficientnet_lite0, 1280, LITE_MEAN, LITE_STD, ("_fc.weight", "_fc.bias"), "net", _embedded_lite0
+        EfficientNetFeatures, 1280, LITE_MEAN, LITE_STD, ("_fc.weight", "_fc.bias"), "net", _embedded_lite0
     ),
     "resnet18": EncoderSpec(_resnet(18), 512, IMAGENET_MEAN, IMAGENET_STD, ("fc.weight", "fc.bias")),
     "resnet50": EncoderSpec(_resnet(50), 2048, IMAGENET_MEAN, IMAGENET_STD, ("fc.weight", "fc.bias")),

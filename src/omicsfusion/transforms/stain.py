@@ -79,9 +79,9 @@ class MacenkoNormalize(Transform):
         self.skipped = 0
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        name = source_name(img, "<patch>")
-        _rgb_check(convert_to_tensor(img, track_meta=False), name, 0.0, 255.0)
-        rgb = np.moveaxis(np.asarray(convert_to_tensor(img, track_meta=False).cpu()), 0, -1)
+        name, x = source_name(img, "<patch>"), convert_to_tensor(img, track_meta=False)
+        _rgb_check(x, name, 0.0, 255.0)
+        rgb = np.moveaxis(x.cpu().numpy(), 0, -1)
         try:
             normalized = self.normalizer(np.ascontiguousarray(rgb))
         except (ValueError, np.linalg.LinAlgError) as error:
