@@ -30,7 +30,7 @@ ALLOWED = {
     "errors": set(),
     "features": {"errors"},
     "fileio": set(),
-    "networks": set(),
+    "networks": {"networks", "errors"},
     "__init__": {"errors"},  # the package's own __init__
     "__main__": set(),  # dispatches to apps by name (importlib), imports none of them
 }

@@ -4,8 +4,8 @@
 enforces the augmentation rule; ``attribution`` maps fused-input
 attributions back to omics features; ``inputs`` checks image files before
 loading and ``volume`` checks loaded MRI volumes; ``patches`` reads spot
-patches from slides; ``readers`` reads a folder of TIFF slices as one volume
-and a sample's omics rows.
+patches from slides; ``stain`` normalises and augments H&E stain;
+``readers`` reads a folder of TIFF slices as one volume and a sample's omics rows.
 """
 
 from omicsfusion.transforms.array import (
@@ -36,17 +36,24 @@ from omicsfusion.transforms.dictionary import (
     LoadSpotPatchD,
     LoadSpotPatchd,
     LoadSpotPatchDict,
+    MacenkoNormalizeD,
+    MacenkoNormalized,
+    MacenkoNormalizeDict,
     MatchSequencesD,
     MatchSequencesd,
     MatchSequencesDict,
     OmicsChannelsD,
     OmicsChannelsd,
     OmicsChannelsDict,
+    RandHEDJitterD,
+    RandHEDJitterd,
+    RandHEDJitterDict,
 )
 from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
 from omicsfusion.transforms.patches import LoadSpotPatch
 from omicsfusion.transforms.readers import OmicsReader, OmicsRows, SliceFolderReader
+from omicsfusion.transforms.stain import MacenkoNormalize, RandHEDJitter, StainNormalizationError
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences
 
 __all__ = [
@@ -75,6 +82,10 @@ __all__ = [
     "LoadSpotPatchD",
     "LoadSpotPatchDict",
     "LoadSpotPatchd",
+    "MacenkoNormalize",
+    "MacenkoNormalizeD",
+    "MacenkoNormalizeDict",
+    "MacenkoNormalized",
     "MatchSequences",
     "MatchSequencesD",
     "MatchSequencesDict",
@@ -86,9 +97,14 @@ __all__ = [
     "OmicsChannelsd",
     "OmicsReader",
     "OmicsRows",
+    "RandHEDJitter",
+    "RandHEDJitterD",
+    "RandHEDJitterDict",
+    "RandHEDJitterd",
     "ReferenceShapeError",
     "SkippedPixelsError",
     "SliceFolderReader",
+    "StainNormalizationError",
     "check_omics_augmentation",
     "is_intensity_transform",
     "omics_feature_attributions",

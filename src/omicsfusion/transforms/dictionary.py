@@ -16,7 +16,8 @@ lazy-aware (they align to the image's pending shape in a lazy ``Compose``).
 Volume checks for 3-D MRI (``CheckDicomSeriesd`` before ``LoadImaged``,
 ``CheckVolumed`` and ``MatchSequencesd`` after ``EnsureChannelFirstd``) raise
 named errors instead of failing later without naming the file.
-``LoadSpotPatchd`` reads a spot's patch from its slide.
+``LoadSpotPatchd`` reads a spot's patch from its slide. ``MacenkoNormalized`` and
+``RandHEDJitterd`` normalise and augment H&E stain on image keys only.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from monai.config import KeysCollection
-from monai.transforms import InvertibleTransform, LazyTransform, MapTransform
+from monai.data.meta_obj import get_track_meta
+from monai.transforms import InvertibleTransform, LazyTransform, MapTransform, RandomizableTransform
+from monai.utils import convert_to_tensor
 
 from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, OmicsChannels
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
 from omicsfusion.transforms.patches import LoadSpotPatch
+from omicsfusion.transforms.stain import MacenkoNormalize, RandHEDJitter
 from omicsfusion.transforms.volume import CheckVolume, MatchSequences, source_name
 
 __all__ = [
@@ -53,12 +57,18 @@ __all__ = [
     "LoadSpotPatchD",
     "LoadSpotPatchDict",
     "LoadSpotPatchd",
+    "MacenkoNormalizeD",
+    "MacenkoNormalizeDict",
+    "MacenkoNormalized",
     "MatchSequencesD",
     "MatchSequencesDict",
     "MatchSequencesd",
     "OmicsChannelsD",
     "OmicsChannelsDict",
     "OmicsChannelsd",
+    "RandHEDJitterD",
+    "RandHEDJitterDict",
+    "RandHEDJitterd",
 ]
 
 
@@ -364,6 +374,82 @@ class LoadSpotPatchd(MapTransform):
         return d
 
 
+class MacenkoNormalized(MapTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.stain.MacenkoNormalize` (RGB in 0..255).
+
+    Args:
+        keys: keys of channel-first RGB patches (image keys only).
+        target_he: reference stain matrix; None: MONAI's default.
+        max_cref: reference maximum H and E concentrations; None: MONAI's default.
+        on_failure: ``"skip"`` (keep and count a patch that cannot be normalised) or ``"raise"``.
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = MacenkoNormalize.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        target_he=None,
+        max_cref=None,
+        on_failure: str = "skip",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.normalizer = MacenkoNormalize(target_he, max_cref, on_failure)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.normalizer(d[key])
+        return d
+
+
+class RandHEDJitterd(RandomizableTransform, MapTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.stain.RandHEDJitter` (RGB in [0, 1]).
+
+    Every key gets the same draw (one patch seen at several keys stays one stain).
+
+    Args:
+        keys: keys of channel-first RGB patches (image keys only).
+        sigma: each stain is multiplied by ``alpha ~ U(1 - sigma, 1 + sigma)``.
+        bias: then shifted by ``beta ~ U(-bias, bias)``.
+        prob: probability of jittering a sample.
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = RandHEDJitter.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        sigma: float = 0.05,
+        bias: float = 0.05,
+        prob: float = 0.5,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, prob)
+        self.jitter = RandHEDJitter(sigma, bias, prob=1.0)
+
+    def set_random_state(self, seed: int | None = None, state=None) -> RandHEDJitterd:
+        super().set_random_state(seed, state)
+        self.jitter.set_random_state(seed, state)
+        return self
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        self.randomize(None)
+        if not self._do_transform:
+            for key in self.key_iterator(d):
+                d[key] = convert_to_tensor(d[key], track_meta=get_track_meta())
+            return d
+        self.jitter.randomize()
+        for key in self.key_iterator(d):
+            d[key] = self.jitter(d[key], randomize=False)
+        return d
+
+
 AlignToReferenceD = AlignToReferenceDict = AlignToReferenced
 OmicsChannelsD = OmicsChannelsDict = OmicsChannelsd
 FuseChannelsD = FuseChannelsDict = FuseChannelsd
@@ -372,3 +458,5 @@ CheckImageSizeD = CheckImageSizeDict = CheckImageSized
 CheckVolumeD = CheckVolumeDict = CheckVolumed
 MatchSequencesD = MatchSequencesDict = MatchSequencesd
 LoadSpotPatchD = LoadSpotPatchDict = LoadSpotPatchd
+MacenkoNormalizeD = MacenkoNormalizeDict = MacenkoNormalized
+RandHEDJitterD = RandHEDJitterDict = RandHEDJitterd

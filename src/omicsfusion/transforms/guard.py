@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 from monai.transforms import ConcatItemsd, CopyItemsd, MapTransform
 
 from omicsfusion.errors import TransformError
-from omicsfusion.transforms.dictionary import FuseChannelsd
+from omicsfusion.transforms.dictionary import FuseChannelsd, MacenkoNormalized, RandHEDJitterd
 
 __all__ = ["OmicsAugmentationError", "check_omics_augmentation", "is_intensity_transform"]
 
 T = TypeVar("T")
+_STAIN_TRANSFORMS = (MacenkoNormalized, RandHEDJitterd)
 _INTENSITY_MODULES = ("monai.transforms.intensity.", "monai.transforms.smooth_field.")
 
 
@@ -30,8 +31,8 @@ class OmicsAugmentationError(TransformError):
 
 
 def is_intensity_transform(transform: Any) -> bool:
-    """Whether ``transform`` is one of MONAI's intensity transforms."""
-    return type(transform).__module__.startswith(_INTENSITY_MODULES)
+    """Whether ``transform`` is one of MONAI's intensity transforms or a stain transform."""
+    return type(transform).__module__.startswith(_INTENSITY_MODULES) or isinstance(transform, _STAIN_TRANSFORMS)
 
 
 def _flatten(transforms: Any) -> Iterable[Any]:

@@ -1,4 +1,4 @@
-"""Networks around stock MONAI classifiers for image + omics-channel inputs.
+"""Fusion networks around stock MONAI classifiers for image + omics-channel inputs.
 
 Every network here takes the bundles' one input contract, ``(N, image channels +
 one channel per omics type, *spatial)``, so bundle metadata, attribution,
