@@ -145,7 +145,12 @@ def run(args: argparse.Namespace) -> int:
         )
         models = args.models.split(",") if args.models else None
         layout_params = {"method": args.layout_method, "grid": args.grid}
-        cnn_params = {"max_epochs": args.max_epochs, "patience": args.patience, "n_members": args.members}
+        cnn_params = {
+            "max_epochs": args.max_epochs,
+            "patience": args.patience,
+            "n_members": args.members,
+            "batch_size": args.batch_size,
+        }
         if args.channel_dropout is not None:
             cnn_params["channel_dropout"] = args.channel_dropout
         result = run_benchmark(
@@ -159,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
             cnn_params=cnn_params,
             threads=args.threads,
             progress=not args.no_progress,
+            fit_samples=args.fit_samples or None,
         )
     except (OmicsfusionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -203,6 +209,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--grid", default="auto", help="layout grid: auto, HxW")
     parser.add_argument("--max-epochs", type=int, default=60, help="CNN epoch cap")
     parser.add_argument("--patience", type=int, default=8, help="CNN early-stopping patience (epochs)")
+    parser.add_argument("--batch-size", type=int, default=64, help="CNN mini-batch size")
+    parser.add_argument(
+        "--fit-samples",
+        type=int,
+        default=20_000,
+        help="fit normalisers, layouts and tabular models on at most this many training samples per split "
+        "(a seeded subsample; 0: all); the CNNs train on all",
+    )
     parser.add_argument("--members", type=int, default=1, help="CNNs averaged per model (an ensemble over seeds)")
     parser.add_argument(
         "--channel-dropout",

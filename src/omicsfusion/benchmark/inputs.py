@@ -15,6 +15,9 @@ import pandas as pd
 
 from omicsfusion.benchmark.errors import BenchmarkError
 
+#: rows checked for non-finite values at once
+_CHECK_ROWS = 8192
+
 
 @dataclass(frozen=True)
 class BenchmarkData:
@@ -140,16 +143,20 @@ def _restricted(tables: Mapping[str, pd.DataFrame], ids: pd.Index) -> dict[str, 
     """Each table's rows of ``ids`` it holds; refuse non-numeric columns and non-finite values."""
     joined: dict[str, pd.DataFrame] = {}
     for name, table in tables.items():
-        frame = table.loc[ids.intersection(table.index, sort=False)]
-        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        held = ids.intersection(table.index, sort=False)
+        frame = table if held.equals(table.index) else table.loc[held]  # no copy when every row is kept
+        bad = [c for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
         if bad:
             raise BenchmarkError(f"table {name!r}: non-numeric feature column(s) {bad[:3]}")
-        values = frame.to_numpy(dtype=float)
-        if not np.isfinite(values).all():
-            row, col = np.argwhere(~np.isfinite(values))[0]
-            raise BenchmarkError(
-                f"table {name!r}: non-finite value in sample {frame.index[row]!r}, feature {frame.columns[col]!r}"
-            )
+        values = frame.to_numpy()
+        for start in range(0, len(values), _CHECK_ROWS):  # chunked: no full-size copy of a large table
+            chunk = np.asarray(values[start : start + _CHECK_ROWS], dtype=float)
+            if not np.isfinite(chunk).all():
+                row, col = np.argwhere(~np.isfinite(chunk))[0]
+                raise BenchmarkError(
+                    f"table {name!r}: non-finite value in sample {frame.index[start + row]!r}, "
+                    f"feature {frame.columns[col]!r}"
+                )
         joined[name] = frame
     return joined
 

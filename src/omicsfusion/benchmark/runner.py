@@ -1,9 +1,11 @@
 """Run every model on identical folds and collect per-fold metrics.
 
 Per seed and split: the normaliser and every layout are fitted on the training
-samples only; the tabular models read the normalised features, the CNN models
-read the same features as images. One progress bar ticks once per (seed, split,
-model).
+samples only (at most ``fit_samples`` of them, a seeded subsample, which bounds
+the layout fit and the tabular models on very large tables); the tabular models
+read the normalised features, the CNN models read the same features as images,
+rendered from the table a batch at a time. One progress bar ticks once per
+(seed, split, model).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from omicsfusion.data import OmicsTable
 from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.preprocessing.rendering import held_ids, normalized_rows
 
+#: test samples a tabular model predicts at once (their feature rows are built per batch)
+_TEST_BATCH = 8192
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
 ALL_MODELS = CNN_MODELS + TABULAR_MODELS
 
@@ -95,11 +99,16 @@ class _Fold:
         normalization: str,
         layout_params: Mapping[str, Any],
         seed: int,
+        fit_samples: int | None = None,
     ) -> None:
         self.table = table
         self.missing = data.missing
         self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
         self.y_train, self.y_test = data.y[train], data.y[test]
+        fit = np.arange(len(train))
+        if fit_samples is not None and len(train) > fit_samples:
+            fit = np.sort(np.random.default_rng(seed).choice(len(train), int(fit_samples), replace=False))
+        self.fit_ids, self.y_fit = [self.train_ids[i] for i in fit], self.y_train[fit]
         self.normalization = normalization
         self.layout_params = dict(layout_params)
         self.seed = seed
@@ -107,20 +116,23 @@ class _Fold:
         self._pre: dict[str, tuple[OmicsPreprocessor, float]] = {}
 
     @functools.cached_property
-    def tabular(self) -> tuple[np.ndarray, np.ndarray]:
-        """(train, test) feature matrices: every type normalised on the training rows, side by side.
+    def normalizers(self) -> dict[str, FeatureNormalizer]:
+        """Per type, the tabular models' normaliser fitted on the fitting samples it holds."""
+        return {
+            t: FeatureNormalizer(method=self.normalization).fit(
+                self.table.rows(t, held_ids(self.table, t, self.fit_ids, "mask")), feature_names=self.table.features(t)
+            )
+            for t in self.table.types
+        }
+
+    def tabular(self, ids: Sequence[str]) -> np.ndarray:
+        """Feature matrix of ``ids``: every type normalised, side by side (float32).
 
         A sample without a row of some type gets zeros there (mean imputation under z-scoring).
         """
-        parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        for t in self.table.types:
-            held = held_ids(self.table, t, self.train_ids, "mask")
-            norm = FeatureNormalizer(method=self.normalization).fit(
-                self.table.rows(t, held), feature_names=self.table.features(t)
-            )
-            for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
-                out.append(normalized_rows(self.table, t, ids, norm, missing="mask"))
-        return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
+        return np.concatenate(
+            [normalized_rows(self.table, t, ids, norm, missing="mask") for t, norm in self.normalizers.items()], axis=1
+        )
 
     def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
         """Fitted OmicsPreprocessor: "ot" (per type), "shared", or "deepinsight" (its baseline method)."""
@@ -129,7 +141,7 @@ class _Fold:
             if key == "deepinsight":
                 params.update(method="deepinsight", grid=self.preprocessor("ot")[0].grid_)
             self._pre[key] = imaging.fit_preprocessor(
-                self.table, self.train_ids, self.normalization, params, shared=key == "shared", missing=self.missing
+                self.table, self.fit_ids, self.normalization, params, shared=key == "shared", missing=self.missing
             )
         return self._pre[key]
 
@@ -159,7 +171,7 @@ class _Fold:
                 return imaging.fit_peer(
                     pre,
                     self.table,
-                    self.train_ids,
+                    self.fit_ids,
                     lambda: DeepInsightPeer(grid, self.seed),
                     DeepInsightPeer.name,
                     self.missing,
@@ -171,7 +183,7 @@ class _Fold:
             )
         if model == "genomap_cnn":
             return imaging.fit_peer(
-                pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name, self.missing
+                pre, self.table, self.fit_ids, lambda: GenomapPeer(grid), GenomapPeer.name, self.missing
             )
         raise BenchmarkError(f"{model!r} is not a CNN model")
 
@@ -200,18 +212,24 @@ def _fit_predict(
     A CNN's layout description, grid and epochs go to ``fitted[model]`` for the report.
     """
     if model in TABULAR_MODELS:
-        x_train, x_test = fold.tabular
+        x_fit = fold.tabular(fold.fit_ids)
         t0 = time.perf_counter()
-        clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
-        return _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes), time.perf_counter() - t0
+        clf = make_tabular(model, seed, threads).fit(x_fit, fold.y_fit)
+        fit_s = time.perf_counter() - t0
+        del x_fit
+        test = fold.test_ids
+        proba = np.concatenate(
+            [clf.predict_proba(fold.tabular(test[i : i + _TEST_BATCH])) for i in range(0, len(test), _TEST_BATCH)]
+        )
+        return _full_proba(proba, clf.classes_, n_classes), fit_s
     imager = fold.imager(model)  # its own fit time is imager.fit_s
     t0 = time.perf_counter()
     cnn = CNNClassifier(seed=seed, threads=threads, **cnn_kwargs).fit(
-        imager.images(fold.train_ids), fold.y_train, n_classes
+        imaging.RenderedImages(imager, fold.train_ids), fold.y_train, n_classes
     )
     fit_s = imager.fit_s + time.perf_counter() - t0
     fitted[model].append((imager.description, imager.grid, cnn.epochs_))
-    return cnn.predict_proba(imager.images(fold.test_ids)), fit_s
+    return cnn.predict_proba(imaging.RenderedImages(imager, fold.test_ids)), fit_s
 
 
 def _paired(per_run: Mapping[str, list[dict[str, float]]], summary: Mapping[str, Mapping]) -> dict[str, dict]:
@@ -244,6 +262,7 @@ def run_benchmark(
     cnn_params: Mapping[str, Any] | None = None,
     threads: int = 2,
     progress: bool = True,
+    fit_samples: int | None = None,
 ) -> BenchmarkResult:
     """Compare the OT-CNN with the layout controls, peer layouts and tabular baselines.
 
@@ -259,6 +278,8 @@ def run_benchmark(
         cnn_params: overrides of :class:`CNNClassifier` fields (e.g. ``max_epochs``).
         threads: CPU threads for torch and the random forest.
         progress: show a tqdm bar over (seed, split, model).
+        fit_samples: fit the normalisers, layouts and tabular models on at most this many training
+            samples of each split (a seeded subsample; ``None``: all); the CNNs train on all of them.
 
     Raises:
         BenchmarkError: unknown models, unusable labels or split, no seed.
@@ -286,7 +307,9 @@ def run_benchmark(
     with tqdm(total=total, desc="benchmark", unit="fit", disable=not progress) as bar:
         for seed in seeds:
             for fold_index, (train, test) in enumerate(splits[seed]):
-                fold = _Fold(table, data, train, test, normalization, {"random_state": seed, **params}, seed)
+                fold = _Fold(
+                    table, data, train, test, normalization, {"random_state": seed, **params}, seed, fit_samples
+                )
                 for model in chosen:
                     bar.set_postfix_str(f"seed {seed} {model}")
                     proba, fit_s = _fit_predict(model, fold, n_classes, seed, threads, cnn_kwargs, fitted)
@@ -295,6 +318,7 @@ def run_benchmark(
                     bar.update()
     summary = _summary(per_run, fitted)
     meta = _run_meta(data, split, folds, seeds, normalization, params, cnn_kwargs, skipped, threads, started)
+    meta["fit_samples"] = fit_samples
     return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
 
 

@@ -524,8 +524,15 @@ class OmicsTable:
         return frame.values[np.asarray(rows, dtype=np.int64)]
 
     def frame(self, omics_type: str, sample_ids: Sequence[str] | None = None) -> pd.DataFrame:
-        """A DataFrame (index sample ids, columns features), e.g. to fit a layout."""
-        ids = self.sample_ids(omics_type) if sample_ids is None else [str(s) for s in sample_ids]
+        """A DataFrame (index sample ids, columns features), e.g. to fit a layout.
+
+        Every sample (``sample_ids=None``): a read-only view of the table's values, no copy (a table of a
+        quarter of a million samples is a GB); chosen samples: a copy of their rows.
+        """
+        if sample_ids is None:
+            frame = self._frame(omics_type)
+            return pd.DataFrame(frame.values, index=frame.ids, columns=frame.features, copy=False)
+        ids = [str(s) for s in sample_ids]
         return pd.DataFrame(self.rows(omics_type, ids), index=ids, columns=self.features(omics_type))
 
     def feature_index(self, omics_type: str, feature_names: Sequence[str], min_overlap: float = 0.5) -> np.ndarray:
