@@ -4,7 +4,7 @@ Generates the cohort with ``make_panel_cohort.py`` (unless ``--out`` already hol
 empty cells with 0 by hand a row group at a time (the benchmark refuses empty cells; a policy for
 them is not this script's business), and runs the command under ``/usr/bin/time -v``: ot_cnn, the
 random-layout control and logistic regression on the cohort's fixed 70/30 split, one seed. Prints
-one JSON line: patients, wall seconds, peak RSS, the accuracies. Run it alone on a quiet machine::
+one JSON line: patients, wall and CPU seconds, peak RSS, the accuracies. Run it alone on a quiet machine::
 
     OMP_NUM_THREADS=2 PYTHONPATH=src python scripts/bench_scale.py --patients 25000 --out /tmp/panel25k
 """
@@ -103,6 +103,9 @@ def main() -> None:
         sys.exit(run.stderr[-4000:])
     wall = re.search(r"Elapsed \(wall clock\) time.*: (.+)", run.stderr).group(1)
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", run.stderr).group(1))
+    cpu = sum(
+        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", run.stderr).group(1)) for kind in ("User", "System")
+    )
     parts = [float(p) for p in wall.split(":")]
     seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
     found = json.loads(result.read_text())
@@ -112,6 +115,7 @@ def main() -> None:
                 "patients": args.patients,
                 "command": " ".join(command[2:]),
                 "wall_s": round(seconds, 1),
+                "cpu_s": round(cpu, 1),  # user + system: what a loaded machine does not inflate
                 "peak_rss_gb": round(rss / 1024**2, 2),
                 "accuracy": {m: round(v["accuracy"], 3) for m, v in found.items() if not m.startswith("_")},
                 "epochs": {m: v.get("epochs_mean") for m, v in found.items() if "epochs_mean" in v},

@@ -123,3 +123,8 @@ def test_fit_samples_bounds_the_layout_and_tabular_fits_and_is_reported(cohort):
         assert 0.0 <= result.summary[model]["accuracy"] <= 1.0
     # the studies are learnable from their driver genes and favoured arms
     assert result.summary["logreg"]["accuracy"] > 0.5
+    # a cap above the training size changes nothing and is not reported
+    capped = run_benchmark(data, split=split, models=["logreg"], threads=1, progress=False, fit_samples=1000)
+    uncapped = run_benchmark(data, split=split, models=["logreg"], threads=1, progress=False)
+    assert capped.meta["fit_samples"] is None and "fitted on at most" not in format_table(capped)
+    assert capped.summary["logreg"]["accuracy"] == uncapped.summary["logreg"]["accuracy"]

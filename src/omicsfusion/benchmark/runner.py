@@ -318,7 +318,8 @@ def run_benchmark(
                     bar.update()
     summary = _summary(per_run, fitted)
     meta = _run_meta(data, split, folds, seeds, normalization, params, cnn_kwargs, skipped, threads, started)
-    meta["fit_samples"] = fit_samples
+    subsampled = fit_samples is not None and any(len(tr) > fit_samples for s in splits.values() for tr, _ in s)
+    meta["fit_samples"] = fit_samples if subsampled else None  # None: every fit saw every training sample
     return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
 
 
