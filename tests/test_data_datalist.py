@@ -105,3 +105,66 @@ def test_split_key_gives_each_row_its_section():
     assert "test" not in build_datalist(samples[:5], split_key="split")
     with pytest.raises(OmicsDataError, match=r"'split' holds \['train'\]"):
         build_datalist(samples.assign(split="train"), split_key="split")
+
+
+def test_folder_index_answers_like_the_file_system(tmp_path):
+    import os
+
+    from omicsfusion.data.folders import FolderIndex
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").touch()
+    (tmp_path / "series").mkdir()  # a DICOM series folder is an image too
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.png").touch()
+    (tmp_path / "images" / "link.png").symlink_to(tmp_path / "elsewhere" / "b.png")
+    (tmp_path / "images" / "broken.png").symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "via").symlink_to(tmp_path / "elsewhere")
+    index = FolderIndex()
+    names = [
+        "images/a.png",
+        "series",
+        "images/link.png",
+        "images/broken.png",
+        "images/none.png",
+        "via/b.png",
+        "via/none.png",
+        "gone/a.png",
+        "images/../elsewhere/b.png",
+        "images/",
+        "images/.",
+    ]
+    for name in names:
+        path = str(tmp_path / name) + ("/" if name.endswith("/") else "")
+        assert index.exists(path) == os.path.exists(path), name
+        assert index.realpath(path) == os.path.realpath(path), name
+
+
+def test_prepare_checks_a_large_datalist_and_names_the_one_missing_image(tmp_path):
+    """20,000 rows in one folder (one listing, not a stat per row): every image found, a removed one named."""
+    from omicsfusion.prepare import prepare_classification
+
+    images = tmp_path / "images"
+    images.mkdir()
+    ids = [f"S{i:05d}" for i in range(20_000)]
+    for sample in ids:
+        (images / f"{sample}.png").touch()
+    labels = np.arange(len(ids)) % 3
+    pd.DataFrame({"sample_id": ids, "image": [f"images/{s}.png" for s in ids], "label": labels}).to_csv(
+        tmp_path / "samples.csv", index=False
+    )
+    args = dict(
+        dataset_dir=tmp_path,
+        datalist_file=tmp_path / "datalist.json",
+        layout_file=tmp_path / "layout.npz",
+        omics_tables={},
+        omics_types=[],
+        class_names=["a", "b", "c"],
+    )
+    prepare_classification(**args)
+    datalist = json.loads((tmp_path / "datalist.json").read_text())
+    assert sorted(r["omics"] for section in datalist.values() for r in section) == ids
+    gone = datalist["validation"][123]["omics"]
+    (images / f"{gone}.png").unlink()
+    with pytest.raises(FileNotFoundError, match=f"image of sample '{gone}' not found"):
+        prepare_classification(**args)

@@ -139,3 +139,22 @@ def test_abs_metric_places_anti_correlated_module_members_together():
 
     unsigned, signed = negatives_to_centroid("abs_correlation"), negatives_to_centroid("correlation")
     assert unsigned < 3.0 and signed > 3 * unsigned  # grid 15x14; a module covers about 5x4 pixels
+
+
+def test_binary_table_with_identical_genes_fits_without_numpy_warnings():
+    """Two genes with one profile (mutation calls often have them) embed at one point: no 0 ** -0.1."""
+    import warnings
+
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    calls = (rng.random((80, 60)) < 0.1).astype(float)
+    calls[:, 1] = calls[:, 0]  # identical mutation profiles
+    calls[:, 3] = calls[:, 2]
+    copy_number = rng.integers(-2, 3, (80, 60)).astype(float)
+    copy_number[:, 5] = copy_number[:, 4]
+    table = pd.DataFrame(np.hstack([calls, copy_number]), columns=[f"g{i:03d}" for i in range(120)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layout = OTLayout(random_state=0).fit(table)
+    _check_matrix(layout, 120)

@@ -32,6 +32,7 @@ from omicsfusion.checkpoint import require_trained  # noqa: F401 (the bundle con
 from omicsfusion.data import OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
+from omicsfusion.data.folders import FolderIndex
 from omicsfusion.fileio import atomic_write
 from omicsfusion.phantoms import make_neuro_phantom, make_pan_cancer_phantom, make_spatial_phantom
 from omicsfusion.preprocessing import OmicsPreprocessor
@@ -122,8 +123,9 @@ def check_rows(
     source: str,
 ) -> None:
     """Refuse rows whose image is missing, whose label is unknown, or whose sample lacks omics."""
+    files = FolderIndex()  # one listing per folder, not a stat per row
     for row in rows:
-        if not Path(row["image"]).exists():  # a file, or a DICOM series folder
+        if not files.exists(row["image"]):  # a file, or a DICOM series folder
             raise FileNotFoundError(f"{source}: image of sample {row['omics']!r} not found: {row['image']}")
         label = row.get("label")
         if label is not None and not 0 <= int(label) < len(class_names):

@@ -160,7 +160,12 @@ def run(args: argparse.Namespace) -> int:
         normalization = _normalization(args.normalization)
         if isinstance(normalization, dict) and set(normalization) != set(table.types):
             raise BenchmarkError(f"--normalization names types {sorted(normalization)}; the tables are {table.types}")
-        cnn_params = {"max_epochs": args.max_epochs, "patience": args.patience, "n_members": args.members}
+        cnn_params = {
+            "max_epochs": args.max_epochs,
+            "patience": args.patience,
+            "n_members": args.members,
+            "batch_size": args.batch_size,
+        }
         if args.channel_dropout is not None:
             cnn_params["channel_dropout"] = args.channel_dropout
         result = run_benchmark(
@@ -178,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             missing_values=args.missing_values,
             fill_value=args.missing_fill_value,
             max_missing_fraction=args.max_missing_fraction,
+            fit_samples=args.fit_samples or None,
         )
     except (OmicsfusionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -238,6 +244,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--grid", default="auto", help="layout grid: auto, HxW")
     parser.add_argument("--max-epochs", type=int, default=60, help="CNN epoch cap")
     parser.add_argument("--patience", type=int, default=8, help="CNN early-stopping patience (epochs)")
+    parser.add_argument("--batch-size", type=int, default=64, help="CNN mini-batch size")
+    parser.add_argument(
+        "--fit-samples",
+        type=int,
+        default=20_000,
+        help="fit normalisers, layouts and tabular models on at most this many training samples per split "
+        "(a seeded subsample; 0: all); the CNNs train on all",
+    )
     parser.add_argument("--members", type=int, default=1, help="CNNs averaged per model (an ensemble over seeds)")
     parser.add_argument(
         "--channel-dropout",

@@ -1,7 +1,8 @@
 """Per-fold image makers: the OT layouts, the random-layout control and the peer layouts.
 
 Every maker is fitted on the training samples of a fold only and turns any
-samples into ``(n, C, *grid)`` images, one channel per omics type. The OT
+samples into ``(n, C, *grid)`` images, one channel per omics type; the CNNs read
+them a batch at a time (:class:`RenderedImages`), never all at once. The OT
 makers are :class:`omicsfusion.preprocessing.OmicsPreprocessor` itself (normaliser +
 layout per type, or one shared layout), so the benchmark measures exactly the
 preprocessing the bundles use. The control and the peers reuse its fitted
@@ -49,6 +50,25 @@ class Imager:
     fit_s: float
 
 
+class RenderedImages:
+    """The images of ``sample_ids``, rendered from the table a batch at a time when indexed.
+
+    ``images[indices]`` is ``imager.images([sample_ids[i] for i in indices])``: the rows are read from
+    the table and pushed through the sparse layout matrix per batch, so a CNN trains on a quarter of
+    a million samples without a dense copy of their images (see :class:`models.ImageBatches`).
+    """
+
+    def __init__(self, imager: Imager, sample_ids: Sequence[str]) -> None:
+        self.imager = imager
+        self.sample_ids = np.asarray(sample_ids, dtype=str)
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def __getitem__(self, indices: np.ndarray) -> np.ndarray:
+        return self.imager.images(self.sample_ids[np.asarray(indices, dtype=np.int64)].tolist())
+
+
 def normalized(
     pre: OmicsPreprocessor, table: OmicsTable, omics_type: str, ids: Sequence[str], missing: str = "raise"
 ) -> np.ndarray:
@@ -83,8 +103,16 @@ def fit_preprocessor(
 
 
 def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: str, fit_s: float) -> Imager:
-    """Images straight from a fitted preprocessor (OT per type, OT shared, or its deepinsight method)."""
-    return Imager(lambda ids: pre.transform(table.select(ids)), tuple(pre.grid_), description, fit_s)
+    """Images straight from a fitted preprocessor (OT per type, OT shared, or its deepinsight method).
+
+    What ``pre.transform(table.select(ids))`` gives, without copying the selected rows into a new table.
+    """
+
+    def images(ids: Sequence[str]) -> np.ndarray:
+        vectors = {t: normalized(pre, table, t, ids, pre.missing) for t in pre.channel_names}
+        return pre.images(vectors, normalized=True)
+
+    return Imager(images, tuple(pre.grid_), description, fit_s)
 
 
 def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int, missing: str = "raise") -> Imager:

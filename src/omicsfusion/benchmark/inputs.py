@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 
 from omicsfusion.benchmark.errors import BenchmarkError
-from omicsfusion.preprocessing.missing import cell_counts, refuse_empty_cells, refuse_empty_samples
+from omicsfusion.preprocessing.missing import (
+    cell_counts,
+    empty_tallies,
+    refuse_empty_cells,
+    refuse_samples_without_values,
+)
+
+#: rows checked for non-finite values at once
 
 
 @dataclass(frozen=True)
@@ -144,12 +151,23 @@ def _restricted(tables: Mapping[str, pd.DataFrame], ids: pd.Index) -> dict[str, 
     """Each table's rows of ``ids`` it holds; refuse non-numeric columns (empty cells are counted by the caller)."""
     joined: dict[str, pd.DataFrame] = {}
     for name, table in tables.items():
-        frame = table.loc[ids.intersection(table.index, sort=False)]
-        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        held = ids.intersection(table.index, sort=False)
+        frame = table if held.equals(table.index) else table.loc[held]  # no copy when every row is kept
+        bad = [c for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
         if bad:
             raise BenchmarkError(f"table {name!r}: non-numeric feature column(s) {bad[:3]}")
         joined[name] = frame
     return joined
+
+
+def _refuse_empty_samples(joined: Mapping[str, pd.DataFrame], ids: pd.Index) -> None:
+    """Raise :class:`EmptySampleError` naming the samples with no value in any table (counted in chunks)."""
+    valued = np.zeros(len(ids), dtype=bool)
+    for frame in joined.values():
+        _, per_sample = empty_tallies(frame.to_numpy())
+        held = ids.get_indexer(frame.index)
+        valued[held[per_sample < frame.shape[1]]] = True
+    refuse_samples_without_values(ids[~valued], list(joined))
 
 
 def join_inputs(
@@ -195,11 +213,10 @@ def join_inputs(
         warnings.warn(note, stacklevel=2)
     ids = found.index
     joined = _restricted(tables, ids)
-    values = {name: frame.to_numpy(dtype=float) for name, frame in joined.items()}
-    empty_cells = {name: cell_counts(values[name], frame.columns, frame.index) for name, frame in joined.items()}
+    empty_cells = {name: cell_counts(frame.to_numpy(), frame.columns, frame.index) for name, frame in joined.items()}
     if missing_values == "raise":
         refuse_empty_cells(empty_cells)
-    refuse_empty_samples({n: dict(zip(f.index, values[n], strict=True)) for n, f in joined.items()}, list(ids))
+    _refuse_empty_samples(joined, ids)
     classes, y = np.unique(found.to_numpy(), return_inverse=True)
     held_by_all = all(len(frame) == len(ids) for frame in joined.values())
     return BenchmarkData(

@@ -10,6 +10,7 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -17,6 +18,18 @@ from torch import nn
 
 from omicsfusion.benchmark.evaluate import inner_validation_split
 from omicsfusion.networks import omics_cnn
+
+
+class ImageBatches(Protocol):
+    """Images indexed like an array: ``len`` samples, ``[indices]`` -> ``(k, C, *grid)`` float32.
+
+    A numpy array is one; :class:`omicsfusion.benchmark.images.RenderedImages` renders each batch
+    from the table instead, so a quarter of a million images never sit in memory at once.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, indices: np.ndarray) -> np.ndarray: ...
 
 
 @contextmanager
@@ -76,25 +89,26 @@ class CNNClassifier:
     seed: int = 0
     threads: int = 2
 
-    def fit(self, images: np.ndarray, labels: np.ndarray, n_classes: int) -> CNNClassifier:
-        """Train on ``images`` (n, C, *grid) with integer ``labels`` in ``0..n_classes-1``."""
+    def fit(self, images: ImageBatches, labels: np.ndarray, n_classes: int) -> CNNClassifier:
+        """Train on ``images`` (n, C, *grid), read a batch at a time, with integer ``labels`` in ``0..n_classes-1``."""
         if self.n_members < 1:
             raise ValueError(f"n_members must be at least 1, got {self.n_members}")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
         with torch_threads(self.threads):
-            x = torch.as_tensor(images, dtype=torch.float32)
             y = torch.as_tensor(labels, dtype=torch.long)
-            fitted = [self._fit_member(x, y, n_classes, self.seed + m) for m in range(self.n_members)]
+            fitted = [self._fit_member(images, y, n_classes, self.seed + m) for m in range(self.n_members)]
         self.networks_ = [network for network, _, _ in fitted]
         self.epochs_ = float(np.mean([epochs for _, epochs, _ in fitted]))
         self.best_val_loss_ = float(np.mean([loss for _, _, loss in fitted]))
         return self
 
-    def _fit_member(self, x: torch.Tensor, y: torch.Tensor, n_classes: int, seed: int) -> tuple[nn.Module, int, float]:
+    def _fit_member(self, x: ImageBatches, y: torch.Tensor, n_classes: int, seed: int) -> tuple[nn.Module, int, float]:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(seed)
         fit_idx, val_idx = inner_validation_split(y.numpy(), self.val_fraction, seed)
-        network = omics_cnn(tuple(x.shape[1:]), n_classes)
+        network = omics_cnn(tuple(x[np.arange(1)].shape[1:]), n_classes)
         optimiser = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = nn.CrossEntropyLoss()
         best_loss, best_state, stale, epochs = float("inf"), None, 0, 0
@@ -106,11 +120,11 @@ class CNNClassifier:
                 if len(batch) < 2:  # batch norm needs two samples
                     continue
                 optimiser.zero_grad()
-                inputs = mask_channels(x[batch], self.channel_dropout, generator)
+                inputs = mask_channels(_tensor(x, batch), self.channel_dropout, generator)
                 loss_fn(network(inputs), y[batch]).backward()
                 optimiser.step()
             epochs += 1
-            val_loss = float(loss_fn(_logits(network, x[val_idx]), y[val_idx]))
+            val_loss = float(loss_fn(_logits(network, x, val_idx), y[val_idx]))
             if val_loss < best_loss - 1e-4:
                 best_loss, best_state, stale = val_loss, copy.deepcopy(network.state_dict()), 0
             else:
@@ -120,15 +134,22 @@ class CNNClassifier:
         network.load_state_dict(best_state)
         return network, epochs, best_loss
 
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+    def predict_proba(self, images: ImageBatches) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``, the members' mean, for images shaped like the training ones."""
         with torch_threads(self.threads):
-            x = torch.as_tensor(images, dtype=torch.float32)
-            proba = torch.stack([torch.softmax(_logits(network, x), dim=1) for network in self.networks_]).mean(0)
+            index = np.arange(len(images))
+            proba = torch.stack([torch.softmax(_logits(net, images, index), dim=1) for net in self.networks_]).mean(0)
         return proba.numpy()
 
 
+def _tensor(images: ImageBatches, indices: np.ndarray) -> torch.Tensor:
+    """``images[indices]`` as a C-ordered float32 tensor (rendered batches come sample-minor: same values,
+    other strides, which would send the convolutions down another, slower and differently rounded path)."""
+    return torch.from_numpy(np.ascontiguousarray(images[indices], dtype=np.float32))
+
+
 @torch.no_grad()
-def _logits(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _logits(network: nn.Module, images: ImageBatches, indices: np.ndarray) -> torch.Tensor:
+    """Logits of ``images[indices]``, read 256 at a time."""
     network.eval()
-    return torch.cat([network(x[i : i + 256]) for i in range(0, len(x), 256)])
+    return torch.cat([network(_tensor(images, indices[i : i + 256])) for i in range(0, len(indices), 256)])

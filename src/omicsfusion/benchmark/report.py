@@ -53,6 +53,11 @@ def format_table(result: BenchmarkResult) -> str:
         if "layout" in s:
             grid = "x".join(map(str, s["grid"]))
             lines.append(f"- {model}: {s['layout']}, grid {grid}, {s['epochs_mean']:.1f} epochs on average")
+    if meta.get("fit_samples") is not None:
+        lines.append(
+            f"- normalisers, layouts and tabular models fitted on at most {meta['fit_samples']} training samples "
+            "per split (a seeded subsample); the CNNs trained on all"
+        )
     for model, reason in meta.get("skipped", {}).items():
         lines.append(f"- {model}: skipped, {reason}")
     for note in meta.get("notes", []):

@@ -1,9 +1,11 @@
 """Run every model on identical folds and collect per-fold metrics.
 
 Per seed and split: the fills of empty cells (``missing_values``), the normaliser
-and every layout are fitted on the training samples only; the tabular models read
-the filled, normalised features, the CNN models read the same features as images.
-One progress bar ticks once per (seed, split, model).
+and every layout are fitted on the training samples only (at most ``fit_samples`` of
+them, a seeded subsample, which bounds the layout fit and the tabular models on very
+large tables); the tabular models read the filled, normalised features, the CNN models
+read the same features as images, rendered from the table a batch at a time. One
+progress bar ticks once per (seed, split, model).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.preprocessing.missing import MissingValues, fit_imputers
 from omicsfusion.preprocessing.rendering import held_ids, normalized_rows
 
+#: test samples a tabular model predicts at once (their feature rows are built per batch)
+_TEST_BATCH = 8192
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
 ALL_MODELS = CNN_MODELS + TABULAR_MODELS
 
@@ -98,11 +102,16 @@ class _Fold:
         seed: int,
         imputation: Mapping[str, Any],
         min_samples_per_feature: int | None = None,
+        fit_samples: int | None = None,
     ) -> None:
         self.table = table
         self.missing = data.missing
         self.train_ids, self.test_ids = list(data.sample_ids[train]), list(data.sample_ids[test])
         self.y_train, self.y_test = data.y[train], data.y[test]
+        fit = np.arange(len(train))
+        if fit_samples is not None and len(train) > fit_samples:
+            fit = np.sort(np.random.default_rng(seed).choice(len(train), int(fit_samples), replace=False))
+        self.fit_ids, self.y_fit = [self.train_ids[i] for i in fit], self.y_train[fit]
         self.normalization = normalization
         self.min_samples_per_feature = min_samples_per_feature
         self.layout_params = dict(layout_params)
@@ -113,8 +122,8 @@ class _Fold:
 
     @functools.cached_property
     def imputers(self) -> dict[str, MissingValues]:
-        """Per type the fills of empty cells, fitted on the training rows it holds (as ``OmicsPreprocessor``'s)."""
-        held = {t: held_ids(self.table, t, self.train_ids, "mask") for t in self.table.types}
+        """Per type the fills of empty cells, fitted on the fitting rows it holds (as ``OmicsPreprocessor``'s)."""
+        held = {t: held_ids(self.table, t, self.fit_ids, "mask") for t in self.table.types}
         rows = {t: self.table.rows(t, held[t]) for t in self.table.types}
         features = {t: self.table.features(t) for t in self.table.types}
         params = self.imputation
@@ -122,29 +131,37 @@ class _Fold:
             rows,
             held,
             features,
-            self.train_ids,
+            self.fit_ids,
             strategy=params["missing_values"],
             fill_value=params["fill_value"],
             max_missing_fraction=params["max_missing_fraction"],
         )
 
     @functools.cached_property
-    def tabular(self) -> tuple[np.ndarray, np.ndarray]:
-        """(train, test) feature matrices: every type filled and normalised on the training rows, side by side.
+    def normalizers(self) -> dict[str, tuple[FeatureNormalizer, MissingValues]]:
+        """Per type, the tabular models' normaliser fitted on the filled fitting rows, and the fills it aligns to."""
+        out = {}
+        for t, imputer in self.imputers.items():
+            held = held_ids(self.table, t, self.fit_ids, "mask")
+            method = self.normalization[t] if isinstance(self.normalization, Mapping) else self.normalization
+            rows = imputer.transform(self.table.rows(t, held), sample_ids=held, name=t)
+            norm = FeatureNormalizer(method=method).fit(rows, feature_names=imputer.feature_names_)
+            out[t] = (norm, imputer.restrict(norm.feature_names_))  # over the kept features, as normalized_rows aligns
+        return out
+
+    def tabular(self, ids: Sequence[str]) -> np.ndarray:
+        """Feature matrix of ``ids``: every type filled and normalised, side by side (float32).
 
         Empty cells get the fold's training fills (:attr:`imputers`); a sample without a row of
         some type gets zeros there (mean imputation under z-scoring).
         """
-        parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        for t, imputer in self.imputers.items():
-            held = held_ids(self.table, t, self.train_ids, "mask")
-            method = self.normalization[t] if isinstance(self.normalization, Mapping) else self.normalization
-            rows = imputer.transform(self.table.rows(t, held), sample_ids=held, name=t)
-            norm = FeatureNormalizer(method=method).fit(rows, feature_names=imputer.feature_names_)
-            kept = imputer.restrict(norm.feature_names_)  # over the kept features, as normalized_rows aligns them
-            for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
-                out.append(normalized_rows(self.table, t, ids, norm, missing="mask", imputer=kept))
-        return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
+        return np.concatenate(
+            [
+                normalized_rows(self.table, t, ids, norm, missing="mask", imputer=kept)
+                for t, (norm, kept) in self.normalizers.items()
+            ],
+            axis=1,
+        )
 
     def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
         """Fitted OmicsPreprocessor: "ot" (per type), "shared", or "deepinsight" (its baseline method)."""
@@ -154,7 +171,7 @@ class _Fold:
                 params.update(method="deepinsight", grid=self.preprocessor("ot")[0].grid_)
             self._pre[key] = imaging.fit_preprocessor(
                 self.table,
-                self.train_ids,
+                self.fit_ids,
                 self.normalization,
                 params,
                 shared=key == "shared",
@@ -190,7 +207,7 @@ class _Fold:
                 return imaging.fit_peer(
                     pre,
                     self.table,
-                    self.train_ids,
+                    self.fit_ids,
                     lambda: DeepInsightPeer(grid, self.seed),
                     DeepInsightPeer.name,
                     self.missing,
@@ -202,7 +219,7 @@ class _Fold:
             )
         if model == "genomap_cnn":
             return imaging.fit_peer(
-                pre, self.table, self.train_ids, lambda: GenomapPeer(grid), GenomapPeer.name, self.missing
+                pre, self.table, self.fit_ids, lambda: GenomapPeer(grid), GenomapPeer.name, self.missing
             )
         raise BenchmarkError(f"{model!r} is not a CNN model")
 
@@ -231,18 +248,24 @@ def _fit_predict(
     A CNN's layout description, grid and epochs go to ``fitted[model]`` for the report.
     """
     if model in TABULAR_MODELS:
-        x_train, x_test = fold.tabular
+        x_fit = fold.tabular(fold.fit_ids)
         t0 = time.perf_counter()
-        clf = make_tabular(model, seed, threads).fit(x_train, fold.y_train)
-        return _full_proba(clf.predict_proba(x_test), clf.classes_, n_classes), time.perf_counter() - t0
+        clf = make_tabular(model, seed, threads).fit(x_fit, fold.y_fit)
+        fit_s = time.perf_counter() - t0
+        del x_fit
+        test = fold.test_ids
+        proba = np.concatenate(
+            [clf.predict_proba(fold.tabular(test[i : i + _TEST_BATCH])) for i in range(0, len(test), _TEST_BATCH)]
+        )
+        return _full_proba(proba, clf.classes_, n_classes), fit_s
     imager = fold.imager(model)  # its own fit time is imager.fit_s
     t0 = time.perf_counter()
     cnn = CNNClassifier(seed=seed, threads=threads, **cnn_kwargs).fit(
-        imager.images(fold.train_ids), fold.y_train, n_classes
+        imaging.RenderedImages(imager, fold.train_ids), fold.y_train, n_classes
     )
     fit_s = imager.fit_s + time.perf_counter() - t0
     fitted[model].append((imager.description, imager.grid, cnn.epochs_))
-    return cnn.predict_proba(imager.images(fold.test_ids)), fit_s
+    return cnn.predict_proba(imaging.RenderedImages(imager, fold.test_ids)), fit_s
 
 
 def _paired(per_run: Mapping[str, list[dict[str, float]]], summary: Mapping[str, Mapping]) -> dict[str, dict]:
@@ -279,6 +302,7 @@ def run_benchmark(
     missing_values: str = "raise",
     fill_value: float = 0.0,
     max_missing_fraction: float = 0.5,
+    fit_samples: int | None = None,
 ) -> BenchmarkResult:
     """Compare the OT-CNN with the layout controls, peer layouts and tabular baselines.
 
@@ -300,6 +324,8 @@ def run_benchmark(
             :class:`~omicsfusion.preprocessing.missing.MissingValues` policy for empty cells, fitted
             per fold on its training samples and used by every model (CNNs and tabular); what each
             fold filled and dropped goes to ``meta["missing_values"]``.
+        fit_samples: fit the normalisers, layouts and tabular models on at most this many training
+            samples of each split (a seeded subsample; ``None``: all); the CNNs train on all of them.
 
     Raises:
         BenchmarkError: unknown models, unusable labels or split, no seed.
@@ -343,6 +369,7 @@ def run_benchmark(
                     seed,
                     imputation,
                     min_samples_per_feature,
+                    fit_samples,
                 )
                 if data.empty_cells is None or any(c["empty_cells"] for c in data.empty_cells.values()):
                     fold_fills.append({"seed": seed, "fold": fold_index, "tables": _fold_fills(fold)})
@@ -356,6 +383,8 @@ def run_benchmark(
     meta = _run_meta(data, split, folds, seeds, normalization, params, cnn_kwargs, skipped, threads, started)
     meta["missing_values"] = {**imputation, "tables": data.empty_cells, "folds": fold_fills}
     meta["min_samples_per_feature"] = min_samples_per_feature
+    subsampled = fit_samples is not None and any(len(tr) > fit_samples for s in splits.values() for tr, _ in s)
+    meta["fit_samples"] = fit_samples if subsampled else None  # None: every fit saw every training sample
     return BenchmarkResult(summary, per_run, _paired(per_run, summary), meta)
 
 

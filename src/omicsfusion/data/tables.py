@@ -213,6 +213,8 @@ def _per_type(option: PerType, omics_type: str) -> str | None:
 
 def _numeric(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Refuse non-numeric feature columns, naming them: silently dropping a label would hide a mistake."""
+    if df.shape[1] and all(pd.api.types.is_numeric_dtype(dtype) for dtype in df.dtypes):  # bool is numeric
+        return df  # no copy: select_dtypes would copy a table of a quarter of a million samples
     numeric = df.select_dtypes(include=["number", "bool"])
     bad = [str(c) for c in df.columns if c not in numeric.columns]
     if bad:
@@ -258,18 +260,27 @@ def _read_anndata(
     return _Frame(np.asarray(matrix)[:, keep], ids, features[keep], source, display_names(adata.var)[keep])
 
 
+def _indexed(df: pd.DataFrame, column: str, own: bool) -> pd.DataFrame:
+    """``df`` indexed by ``column``; in place when the frame is the reader's own (read from a file), since
+    ``set_index`` otherwise copies every value (a GB for a quarter of a million samples)."""
+    if not own:
+        return df.set_index(column)
+    df.set_index(column, inplace=True)
+    return df
+
+
 def _read_dataframe(
     df: pd.DataFrame, source: str, id_column: str | None, from_file: bool, exclude: Sequence[str] = ()
 ) -> _Frame:
     if id_column is not None:
         if id_column not in df.columns:
             raise OmicsDataError(f"{source}: no id column {id_column!r}; it has {list(df.columns[:10])}...")
-        df = df.set_index(id_column)
+        df = _indexed(df, id_column, from_file)
     elif from_file and isinstance(df.index, pd.RangeIndex):
-        df = df.set_index(df.columns[0])  # csv/tsv/parquet: the first column holds the ids
+        df = _indexed(df, df.columns[0], from_file)  # csv/tsv/parquet: the first column holds the ids
     _check_rows(len(df), df.shape[1], source)
-    df = df.loc[:, _excluded(df.columns.to_numpy().astype(str), exclude, source)]
-    df = _numeric(df, source)
+    keep = _excluded(df.columns.to_numpy().astype(str), exclude, source)
+    df = _numeric(df if keep.all() else df.loc[:, keep], source)
     return _Frame(df.to_numpy(), df.index.to_numpy(), df.columns.to_numpy(), source)
 
 
@@ -524,8 +535,15 @@ class OmicsTable:
         return frame.values[np.asarray(rows, dtype=np.int64)]
 
     def frame(self, omics_type: str, sample_ids: Sequence[str] | None = None) -> pd.DataFrame:
-        """A DataFrame (index sample ids, columns features), e.g. to fit a layout."""
-        ids = self.sample_ids(omics_type) if sample_ids is None else [str(s) for s in sample_ids]
+        """A DataFrame (index sample ids, columns features), e.g. to fit a layout.
+
+        Every sample (``sample_ids=None``): a read-only view of the table's values, no copy (a table of a
+        quarter of a million samples is a GB); chosen samples: a copy of their rows.
+        """
+        if sample_ids is None:
+            frame = self._frame(omics_type)
+            return pd.DataFrame(frame.values, index=frame.ids, columns=frame.features, copy=False)
+        ids = [str(s) for s in sample_ids]
         return pd.DataFrame(self.rows(omics_type, ids), index=ids, columns=self.features(omics_type))
 
     def feature_index(self, omics_type: str, feature_names: Sequence[str], min_overlap: float = 0.5) -> np.ndarray:

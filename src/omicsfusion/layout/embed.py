@@ -56,18 +56,20 @@ def fuzzy_graph(profiles: np.ndarray, n_neighbors: int) -> tuple[sp.coo_matrix, 
         [np.einsum("ij,ikj->ik", single[s : s + 1024], single[idx[s : s + 1024]]) for s in range(0, n, 1024)]
     )  # chunked: F * k * n_samples floats at once is GBs
     dist = np.maximum(1.0 - sims.astype(np.float64), 0.0)
-    rho = dist[:, :1]
+    # beyond the nearest neighbour's distance; float32 ranking can put a tie a hair below it, and
+    # exp(+x / sigma) of such a hair overflows once the bisection shrinks sigma
+    excess = np.maximum(dist - dist[:, :1], 0.0)
     target = np.log2(k)
     lo, hi = np.zeros((n, 1)), np.full((n, 1), np.inf)
     sigma = np.ones((n, 1))
     for _ in range(64):  # bisection for sum exp(-(d - rho) / sigma) = log2 k
-        total = np.exp(-(dist - rho) / sigma).sum(1, keepdims=True)
+        total = np.exp(-excess / sigma).sum(1, keepdims=True)
         high = total > target
         hi = np.where(high, sigma, hi)
         lo = np.where(high, lo, sigma)
         sigma = np.where(np.isinf(hi), sigma * 2.0, (lo + hi) / 2.0)
     sigma = np.maximum(sigma, 1e-3 * dist.mean())
-    weights = np.exp(-np.maximum(dist - rho, 0.0) / sigma)
+    weights = np.exp(-excess / sigma)
     graph = sp.csr_matrix((weights.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
     product = graph.multiply(graph.T)
     return (graph + graph.T - product).tocoo(), idx
@@ -115,7 +117,9 @@ def optimize(
             h, t = head[part], tail[part]
             diff = emb[h] - emb[t]
             d2 = (diff**2).sum(1, keepdims=True)
-            coef = np.where(d2 > 0, -2 * _A * _B * d2 ** (_B - 1) / (1 + _A * d2**_B), 0.0)
+            coef = np.zeros_like(d2)  # coincident ends (identical profiles) attract no further
+            apart = d2 > 0  # computed only there: d2 ** (_B - 1) at d2 = 0 divides by zero
+            coef[apart] = -2 * _A * _B * d2[apart] ** (_B - 1) / (1 + _A * d2[apart] ** _B)
             grad = alpha * np.clip(coef * diff, -4, 4)
             add(h, grad)
             add(t, -grad)

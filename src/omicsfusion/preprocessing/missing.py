@@ -26,9 +26,11 @@ __all__ = [
     "MISSING_VALUES",
     "MissingValues",
     "cell_counts",
+    "empty_tallies",
     "fit_imputers",
     "refuse_empty_cells",
     "refuse_empty_samples",
+    "refuse_samples_without_values",
 ]
 
 #: what an empty cell gets (``OmicsPreprocessor(missing_values=...)``, ``--missing-values``)
@@ -43,14 +45,29 @@ def _most(names: np.ndarray, counts: np.ndarray) -> dict[str, int]:
     return {str(names[i]): int(counts[i]) for i in order if counts[i] > 0}
 
 
+def empty_tallies(values: np.ndarray, chunk_rows: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Empty (NaN/inf) cells per feature and per sample of an (n, F) table, ``chunk_rows`` rows at a time.
+
+    Chunked so that a table of a quarter of a million samples is never copied whole (as float64 or as a mask).
+    """
+    values = np.asarray(values)
+    per_feature = np.zeros(values.shape[1], dtype=np.int64)
+    per_sample = np.zeros(values.shape[0], dtype=np.int64)
+    for start in range(0, values.shape[0], chunk_rows):
+        chunk = values[start : start + chunk_rows]
+        empty = ~np.isfinite(chunk if chunk.dtype.kind == "f" else chunk.astype(np.float64))
+        per_feature += empty.sum(axis=0)
+        per_sample[start : start + len(chunk)] = empty.sum(axis=1)
+    return per_feature, per_sample
+
+
 def cell_counts(values: np.ndarray, feature_names: Sequence[str], sample_ids: Sequence[str]) -> dict:
     """How many cells of an (n, F) table are empty, and the most affected features and samples."""
     values = np.asarray(values)
-    empty = ~np.isfinite(values if values.dtype.kind == "f" else values.astype(np.float64))
-    per_feature, per_sample = empty.sum(axis=0), empty.sum(axis=1)
+    per_feature, per_sample = empty_tallies(values)
     return {
-        "cells": int(empty.size),
-        "empty_cells": int(empty.sum()),
+        "cells": int(values.size),
+        "empty_cells": int(per_feature.sum()),
         "features_affected": int((per_feature > 0).sum()),
         "samples_affected": int((per_sample > 0).sum()),
         "most_affected_features": _most(np.asarray(feature_names), per_feature),
@@ -78,9 +95,14 @@ def refuse_empty_cells(counts: Mapping[str, Mapping], where: str = "") -> None:
 def refuse_empty_samples(rows: Mapping[str, Mapping[str, np.ndarray | None]], sample_ids: Sequence[str]) -> None:
     """Raise :class:`EmptySampleError` naming the samples with no value in any type (type -> id -> row or None)."""
     empty = [s for s in sample_ids if not any(r.get(s) is not None and np.isfinite(r[s]).any() for r in rows.values())]
-    if empty:
+    refuse_samples_without_values(empty, list(rows))
+
+
+def refuse_samples_without_values(empty: Sequence[str], types: Sequence[str]) -> None:
+    """Raise :class:`EmptySampleError` naming ``empty``, the samples with no value in any of ``types``."""
+    if len(empty):
         raise EmptySampleError(
-            f"{len(empty)} sample(s) have no value in any omics type {list(rows)}: {first_names(empty)}; "
+            f"{len(empty)} sample(s) have no value in any omics type {list(types)}: {first_names(empty)}; "
             "remove them from the split or give them a row"
         )
 
