@@ -36,7 +36,7 @@ from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_probl
 from omicsfusion.data import OmicsTable
 from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.preprocessing.missing import MissingValues, fit_imputers
-from omicsfusion.preprocessing.rendering import held_ids, normalized_rows
+from omicsfusion.preprocessing.rendering import empty_cells, held_ids, normalized_rows
 
 CNN_MODELS = ("ot_cnn", "ot_cnn_shared", "random_layout_cnn", "deepinsight_cnn", "genomap_cnn")
 ALL_MODELS = CNN_MODELS + TABULAR_MODELS
@@ -105,7 +105,8 @@ class _Fold:
         self.normalization = normalization
         self.layout_params = dict(layout_params)
         self.seed = seed
-        self.imputation = dict(imputation)  # OmicsPreprocessor's missing_values, fill_value, max_missing_fraction
+        # OmicsPreprocessor's missing_values, fill_value, max_missing_fraction, missing_indicator
+        self.imputation = dict(imputation)
         self._imagers: dict[str, imaging.Imager] = {}
         self._pre: dict[str, tuple[OmicsPreprocessor, float]] = {}
 
@@ -131,17 +132,22 @@ class _Fold:
         """(train, test) feature matrices: every type filled and normalised on the training rows, side by side.
 
         Empty cells get the fold's training fills (:attr:`imputers`); a sample without a row of
-        some type gets zeros there (mean imputation under z-scoring).
+        some type gets zeros there (mean imputation under z-scoring). With ``missing_indicator``
+        the masks of the CNNs' mask channels follow as columns (1 where a cell was empty, all
+        ones for an absent type), as ``SimpleImputer(add_indicator=True)`` appends them.
         """
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        masks: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for t, imputer in self.imputers.items():
             held = held_ids(self.table, t, self.train_ids, "mask")
             rows = imputer.transform(self.table.rows(t, held), sample_ids=held, name=t)
             norm = FeatureNormalizer(method=self.normalization).fit(rows, feature_names=imputer.feature_names_)
             kept = imputer.restrict(norm.feature_names_)  # over the kept features, as normalized_rows aligns them
-            for ids, out in ((self.train_ids, parts[0]), (self.test_ids, parts[1])):
+            for ids, out, mask in ((self.train_ids, parts[0], masks[0]), (self.test_ids, parts[1], masks[1])):
                 out.append(normalized_rows(self.table, t, ids, norm, missing="mask", imputer=kept))
-        return np.concatenate(parts[0], axis=1), np.concatenate(parts[1], axis=1)
+                if self.imputation.get("missing_indicator"):
+                    mask.append(empty_cells(self.table, t, ids, norm.feature_names_, missing="mask"))
+        return np.concatenate(parts[0] + masks[0], axis=1), np.concatenate(parts[1] + masks[1], axis=1)
 
     def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
         """Fitted OmicsPreprocessor: "ot" (per type), "shared", or "deepinsight" (its baseline method)."""
@@ -274,6 +280,7 @@ def run_benchmark(
     missing_values: str = "raise",
     fill_value: float = 0.0,
     max_missing_fraction: float = 0.5,
+    missing_indicator: bool = False,
 ) -> BenchmarkResult:
     """Compare the OT-CNN with the layout controls, peer layouts and tabular baselines.
 
@@ -293,6 +300,9 @@ def run_benchmark(
             :class:`~omicsfusion.preprocessing.missing.MissingValues` policy for empty cells, fitted
             per fold on its training samples and used by every model (CNNs and tabular); what each
             fold filled and dropped goes to ``meta["missing_values"]``.
+        missing_indicator: every model also sees where cells were empty: the OT and shared OT
+            CNNs a mask channel per type through their layouts, the random-layout control through
+            its shuffled layout, the tabular models the mask columns (the peer layouts do not).
 
     Raises:
         BenchmarkError: unknown models, unusable labels or split, no seed.
@@ -320,6 +330,7 @@ def run_benchmark(
         "missing_values": missing_values,
         "fill_value": fill_value,
         "max_missing_fraction": max_missing_fraction,
+        "missing_indicator": bool(missing_indicator),
     }
     fold_fills: list[dict[str, Any]] = []
     total = sum(len(s) for s in splits.values()) * len(chosen)
