@@ -175,3 +175,41 @@ def test_benchmark_cnns_and_tabular_baselines_get_the_same_masks():
     pre = fold.preprocessor("ot")[0]
     assert _pixel(pre, "cnv", "cnv_g4") in set(zip(*np.nonzero(ot[0, 3]), strict=True))
     assert ot[0, 3].sum() == pytest.approx(shuffled[0, 3].sum()) and not ot[1, 2:].any() and not shuffled[1, 2:].any()
+
+
+@pytest.mark.slow
+def test_pan_cancer_bundle_trains_evaluates_infers_and_explains_with_the_indicator(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bundle_utils import run_dirs, run_workflow
+    from conftest import TINY_RUNS
+
+    from omicsfusion.prepare import ensure_dataset
+
+    bundle, dirs = "pan_cancer_classification", run_dirs(tmp_path)
+    tiny = TINY_RUNS[bundle]
+    ensure_dataset(dirs["dataset_dir"], "pan_cancer", tiny["phantom_size"], 0)
+    cnv_file = Path(dirs["dataset_dir"]) / "omics" / "cnv.csv"
+    cnv = pd.read_csv(cnv_file, index_col=0)
+    cnv.iloc[::3, :5] = np.nan  # holes in a third of the patients
+    cnv.to_csv(cnv_file)
+    # as `python -m monai.bundle run ... --preprocessor#missing_indicator true` passes it: a string
+    overrides = {**dirs, **tiny, "preprocessor#missing_values": "median", "preprocessor#missing_indicator": "true"}
+    train = run_workflow(bundle, ["train.json"], "train", **overrides)
+    assert train.parser.get_parsed_content("input_channels") == 3 + 6
+    pre = OmicsPreprocessor.load(Path(dirs["ckpt_dir"]) / "layout.npz")
+    assert pre.channel_names == ["rna", "cnv", "meth", "rna_missing", "cnv_missing", "meth_missing"]
+    run_workflow(bundle, ["train.json", "evaluate.json"], "eval", **overrides)
+    assert json.loads((Path(dirs["output_dir"]) / "summary.json").read_text())["n"] > 0
+    run_workflow(bundle, ["inference.json"], "infer", **dirs)  # the channels come from the layout file
+    assert len(pd.read_csv(Path(dirs["output_dir"]) / "predictions.csv")) > 0
+    run_workflow(bundle, ["train.json", "saliency.json"], "train", **overrides, **{"saliency#runner#max_samples": 4})
+    out = Path(dirs["output_dir"]) / "saliency"
+    samples = pd.read_csv(out / "samples.csv")
+    shares = samples[[f"ig_share_{g}" for g in ["image", *pre.channel_names]]].to_numpy()
+    assert np.allclose(shares.sum(axis=1), 1.0)
+    genes = pd.read_csv(out / "genes.csv")
+    assert set(genes["omics_type"]) == set(pre.channel_names)
+    assert set(genes.loc[genes["omics_type"] == "cnv_missing", "feature"]) == set(pre.feature_names("cnv"))

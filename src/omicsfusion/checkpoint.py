@@ -235,3 +235,19 @@ def require_trained(
             f"{absent}; the run builds omics channels {list(omics_types)} for {checkpoint}"
         )
     return fitted
+
+
+def trained_channels(
+    checkpoint: str | os.PathLike, layout_file: str | os.PathLike | None, omics_types: Sequence[str]
+) -> list[str]:
+    """The omics channels the trained model reads for ``omics_types``, as its layout file renders them.
+
+    The types, then their mask channels when the layout was fitted with the missing indicator
+    (``OmicsPreprocessor.channels_of``); ``[]`` for an image-only model. The evaluation, inference
+    and saliency configs count the network's omics ``in_channels`` with it.
+
+    Raises:
+        MissingCheckpointError, LayoutMismatchError: as :func:`require_trained`.
+    """
+    fitted = require_trained(checkpoint, layout_file, omics_types)
+    return [] if fitted is None else fitted.channels_of(omics_types)

@@ -46,6 +46,15 @@ __all__ = ["FORMAT", "MISSING", "MISSING_VALUES", "SIGNS", "OmicsPreprocessor"]
 SIGNS = ("auto", "coherent", "none")
 
 
+def _flag(value: object, name: str) -> bool:
+    """A yes/no parameter: a bool or, as the bundle command line passes it, ``"true"`` / ``"false"``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise OmicsDataError(f"{name} must be True or False, got {value!r}")
+
+
 def _as_table(X: OmicsTable | Mapping[str, pd.DataFrame]) -> OmicsTable:
     """``X`` as an :class:`OmicsTable` (a mapping omics type -> DataFrame, samples as rows, is wrapped)."""
     if isinstance(X, OmicsTable):
@@ -140,7 +149,8 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         check_missing(self.missing)
         if self.missing_values not in MISSING_VALUES:
             raise OmicsDataError(f"missing_values must be one of {MISSING_VALUES}, got {self.missing_values!r}")
-        if self.missing_indicator and self.missing_values == "raise" and self.missing == "raise":
+        indicator = _flag(self.missing_indicator, "missing_indicator")
+        if indicator and self.missing_values == "raise" and self.missing == "raise":
             raise OmicsDataError(
                 "missing_indicator=True marks empty cells and absent omics types, but missing_values='raise' "
                 "and missing='raise' allow neither; set missing_values='median' (or 'mean', 'constant')"
@@ -182,7 +192,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             t: dict(zip(table.features(t).tolist(), table.display_names(t).tolist(), strict=True)) for t in types
         }
         placed = {t: imputers[t].restrict(normalizers[t].feature_names_) for t in types}
-        self._set(types, normalizers, layouts, self.shared, display, placed, bool(self.missing_indicator))
+        self._set(types, normalizers, layouts, self.shared, display, placed, indicator)
         self.missing_report_ = {
             "missing_values": self.missing_values,
             "fill_value": float(self.fill_value),
@@ -191,6 +201,17 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             "tables": {t: imputers[t].report_ for t in types},
         }
         return self
+
+    def channels_of(self, omics_types: Sequence[str]) -> list[str]:
+        """The omics channels rendered for ``omics_types``: the types, then their mask channels with the
+        missing indicator (the fitted one after ``fit`` / ``load``, else the parameter).
+
+        The bundles' ``omics_channels`` (their count is the network's omics ``in_channels``).
+        """
+        fitted = getattr(self, "missing_indicator_", None)
+        indicator = _flag(self.missing_indicator, "missing_indicator") if fitted is None else fitted
+        types = [str(t) for t in omics_types]
+        return types + ([mask_channel(t) for t in types] if indicator else [])
 
     def _method(self, omics_type: str) -> str:
         method = self.normalization

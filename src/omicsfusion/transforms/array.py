@@ -36,7 +36,6 @@ from monai.utils import TraceKeys, TransformBackends, convert_to_dst_type, conve
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.errors import TransformError
 from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
-from omicsfusion.preprocessing.rendering import mask_channel
 from omicsfusion.transforms.readers import OmicsReader
 
 __all__ = [
@@ -121,8 +120,7 @@ class OmicsChannels(Transform):
     @property
     def channel_names(self) -> list[str]:
         """The channels made, in order: :attr:`omics_types`, then their mask channels (missing indicator)."""
-        pre, types = self.preprocessor, self.omics_types
-        return types + ([mask_channel(t) for t in types] if pre.missing_indicator_ else [])
+        return self.preprocessor.channels_of(self.omics_types)
 
     def __call__(self, sample_id: str) -> torch.Tensor:
         vectors, meta = self.reader.get_data(self.reader.read(sample_id))
