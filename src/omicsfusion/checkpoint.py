@@ -237,17 +237,16 @@ def require_trained(
     return fitted
 
 
-def trained_channels(
-    checkpoint: str | os.PathLike, layout_file: str | os.PathLike | None, omics_types: Sequence[str]
-) -> list[str]:
-    """The omics channels the trained model reads for ``omics_types``, as its layout file renders them.
+def layout_channels(layout_file: str | os.PathLike | None, omics_types: Sequence[str]) -> list[str]:
+    """The omics channels a trained model reads for ``omics_types``, as its layout file renders them.
 
     The types, then their mask channels when the layout was fitted with the missing indicator
-    (``OmicsPreprocessor.channels_of``); ``[]`` for an image-only model. The evaluation, inference
-    and saliency configs count the network's omics ``in_channels`` with it.
-
-    Raises:
-        MissingCheckpointError, LayoutMismatchError: as :func:`require_trained`.
+    (``OmicsPreprocessor.channels_of``); ``[]`` for an image-only model. Before training wrote the
+    layout file (MONAI's metadata checks build the network then) the types alone: a run is refused
+    by :func:`require_trained` anyway. The evaluation, inference and saliency configs count the
+    network's omics ``in_channels`` with it.
     """
-    fitted = require_trained(checkpoint, layout_file, omics_types)
-    return [] if fitted is None else fitted.channels_of(omics_types)
+    types = [str(t) for t in omics_types]
+    if not types or layout_file is None or not Path(layout_file).is_file():
+        return types
+    return OmicsPreprocessor.cached(layout_file).channels_of(types)

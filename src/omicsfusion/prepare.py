@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 from sklearn.base import clone
 
-from omicsfusion.checkpoint import require_trained, trained_channels  # noqa: F401 (the bundle configs call them here)
+from omicsfusion.checkpoint import layout_channels, require_trained  # noqa: F401 (the bundle configs call them here)
 from omicsfusion.data import OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
