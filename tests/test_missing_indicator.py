@@ -213,3 +213,34 @@ def test_pan_cancer_bundle_trains_evaluates_infers_and_explains_with_the_indicat
     genes = pd.read_csv(out / "genes.csv")
     assert set(genes["omics_type"]) == set(pre.channel_names)
     assert set(genes.loc[genes["omics_type"] == "cnv_missing", "feature"]) == set(pre.feature_names("cnv"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("bundle", "phantom", "holes", "n_types"),
+    [("neuro_mri_molecular", "neuro", "omics/cnv.csv", 2), ("pathology_spatial_transcriptomics", None, None, 1)],
+)
+def test_the_other_bundles_train_and_evaluate_with_the_indicator(tmp_path, bundle, phantom, holes, n_types):
+    """Neuro with holes punched in its copy number; spatial (count tables: no holes) for the channel count."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bundle_utils import run_dirs, run_workflow
+    from conftest import TINY_RUNS
+
+    from omicsfusion.prepare import ensure_dataset
+
+    dirs, tiny = run_dirs(tmp_path), TINY_RUNS[bundle]
+    if holes:
+        ensure_dataset(dirs["dataset_dir"], phantom, tiny["phantom_size"], 0)
+        table = pd.read_csv(Path(dirs["dataset_dir"]) / holes, index_col=0)
+        table.iloc[::3, :4] = np.nan
+        table.to_csv(Path(dirs["dataset_dir"]) / holes)
+    overrides = {**dirs, **tiny, "preprocessor#missing_values": "median", "preprocessor#missing_indicator": True}
+    train = run_workflow(bundle, ["train.json"], "train", **overrides)
+    pre = OmicsPreprocessor.load(Path(dirs["ckpt_dir"]) / "layout.npz")
+    assert len(pre.channel_names) == 2 * n_types and pre.channel_names[n_types:] == [f"{t}_missing" for t in pre.types_]
+    assert train.parser.get_parsed_content("omics_channels") == pre.channel_names
+    run_workflow(bundle, ["train.json", "evaluate.json"], "eval", **overrides)
+    assert (Path(dirs["output_dir"]) / "summary.json").is_file()
