@@ -144,7 +144,7 @@ def test_benchmark_gives_every_model_the_masks(tmp_path, capsys):
     cli.add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["benchmark", *argv, "--json", str(out)])
     assert args.func(args) == 0
-    capsys.readouterr()
+    assert "missing indicator: the CNNs read a mask channel per omics type" in capsys.readouterr().out
     assert json.loads(out.read_text())["_meta"]["missing_values"]["missing_indicator"] is True
 
 
