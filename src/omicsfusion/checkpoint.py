@@ -235,3 +235,18 @@ def require_trained(
             f"{absent}; the run builds omics channels {list(omics_types)} for {checkpoint}"
         )
     return fitted
+
+
+def layout_channels(layout_file: str | os.PathLike | None, omics_types: Sequence[str]) -> list[str]:
+    """The omics channels a trained model reads for ``omics_types``, as its layout file renders them.
+
+    The types, then their mask channels when the layout was fitted with the missing indicator
+    (``OmicsPreprocessor.channels_of``); ``[]`` for an image-only model. Before training wrote the
+    layout file (MONAI's metadata checks build the network then) the types alone: a run is refused
+    by :func:`require_trained` anyway. The evaluation, inference and saliency configs count the
+    network's omics ``in_channels`` with it.
+    """
+    types = [str(t) for t in omics_types]
+    if not types or layout_file is None or not Path(layout_file).is_file():
+        return types
+    return OmicsPreprocessor.cached(layout_file).channels_of(types)

@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 from sklearn.base import clone
 
-from omicsfusion.checkpoint import require_trained  # noqa: F401 (the bundle configs call it from here)
+from omicsfusion.checkpoint import layout_channels, require_trained  # noqa: F401 (the bundle configs call them here)
 from omicsfusion.data import OmicsTable
 from omicsfusion.data.datalist import SECTIONS, build_datalist, load_datalist, write_datalist
 from omicsfusion.data.errors import MissingSampleError, OmicsDataError
@@ -230,11 +230,13 @@ def _prepare(
     if not omics_types:
         return
     layout_path = Path(layout_file)
+    template = bundle_preprocessor(preprocessor, omics_types)
     if layout_path.is_file():
         fitted = OmicsPreprocessor.load(layout_path)
-        if set(omics_types) <= set(fitted.channel_names):
+        wanted, held = template.channels_of(omics_types), fitted.channels_of(omics_types)
+        if set(omics_types) <= set(fitted.fitted_types()) and wanted == held:  # the indicator as configured too
             return
-        logger.info("%s lacks %s: refitting", layout_path, sorted(set(omics_types) - set(fitted.channel_names)))
+        logger.info("%s renders %s, not %s: refitting", layout_path, fitted.channel_names, wanted)
     train_ids = [
         row["omics"]
         for row in load_datalist(
@@ -242,7 +244,7 @@ def _prepare(
         )
     ]
     logger.info("fitting omics layouts for %s on %d training samples", list(omics_types), len(train_ids))
-    fitted = bundle_preprocessor(preprocessor, omics_types).fit(table.select(train_ids))
+    fitted = template.fit(table.select(train_ids))
     fitted.save(layout_path)
     report = layout_path.with_name("missing_values.json")
     atomic_write(report, lambda tmp: tmp.write_text(json.dumps(fitted.missing_report_, indent=1)))

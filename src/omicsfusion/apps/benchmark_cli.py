@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             fill_value=args.missing_fill_value,
             max_missing_fraction=args.max_missing_fraction,
             fit_samples=args.fit_samples or None,
+            missing_indicator=args.missing_indicator,
         )
     except (OmicsfusionError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -273,6 +274,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "(median, mean, or --missing-fill-value), for every model alike",
     )
     parser.add_argument("--missing-fill-value", type=float, default=0.0, help="the fill of --missing-values constant")
+    parser.add_argument(
+        "--missing-indicator",
+        action="store_true",
+        help="every model also sees where cells were empty (or a type absent): a mask channel per omics type "
+        "through each CNN's layout, mask columns for the tabular models",
+    )
     parser.add_argument(
         "--max-missing-fraction",
         type=float,

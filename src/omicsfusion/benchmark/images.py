@@ -1,8 +1,9 @@
 """Per-fold image makers: the OT layouts, the random-layout control and the peer layouts.
 
 Every maker is fitted on the training samples of a fold only and turns any
-samples into ``(n, C, *grid)`` images, one channel per omics type; the CNNs read
-them a batch at a time (:class:`RenderedImages`), never all at once. The OT
+samples into ``(n, C, *grid)`` images, one channel per omics type (then, with the
+preprocessor's missing indicator, one mask channel per type, except for the peers); the
+CNNs read them a batch at a time (:class:`RenderedImages`), never all at once. The OT
 makers are :class:`omicsfusion.preprocessing.OmicsPreprocessor` itself (normaliser +
 layout per type, or one shared layout), so the benchmark measures exactly the
 preprocessing the bundles use. The control and the peers reuse its fitted
@@ -22,7 +23,7 @@ import numpy as np
 from omicsfusion.data import OmicsTable
 from omicsfusion.layout import OTLayout
 from omicsfusion.preprocessing import OmicsPreprocessor
-from omicsfusion.preprocessing.rendering import held_ids
+from omicsfusion.preprocessing.rendering import empty_cells, held_ids, mask_channel
 
 
 class PeerLayout(Protocol):
@@ -88,7 +89,7 @@ def fit_preprocessor(
 ) -> tuple[OmicsPreprocessor, float]:
     """OmicsPreprocessor fitted on the training ids, and the seconds it took.
 
-    ``imputation``: its ``missing_values``, ``fill_value`` and ``max_missing_fraction`` (empty cells).
+    ``imputation``: its ``missing_values``, ``fill_value``, ``max_missing_fraction`` and ``missing_indicator``.
     """
     start = time.perf_counter()
     pre = OmicsPreprocessor(
@@ -109,24 +110,43 @@ def from_preprocessor(pre: OmicsPreprocessor, table: OmicsTable, description: st
     """
 
     def images(ids: Sequence[str]) -> np.ndarray:
-        vectors = {t: normalized(pre, table, t, ids, pre.missing) for t in pre.channel_names}
-        return pre.images(vectors, normalized=True)
+        return pre.images(_channel_vectors(pre, table, ids, pre.missing), normalized=True)
 
     return Imager(images, tuple(pre.grid_), description, fit_s)
+
+
+def _channel_vectors(
+    pre: OmicsPreprocessor,
+    table: OmicsTable,
+    ids: Sequence[str],
+    missing: str,
+    perms: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Per channel the normalised rows of ``ids`` (features permuted by ``perms``), then the missing masks.
+
+    A mask (``pre.missing_indicator_``) is permuted with its type, so it stays on its feature's pixel.
+    """
+    vectors, masks = {}, {}
+    for t in pre.fitted_types():
+        order = slice(None) if perms is None else perms[t]
+        vectors[t] = normalized(pre, table, t, ids, missing)[:, order]
+        if pre.missing_indicator_:
+            masks[mask_channel(t)] = empty_cells(table, t, ids, pre.feature_names(t), missing=missing)[:, order]
+    return {**vectors, **masks}
 
 
 def shuffled(pre: OmicsPreprocessor, table: OmicsTable, description: str, seed: int, missing: str = "raise") -> Imager:
     """The random-layout control: the same fitted pixels, each type's features permuted.
 
     A feature lands on the pixel another feature got from the OT layout, so
-    the image statistics are unchanged and only the neighbourhoods are lost.
+    the image statistics are unchanged and only the neighbourhoods are lost; its
+    mask (missing indicator) lands on the same shuffled pixel.
     """
     rng = np.random.default_rng(seed)
-    perms = {t: rng.permutation(pre.feature_names(t).size) for t in pre.channel_names}
+    perms = {t: rng.permutation(pre.feature_names(t).size) for t in pre.fitted_types()}
 
     def images(ids: Sequence[str]) -> np.ndarray:
-        vectors = {t: normalized(pre, table, t, ids, missing)[:, perm] for t, perm in perms.items()}
-        return pre.images(vectors, normalized=True)
+        return pre.images(_channel_vectors(pre, table, ids, missing, perms), normalized=True)
 
     return Imager(images, tuple(pre.grid_), f"{description}, features shuffled", 0.0)
 
@@ -142,13 +162,13 @@ def fit_peer(
     """A peer layout per omics type, fitted on the preprocessor's normalised training rows."""
     layouts: dict[str, PeerLayout] = {}
     start = time.perf_counter()
-    for t in pre.channel_names:
+    for t in pre.fitted_types():
         held = held_ids(table, t, train_ids, missing)
         layouts[t] = make().fit(normalized(pre, table, t, held).astype(np.float64))
     fit_s = time.perf_counter() - start
 
     def images(ids: Sequence[str]) -> np.ndarray:
-        channels = [layouts[t].transform(normalized(pre, table, t, ids, missing)) for t in pre.channel_names]
+        channels = [layouts[t].transform(normalized(pre, table, t, ids, missing)) for t in pre.fitted_types()]
         return np.stack(channels, axis=1).astype(np.float32)
 
     return Imager(images, tuple(pre.grid_), description, fit_s)

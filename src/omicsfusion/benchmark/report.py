@@ -67,7 +67,8 @@ def format_table(result: BenchmarkResult) -> str:
 
 
 def _fill_lines(fills: dict | None) -> list[str]:
-    """One line per table with empty cells: how many, and what the folds filled and dropped on average."""
+    """One line per table with empty cells: how many, and what the folds filled and dropped on average;
+    one more when the models saw the missing indicator."""
     lines = []
     for table, counts in ((fills or {}).get("tables") or {}).items():
         if not counts["empty_cells"]:
@@ -80,6 +81,10 @@ def _fill_lines(fills: dict | None) -> list[str]:
             f"{counts['features_affected']} feature(s) and {counts['samples_affected']} sample(s) "
             f"(most: {counts['most_affected_features']}); {fills['missing_values']}: {filled:.0f} training cells "
             f"filled and {dropped:.0f} feature(s) dropped per fold on average"
+        )
+    if (fills or {}).get("missing_indicator"):
+        lines.append(
+            "- missing indicator: the CNNs read a mask channel per omics type, the tabular models mask columns"
         )
     return lines
 

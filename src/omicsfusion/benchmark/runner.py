@@ -38,7 +38,7 @@ from omicsfusion.benchmark.peers import DeepInsightPeer, GenomapPeer, peer_probl
 from omicsfusion.data import OmicsTable
 from omicsfusion.preprocessing import FeatureNormalizer, OmicsPreprocessor
 from omicsfusion.preprocessing.missing import MissingValues, fit_imputers
-from omicsfusion.preprocessing.rendering import held_ids, normalized_rows
+from omicsfusion.preprocessing.rendering import empty_cells, held_ids, normalized_rows
 
 #: test samples a tabular model predicts at once (their feature rows are built per batch)
 _TEST_BATCH = 8192
@@ -116,7 +116,8 @@ class _Fold:
         self.min_samples_per_feature = min_samples_per_feature
         self.layout_params = dict(layout_params)
         self.seed = seed
-        self.imputation = dict(imputation)  # OmicsPreprocessor's missing_values, fill_value, max_missing_fraction
+        # OmicsPreprocessor's missing_values, fill_value, max_missing_fraction, missing_indicator
+        self.imputation = dict(imputation)
         self._imagers: dict[str, imaging.Imager] = {}
         self._pre: dict[str, tuple[OmicsPreprocessor, float]] = {}
 
@@ -153,15 +154,17 @@ class _Fold:
         """Feature matrix of ``ids``: every type filled and normalised, side by side (float32).
 
         Empty cells get the fold's training fills (:attr:`imputers`); a sample without a row of
-        some type gets zeros there (mean imputation under z-scoring).
+        some type gets zeros there (mean imputation under z-scoring). With ``missing_indicator``
+        the masks of the CNNs' mask channels follow as columns (1 where a cell was empty, all
+        ones for an absent type), as ``SimpleImputer(add_indicator=True)`` appends them.
         """
-        return np.concatenate(
-            [
-                normalized_rows(self.table, t, ids, norm, missing="mask", imputer=kept)
-                for t, (norm, kept) in self.normalizers.items()
-            ],
-            axis=1,
-        )
+        parts = []
+        for t, (norm, kept) in self.normalizers.items():
+            parts.append(normalized_rows(self.table, t, ids, norm, missing="mask", imputer=kept))
+        if self.imputation.get("missing_indicator"):  # the mask columns after every type's values
+            for t, (norm, _) in self.normalizers.items():
+                parts.append(empty_cells(self.table, t, ids, norm.feature_names_, missing="mask"))
+        return np.concatenate(parts, axis=1)
 
     def preprocessor(self, key: str) -> tuple[OmicsPreprocessor, float]:
         """Fitted OmicsPreprocessor: "ot" (per type), "shared", or "deepinsight" (its baseline method)."""
@@ -303,6 +306,7 @@ def run_benchmark(
     fill_value: float = 0.0,
     max_missing_fraction: float = 0.5,
     fit_samples: int | None = None,
+    missing_indicator: bool = False,
 ) -> BenchmarkResult:
     """Compare the OT-CNN with the layout controls, peer layouts and tabular baselines.
 
@@ -326,6 +330,9 @@ def run_benchmark(
             fold filled and dropped goes to ``meta["missing_values"]``.
         fit_samples: fit the normalisers, layouts and tabular models on at most this many training
             samples of each split (a seeded subsample; ``None``: all); the CNNs train on all of them.
+        missing_indicator: every model also sees where cells were empty: the OT and shared OT
+            CNNs a mask channel per type through their layouts, the random-layout control through
+            its shuffled layout, the tabular models the mask columns (the peer layouts do not).
 
     Raises:
         BenchmarkError: unknown models, unusable labels or split, no seed.
@@ -353,6 +360,7 @@ def run_benchmark(
         "missing_values": missing_values,
         "fill_value": fill_value,
         "max_missing_fraction": max_missing_fraction,
+        "missing_indicator": bool(missing_indicator),
     }
     fold_fills: list[dict[str, Any]] = []
     total = sum(len(s) for s in splits.values()) * len(chosen)

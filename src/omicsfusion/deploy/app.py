@@ -56,7 +56,7 @@ def omics_tables(input_folder: Path, omics_types: list[str]) -> dict[str, str]:
 def bundle_overrides(model_file: Path, input_folder: Path) -> dict[str, Any]:
     """Config values that tie the exported bundle to this run: its layout file and the input's tables."""
     layout_file = model_file.with_name("layout.npz")  # the training's models/layout.npz, beside model.ts
-    omics_types = require_trained(model_file, layout_file, omics_types=None).channel_names
+    omics_types = require_trained(model_file, layout_file, omics_types=None).fitted_types()
     return {
         "layout_file": str(layout_file),
         "modalities": ["image", *omics_types],

@@ -135,7 +135,8 @@ class FusedExplainer:
     Args:
         network: the trained network (logits ``(B, K)``); it is put in eval mode.
         class_names: output classes in logit order.
-        omics_types: omics channels of the input, in channel order.
+        omics_types: omics channels of the input, in channel order (with the missing indicator also the
+            mask channels ``<type>_missing``: their own share group and gene rows, baseline "no cell empty").
         preprocessor: the fitted layout (``require_checkpoint(...)`` returns it); ``None``: no gene attributions.
         align: how the omics maps were aligned onto the image (:func:`find_aligner` of the preprocessing).
         region_methods: region method name -> :class:`~omicsfusion.interpret.regions.RegionMethod`; the first

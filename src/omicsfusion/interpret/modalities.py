@@ -1,7 +1,9 @@
 """Omics-type contribution: channel-group attribution of the fused input, as shares that sum to one.
 
 Groups: all image channels together (group "image"), then one group per
-omics channel. Two estimators, both against the baseline of
+omics channel; a mask channel of the missing indicator (``<type>_missing``) is a
+group of its own, so its share says how much the model read where cells were
+empty, apart from what it read in the values. Two estimators, both against the baseline of
 :func:`omicsfusion.interpret.targets.fused_baseline`:
 
 * Integrated Gradients over the whole input; a group's contribution is the

@@ -52,7 +52,9 @@ class PlantedChecks:
         self.contrast = PairContrast(explainer, truth.partners(explainer.class_names), contrast_references)
         self.deletion_ks = tuple(int(k) for k in deletion_ks)
         self.seed = int(seed)
-        types, tables = explainer.omics_types, dict(omics_tables or {})
+        pre, tables = explainer.preprocessor, dict(omics_tables or {})
+        channels = explainer.omics_types  # a mask channel (missing indicator) is read with its type
+        types = list(dict.fromkeys(channels if pre is None else [pre.channel_type(c) for c in channels]))
         self.reader = None
         if tables and types:
             missing = [t for t in types if t not in tables]

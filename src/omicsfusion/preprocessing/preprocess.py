@@ -31,7 +31,15 @@ from omicsfusion.layout.metrics import feature_positions
 from omicsfusion.preprocessing.missing import MISSING_VALUES, fit_imputers, refuse_empty_samples
 from omicsfusion.preprocessing.normalize import FeatureNormalizer
 from omicsfusion.preprocessing.preprocessor_file import FORMAT, PreprocessorFile
-from omicsfusion.preprocessing.rendering import MISSING, OmicsRendering, check_missing, held_ids, layout_columns
+from omicsfusion.preprocessing.rendering import (
+    MISSING,
+    OmicsRendering,
+    check_missing,
+    empty_cells,
+    held_ids,
+    layout_columns,
+    mask_channel,
+)
 
 __all__ = ["FORMAT", "MISSING", "MISSING_VALUES", "SIGNS", "OmicsPreprocessor"]
 
@@ -46,6 +54,15 @@ _AUTO_REASONS = {
     "ordinal": "training values all integers in -2..2",
     "zscore": "training values neither 0/1 nor integers in -2..2",
 }
+
+
+def _flag(value: object, name: str) -> bool:
+    """A yes/no parameter: a bool or, as the bundle command line passes it, ``"true"`` / ``"false"``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise OmicsDataError(f"{name} must be True or False, got {value!r}")
 
 
 def _as_table(X: OmicsTable | Mapping[str, pd.DataFrame]) -> OmicsTable:
@@ -96,6 +113,13 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         fill_value: the fill of ``missing_values="constant"``, in the table's units.
         max_missing_fraction: a feature empty in more than this share of the training
             samples (or in all of them) is dropped; counted and named in ``missing_report_``.
+        missing_indicator: add, after the type channels, one mask channel ``<type>_missing`` per
+            type (every type, so the channel count is known before fitting and a test sample
+            may have holes where training had none): 1 where the sample's cell was empty
+            before filling, rendered through the type's layout matrix (a gene's mask pixel
+            sits where the gene sits). A sample without a row of the type (``missing="mask"``)
+            gets an all-ones mask there. Needs ``missing_values`` other than "raise" or
+            ``missing="mask"`` (else nothing could be marked).
 
     Fitted attributes (besides those of ``OmicsRendering``): ``missing_report_`` (what
     ``fit`` filled and dropped per type: the empty cells, the most affected features and
@@ -126,6 +150,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         missing_values: str = "raise",
         fill_value: float = 0.0,
         max_missing_fraction: float = 0.5,
+        missing_indicator: bool = False,
     ) -> None:
         self.layout = layout
         self.normalization = normalization
@@ -138,6 +163,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         self.missing_values = missing_values
         self.fill_value = fill_value
         self.max_missing_fraction = max_missing_fraction
+        self.missing_indicator = missing_indicator
 
     def fit(self, X: OmicsTable | Mapping[str, pd.DataFrame], y: object = None) -> OmicsPreprocessor:
         """Fit normalisers and layout(s) on every sample of ``X`` (the training split); ``y`` is ignored."""
@@ -146,6 +172,12 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         check_missing(self.missing)
         if self.missing_values not in MISSING_VALUES:
             raise OmicsDataError(f"missing_values must be one of {MISSING_VALUES}, got {self.missing_values!r}")
+        indicator = _flag(self.missing_indicator, "missing_indicator")
+        if indicator and self.missing_values == "raise" and self.missing == "raise":
+            raise OmicsDataError(
+                "missing_indicator=True marks empty cells and absent omics types, but missing_values='raise' "
+                "and missing='raise' allow neither; set missing_values='median' (or 'mean', 'constant')"
+            )
         table = _as_table(X)
         types = list(table.types if self.omics_types is None else self.omics_types)
         ids = table.all_sample_ids(types)
@@ -188,7 +220,7 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             t: dict(zip(table.features(t).tolist(), table.display_names(t).tolist(), strict=True)) for t in types
         }
         placed = {t: imputers[t].restrict(normalizers[t].feature_names_) for t in types}
-        self._set(types, normalizers, layouts, self.shared, display, placed)
+        self._set(types, normalizers, layouts, self.shared, display, placed, indicator)
         self.missing_report_ = {
             "missing_values": self.missing_values,
             "fill_value": float(self.fill_value),
@@ -198,6 +230,17 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         }
         self._report(types)
         return self
+
+    def channels_of(self, omics_types: Sequence[str]) -> list[str]:
+        """The omics channels rendered for ``omics_types``: the types, then their mask channels with the
+        missing indicator (the fitted one after ``fit`` / ``load``, else the parameter).
+
+        The bundles' ``omics_channels`` (their count is the network's omics ``in_channels``).
+        """
+        fitted = getattr(self, "missing_indicator_", None)
+        indicator = _flag(self.missing_indicator, "missing_indicator") if fitted is None else fitted
+        types = [str(t) for t in omics_types]
+        return types + ([mask_channel(t) for t in types] if indicator else [])
 
     def _method(self, omics_type: str) -> str:
         method = self.normalization
@@ -279,7 +322,8 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
         return normalizer.fit(X[:, keep], feature_names=names[keep], signs=signs)
 
     def transform(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> np.ndarray:
-        """Images ``(n, C, *grid)`` of every sample of ``X``, empty cells filled (see :meth:`normalized_rows`).
+        """Images ``(n, C, *grid)`` of every sample of ``X``, empty cells filled (see :meth:`normalized_rows`),
+        then the mask channels of the missing indicator (:attr:`channel_names`).
 
         Raises:
             MissingValuesError: an empty cell under ``missing_values="raise"``.
@@ -292,6 +336,13 @@ class OmicsPreprocessor(PreprocessorFile, OmicsRendering, TransformerMixin, Base
             {t: {s: table.row(t, s) for s in held_ids(table, t, ids, self.missing)} for t in types}, ids
         )
         vectors = {t: self.normalized_rows(table, t, ids, missing=self.missing) for t in types}
+        if self.missing_indicator_:
+            vectors.update(
+                {
+                    mask_channel(t): empty_cells(table, t, ids, self.feature_names(t), missing=self.missing)
+                    for t in types
+                }
+            )
         return self.images(vectors, normalized=True)
 
     def quality(self, X: OmicsTable | Mapping[str, pd.DataFrame]) -> dict[str, dict]:

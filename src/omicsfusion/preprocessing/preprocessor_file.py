@@ -2,8 +2,9 @@
 
 The file is a regular layout file written by ``OTLayout.save`` (the first
 type's layout, or the shared one), with the normalisers, channel order,
-display names, the fills of empty cells (``missing/<type>/...``, since format 2)
-and the other types' layouts as its extras: plain arrays, checksummed, atomic,
+display names, the fills of empty cells (``missing/<type>/...``, since format 2),
+whether mask channels are rendered (``missing_indicator``; a format 2 file without
+it has none) and the other types' layouts as its extras: plain arrays, checksummed, atomic,
 no pickle, so evaluation and inference reproduce training exactly. Files of
 format 1 still load; they hold no fills, so empty cells are refused.
 """
@@ -45,6 +46,7 @@ class PreprocessorFile:
             "format": np.asarray(FORMAT),
             "types": np.asarray(self.types_, dtype=str),
             "shared": np.asarray(self.shared_),
+            "missing_indicator": np.asarray(self.missing_indicator_),
         }
         for t in self.types_:
             extras.update({f"norm/{t}/{k}": v for k, v in self.normalizers_[t].to_arrays().items()})
@@ -60,8 +62,8 @@ class PreprocessorFile:
         """Read a file written by :meth:`save` (format and checksums checked; no pickle).
 
         The constructor parameters the file records (``omics_types``, ``shared``,
-        ``normalization``, ``missing_values``, ``fill_value``, ``max_missing_fraction``) are
-        set; the others keep their defaults.
+        ``normalization``, ``missing_values``, ``fill_value``, ``max_missing_fraction``,
+        ``missing_indicator``) are set; the others keep their defaults.
         """
         first = OTLayout.load(path)
         extras = first.extras_
@@ -84,14 +86,16 @@ class PreprocessorFile:
         if f"missing/{types[0]}/strategy" in extras:
             imputers = {t: MissingValues.from_arrays(_prefixed(extras, f"missing/{t}/")) for t in types}
         policy = {} if imputers is None else imputers[types[0]].get_params()
+        indicator = bool(extras.get("missing_indicator", False))
         out = cls(
             omics_types=types,
             shared=shared,
             normalization={t: normalizers[t].method_ for t in types},
             missing_values=policy.get("strategy", "raise"),
+            missing_indicator=indicator,
             **{k: policy[k] for k in ("fill_value", "max_missing_fraction") if k in policy},
         )
-        out._set(types, normalizers, layouts, shared, display, imputers)
+        out._set(types, normalizers, layouts, shared, display, imputers, indicator)
         return out
 
     @classmethod

@@ -70,7 +70,10 @@ class OmicsChannels(Transform):
     filled with the training fills of the layout file (``missing_values``), normalised
     with the training statistics and mapped through the layout matrix
     (``image = reshape(A_c @ x_c)``). A type without a row (``on_missing=
-    "zeros"``) becomes an all-zero channel.
+    "zeros"``) becomes an all-zero channel. A preprocessor with the missing
+    indicator adds, after the type channels, each type's mask channel
+    ``<type>_missing`` (``A_c @ m_c``: 1 on the pixels of the genes whose cell was
+    empty; all ones through ``A_c`` for a type without a row).
 
     Args:
         tables: an :class:`OmicsTable` or a mapping type -> file path or DataFrame.
@@ -114,9 +117,14 @@ class OmicsChannels(Transform):
         """The omics types that become channels, in channel order."""
         return self.reader.types
 
+    @property
+    def channel_names(self) -> list[str]:
+        """The channels made, in order: :attr:`omics_types`, then their mask channels (missing indicator)."""
+        return self.preprocessor.channels_of(self.omics_types)
+
     def __call__(self, sample_id: str) -> torch.Tensor:
         vectors, meta = self.reader.get_data(self.reader.read(sample_id))
-        pre, types, missing = self.preprocessor, self.omics_types, meta["omics_missing"]
+        pre, types, missing = self.preprocessor, self.channel_names, meta["omics_missing"]
         channels = np.zeros((len(types), int(np.prod(pre.grid_))), np.float32)
         for c, t in enumerate(types):
             if t not in missing:

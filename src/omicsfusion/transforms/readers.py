@@ -31,6 +31,7 @@ from omicsfusion.data.slices import LGG_CHANNELS, is_slice_folder, read_slice_fo
 from omicsfusion.data.tables import OmicsTable
 from omicsfusion.preprocessing.missing import refuse_empty_samples
 from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
+from omicsfusion.preprocessing.rendering import mask_channel
 
 __all__ = ["OmicsReader", "OmicsRows", "SliceFolderReader"]
 
@@ -135,7 +136,9 @@ class OmicsReader:
     features, their empty (NaN/inf) cells filled with the training fills the layout
     file stores (``OmicsPreprocessor(missing_values=...)``; refused, naming the sample,
     type and features, when it was fitted with "raise") and normalised, ready for its
-    layout matrices. A sample with no value in any type is refused by name.
+    layout matrices; with its missing indicator also each type's mask vector
+    (``<type>_missing``: 1 where the cell was empty, all ones for a type without a row).
+    A sample with no value in any type is refused by name.
 
     Args:
         tables: an :class:`OmicsTable` or a mapping type -> file path or DataFrame.
@@ -248,7 +251,8 @@ class OmicsReader:
         return OmicsRows(sample_id, rows)
 
     def get_data(self, rows: OmicsRows) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """``({type: float32 vector}, meta)``: rows aligned, filled and normalised (zeros for a missing row).
+        """``({channel: float32 vector}, meta)``: rows aligned, filled and normalised (zeros for a missing row),
+        and the mask vectors when the preprocessor has the missing indicator.
 
         The meta holds ``omics_sample_id``, ``omics_features`` (type -> feature names)
         and ``omics_missing`` (the types without a row).
@@ -260,15 +264,20 @@ class OmicsReader:
         opened = self._open()
         refuse_empty_samples({t: {rows.sample_id: r} for t, r in rows.rows.items()}, [rows.sample_id])
         vectors, missing = {}, []
+        indicator = opened.preprocessor is not None and opened.preprocessor.missing_indicator_
         for t in opened.types:
             row = rows.rows[t]
             if row is None:
                 vectors[t] = np.zeros(opened.features[t].size, np.float32)
+                if indicator:
+                    vectors[mask_channel(t)] = np.ones(opened.features[t].size, np.float32)
                 missing.append(t)
                 continue
             if opened.preprocessor is not None:
                 row = row[opened.index[t]]  # a copy
                 row[opened.absent[t]] = 0.0  # absent from the table: set to fill_value below, never an empty cell
+                if indicator:
+                    vectors[mask_channel(t)] = (~np.isfinite(row)).astype(np.float32)
                 row = opened.preprocessor.fill_missing(t, row, rows.sample_id)
                 row = opened.preprocessor.normalize(t, row, rows.sample_id)
                 row[opened.absent[t]] = self.fill_value
@@ -279,7 +288,7 @@ class OmicsReader:
 def _types(omics_types: Sequence[str] | None, tables: Any, preprocessor: OmicsPreprocessor | None) -> list[str]:
     """The requested omics types, checked against the preprocessor (or, without one, the tables)."""
     known = (
-        preprocessor.channel_names
+        preprocessor.fitted_types()
         if preprocessor is not None
         else list(tables.types if isinstance(tables, OmicsTable) else tables)
     )
