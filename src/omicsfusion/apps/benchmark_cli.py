@@ -160,7 +160,14 @@ def run(args: argparse.Namespace) -> int:
         normalization = _normalization(args.normalization)
         if isinstance(normalization, dict) and set(normalization) != set(table.types):
             raise BenchmarkError(f"--normalization names types {sorted(normalization)}; the tables are {table.types}")
-        cnn_params = {"max_epochs": args.max_epochs, "patience": args.patience, "n_members": args.members}
+        cnn_params = {
+            "max_epochs": args.max_epochs,
+            "patience": args.patience,
+            "n_members": args.members,
+            "width": args.cnn_width,
+            "pixel_dropout": args.pixel_dropout,
+            "smoothing": args.smoothing,
+        }
         if args.channel_dropout is not None:
             cnn_params["channel_dropout"] = args.channel_dropout
         result = run_benchmark(
@@ -239,6 +246,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--max-epochs", type=int, default=60, help="CNN epoch cap")
     parser.add_argument("--patience", type=int, default=8, help="CNN early-stopping patience (epochs)")
     parser.add_argument("--members", type=int, default=1, help="CNNs averaged per model (an ensemble over seeds)")
+    parser.add_argument("--cnn-width", type=int, default=16, help="CNN first-stage channels (the second has twice)")
+    parser.add_argument(
+        "--pixel-dropout", type=float, default=0.0, help="per training sample, probability of zeroing each pixel"
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.0,
+        help="append a Gaussian-smoothed copy of each channel (sigma in pixels; 0: none)",
+    )
     parser.add_argument(
         "--channel-dropout",
         type=float,
