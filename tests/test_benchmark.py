@@ -15,7 +15,7 @@ import torch
 from omicsfusion.__main__ import COMMANDS
 from omicsfusion.apps import benchmark_cli as cli
 from omicsfusion.benchmark.inputs import join_inputs
-from omicsfusion.benchmark.models import CNNClassifier, mask_channels
+from omicsfusion.benchmark.models import CNNClassifier, WithSmoothed, drop_pixels, mask_channels
 from omicsfusion.benchmark.runner import run_benchmark
 from omicsfusion.errors import BenchmarkError
 from omicsfusion.phantoms import labelled_modules
@@ -87,6 +87,10 @@ def test_cli_two_omics_types_json_schema(tmp_path, capsys):
             "10",
             "--patience",
             "3",
+            "--cnn-width",
+            "12",
+            "--pixel-dropout",
+            "0.1",
             "--threads",
             "1",
             "--seeds",
@@ -115,6 +119,7 @@ def test_cli_two_omics_types_json_schema(tmp_path, capsys):
     meta = result["_meta"]
     assert meta["n_features"] == {"t0": 60, "t1": 60} and meta["split"] == "3-fold stratified"
     assert set(meta["classes"]) == {"c0", "c1", "c2"}
+    assert meta["cnn_params"]["width"] == 12 and meta["cnn_params"]["pixel_dropout"] == 0.1
 
 
 def test_seeds_give_mean_sd_over_seeds_and_paired_differences():
@@ -186,6 +191,32 @@ def test_channel_masking_never_masks_every_channel():
     assert set(torch.unique(masked).tolist()) == {0.0, 1.0}
     assert 0.35 < 1 - kept.mean().item() < 0.5  # ~p, less the all-masked draws given back
     assert torch.equal(mask_channels(x[:, :1], 0.9, generator), x[:, :1])  # one channel: nothing to mask
+
+
+def test_pixel_dropout_zeroes_the_same_pixels_in_every_channel():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.ones(200, 3, 8, 8)
+    dropped = drop_pixels(x, 0.25, generator)
+    assert torch.equal(dropped[:, 0], dropped[:, 1]) and torch.equal(dropped[:, 0], dropped[:, 2])
+    assert 0.2 < 1 - dropped.mean().item() < 0.3
+    assert torch.equal(drop_pixels(x, 0.0, generator), x)
+
+
+def test_cnn_width_and_smoothing_build_the_network_they_name():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((60, 2, 8, 8)).astype(np.float32)
+    y = (x[:, 0, 2, 3] > 0).astype(int)
+    plain = CNNClassifier(max_epochs=1, threads=1).fit(x, y, 2).networks_[0]
+    narrow = CNNClassifier(max_epochs=1, threads=1, width=8).fit(x, y, 2).networks_[0]
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in plain.parameters()) / 2
+    smoothed = CNNClassifier(max_epochs=2, threads=1, smoothing=1.0, pixel_dropout=0.1).fit(x, y, 2)
+    network = smoothed.networks_[0]
+    assert isinstance(network, WithSmoothed)
+    impulse = torch.zeros(1, 1, 9, 9)
+    impulse[0, 0, 4, 4] = 1
+    spread = network.smooth(impulse)
+    assert spread[0, 0, 4, 4] < 1 and spread[0, 0, 4, 5] > 0 and abs(spread.sum().item() - 1) < 1e-4
+    assert smoothed.predict_proba(x).shape == (60, 2)
 
 
 def test_cli_predefined_split_and_label_column_inside_the_table(tmp_path, capsys):

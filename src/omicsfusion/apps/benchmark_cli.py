@@ -165,6 +165,9 @@ def run(args: argparse.Namespace) -> int:
             "patience": args.patience,
             "n_members": args.members,
             "batch_size": args.batch_size,
+            "width": args.cnn_width,
+            "pixel_dropout": args.pixel_dropout,
+            "smoothing": args.smoothing,
         }
         if args.channel_dropout is not None:
             cnn_params["channel_dropout"] = args.channel_dropout
@@ -254,6 +257,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "(a seeded subsample; 0: all); the CNNs train on all",
     )
     parser.add_argument("--members", type=int, default=1, help="CNNs averaged per model (an ensemble over seeds)")
+    parser.add_argument("--cnn-width", type=int, default=16, help="CNN first-stage channels (the second has twice)")
+    parser.add_argument(
+        "--pixel-dropout", type=float, default=0.0, help="per training sample, probability of zeroing each pixel"
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.0,
+        help="append a Gaussian-smoothed copy of each channel (sigma in pixels; 0: none)",
+    )
     parser.add_argument(
         "--channel-dropout",
         type=float,

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from monai.networks.layers import GaussianFilter
 from torch import nn
 
 from omicsfusion.benchmark.evaluate import inner_validation_split
@@ -56,6 +57,34 @@ def mask_channels(x: torch.Tensor, p: float, generator: torch.Generator) -> torc
     return x * (~drop).to(x.dtype).reshape(*x.shape[:2], *([1] * (x.ndim - 2)))
 
 
+def drop_pixels(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Zero each training sample's pixels with probability ``p``, the same pixels in every channel.
+
+    A pixel is a feature (or a few) of the layout, so this is feature dropout in image space; where
+    the layout puts similar features side by side, a dropped pixel's neighbours still carry its signal.
+    """
+    if p <= 0:
+        return x
+    keep = torch.rand((x.shape[0], 1, *x.shape[2:]), generator=generator) >= p
+    return x * keep.to(x.dtype)
+
+
+class WithSmoothed(nn.Module):
+    """Append a Gaussian-smoothed copy of every channel (``sigma`` pixels) before ``backbone``.
+
+    The smoothed channel averages each pixel with its layout neighbours: on an OT layout that
+    pools similar features (a denoised value), on a random layout it mixes unrelated ones.
+    """
+
+    def __init__(self, backbone: nn.Module, sigma: float, spatial_dims: int) -> None:
+        super().__init__()
+        self.smooth = GaussianFilter(spatial_dims, sigma)
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(torch.cat([x, self.smooth(x)], dim=1))
+
+
 @dataclass
 class CNNClassifier:
     """Fit/predict wrapper around :func:`~omicsfusion.networks.omics_cnn` with early stopping, optionally an ensemble.
@@ -74,6 +103,9 @@ class CNNClassifier:
         val_fraction: share of the training fold held out for early stopping.
         channel_dropout: per training sample, probability of masking each channel (omics type).
         n_members: networks averaged.
+        width: channels of the first conv stage (the second has twice as many).
+        pixel_dropout: per training sample, probability of zeroing each pixel (all channels).
+        smoothing: when > 0, a Gaussian-smoothed copy of each channel (sigma in pixels) is appended.
         seed: seeds weights, shuffling and the inner split (member ``m`` uses ``seed + m``).
         threads: torch intra-op threads (the benchmark targets 2 CPU cores).
     """
@@ -86,6 +118,9 @@ class CNNClassifier:
     val_fraction: float = 0.15
     channel_dropout: float = 0.0
     n_members: int = 1
+    width: int = 16
+    pixel_dropout: float = 0.0
+    smoothing: float = 0.0
     seed: int = 0
     threads: int = 2
 
@@ -108,7 +143,7 @@ class CNNClassifier:
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(seed)
         fit_idx, val_idx = inner_validation_split(y.numpy(), self.val_fraction, seed)
-        network = omics_cnn(tuple(x[np.arange(1)].shape[1:]), n_classes)
+        network = self._network(tuple(x[np.arange(1)].shape[1:]), n_classes)
         optimiser = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = nn.CrossEntropyLoss()
         best_loss, best_state, stale, epochs = float("inf"), None, 0, 0
@@ -121,6 +156,7 @@ class CNNClassifier:
                     continue
                 optimiser.zero_grad()
                 inputs = mask_channels(_tensor(x, batch), self.channel_dropout, generator)
+                inputs = drop_pixels(inputs, self.pixel_dropout, generator)
                 loss_fn(network(inputs), y[batch]).backward()
                 optimiser.step()
             epochs += 1
@@ -133,6 +169,13 @@ class CNNClassifier:
                     break
         network.load_state_dict(best_state)
         return network, epochs, best_loss
+
+    def _network(self, in_shape: tuple[int, ...], n_classes: int) -> nn.Module:
+        channels = (self.width, 2 * self.width)
+        if self.smoothing <= 0:
+            return omics_cnn(in_shape, n_classes, channels=channels)
+        stem = omics_cnn((2 * in_shape[0], *in_shape[1:]), n_classes, channels=channels)
+        return WithSmoothed(stem, self.smoothing, len(in_shape) - 1)
 
     def predict_proba(self, images: ImageBatches) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``, the members' mean, for images shaped like the training ones."""

@@ -73,12 +73,15 @@ class WithCoordinates(nn.Module):
         return self.backbone(self.coordinates(x))
 
 
-def omics_cnn(in_shape: Sequence[int], out_features: int, dropout: float = 0.2) -> nn.Module:
+def omics_cnn(
+    in_shape: Sequence[int], out_features: int, dropout: float = 0.2, channels: Sequence[int] = (16, 32)
+) -> nn.Module:
     """A two-stage strided MONAI ``Classifier`` for omics images ``(C, H, W)`` or ``(C, H, W, D)``.
 
     Small on purpose (cohorts of a few hundred to a few thousand samples); the
     head is flatten + linear rather than global pooling, because in a layout
-    image *where* a value sits says *which* feature it is.
+    image *where* a value sits says *which* feature it is. ``channels`` are the two
+    stages' widths.
     """
     in_shape = tuple(int(n) for n in in_shape)
     grid = in_shape[1:]
@@ -87,7 +90,7 @@ def omics_cnn(in_shape: Sequence[int], out_features: int, dropout: float = 0.2) 
     return Classifier(
         in_shape=in_shape,
         classes=int(out_features),
-        channels=(16, 32),
+        channels=tuple(int(c) for c in channels),
         strides=strides,
         num_res_units=0,
         act="RELU",
