@@ -20,6 +20,7 @@ from omicsfusion.data import (
     MissingSampleError,
     OmicsDataError,
     OmicsTable,
+    tables,
 )
 from omicsfusion.data.tables import TABLE_SUFFIXES, table_suffix
 
@@ -48,6 +49,42 @@ def test_text_and_parquet_round_trip(tmp_path, suffix):
     np.testing.assert_allclose(table.row("rna", "P3"), df.loc["P3"].to_numpy(), rtol=1e-6)
     assert table.row("rna", "P3").dtype == np.float32
     assert not table.row("rna", "P3").flags.writeable
+
+
+@pytest.mark.parametrize("index", ["range", "stored", "named"])
+def test_parquet_is_read_straight_into_float32_as_pandas_would_give_it(tmp_path, monkeypatch, index):
+    """The column-block reader matches the pandas route value for value, bool / int / float64 / float32 alike."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(40)],
+            "f64": rng.normal(size=40),
+            "i64": rng.integers(-2, 3, 40),
+            "flag": rng.random(40) > 0.5,
+            "f32": rng.normal(size=40).astype(np.float32),
+        }
+    )
+    df.loc[3, "f64"] = np.nan
+    frame = {"range": df, "stored": df.set_index("id"), "named": df.set_index("id").rename_axis("sample")}[index]
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path, index=index != "range")
+    monkeypatch.setattr(tables, "PARQUET_COLUMN_BLOCK", 3)  # blocks of 3 columns: the last block is partial
+    direct = tables.read_table(path, exclude=["i64"])
+    monkeypatch.setattr(tables, "_read_parquet_matrix", lambda *args: None)  # the pandas route
+    via_pandas = tables.read_table(path, exclude=["i64"])
+    assert direct.ids.tolist() == via_pandas.ids.tolist() == df["id"].tolist()
+    assert direct.features.tolist() == via_pandas.features.tolist() == ["f64", "flag", "f32"]
+    np.testing.assert_array_equal(direct.values, via_pandas.values)
+    assert direct.values.dtype == np.float32 and direct.values.flags.c_contiguous and np.isnan(direct.values[3, 0])
+
+
+def test_parquet_nullable_integers_read_as_nan_and_text_columns_are_refused_by_name(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"id": ["a", "b"], "g": pd.array([1, None], dtype="Int64")}).to_parquet(path, index=False)
+    assert np.isnan(tables.read_table(path).values[1, 0]) and tables.read_table(path).values[0, 0] == 1
+    pd.DataFrame({"id": ["a", "b"], "g": [1.0, 2.0], "note": ["x", "y"]}).to_parquet(path, index=False)
+    with pytest.raises(OmicsDataError, match=r"non-numeric.*note"):
+        tables.read_table(path)
 
 
 def test_id_column_and_non_numeric_columns(tmp_path):

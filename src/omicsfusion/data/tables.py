@@ -350,9 +350,12 @@ def read_table(
     if layer is not None:
         raise OmicsDataError(f"{path}: layer={layer!r} only applies to .h5ad files")
     if suffix == ".parquet":
-        df = read_parquet_frame(path)
-        from_file = id_column is not None or isinstance(df.index, pd.RangeIndex)
-        return _sidecar_names(path, _read_dataframe(df, str(path), id_column, from_file, exclude))
+        frame = _read_parquet_matrix(path, id_column, exclude)
+        if frame is None:  # a layout the direct read does not cover: pandas, and its named errors
+            df = read_parquet_frame(path)
+            from_file = id_column is not None or isinstance(df.index, pd.RangeIndex)
+            frame = _read_dataframe(df, str(path), id_column, from_file, exclude)
+        return _sidecar_names(path, frame)
     df = _read_text(path, "," if suffix.startswith(".csv") else "\t", id_column, max_columns)
     return _sidecar_names(path, _read_dataframe(df, str(path), id_column, True, exclude))
 
@@ -367,6 +370,51 @@ def read_parquet_frame(path: str | os.PathLike) -> pd.DataFrame:
     import pyarrow.parquet as pq  # pandas' own parquet engine
 
     return pq.read_table(path, use_threads=False).to_pandas(use_threads=False)
+
+
+#: feature columns converted per step of :func:`_read_parquet_matrix` (250,000 rows: 64 x 2 MB in flight)
+PARQUET_COLUMN_BLOCK = 64
+
+
+def _read_parquet_matrix(path: Path, id_column: str | None, exclude: Sequence[str]) -> _Frame | None:
+    """A parquet table read column block by column block into one preallocated float32 matrix.
+
+    Going through pandas holds the Arrow table, the DataFrame and a C-ordered copy at once:
+    3.6 GB of peak for a 1 GB float32 table of a quarter of a million samples. Here the peak is
+    the matrix plus one block of columns. Returns None (the caller reads through pandas) when the
+    file has no rows, an index of several columns, or a column that is not a number, so that
+    those cases keep their named errors.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    schema = parquet.schema_arrow
+    index_columns = (schema.pandas_metadata or {}).get("index_columns", [])
+    stored_index = [c for c in index_columns if isinstance(c, str)]  # a RangeIndex is metadata, not a column
+    if len(stored_index) > 1 or parquet.metadata.num_rows == 0:
+        return None
+    if id_column is None:
+        id_column = stored_index[0] if stored_index else schema.names[0]
+    if id_column not in schema.names:
+        return None
+    features = [n for n in schema.names if n != id_column and n not in stored_index]
+    keep = _excluded(np.asarray(features, dtype=str), exclude, str(path))
+    features = [f for f, k in zip(features, keep, strict=True) if k]
+
+    def numeric(t: pa.DataType) -> bool:
+        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+    if not features or not all(numeric(schema.field(f).type) for f in features):
+        return None
+    ids = parquet.read(columns=[id_column], use_threads=False).column(0).to_pylist()
+    values = np.empty((len(ids), len(features)), dtype=np.float32)
+    for start in range(0, len(features), PARQUET_COLUMN_BLOCK):
+        block = parquet.read(columns=features[start : start + PARQUET_COLUMN_BLOCK], use_threads=False)
+        for j, column in enumerate(block.columns, start):
+            values[:, j] = column.cast(pa.float32(), safe=False).to_numpy()  # nulls -> NaN
+        del block
+    return _Frame(values, np.asarray(ids, dtype=object), np.asarray(features, dtype=object), str(path))
 
 
 class OmicsTable:
