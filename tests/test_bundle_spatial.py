@@ -49,6 +49,40 @@ def test_early_fusion_override_gives_one_resnet_on_all_channels(config):
         assert network.eval()(torch.zeros(2, 4, 32, 32)).shape == (2, len(CLASSES))
 
 
+@pytest.mark.parametrize("config", ["train.json", "inference.json"])
+def test_fusion_switch_gives_one_head_per_stem(config):
+    from monai.bundle import ConfigParser
+
+    networks = {}
+    for fusion in ["concat", "late", None]:
+        parser = ConfigParser()
+        parser.read_config(str(CONFIGS / config))
+        if fusion:
+            parser["fusion"] = fusion
+        networks[fusion] = parser.get_parsed_content("network_def").eval()
+    default = networks[None]
+    assert default.fusion == "concat" and default.state_dict().keys() == networks["concat"].state_dict().keys()
+    assert default.head is not None and not default.heads
+    late = networks["late"]
+    assert late.head is None and list(late.heads) == ["omics", "image"] and late.modality_dropout == 0.25
+    x = torch.zeros(2, 4, 32, 32)
+    with torch.no_grad():
+        assert late(x).shape == (2, len(CLASSES)) and late.modality_logits(x)["omics"].shape == (2, len(CLASSES))
+
+
+@pytest.mark.slow
+def test_late_fusion_trains_and_its_checkpoint_serves_inference(tmp_path, tiny):
+    dirs = run_dirs(tmp_path, "late")
+    fused = {"modalities": ["image", "rna"], "fusion": "late"}
+    run_workflow(BUNDLE, ["train.json"], "train", **dirs, **tiny(BUNDLE), **fused)
+    state = torch.load(tmp_path / "late" / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert state["heads.image.1.weight"].shape == state["heads.omics.1.weight"].shape == (len(CLASSES), 64)
+    assert not any(k.startswith("head.") for k in state)
+    run_workflow(BUNDLE, ["inference.json"], "infer", **dirs, **fused)  # loads the checkpoint strictly
+    predictions = pd.read_csv(tmp_path / "late" / "eval" / "spot_predictions.csv")
+    assert abs(predictions[[f"prob_{c}" for c in CLASSES]].to_numpy().sum(axis=1) - 1).max() < 1e-5
+
+
 @pytest.mark.slow
 def test_split_is_by_section_and_layout_fitted_on_training_sections(trained):
     from monai.bundle import ConfigParser

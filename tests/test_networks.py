@@ -88,7 +88,7 @@ def test_backbone_factory_gets_the_data_channels_plus_one_per_axis():
         WithCoordinates(partial(ResNet, "basic", [1, 1, 1, 1], [4, 8, 8, 8]))
 
 
-def _mid(image: bool = True, omics: bool = True, p: float = 0.0) -> MidFusion:
+def _mid(image: bool = True, omics: bool = True, p: float = 0.0, fusion: str = "concat") -> MidFusion:
     image_net = ResNet("basic", [1, 1, 1, 1], [4, 8, 8, 8], spatial_dims=2, n_input_channels=3, num_classes=8)
     return MidFusion(
         image_channels=3,
@@ -97,6 +97,7 @@ def _mid(image: bool = True, omics: bool = True, p: float = 0.0) -> MidFusion:
         image_net=image_net if image else None,
         omics_net=omics_cnn((2, 16, 16), 8) if omics else None,
         modality_dropout=p,
+        fusion=fusion,
     )
 
 
@@ -128,19 +129,84 @@ def test_mid_fusion_sends_image_channels_to_the_image_stem_and_the_rest_to_the_o
 def test_modality_dropout_zeroes_one_stem_per_sample_in_training_only():
     torch.manual_seed(0)
     net = _mid(p=0.5)
-    ones = [torch.ones(1000, 8), torch.ones(1000, 8)]
-    kept = torch.stack([part.sum(1) > 0 for part in net._drop(ones)], dim=1)
-    assert kept.any(1).all()  # never both stems of one sample
+    kept = net._kept(torch.ones(1000, 8)).bool()
+    assert kept.shape == (1000, 2) and kept.any(1).all()  # never both stems of one sample
     assert 0.4 < (~kept.all(1)).float().mean() < 0.6
     net.eval()
     x = torch.randn(4, 5, 16, 16)
     assert torch.equal(net(x), net(x))
 
 
-def test_mid_fusion_scripts_and_ablations_load_their_own_stems_only():
-    net = _mid().eval()
+@pytest.mark.parametrize("fusion", ["concat", "late"])
+def test_mid_fusion_scripts_and_ablations_load_their_own_stems_only(fusion):
+    net = _mid(fusion=fusion).eval()
     x = torch.randn(2, 5, 16, 16)
     with torch.no_grad():
         assert torch.allclose(torch.jit.script(net)(x), net(x), atol=1e-6)
-    assert not any(k.startswith("omics_net.") for k in _mid(omics=False).state_dict())
-    assert isinstance(net.head[-1], nn.Linear) and net.head[-1].in_features == 16
+    assert not any(k.startswith("omics_net.") for k in _mid(omics=False, fusion=fusion).state_dict())
+    if fusion == "concat":
+        assert isinstance(net.head[-1], nn.Linear) and net.head[-1].in_features == 16 and not net.heads
+    else:
+        assert net.head is None and list(net.heads) == ["omics", "image"]
+        assert all(head[-1].in_features == 8 for head in net.heads.values())
+        assert list(_mid(omics=False, fusion=fusion).heads) == ["image"]
+
+
+def test_late_fusion_is_the_mean_of_one_head_per_stem_at_eval():
+    torch.manual_seed(0)
+    net = _mid(p=0.5, fusion="late").eval()
+    x = torch.randn(3, 5, 16, 16)
+    with torch.no_grad():
+        fused, alone = net(x), net.modality_logits(x)
+    assert fused.shape == (3, 2) and list(alone) == ["omics", "image"]
+    torch.testing.assert_close(fused, (alone["omics"] + alone["image"]) / 2)
+    other = x.clone()
+    other[:, :3] = torch.randn(3, 3, 16, 16)  # the image alone changes: so does the fused output
+    with torch.no_grad():
+        assert not torch.allclose(net(other), fused)
+    omics_only = _mid(image=False, fusion="late").eval()
+    with torch.no_grad():
+        y = torch.randn(2, 2, 16, 16)
+        assert torch.equal(omics_only(y), omics_only.modality_logits(y)["omics"])
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        _mid(fusion="sum")
+
+
+def test_late_fusion_scores_a_sample_by_the_kept_head_alone_when_a_stem_is_dropped(monkeypatch):
+    net = _mid(p=0.5, fusion="late").train()
+    x = torch.randn(3, 5, 16, 16)
+    kept = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # image dropped, omics dropped, both kept
+    monkeypatch.setattr(net, "_kept", lambda features: kept)
+    torch.manual_seed(0)  # the same omics-stem dropout draws in both calls
+    fused = net(x)
+    torch.manual_seed(0)
+    alone = net.modality_logits(x)
+    assert torch.equal(fused[0], alone["omics"][0]) and torch.equal(fused[1], alone["image"][1])
+    torch.testing.assert_close(fused[2], (alone["omics"][2] + alone["image"][2]) / 2)
+    fused[0].sum().backward()  # the dropped stem's head gets no gradient from that sample, the kept one does
+    assert net.heads["omics"][-1].weight.grad.abs().sum() > 0 and not net.heads["image"][-1].weight.grad.any()
+
+
+def test_concat_modality_logits_zero_the_other_stem():
+    net = _mid().eval()
+    x = torch.randn(2, 5, 16, 16)
+    with torch.no_grad():
+        alone = net.modality_logits(x)
+        omics, image = net.omics_net(x[:, 3:]), net.image_net(x[:, :3])
+        torch.testing.assert_close(alone["omics"], net.head(torch.cat([omics, torch.zeros_like(image)], dim=1)))
+        torch.testing.assert_close(alone["image"], net.head(torch.cat([torch.zeros_like(omics), image], dim=1)))
+
+
+def test_late_fusion_state_dict_round_trips_and_is_refused_by_concat(tmp_path):
+    torch.manual_seed(0)
+    net = _mid(fusion="late").eval()
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", map_location="cpu", weights_only=True)
+    torch.manual_seed(1)
+    loaded = _mid(fusion="late").eval()
+    loaded.load_state_dict(state)
+    x = torch.randn(2, 5, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
+    with pytest.raises(RuntimeError, match=r"heads\.omics"):
+        _mid().load_state_dict(state)
