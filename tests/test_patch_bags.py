@@ -68,6 +68,7 @@ def test_patch_bag_pools_the_patch_logits(pooling):
     per_patch = torch.stack([tile_network(bag) for bag in bags])  # (2, 6, 3)
     expected = per_patch.mean(dim=1) if pooling == "mean" else per_patch.amax(dim=1)
     torch.testing.assert_close(pooled, expected)
+    torch.testing.assert_close(torch.jit.script(PatchBag(tile_network, pooling=pooling))(bags), expected)
     with pytest.raises(ValueError, match="batch of bags"):
         PatchBag(tile_network)(bags[:, 0])
 

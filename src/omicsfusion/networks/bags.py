@@ -38,9 +38,8 @@ class PatchBag(nn.Module):
     def patch_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The logits of every patch, ``(B, N, K)``."""
         if x.dim() < 5:
-            raise ValueError(f"PatchBag expects a batch of bags (B, N, C, H, W[, D]), got shape {tuple(x.shape)}")
-        b, n = x.shape[:2]
-        return self.network(x.reshape(b * n, *x.shape[2:])).reshape(b, n, -1)
+            raise ValueError(f"PatchBag expects a batch of bags (B, N, C, H, W[, D]), got shape {list(x.shape)}")
+        return self.network(x.flatten(0, 1)).unflatten(0, (x.shape[0], x.shape[1]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.patch_logits(x)
