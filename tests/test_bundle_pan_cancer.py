@@ -106,3 +106,24 @@ def test_empty_dataset_dir_without_phantom_is_refused(tmp_path, tiny):
     with pytest.raises(RuntimeError) as info:
         run_workflow(BUNDLE, ["train.json"], "train", **run_dirs(tmp_path, "x"), phantom=None, **tiny(BUNDLE))
     assert "phantom generation is disabled" in error_chain(info.value)
+
+
+@pytest.mark.slow
+def test_bag_of_patches_trains_and_gives_one_prediction_per_patient(tmp_path, tiny):
+    """``--bag_patches 4 --patch_px 32``: the 64 px phantom tile as its four 32 px patches."""
+    from omicsfusion.interpret import BagSaliencyError
+
+    bags = {"bag_patches": 4, "patch_px": 32, "image_size": [32, 32]}
+    dirs = run_dirs(tmp_path)
+    run_workflow(BUNDLE, ["train.json"], "train", **dirs, **tiny(BUNDLE), **bags)
+    state = torch.load(tmp_path / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert state["network.backbone.features.conv0.weight"].shape[1] == 6 + 2  # PatchBag around the tile network
+    run_workflow(BUNDLE, ["train.json", "evaluate.json"], "eval", **dirs, **bags)
+    n_test = len(json.loads((tmp_path / "models" / "datalist.json").read_text())["test"])
+    assert json.loads((tmp_path / "eval" / "summary.json").read_text())["n"] == n_test
+    run_workflow(BUNDLE, ["inference.json"], "infer", **dirs, **bags)
+    predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    assert len(predictions) == n_test and predictions["sample_id"].is_unique
+    with pytest.raises(RuntimeError) as info:
+        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **dirs, **bags)
+    assert BagSaliencyError.__name__ in error_chain(info.value)

@@ -125,8 +125,10 @@ def check_rows(
     """Refuse rows whose image is missing, whose label is unknown, or whose sample lacks omics."""
     files = FolderIndex()  # one listing per folder, not a stat per row
     for row in rows:
-        if not files.exists(row["image"]):  # a file, or a DICOM series folder
-            raise FileNotFoundError(f"{source}: image of sample {row['omics']!r} not found: {row['image']}")
+        images = row["image"] if isinstance(row["image"], list) else [row["image"]]  # several tiles of a sample
+        absent = [image for image in images if not files.exists(image)]  # a file, or a DICOM series folder
+        if absent:
+            raise FileNotFoundError(f"{source}: image of sample {row['omics']!r} not found: {absent[0]}")
         label = row.get("label")
         if label is not None and not 0 <= int(label) < len(class_names):
             raise OmicsDataError(

@@ -194,6 +194,16 @@ def _inside(root: Path) -> Callable[[str], bool]:
     return check
 
 
+def _as_list(value: str | list[str]) -> list[str]:
+    """A row's path entry as a list: a sample may hold several images (e.g. tiles of one slide)."""
+    return value if isinstance(value, list) else [value]
+
+
+def _resolve(base: Path, value: str | Sequence[str]) -> str | list[str]:
+    """A path, or each of a list of paths, against ``base``."""
+    return str(base / value) if isinstance(value, (str, os.PathLike)) else [str(base / v) for v in value]
+
+
 def load_datalist(
     path: str | os.PathLike,
     section: str = "training",
@@ -202,7 +212,7 @@ def load_datalist(
     root: str | os.PathLike | None = None,
     allow_outside: bool = False,
 ) -> list[dict[str, Any]]:
-    """Rows of one section; relative image paths are resolved against ``base_dir``.
+    """Rows of one section; relative image paths (a path or a list of them) are resolved against ``base_dir``.
 
     ``base_dir`` defaults to the datalist's own folder (MONAI's convention).
     ``image_keys`` names every key holding a path (e.g. further MRI sequences
@@ -228,10 +238,10 @@ def load_datalist(
         missing = [k for k in _ROW_KEYS if k not in row]
         if missing:
             raise OmicsDataError(f"{path}: {section}[{i}] lacks {missing}")
-        paths = {k: str(base / row[k]) for k in dict.fromkeys(("image", *image_keys)) if k in row}
-        escaping = {k: p for k, p in paths.items() if not allow_outside and not inside(p)}
+        paths = {k: _resolve(base, row[k]) for k in dict.fromkeys(("image", *image_keys)) if k in row}
+        escaping = [(k, p) for k, v in paths.items() for p in _as_list(v) if not allow_outside and not inside(p)]
         if escaping:
-            key, value = next(iter(escaping.items()))
+            key, value = escaping[0]
             raise DatalistPathError(
                 f"{path}: {section}[{i}] (sample {row['omics']!r}) {key} {row[key]!r} resolves to "
                 f"{os.path.realpath(value)}, outside {os.path.realpath(root if root is not None else base)}; "

@@ -16,6 +16,7 @@ bundle's ``saliency.json`` calls).
 """
 
 from omicsfusion.interpret.errors import (
+    BagSaliencyError,
     ClassIndexError,
     LayoutMismatchError,
     MissingCheckpointError,
@@ -32,6 +33,7 @@ from omicsfusion.interpret.weights import SaliencyCheckpointLoader, load_checkpo
 
 __all__ = [
     "REGION_METHODS",
+    "BagSaliencyError",
     "ClassIndexError",
     "Explanation",
     "FusedBatch",

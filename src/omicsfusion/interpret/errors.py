@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from omicsfusion.errors import LayoutMismatchError, MissingCheckpointError, MissingItemError, SaliencyError
 
-__all__ = ["ClassIndexError", "LayoutMismatchError", "MissingCheckpointError", "SaliencyError", "TargetLayerError"]
+__all__ = [
+    "BagSaliencyError",
+    "ClassIndexError",
+    "LayoutMismatchError",
+    "MissingCheckpointError",
+    "SaliencyError",
+    "TargetLayerError",
+]
 
 
 class TargetLayerError(SaliencyError, MissingItemError):
@@ -18,3 +25,7 @@ class TargetLayerError(SaliencyError, MissingItemError):
 
 class ClassIndexError(SaliencyError, IndexError):
     """A class index (to explain, or a label) outside ``[0, n_classes)``."""
+
+
+class BagSaliencyError(SaliencyError, NotImplementedError):
+    """Saliency of a bag-of-patches network (``PatchBag``): region maps per patch are not made yet."""

@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from omicsfusion.interpret import genes, modalities
-from omicsfusion.interpret.errors import LayoutMismatchError, SaliencyError
+from omicsfusion.interpret.errors import BagSaliencyError, LayoutMismatchError, SaliencyError
 from omicsfusion.interpret.regions import GradCAMRegions, IGRegions, RegionMethod
 from omicsfusion.interpret.targets import check_class_index, class_weights, fused_baseline, region_versus, versus_matrix
+from omicsfusion.networks import PatchBag
 from omicsfusion.preprocessing.preprocess import OmicsPreprocessor
 from omicsfusion.transforms import AlignToReference
 
@@ -166,6 +167,11 @@ class FusedExplainer:
         same_image_pairs: Sequence[Sequence[str]] = (),
         omics_baseline: str = "mean",
     ) -> None:
+        if isinstance(getattr(network, "module", network), PatchBag):
+            raise BagSaliencyError(
+                "saliency of a bag-of-patches network (bag_patches > 0) is not implemented: region maps would "
+                "have to be made per patch and put back onto the tiles; explain a model trained with bag_patches 0"
+            )
         if omics_baseline not in OMICS_BASELINES:
             raise SaliencyError(f"omics_baseline must be one of {OMICS_BASELINES}, got {omics_baseline!r}")
         self.omics_baseline = omics_baseline

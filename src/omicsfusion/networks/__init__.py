@@ -4,11 +4,14 @@
   (:class:`MidFusion`, :func:`omics_cnn`) around stock MONAI classifiers;
 - :mod:`~omicsfusion.networks.encoders`: pretrained 2-D image encoders (:func:`pretrained_encoder`), loaded
   offline from an installed wheel or a user's state dict, frozen or fine-tuned;
+- :mod:`~omicsfusion.networks.bags`: a tile network applied to every patch of a bag, the patch logits pooled
+  (:class:`PatchBag`);
 - :mod:`~omicsfusion.networks.slices`: the 2-D encoder applied slice by slice to a volume (:class:`SliceEncoder`);
 - :mod:`~omicsfusion.networks.training`: optimizer parameter groups (a lower encoder learning rate) and the
   frozen encoder's pooled features for a linear probe.
 """
 
+from omicsfusion.networks.bags import PatchBag
 from omicsfusion.networks.encoders import ENCODERS, ImageEncoder, load_encoder_weights, pretrained_encoder
 from omicsfusion.networks.errors import EncoderWeightsError
 from omicsfusion.networks.fusion import CoordinateChannels, MidFusion, WithCoordinates, omics_cnn
@@ -21,6 +24,7 @@ __all__ = [
     "EncoderWeightsError",
     "ImageEncoder",
     "MidFusion",
+    "PatchBag",
     "SliceEncoder",
     "WithCoordinates",
     "encoder_features",

@@ -5,6 +5,7 @@ enforces the augmentation rule; ``attribution`` maps fused-input
 attributions back to omics features; ``inputs`` checks image files before
 loading and ``volume`` checks loaded MRI volumes; ``patches`` reads spot
 patches from slides; ``stain`` normalises and augments H&E stain;
+``bags`` cuts a sample's tile(s) into a bag of patches;
 ``readers`` reads a folder of TIFF slices as one volume and a sample's omics rows.
 """
 
@@ -17,6 +18,7 @@ from omicsfusion.transforms.array import (
     SkippedPixelsError,
 )
 from omicsfusion.transforms.attribution import omics_feature_attributions
+from omicsfusion.transforms.bags import PATCH_META_KEYS, TileBag
 from omicsfusion.transforms.dictionary import (
     AlignToReferenceD,
     AlignToReferenced,
@@ -48,6 +50,12 @@ from omicsfusion.transforms.dictionary import (
     RandHEDJitterD,
     RandHEDJitterd,
     RandHEDJitterDict,
+    StackPatchesD,
+    StackPatchesd,
+    StackPatchesDict,
+    TileBagD,
+    TileBagd,
+    TileBagDict,
 )
 from omicsfusion.transforms.guard import OmicsAugmentationError, check_omics_augmentation, is_intensity_transform
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
@@ -58,6 +66,7 @@ from omicsfusion.transforms.volume import CheckVolume, MatchSequences
 
 __all__ = [
     "OMICS_META_KEYS",
+    "PATCH_META_KEYS",
     "AlignToReference",
     "AlignToReferenceD",
     "AlignToReferenceDict",
@@ -104,7 +113,14 @@ __all__ = [
     "ReferenceShapeError",
     "SkippedPixelsError",
     "SliceFolderReader",
+    "StackPatchesD",
+    "StackPatchesDict",
+    "StackPatchesd",
     "StainNormalizationError",
+    "TileBag",
+    "TileBagD",
+    "TileBagDict",
+    "TileBagd",
     "check_omics_augmentation",
     "is_intensity_transform",
     "omics_feature_attributions",

@@ -16,7 +16,10 @@ lazy-aware (they align to the image's pending shape in a lazy ``Compose``).
 Volume checks for 3-D MRI (``CheckDicomSeriesd`` before ``LoadImaged``,
 ``CheckVolumed`` and ``MatchSequencesd`` after ``EnsureChannelFirstd``) raise
 named errors instead of failing later without naming the file.
-``LoadSpotPatchd`` reads a spot's patch from its slide. ``MacenkoNormalized`` and
+``LoadSpotPatchd`` reads a spot's patch from its slide. ``TileBagd`` cuts a sample's tile(s) into a
+bag of patches; MONAI's ``SplitDimd(dim=0, keepdim=False, list_output=True)`` then gives one
+dictionary per patch for the per-tile transforms, and ``StackPatchesd`` stacks them back into one
+sample ``(N, C, H, W)``. ``MacenkoNormalized`` and
 ``RandHEDJitterd`` normalise and augment H&E stain on image keys only.
 """
 
@@ -26,13 +29,18 @@ import os
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import torch
 from monai.config import KeysCollection
+from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
 from monai.transforms import InvertibleTransform, LazyTransform, MapTransform, RandomizableTransform
 from monai.utils import convert_to_tensor
 
 from omicsfusion.data.pixel_limit import MAX_PIXELS
+from omicsfusion.errors import TransformError
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, OmicsChannels
+from omicsfusion.transforms.bags import TileBag
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
 from omicsfusion.transforms.patches import LoadSpotPatch
 from omicsfusion.transforms.stain import MacenkoNormalize, RandHEDJitter
@@ -69,6 +77,12 @@ __all__ = [
     "RandHEDJitterD",
     "RandHEDJitterDict",
     "RandHEDJitterd",
+    "StackPatchesD",
+    "StackPatchesDict",
+    "StackPatchesd",
+    "TileBagD",
+    "TileBagDict",
+    "TileBagd",
 ]
 
 
@@ -450,6 +464,71 @@ class RandHEDJitterd(RandomizableTransform, MapTransform):
         return d
 
 
+class TileBagd(MapTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.bags.TileBag`.
+
+    Replaces the image path(s) (or loaded image(s)) under ``keys`` by the bag
+    ``(num_patches, C, patch_px, patch_px)``; a list of files gives one bag drawn from all.
+
+    Args:
+        keys: key(s) holding a path, a list of paths or channel-first images (usually ``"image"``).
+        num_patches, patch_px, background: see :class:`~omicsfusion.transforms.bags.TileBag`.
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = TileBag.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        num_patches: int,
+        patch_px: int,
+        background: float = 255.0,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.bag = TileBag(num_patches, patch_px, background)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.bag(d[key])
+        return d
+
+
+class StackPatchesd(MapTransform):
+    """One sample's patch dictionaries (``SplitDimd`` with ``list_output``) -> one dictionary.
+
+    The values under ``keys`` are stacked along a new first axis (``(N, C, H, W)``, with the
+    first patch's meta, which holds the bag's ``patch_*`` keys); every other key must hold the
+    same value in every patch (the label, the sample id) and is kept once.
+
+    Raises:
+        TransformError: an empty list, or a key whose value differs between patches (names it).
+    """
+
+    def __call__(self, data: Sequence[Mapping[Hashable, Any]]) -> dict[Hashable, Any]:
+        if isinstance(data, Mapping) or not data:
+            raise TransformError(f"StackPatchesd needs a non-empty list of patch dictionaries, got {type(data)}")
+        d = dict(data[0])
+        for key in set(d).difference(self.key_iterator(d)):
+            if any(not _same(d[key], patch.get(key)) for patch in data[1:]):
+                raise TransformError(f"StackPatchesd: {key!r} differs between the patches of one sample")
+        for key in self.key_iterator(d):
+            stacked = torch.stack([convert_to_tensor(patch[key], track_meta=False) for patch in data])
+            first = data[0][key]
+            keep_meta = get_track_meta() and isinstance(first, MetaTensor)
+            d[key] = MetaTensor(stacked, meta=dict(first.meta)) if keep_meta else stacked
+        return d
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two values of a patch dictionary are equal (arrays and tensors element-wise)."""
+    if isinstance(a, (np.ndarray, torch.Tensor)) or isinstance(b, (np.ndarray, torch.Tensor)):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return bool(a == b)
+
+
 AlignToReferenceD = AlignToReferenceDict = AlignToReferenced
 OmicsChannelsD = OmicsChannelsDict = OmicsChannelsd
 FuseChannelsD = FuseChannelsDict = FuseChannelsd
@@ -460,3 +539,5 @@ MatchSequencesD = MatchSequencesDict = MatchSequencesd
 LoadSpotPatchD = LoadSpotPatchDict = LoadSpotPatchd
 MacenkoNormalizeD = MacenkoNormalizeDict = MacenkoNormalized
 RandHEDJitterD = RandHEDJitterDict = RandHEDJitterd
+TileBagD = TileBagDict = TileBagd
+StackPatchesD = StackPatchesDict = StackPatchesd

@@ -29,7 +29,8 @@ class CheckImageSize(Transform):
     """Refuse an image file whose header claims more than ``max_pixels`` pixels (voxels).
 
     Reads headers only (PNG/JPEG, TIFF, NIfTI, every slice of a TIFF slice
-    folder; other formats and DICOM folders pass); arrays pass untouched.
+    folder; other formats and DICOM folders pass); arrays pass untouched; a list
+    (a sample's several tiles) is checked file by file.
 
     Args:
         max_pixels: most pixels (voxels) an image may claim.
@@ -45,8 +46,9 @@ class CheckImageSize(Transform):
         self.max_pixels = int(max_pixels)
 
     def __call__(self, img: Any) -> Any:
-        if isinstance(img, (str, os.PathLike)):
-            check_image_size(img, self.max_pixels)
+        for item in img if isinstance(img, (list, tuple)) else [img]:
+            if isinstance(item, (str, os.PathLike)):
+                check_image_size(item, self.max_pixels)
         return img
 
 
