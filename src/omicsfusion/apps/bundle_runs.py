@@ -9,6 +9,9 @@ ablation per split and evaluates it on the split's test section.
 :func:`summarize_runs` fits logistic regression and a random forest on the same
 features and training samples, pools each seed's test predictions (every split
 of a seed and experiment), scores them, and reports mean ± sd over the seeds.
+With ``tables`` (name -> feature files) each baseline is fitted on each named table
+(e.g. ``logreg:mutation``, ``logreg:cnv``, ``logreg:tile_features``: a linear probe).
+Empty cells are filled with the feature's median over the training samples.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
 
 from omicsfusion.benchmark.baselines import make_tabular
 from omicsfusion.benchmark.errors import BenchmarkError
@@ -30,7 +35,7 @@ from omicsfusion.data.errors import MissingSampleError, OmicsDataError
 from omicsfusion.data.tables import read_parquet_frame
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["REPORTED", "baseline_predictions", "summarize_runs"]
+__all__ = ["REPORTED", "baseline_predictions", "read_feature_set", "read_features", "summarize_runs"]
 
 #: metrics of the recipe table (names of :func:`~omicsfusion.benchmark.evaluate.fold_metrics`)
 REPORTED = ("accuracy", "macro_f1", "auc")
@@ -54,6 +59,7 @@ def baseline_predictions(
 ) -> dict[str, pd.DataFrame]:
     """Test-section class probabilities of each tabular model fitted on the datalist's training section.
 
+    Empty cells (NaN) of both sections are filled with the feature's median over the training section.
     Returns model -> frame ``sample_id, prob_<class>..., true_class`` (the bundle's prediction format).
     """
     content = json.loads(Path(datalist).read_text())
@@ -64,7 +70,9 @@ def baseline_predictions(
     x_test, y_test, ids = _rows(table, content["test"], f"{datalist}[test]")
     out = {}
     for name in models:
-        model = make_tabular(name, seed, threads=1).fit(x_train, y_train)
+        model = make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), make_tabular(name, seed, threads=1)
+        ).fit(x_train, y_train)
         proba = np.zeros((len(ids), len(class_names)))
         proba[:, model.classes_] = model.predict_proba(x_test)
         frame = pd.DataFrame(proba, columns=[f"prob_{c}" for c in class_names])
@@ -113,6 +121,17 @@ def read_features(path: str | os.PathLike) -> pd.DataFrame:
     return table.set_index(table.columns[0]).astype(np.float64)
 
 
+def read_feature_set(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """One table of the samples of every file in ``paths`` (:func:`read_features`), columns ``<file stem>:<name>``
+    when there are several; a sample absent from one file is left out (and then named by the caller)."""
+    frames = [read_features(p) for p in paths]
+    if len(frames) == 1:
+        return frames[0]
+    joined = pd.concat(frames, axis=1, join="inner", keys=[Path(p).stem for p in paths])
+    joined.columns = [f"{stem}:{name}" for stem, name in joined.columns]
+    return joined
+
+
 def summarize_runs(
     run_dir: str | os.PathLike,
     table_file: str | os.PathLike | None,
@@ -120,6 +139,10 @@ def summarize_runs(
     models: Sequence[str] = ("mri", "omics", "fused"),
     baselines: Sequence[str] = ("logreg", "random_forest"),
     predictions: str = PREDICTIONS,
+    *,
+    tables: Mapping[str, Sequence[str | os.PathLike]] | None = None,
+    per_seed_file: str = "per_seed.csv",
+    note: str = "",
 ) -> pd.DataFrame:
     """Score every model per seed and write ``per_seed.csv``, ``summary.csv`` and ``summary.md`` into ``run_dir``.
 
@@ -130,6 +153,10 @@ def summarize_runs(
         class_names: label order.
         models: bundle runs, found at ``predictions`` (``{split}`` and ``{model}`` filled in).
         baselines: tabular models of :func:`~omicsfusion.benchmark.baselines.make_tabular`.
+        tables: name -> feature files (joined by :func:`read_feature_set`): each baseline is fitted on
+            each, reported as ``<baseline>:<name>``; replaces ``table_file``.
+        per_seed_file: the name of the per-seed scores (e.g. ``per_split.csv`` when each split has its seed).
+        note: text written under the table of ``summary.md`` (e.g. the class sizes).
 
     Raises:
         FileNotFoundError: a model's predictions for a split are missing (file named).
@@ -139,11 +166,16 @@ def summarize_runs(
     """
     run = Path(run_dir)
     splits = pd.read_csv(run / "splits.csv", dtype={"name": str, "experiment": str})
-    if table_file is None and "table" not in splits.columns:
+    if tables is None and table_file is None and "table" not in splits.columns:
         raise OmicsDataError(f"{run / 'splits.csv'}: no 'table' column, so the baselines need a table_file")
     if "experiment" not in splits.columns:
         splits["experiment"] = ""
-    shared = None if table_file is None else read_features(table_file)
+    # name suffix of the baselines -> their feature table (None: the split's own)
+    if tables is not None:
+        shared = {f":{name}": read_feature_set(paths) for name, paths in tables.items()}
+    else:
+        shared = {"": None if table_file is None else read_features(table_file)}
+    fitters, baselines = baselines, [f"{b}{suffix}" for suffix in shared for b in baselines]
     per_seed = []
     for (experiment, seed), group in splits.groupby(["experiment", "seed"], sort=True):
         frames: dict[str, list[pd.DataFrame]] = {m: [] for m in (*models, *baselines)}
@@ -154,10 +186,11 @@ def summarize_runs(
                 if not path.is_file():
                     raise FileNotFoundError(f"no predictions of {model!r} for split {split.name}: {path}")
                 frames[model].append(_predictions(path, test_ids))
-            table = shared if shared is not None else read_features(run / split.table)
-            fitted = baseline_predictions(table, run / split.datalist, class_names, int(seed), baselines)
-            for model, frame in fitted.items():
-                frames[model].append(frame)
+            for suffix, table in shared.items():
+                table = table if table is not None else read_features(run / split.table)
+                fitted = baseline_predictions(table, run / split.datalist, class_names, int(seed), fitters)
+                for model, frame in fitted.items():
+                    frames[model + suffix].append(frame)
         for model, items in frames.items():
             per_seed.append(
                 {
@@ -186,9 +219,10 @@ def summarize_runs(
     if not summary["experiment"].astype(bool).any():  # a single, unnamed experiment: the table as before
         summary, results = summary.drop(columns="experiment"), results.drop(columns="experiment")
     # fit times are not measured here (the bundle runs log theirs)
-    atomic_write(run / "per_seed.csv", lambda p: results.drop(columns="fit_s").to_csv(p, index=False))
+    atomic_write(run / per_seed_file, lambda p: results.drop(columns="fit_s").to_csv(p, index=False))
     atomic_write(run / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    atomic_write(run / "summary.md", lambda p: p.write_text(format_summary(summary, results)))
+    text = format_summary(summary, results) + (f"\n{note}\n" if note else "")
+    atomic_write(run / "summary.md", lambda p: p.write_text(text))
     return summary
 
 
@@ -224,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--table", help="feature table the baselines read (default: each split's 'table' column)")
     parser.add_argument("--class-names", nargs="+", required=True)
-    parser.add_argument("--models", nargs="+", default=["mri", "omics", "fused"])
+    parser.add_argument("--models", nargs="*", default=["mri", "omics", "fused"])
     parser.add_argument("--baselines", nargs="+", default=["logreg", "random_forest"])
     args = parser.parse_args(argv)
     summarize_runs(args.run_dir, args.table, args.class_names, args.models, args.baselines)

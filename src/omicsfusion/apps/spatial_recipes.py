@@ -37,7 +37,7 @@ from omicsfusion.data.spatial.errors import SectionFileError, SpatialDataError
 from omicsfusion.data.spatial.export import BLOCKS, MANIFEST, PATH_COLUMNS, export_spots
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["DATASETS", "prepare_runs"]
+__all__ = ["DATASETS", "prepare_runs", "section_counts"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,8 @@ def _on_tissue(spots_dir: Path) -> float:
     return float((image[rows[inside], cols[inside]] > 0).sum() / len(samples))
 
 
-def _counts(datalist: Mapping, class_names: Sequence[str]) -> dict[str, str]:
+def section_counts(datalist: Mapping, class_names: Sequence[str]) -> dict[str, str]:
+    """Per datalist section: its row count (``n_<section>``) and rows per class (``<section>_classes``)."""
     out = {}
     for section in SECTIONS:
         labels = pd.Series([class_names[r["label"]] for r in datalist.get(section, [])], dtype=object)
@@ -228,7 +229,7 @@ def _prepare_split(
         "spots": os.path.relpath(split / "spots", out),
         "datalist": os.path.relpath(datalist, out),
         "table": os.path.relpath(split / "spots" / "omics" / "rna.parquet", out),
-        **_counts(json.loads(datalist.read_text()), config["class_names"]),
+        **section_counts(json.loads(datalist.read_text()), config["class_names"]),
     }
 
 
