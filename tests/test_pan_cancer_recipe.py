@@ -162,8 +162,13 @@ def test_recipe_dry_run_on_the_real_cohort_prints_every_bundle_run(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     commands = [line for line in done.stdout.splitlines() if "monai.bundle run" in line]
-    assert len(commands) == 2 * 6 * 2  # splits x models x (train, evaluate)
-    fused = [c for c in commands if "/fused/models" in c]
+    assert len(commands) == 2 * 7 * 2  # splits x models x (train, evaluate)
+    fused = [c for c in commands if "/fused/models" in c or "/fused_late/models" in c]
     assert fused and all("--image_encoder efficientnet_lite0" in c for c in fused)
+    assert all("--fusion late --modality_dropout 0.25" in c for c in fused if "/fused_late/" in c)
+    omics_only = [c for c in commands if any(f"/{m}/models" in c for m in ("mutation", "cnv", "omics"))]
+    assert len(omics_only) == 2 * 3 * 2 and all("--bag_patches 0" in c for c in omics_only)  # no image read
+    bundle = json.loads((tmp_path / "bundle.json").read_text())
+    assert (bundle["bag_patches"], bundle["patch_px"], bundle["image_size"]) == (8, 250, [128, 128])
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["dropped_classes"] == {"brain": 2, "stomach": 2} and not (tmp_path / "runs").exists()

@@ -14,12 +14,13 @@
 #   per_split.csv, summary.{csv,md}.
 # --dry-run: prepare the splits, print every bundle command, train nothing and score nothing.
 # Settings (environment): PYTHON, LABEL (organ | study), SPLITS (5), TEST_FRACTION (0.3), VAL_FRACTION (0.15),
-#   MIN_CLASS (3), SEED (0: split k draws, and its runs train, with seed SEED + k), EPOCHS (15), BATCH (8),
-#   CHECKPOINT (final | best), MODELS ("image_scratch image_pretrained mutation cnv omics fused"; "" for the
-#   baselines alone), BASELINES ("logreg random_forest"), PROBE_GRID (4: the linear probe's cells per tile side),
-#   BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--image_size [448,448]" or a
-#   tile as a bag of patches once the bundle has those keys; use another RUN_DIR per setting, as completed runs are
-#   skipped).
+#   MIN_CLASS (3), SEED (0: split k draws, and its runs train, with seed SEED + k), EPOCHS (10), BATCH (8),
+#   CHECKPOINT (final | best), MODELS ("image_scratch image_pretrained mutation cnv omics fused fused_late";
+#   "" for the baselines alone), BASELINES ("logreg random_forest"), PROBE_GRID (4: the linear probe's cells per
+#   tile side), BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--bag_patches 0
+#   --image_size [224,224]" for one resized tile per patient; use another RUN_DIR per setting, as completed runs
+#   are skipped). Each patient's tile is a bag of its 8 darkest (most tissue) of 16 patches of 250 px, resized to
+#   128 px (bundle.json).
 # Completed runs (checkpoint_final.pt, test_predictions.csv present) are skipped: a stopped run resumes.
 set -euo pipefail
 
@@ -29,17 +30,22 @@ if [[ "${1:-}" == "--dry-run" ]]; then DRY_RUN=1; shift; fi
 SOURCE="$(realpath "${1:-$REPO/../shared/data/tcga_he_monuseg}")"
 RUN="$(realpath -m "${2:-$REPO/runs/pan_cancer_tcga}")"
 PYTHON="${PYTHON:-python}"
-EPOCHS="${EPOCHS:-15}"
+EPOCHS="${EPOCHS:-10}"
 BATCH="${BATCH:-8}"
 CHECKPOINT="${CHECKPOINT:-final}"
-MODELS="${MODELS-image_scratch image_pretrained mutation cnv omics fused}"
+MODELS="${MODELS-image_scratch image_pretrained mutation cnv omics fused fused_late}"
 BASELINES="${BASELINES:-logreg random_forest}"
 B="$REPO/bundles/pan_cancer_classification"
 # model -> the bundle's modalities and image encoder
 declare -A MODALITIES=([image_scratch]="['image']" [image_pretrained]="['image']" [mutation]="['mutation']"
-                       [cnv]="['cnv']" [omics]="['mutation','cnv']" [fused]="['image','mutation','cnv']")
+                       [cnv]="['cnv']" [omics]="['mutation','cnv']" [fused]="['image','mutation','cnv']"
+                       [fused_late]="['image','mutation','cnv']")
 declare -A ENCODER=([image_scratch]=scratch [image_pretrained]=efficientnet_lite0 [mutation]=scratch [cnv]=scratch
-                    [omics]=scratch [fused]=efficientnet_lite0)
+                    [omics]=scratch [fused]=efficientnet_lite0 [fused_late]=efficientnet_lite0)
+# fused_late: one head per stem, logits averaged; modality dropout makes each head predict alone (MidFusion)
+# omics-only runs read no image, so no bag of patches either
+declare -A MODEL_ARGS=([fused_late]="--fusion late --modality_dropout 0.25" [mutation]="--bag_patches 0"
+                       [cnv]="--bag_patches 0" [omics]="--bag_patches 0")
 
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
@@ -53,9 +59,10 @@ while IFS=, read -r name seed datalist _rest; do
     for model in $MODELS; do
         if [[ -z "${MODALITIES[$model]:-}" ]]; then echo "unknown model $model; use ${!MODALITIES[*]}" >&2; exit 2; fi
         out="$RUN/runs/$name/$model"
+        read -ra model_args <<< "${MODEL_ARGS[$model]:-}"
         common=(--bundle_root "$B" --datalist_file "$RUN/$datalist" --ckpt_dir "$out/models" --output_dir "$out/eval"
                 --seed "$seed" --modalities "${MODALITIES[$model]}" --image_encoder "${ENCODER[$model]}"
-                --batch_size "$BATCH" "${BUNDLE_OVERRIDES[@]}")
+                --batch_size "$BATCH" "${model_args[@]}" "${BUNDLE_OVERRIDES[@]}")
         train_evaluate "$B" "$out" ",'$RUN/bundle.json'" "${common[@]}"
     done
 done < <(tail -n +2 "$RUN/splits.csv")

@@ -164,7 +164,9 @@ def prepare_runs(
         "phantom": None,
         "allow_outside_dataset": True,  # the tiles stay in the read-only source folder
         "omics_tables": {t: str(source / p) for t, p in OMICS_TABLES.items()},
-        "image_size": [224, 224],
+        "image_size": [128, 128],  # each patch of the bag, resized
+        "bag_patches": 8,  # the 8 darkest (most tissue) of a 1000 px tile's 4 x 4 grid of 250 px patches
+        "patch_px": 250,
         "preprocessor#missing_values": "median",
         "preprocessor#normalization": NORMALIZATION,
     }
