@@ -3,9 +3,10 @@
     python scripts/real_data/marker_ranks.py SALIENCY_DIR WM=MOBP,PLP1,MBP Layer5=PCP4 ... [--out ranks.md]
 
 Each ``CLASS=GENE,...`` names genes by display name (symbol) or id; ``LABEL:ID`` shows LABEL and matches ID
-(e.g. ``WM=MOBP:ENSG00000168314`` where the table knows only Ensembl ids). For every marker the table gives its
-rank in its own class (1 = most attributed, of all genes laid out), and beside it its median rank over the
-other classes, so a marker that is high everywhere (a generally variable gene) shows as such.
+(e.g. ``WM=MOBP:ENSG00000168314`` where the table knows only Ensembl ids). For every marker (and omics type,
+when the table has several) the table gives its rank in its own class (1 = most attributed, of all genes laid
+out), as a top share, and beside it its median rank over the other classes, so a marker that is high everywhere
+(a generally variable gene) shows as such.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import pandas as pd
 
 
 def marker_table(genes: pd.DataFrame, markers: dict[str, list[str]]) -> pd.DataFrame:
-    """One row per (class, marker): rank in that class, of how many genes, median rank in the other classes.
+    """One row per (class, marker, omics type): rank in that class and type, of how many genes, top share, and the
+    median rank in the other classes.
 
-    A class without explained spots (e.g. absent from a test block) gets its rows with the rank left blank.
+    Ranks count within one class and omics type (``genes.csv`` ranks each type's genes apart); a table without an
+    ``omics_type`` column is one type. A class without explained samples (e.g. absent from a test block) gets its
+    rows with the rank left blank.
     """
+    genes = genes if "omics_type" in genes.columns else genes.assign(omics_type="")
     classes = set(genes["class"])
     rows = []
     for cls, names in markers.items():
@@ -29,20 +34,27 @@ def marker_table(genes: pd.DataFrame, markers: dict[str, list[str]]) -> pd.DataF
             label, _, key = name.rpartition(":")
             label = label or key
             hits = genes[(genes["display_name"] == key) | (genes["feature"] == key)]
-            row = {"class": cls, "gene": label, "rank": "", "of": "", "other_classes_median": ""}
-            if cls not in classes:
-                row["rank"] = "class not among the explained spots"
-            elif hits.empty:
-                row["rank"] = "not laid out"
-            else:
-                others = hits[hits["class"] != cls]["rank"]
-                row.update(
-                    rank=int(hits[hits["class"] == cls]["rank"].iloc[0]),
-                    of=int((genes["class"] == cls).sum()),
-                    other_classes_median=float(others.median()) if len(others) else float("nan"),
+            base = {"class": cls, "gene": label}
+            if cls not in classes or hits.empty:
+                rank = "class not among the explained samples" if cls not in classes else "not laid out"
+                rows.append(base | {"omics_type": "", "rank": rank, "of": "", "top": "", "other_classes_median": ""})
+                continue
+            for omics_type, of_type in hits.groupby("omics_type", sort=True):
+                own = of_type[of_type["class"] == cls]["rank"]
+                others = of_type[of_type["class"] != cls]["rank"]
+                size = int(((genes["class"] == cls) & (genes["omics_type"] == omics_type)).sum())
+                rows.append(
+                    base
+                    | {
+                        "omics_type": omics_type,
+                        "rank": int(own.iloc[0]),
+                        "of": size,
+                        "top": f"{100 * int(own.iloc[0]) / size:.1f} %",
+                        "other_classes_median": float(others.median()) if len(others) else float("nan"),
+                    }
                 )
-            rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    return frame if (frame["omics_type"] != "").any() else frame.drop(columns="omics_type")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
