@@ -143,13 +143,11 @@ def dlpfc_rotations(sources: Sequence[Path], sections: Sequence[str] = DLPFC_SEC
         SectionFileError: a source has no ``sections.csv``.
         SpatialDataError: a section is listed twice or in none of them.
     """
-    return _experiments(
-        sources,
-        {
-            "_".join(s for s in sections if s != test) + f"_to_{test}": ([s for s in sections if s != test], test)
-            for test in sections
-        },
-    )
+    designs = {}
+    for test in sections:
+        train = [s for s in sections if s != test]
+        designs[f"{'_'.join(train)}_to_{test}"] = (train, test)
+    return _experiments(sources, designs)
 
 
 def her2st_section(source: Path, section: str, labelled: bool = True, scale: float = HER2ST_SCALE) -> dict:
@@ -327,8 +325,10 @@ def prepare_runs(
         )
     if dataset == "dlpfc_rotations":
         experiments = dlpfc_rotations([source, *extras])
+    elif dataset == "dlpfc":
+        experiments = dlpfc_experiments(source)
     else:
-        experiments = dlpfc_experiments(source) if dataset == "dlpfc" else her2st_experiments(source)
+        experiments = her2st_experiments(source)
     rows, report = [], {"dataset": dataset, "source_dir": str(source), "bundle": config, "warnings": {}}
     for experiment, manifest in experiments.items():
         data = out / "data" / experiment
