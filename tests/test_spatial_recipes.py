@@ -1,8 +1,11 @@
-"""Real-data spatial recipes: bad input is refused by name before anything is written; the her2st recipe as
-shipped trains, evaluates and predicts the unlabelled section on the real data (skipped without it)."""
+"""Real-data spatial recipes: bad input is refused by name before anything is written; the DLPFC rotations test
+each section once on models trained on the other two; on the real data (skipped without it) the rotations' dry run
+prepares three section-disjoint splits on the genes all three sections share, and the her2st recipe as shipped
+trains, evaluates and predicts the unlabelled section."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,15 +15,21 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from omicsfusion.apps.spatial_recipes import dlpfc_experiments, prepare_runs
+from omicsfusion.apps.bundle_runs import summarize_runs
+from omicsfusion.apps.spatial_recipes import DLPFC_LAYERS, dlpfc_experiments, dlpfc_rotations, prepare_runs
 from omicsfusion.data.spatial import SectionFileError, SpatialDataError
 
 REPO = Path(__file__).resolve().parents[1]
+# ../shared/data next to the repository; OMICSFUSION_SHARED_DATA points elsewhere (e.g. from a git worktree)
+DATA = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data"))
 HER2ST = REPO.parent / "shared" / "data" / "her2st_A1"
+DLPFC_PAIR, DLPFC_THIRD = DATA / "dlpfc_151675_151676", DATA / "dlpfc_151674"
 
 
 def test_unknown_data_set_and_override_are_named(tmp_path):
-    with pytest.raises(SpatialDataError, match=r"unknown data set 'visium'; use one of \['dlpfc', 'her2st'\]"):
+    with pytest.raises(
+        SpatialDataError, match=r"unknown data set 'visium'; use one of \['dlpfc', 'dlpfc_rotations', 'her2st'\]"
+    ):
         prepare_runs("visium", tmp_path, tmp_path / "run")
     with pytest.raises(SpatialDataError, match=r"unknown override\(s\) \['class_weight'\]"):
         prepare_runs("dlpfc", tmp_path, tmp_path / "run", class_weight="balanced")
@@ -35,6 +44,92 @@ def test_dlpfc_manifest_must_list_both_sections(tmp_path):
         dlpfc_experiments(tmp_path)
     rows = dlpfc_experiments(tmp_path, pairs=[("151675", "151675")])["151675_to_151675"]
     assert [r["split"] for r in rows] == ["blocks", "test"] and rows[0]["path"] == str(tmp_path / "151675" / "outs")
+
+
+def _manifest(folder: Path, *sections: str) -> Path:
+    folder.mkdir(parents=True)
+    rows = "".join(f"{s},spaceranger,{s}/outs\n" for s in sections)
+    (folder / "sections.csv").write_text("section,format,path\n" + rows)
+    return folder
+
+
+def test_dlpfc_rotations_test_each_section_once_on_the_other_two(tmp_path):
+    pair, third = _manifest(tmp_path / "pair", "151675", "151676"), _manifest(tmp_path / "third", "151674")
+    rotations = dlpfc_rotations([pair, third])
+    assert sorted(rotations) == ["151674_151675_to_151676", "151674_151676_to_151675", "151675_151676_to_151674"]
+    tested = []
+    for name, rows in rotations.items():
+        train = [r["section"] for r in rows if r["split"] == "blocks"]
+        test = [r["section"] for r in rows if r["split"] == "test"]
+        assert len(rows) == 3 and len(train) == 2 and test == [name.split("_to_")[1]] and test[0] not in train
+        tested += test
+    assert sorted(tested) == ["151674", "151675", "151676"]
+    assert rotations["151675_151676_to_151674"][2]["path"] == str(third / "151674" / "outs")
+    with pytest.raises(SpatialDataError, match=r"no section\(s\) \['151674'\]; it lists \['151675', '151676'\]"):
+        dlpfc_rotations([pair])
+    with pytest.raises(SpatialDataError, match=r"section '151675' is listed twice"):
+        dlpfc_rotations([pair, third, pair])
+    with pytest.raises(SpatialDataError, match=r"extra sources .* are read by dlpfc_rotations only, not dlpfc"):
+        prepare_runs("dlpfc", pair, tmp_path / "run", extra_sources=[third])
+    done = subprocess.run(  # a model name the recipe does not know stops it before anything is prepared
+        ["bash", str(REPO / "scripts" / "real_data" / "spatial.sh"), "dlpfc", str(pair), str(tmp_path / "run")],
+        env={**os.environ, "PYTHON": sys.executable, "MODELS": "omics fused_mid"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "unknown model fused_mid" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DLPFC_PAIR.is_dir() and DLPFC_THIRD.is_dir()), reason="DLPFC 151674-151676 not present")
+def test_dlpfc_rotations_dry_run_prepares_section_disjoint_splits(tmp_path):
+    """spatial_dlpfc_rotations.sh --dry-run, one seed: three splits, each testing on a whole section neither trained
+    nor validated on, on the genes all three sections share (reported per section); the bundle commands are
+    printed (fused_late with late fusion), nothing is trained, and the summary takes the fused_late runs."""
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHON": sys.executable, "SEEDS": "0", "MODELS": "omics fused fused_late"}
+    env["EXTRA_SOURCE"] = str(DLPFC_THIRD)
+    done = subprocess.run(
+        [
+            "bash",
+            str(REPO / "scripts" / "real_data" / "spatial_dlpfc_rotations.sh"),
+            "--dry-run",
+            str(DLPFC_PAIR),
+            str(run),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    splits = pd.read_csv(run / "splits.csv", dtype={"name": str})
+    report = json.loads((run / "report.json").read_text())
+    assert len(splits) == 3 and not (run / "runs").exists()
+    for split in splits.itertuples():
+        datalist = json.loads((run / split.datalist).read_text())
+        sections = {part: {r["group"] for r in rows} for part, rows in datalist.items()}
+        trained = set(split.experiment.split("_to_")[0].split("_"))
+        assert sections == {"training": trained, "validation": trained, "test": {split.experiment.split("_to_")[1]}}
+        features = pd.read_csv(run / split.spots / "omics" / "rna.features.csv")
+        shared = features.filter(like="in_").all(axis=1)
+        assert features["kept"].equals(shared)  # fewer shared genes than max_genes 2000: all kept
+        (gene_report,) = [m for m in report["warnings"][split.name] if "gene sets differ" in m]
+        for section in ("151674", "151675", "151676"):
+            assert f"section '{section}' keeps {shared.sum()} of 5000" in gene_report
+        model = run / "runs" / split.name / "fused_late" / "eval"
+        model.mkdir(parents=True)  # a fused_late run that gets every test spot right, for the summary
+        truth = [DLPFC_LAYERS[r["label"]] for r in datalist["test"]]
+        predictions = pd.DataFrame({"sample_id": [r["omics"] for r in datalist["test"]], "true_class": truth})
+        for name in DLPFC_LAYERS:
+            predictions[f"prob_{name}"] = [float(t == name) for t in truth]
+        predictions.to_csv(model / "test_predictions.csv", index=False)
+    commands = [line for line in done.stdout.splitlines() if "monai.bundle run" in line]
+    late = [line for line in commands if "--fusion late" in line]
+    assert len(commands) == 18 and len(late) == 6 and all("/fused_late/models" in line for line in late)
+    summary = summarize_runs(run, None, DLPFC_LAYERS, models=["fused_late"], baselines=[])
+    assert list(summary["model"]) == ["fused_late"] * 3 and (summary["accuracy"] == 1.0).all()
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Spatial bundle on a real data set (run through spatial_dlpfc.sh or spatial_her2st.sh): image-only, omics-only and
-# fused per split and seed, beside logistic regression and a random forest on the same spots, genes and split; one
-# table of mean ± sd over seeds (accuracy, macro-F1, AUC); her2st also predicts the unlabelled section A2.
+# Spatial bundle on a real data set (run through spatial_dlpfc.sh, spatial_dlpfc_rotations.sh or spatial_her2st.sh):
+# image-only, omics-only and fused per split and seed, beside logistic regression and a random forest on the same
+# spots, genes and split; one table of mean ± sd over seeds (accuracy, macro-F1, AUC); her2st also predicts the
+# unlabelled section A2.
 #
 #   scripts/real_data/spatial.sh DATASET [--dry-run] [SOURCE_DIR] [RUN_DIR]
 #
-# DATASET: dlpfc | her2st (omicsfusion.apps.spatial_recipes.DATASETS: classes, splits, class policy).
+# DATASET: dlpfc | dlpfc_rotations | her2st (omicsfusion.apps.spatial_recipes.DATASETS: classes, splits, policy).
 # SOURCE_DIR: the data set as shared, only read. RUN_DIR: everything written: data/<experiment>/sections.csv,
 #   splits/<split>/{datalist.json,spots/}, bundle.json (config merged into every bundle run), splits.csv,
 #   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md};
@@ -16,7 +17,9 @@
 #   smallest multiple of 16, at least 32, whose square holds MAX_GENES pixels, 48 for 2000: the layout grid is capped
 #   at the patch, and genes beyond its pixels would share pixels),
 #   CLASS_WEIGHTS (none | balanced; default none for dlpfc, balanced for her2st), TILES ("4 4": block-split tiles,
-#   columns rows), GAP_SPOTS (1), CHECKPOINT (final | best), MODELS ("image omics fused"),
+#   columns rows), GAP_SPOTS (1), CHECKPOINT (final | best), MODELS ("image omics fused"; also fused_late: image and
+#   rna with --fusion late, one head per branch, logits averaged), EXTRA_SOURCE (dlpfc_rotations: the folder of the
+#   third section, e.g. dlpfc_151674; spatial_dlpfc_rotations.sh sets it),
 #   INFER_MODELS (her2st A2: "fused" when MODELS trains it, else none), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954),
 #   BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
 #   use another RUN_DIR per setting, as completed runs are skipped), INFER_ARGS (overrides for the A2 inference, e.g.
@@ -41,7 +44,12 @@ CHECKPOINT="${CHECKPOINT:-final}"
 MODELS="${MODELS:-image omics fused}"
 if [[ " $MODELS " == *" fused "* ]]; then INFER_MODELS="${INFER_MODELS-fused}"; else INFER_MODELS="${INFER_MODELS-}"; fi
 B="$REPO/bundles/pathology_spatial_transcriptomics"
-declare -A MODALITIES=([image]="['image']" [omics]="['rna']" [fused]="['image','rna']")
+declare -A MODALITIES=([image]="['image']" [omics]="['rna']" [fused]="['image','rna']" [fused_late]="['image','rna']")
+# per model, bundle overrides beyond its modalities (the bundle's modality_dropout 0.25 applies to both fusions)
+declare -A MODEL_ARGS=([fused_late]="--fusion late")
+for model in $MODELS $INFER_MODELS; do
+    if [[ -z "${MODALITIES[$model]:-}" ]]; then echo "unknown model $model; use ${!MODALITIES[*]}" >&2; exit 2; fi
+done
 
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
@@ -54,7 +62,7 @@ for s in $SEEDS; do seed_args+=("$s"); done
 # shellcheck disable=SC2086  # TILES is two numbers
 "$PYTHON" -m omicsfusion.apps.spatial_recipes "$DATASET" "$SOURCE" "$RUN" --seeds "${seed_args[@]}" \
     --max-genes "$MAX_GENES" --tiles $TILES --gap-spots "$GAP_SPOTS" ${CLASS_WEIGHTS:+--class-weights "$CLASS_WEIGHTS"} \
-    ${A2_SCALE:+--a2-scale "$A2_SCALE"}
+    ${A2_SCALE:+--a2-scale "$A2_SCALE"} ${EXTRA_SOURCE:+--extra-source "$EXTRA_SOURCE"}
 bundle_key() {  # bundle_key KEY: a value of the recipe's bundle.json (the data set's settings in DATASETS)
     "$PYTHON" -c "import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print(*v if isinstance(v, list) else [v], sep='\n')" \
         "$RUN/bundle.json" "$1"
@@ -64,20 +72,24 @@ EPOCHS="${EPOCHS:-$(bundle_key max_epochs)}"
 while IFS=, read -r name seed _experiment dataset spots datalist _rest; do
     for model in $MODELS; do
         out="$RUN/runs/$name/$model"
+        read -ra model_args <<< "${MODEL_ARGS[$model]:-}"
         common=(--bundle_root "$B" --dataset_dir "$RUN/$dataset" --spots_dir "$RUN/$spots"
                 --datalist_file "$RUN/$datalist" --ckpt_dir "$out/models" --output_dir "$out/eval" --seed "$seed"
-                --modalities "${MODALITIES[$model]}" --batch_size "$BATCH" --patch_px "$PATCH_PX" "${BUNDLE_OVERRIDES[@]}")
+                --modalities "${MODALITIES[$model]}" --batch_size "$BATCH" --patch_px "$PATCH_PX" "${model_args[@]}"
+                "${BUNDLE_OVERRIDES[@]}")
         train_evaluate "$B" "$out" ",'$RUN/bundle.json'" "${common[@]}"
     done
     if [[ -d "$RUN/A2/spots" ]]; then  # her2st: the unlabelled section, predicted spot by spot and drawn
         for model in $INFER_MODELS; do
             out="$RUN/runs/$name/$model"
+            read -ra model_args <<< "${MODEL_ARGS[$model]:-}"
             if [[ ! -f "$out/A2/spot_predictions.csv" ]]; then
                 run "$PYTHON" -m monai.bundle run --config_file "['$B/configs/inference.json','$RUN/bundle.json']" \
                     --bundle_root "$B" --ckpt_dir "$out/models" --checkpoint "$(checkpoint "$out")" \
                     --output_dir "$out/A2" --modalities "${MODALITIES[$model]}" --patch_px "$PATCH_PX" \
                     --input_data "{'_target_': 'omicsfusion.data.spatial.spot_rows', 'spots_dir': '$RUN/A2/spots'}" \
-                    --omics_tables "{'rna': '$RUN/A2/spots/omics/rna.parquet'}" "${INFER_OVERRIDES[@]}" </dev/null
+                    --omics_tables "{'rna': '$RUN/A2/spots/omics/rna.parquet'}" "${model_args[@]}" \
+                    "${INFER_OVERRIDES[@]}" </dev/null
             fi
         done
     fi

@@ -13,9 +13,11 @@
 * ``splits.csv`` (one row per split, with its class counts per section) and ``report.json``
   (every warning of the preparation: spots left out by the gap, unlabelled, of dropped classes).
 
-:data:`DATASETS` holds the two data sets: DLPFC 151675 / 151676 (train on one section with a
-validation block held out of it, test on the other, both directions) and her2st A1 (one section,
-block split into training / validation / test; A2 unlabelled, exported for inference).
+:data:`DATASETS` holds the data sets: DLPFC 151675 / 151676 (``dlpfc``: train on one section with a
+validation block held out of it, test on the other, both directions), the DLPFC rotations (``dlpfc_rotations``:
+sections 151674, 151675 and 151676 from two source folders, train on two whole sections less a validation
+block of each, test on the third, every rotation) and her2st A1 (one section, block split into training /
+validation / test; A2 unlabelled, exported for inference).
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ from omicsfusion.data.spatial.errors import SectionFileError, SpatialDataError
 from omicsfusion.data.spatial.export import BLOCKS, MANIFEST, PATH_COLUMNS, export_spots
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["DATASETS", "prepare_runs", "section_counts"]
+__all__ = ["DATASETS", "dlpfc_experiments", "dlpfc_rotations", "prepare_runs", "section_counts"]
 
 logger = logging.getLogger(__name__)
 
 DLPFC_LAYERS = ["Layer1", "Layer2", "Layer3", "Layer4", "Layer5", "Layer6", "WM"]
+#: the three DLPFC sections of donor Br8100 the rotations train and test on
+DLPFC_SECTIONS = ("151674", "151675", "151676")
 #: her2st labels with too few spots to train on and score (2 and 5 of 346) or not a tissue class: left out
 HER2ST_DROPPED = ["immune infiltrate", "undetermined"]
 HER2ST_CLASSES = ["invasive cancer", "connective tissue", "cancer in situ", "adipose tissue"]
@@ -50,17 +54,20 @@ HER2ST_CLASSES = ["invasive cancer", "connective tissue", "cancer in situ", "adi
 HER2ST_SCALE = 2000 / 6954
 
 # max_epochs: her2st trains on 103-137 spots, so 6 epochs at batch 32 would be 24-30 optimizer steps
-# (DLPFC's 6 are about 460)
+# (DLPFC's 6 are about 460; the rotations' 6 about twice as many, on two training sections)
+DLPFC: dict[str, Any] = {
+    "class_names": DLPFC_LAYERS,
+    "annotation_column": "layer",
+    "drop_classes": [],
+    "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.0, "gap_spots": 1},
+    "class_weights": None,
+    "max_epochs": 6,
+    "spot_um": 55.0,
+}
 DATASETS: dict[str, dict[str, Any]] = {
-    "dlpfc": {
-        "class_names": DLPFC_LAYERS,
-        "annotation_column": "layer",
-        "drop_classes": [],
-        "block_split": {"tiles": [4, 4], "val_fraction": 0.2, "test_fraction": 0.0, "gap_spots": 1},
-        "class_weights": None,
-        "max_epochs": 6,
-        "spot_um": 55.0,
-    },
+    "dlpfc": DLPFC,
+    # the validation blocks only monitor (final checkpoint): a tenth of each training section is enough
+    "dlpfc_rotations": {**DLPFC, "block_split": {**DLPFC["block_split"], "val_fraction": 0.1}},
     "her2st": {
         "class_names": HER2ST_CLASSES,
         "annotation_column": "label",
@@ -80,6 +87,41 @@ def _absolute(row: Mapping, base: Path) -> dict:
     }
 
 
+def _sections(sources: Sequence[Path], needed: Sequence[str]) -> dict[str, dict]:
+    """Section -> its manifest row (paths absolute) over the ``sections.csv`` of every source folder.
+
+    Raises:
+        SectionFileError: a source has no ``sections.csv``.
+        SpatialDataError: a section is listed twice, or a section of ``needed`` is in none of them (the sections
+            they list are named).
+    """
+    rows: dict[str, dict] = {}
+    for source in sources:
+        path = source / MANIFEST
+        if not path.is_file():
+            raise SectionFileError(f"{path} not found: the DLPFC source lists its sections there")
+        for row in pd.read_csv(path, dtype={"section": str}).to_dict("records"):
+            if row["section"] in rows:
+                raise SpatialDataError(f"{path}: section {row['section']!r} is listed twice over {list(sources)}")
+            rows[row["section"]] = _absolute(row, source)
+    absent = sorted(set(needed) - set(rows))
+    if absent:
+        where = ", ".join(str(s / MANIFEST) for s in sources)
+        raise SpatialDataError(
+            f"{where}: no section(s) {absent}; {'it lists' if len(sources) == 1 else 'they list'} {list(rows)}"
+        )
+    return rows
+
+
+def _experiments(sources: Sequence[Path], designs: Mapping[str, tuple[Sequence[str], str]]) -> dict[str, list[dict]]:
+    """Experiment -> manifest rows: its training sections split in blocks, its test section whole."""
+    rows = _sections(sources, sorted({s for train, test in designs.values() for s in (*train, test)}))
+    return {
+        name: [{**rows[s], "split": BLOCKS} for s in train] + [{**rows[test], "split": "test"}]
+        for name, (train, test) in designs.items()
+    }
+
+
 def dlpfc_experiments(
     source: Path, pairs: Sequence[tuple[str, str]] = (("151675", "151676"), ("151676", "151675"))
 ) -> dict[str, list[dict]]:
@@ -89,20 +131,23 @@ def dlpfc_experiments(
         SectionFileError: ``source`` has no ``sections.csv``.
         SpatialDataError: a section of ``pairs`` is not in it (the sections it lists are named).
     """
-    path = source / MANIFEST
-    if not path.is_file():
-        raise SectionFileError(f"{path} not found: the DLPFC source lists its sections there")
-    manifest = pd.read_csv(path, dtype={"section": str}).set_index("section", drop=False)
-    absent = sorted({s for pair in pairs for s in pair} - set(manifest.index))
-    if absent:
-        raise SpatialDataError(f"{path}: no section(s) {absent}; it lists {manifest.index.tolist()}")
-    return {
-        f"{train}_to_{test}": [
-            _absolute({**manifest.loc[train].to_dict(), "split": BLOCKS}, source),
-            _absolute({**manifest.loc[test].to_dict(), "split": "test"}, source),
-        ]
-        for train, test in pairs
-    }
+    return _experiments([source], {f"{train}_to_{test}": ([train], test) for train, test in pairs})
+
+
+def dlpfc_rotations(sources: Sequence[Path], sections: Sequence[str] = DLPFC_SECTIONS) -> dict[str, list[dict]]:
+    """``<train>_<train>_to_<test>`` -> manifest rows: each section once the test set, whole, the others training
+    (each split in blocks: its validation block only monitors). ``sources``: folders whose ``sections.csv``
+    together list ``sections``, each section once.
+
+    Raises:
+        SectionFileError: a source has no ``sections.csv``.
+        SpatialDataError: a section is listed twice or in none of them.
+    """
+    designs = {}
+    for test in sections:
+        train = [s for s in sections if s != test]
+        designs[f"{'_'.join(train)}_to_{test}"] = (train, test)
+    return _experiments(sources, designs)
 
 
 def her2st_section(source: Path, section: str, labelled: bool = True, scale: float = HER2ST_SCALE) -> dict:
@@ -252,25 +297,38 @@ def prepare_runs(
     seeds: Sequence[int] = (0, 1, 2),
     max_genes: int = 2000,
     a2_scale: float = HER2ST_SCALE,
+    extra_sources: Sequence[str | os.PathLike] = (),
     **overrides,
 ) -> pd.DataFrame:
     """Write manifests, per-split exports and datalists, ``bundle.json``, ``splits.csv``, ``report.json``.
 
     Args:
-        dataset: ``"dlpfc"`` or ``"her2st"`` (see :data:`DATASETS`).
+        dataset: ``"dlpfc"``, ``"dlpfc_rotations"`` or ``"her2st"`` (see :data:`DATASETS`).
         source_dir: the data set as shared (only read).
         out_dir: the run folder.
         seeds: one split per seed and experiment (the block split and the bundle's seed).
         max_genes: genes kept per split, ranked on its training spots.
         a2_scale: image pixels per selection pixel of her2st A2's viewer PNG.
+        extra_sources: ``dlpfc_rotations`` only: further folders with a ``sections.csv`` (151674 ships apart).
         overrides: keys of :data:`DATASETS` to replace (e.g. ``class_weights=None``, ``block_split={...}``).
 
     Raises:
-        SpatialDataError: an unknown ``dataset`` or override key, or a section the recipe needs is absent.
+        SpatialDataError: an unknown ``dataset`` or override key, ``extra_sources`` for another data set than
+            ``dlpfc_rotations``, or a section the recipe needs is absent.
     """
     config = _config(dataset, max_genes, overrides)
     source, out = Path(source_dir).resolve(), Path(out_dir).resolve()
-    experiments = dlpfc_experiments(source) if dataset == "dlpfc" else her2st_experiments(source)
+    extras = [Path(p).resolve() for p in extra_sources]
+    if extras and dataset != "dlpfc_rotations":
+        raise SpatialDataError(
+            f"extra sources {[str(p) for p in extras]} are read by dlpfc_rotations only, not {dataset}"
+        )
+    if dataset == "dlpfc_rotations":
+        experiments = dlpfc_rotations([source, *extras])
+    elif dataset == "dlpfc":
+        experiments = dlpfc_experiments(source)
+    else:
+        experiments = her2st_experiments(source)
     rows, report = [], {"dataset": dataset, "source_dir": str(source), "bundle": config, "warnings": {}}
     for experiment, manifest in experiments.items():
         data = out / "data" / experiment
@@ -286,7 +344,7 @@ def prepare_runs(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m omicsfusion.apps.spatial_recipes {dlpfc,her2st} SOURCE OUT [--seeds 0 1 2]``."""
+    """``python -m omicsfusion.apps.spatial_recipes {dlpfc,dlpfc_rotations,her2st} SOURCE OUT [--seeds 0 1 2]``."""
     parser = argparse.ArgumentParser(
         prog="python -m omicsfusion.apps.spatial_recipes", description=prepare_runs.__doc__.splitlines()[0]
     )
@@ -303,6 +361,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tiles", type=int, nargs=2, metavar=("COLUMNS", "ROWS"), help="block-split tiles")
     parser.add_argument("--gap-spots", type=int, help="spot rows between splits (default 1)")
     parser.add_argument("--a2-scale", type=float, default=HER2ST_SCALE, help="her2st A2 viewer PNG scale")
+    parser.add_argument(
+        "--extra-source",
+        action="append",
+        default=[],
+        help="dlpfc_rotations: a further folder with a sections.csv (e.g. dlpfc_151674); repeatable",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides: dict[str, Any] = {}
@@ -317,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.seeds,
         args.max_genes,
         args.a2_scale,
+        args.extra_source,
         block_split=blocks,
         **overrides,
     )
