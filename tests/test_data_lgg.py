@@ -333,6 +333,27 @@ def test_recipe_trains_the_neuro_bundle_on_the_real_slice_folders(tmp_path):
     assert sorted(scored["sample_id"]) == sorted(row["omics"] for row in test) and scored["chance"].between(0, 1).all()
 
 
+@needs_real
+def test_recipe_offers_both_image_branches_and_refuses_an_unknown_model(tmp_path):
+    """MODELS="mri mri_slices": the 3-D CNN and the pretrained encoder slice by slice, on the same splits."""
+    script = str(REPO / "scripts" / "real_data" / "neuro_lgg.sh")
+    env = {**os.environ, "PYTHON": sys.executable, "SCHEME": "repeated", "SEEDS": "0", "MODELS": "mri mri_slices"}
+    done = subprocess.run(
+        ["bash", script, "--dry-run", str(REAL), str(tmp_path / "run")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    commands = [line for line in done.stdout.splitlines() if "monai.bundle run" in line]
+    slices = [c for c in commands if "/mri_slices/" in c]
+    assert len(commands) == 4 and len(slices) == 2  # train + evaluate per model
+    assert all("--image_encoder efficientnet_lite0" in c for c in slices)
+    assert not any("--image_encoder" in c for c in commands if c not in slices)
+    env["MODELS"] = "mri mri2"
+    done = subprocess.run(
+        ["bash", script, "--dry-run", str(REAL), str(tmp_path / "run")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "unknown model mri2" in done.stderr
+
+
 def test_region_maps_are_scored_against_the_tumour_mask_on_their_own_grid(tmp_path):
     """scripts/real_data/region_masks.py: the mask slices are resampled onto the map's grid (its affine), the peak
     is a pointing-game hit only inside the mask, and a uniform map is enriched by exactly 1."""

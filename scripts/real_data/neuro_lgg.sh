@@ -12,7 +12,8 @@
 # --dry-run: prepare the splits, print every bundle command, train nothing.
 # Settings (environment): PYTHON, SCHEME (loo | repeated), SEEDS ("0 1 2"), EPOCHS, BATCH, PIXDIM,
 #   SPATIAL_SIZE, SPACING (stated voxel size of the slices: the files carry none), CHECKPOINT
-#   (final | best: best-validation selection is noise on a handful of patients), MODELS ("mri omics fused"),
+#   (final | best: best-validation selection is noise on a handful of patients), MODELS ("mri omics fused";
+#   also mri_slices: MRI only through the pretrained EfficientNet-Lite0 slice by slice, pooled over slices),
 #   SALIENCY (1: also run saliency.json with each split's fused model on its test patients; writes
 #   saliency_shares.md, the modality shares pooled per class, and per split markers.md, the rank of the
 #   MethylationCluster categories in each class's feature table; and region_masks.{md,csv}, the IG region
@@ -42,7 +43,9 @@ SALIENCY="${SALIENCY:-0}"
 CLUSTER_MARKERS=(wildtype=MethylationCluster=4 mutant=MethylationCluster=5)
 B="$REPO/bundles/neuro_mri_molecular"
 CLASSES="['wildtype','mutant']"
-declare -A MODALITIES=([mri]="['image']" [omics]="['clusters']" [fused]="['image','clusters']")
+declare -A MODALITIES=([mri]="['image']" [mri_slices]="['image']" [omics]="['clusters']" [fused]="['image','clusters']")
+# mri_slices: the other image branch, the pretrained 2-D encoder slice by slice, pooled over slices (2.5-D)
+declare -A MODEL_ARGS=([mri_slices]="--image_encoder efficientnet_lite0")
 
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 SECONDS=0
@@ -60,8 +63,14 @@ bundle_args() {  # bundle_args OUT SEED DATALIST MODEL: the overrides of one bun
           --modalities "${MODALITIES[$4]}" --sequence_channels 3
           --image_reader "{'_target_': 'omicsfusion.transforms.SliceFolderReader', 'spacing': $SPACING}"
           --pixdim "$PIXDIM" --spatial_size "$SPATIAL_SIZE" --batch_size "$BATCH")
+    local extra
+    read -ra extra <<< "${MODEL_ARGS[$4]:-}"
+    ARGS+=("${extra[@]}")
 }
 
+for model in $MODELS; do
+    if [[ -z "${MODALITIES[$model]:-}" ]]; then echo "unknown model $model; use ${!MODALITIES[*]}" >&2; exit 2; fi
+done
 while IFS=, read -r name seed _fold datalist _rest; do
     for model in $MODELS; do
         out="$RUN/runs/$name/$model"
