@@ -166,6 +166,7 @@ def test_recipe_dry_run_on_the_real_cohort_prints_every_bundle_run(tmp_path):
     fused = [c for c in commands if "/fused/models" in c or "/fused_late/models" in c]
     assert fused and all("--image_encoder efficientnet_lite0" in c for c in fused)
     assert all("--fusion late --modality_dropout 0.25" in c for c in fused if "/fused_late/" in c)
+    assert all("--fusion concat --modality_dropout 0.0" in c for c in fused if "/fused/" in c)
     omics_only = [c for c in commands if any(f"/{m}/models" in c for m in ("mutation", "cnv", "omics"))]
     assert len(omics_only) == 2 * 3 * 2 and all("--bag_patches 0" in c for c in omics_only)  # no image read
     bundle = json.loads((tmp_path / "bundle.json").read_text())

@@ -10,9 +10,10 @@
 # tile resized to 224 px (--bag_patches 0), then runs configs/saliency.json on SECTION (default training: what the
 # model learnt, over the 23 training patients; test has 10) and ranks the drivers of the data's README per organ
 # and omics type (scripts/real_data/marker_ranks.py). SPLIT default split0. Settings (environment): PYTHON, EPOCHS
-# (10), BATCH (8), CHECKPOINT (final | best), FUSED_ARGS (further overrides, e.g. "--fusion late --modality_dropout
-# 0.25"). Writes RUN_DIR/runs/SPLIT/fused_tile/{models,eval}/ and eval/saliency/ (genes.csv, modality_shares.csv/png,
-# regions/*.png, layout PNGs, drivers.md).
+# (10), BATCH (8), CHECKPOINT (final | best), FUSED_ARGS (further overrides, e.g. "--fusion concat
+# --modality_dropout 0" for the concat head; the default is the bundle's late fusion). Writes
+# RUN_DIR/runs/SPLIT/fused_tile/{models,eval}/ and eval/saliency/ (genes.csv, modality_shares.csv/png, regions/*.png,
+# layout PNGs, drivers.md).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN="$(realpath "$1")"; SPLIT="${2:-split0}"; SECTION="${3:-training}"

@@ -42,10 +42,12 @@ declare -A MODALITIES=([image_scratch]="['image']" [image_pretrained]="['image']
                        [fused_late]="['image','mutation','cnv']")
 declare -A ENCODER=([image_scratch]=scratch [image_pretrained]=efficientnet_lite0 [mutation]=scratch [cnv]=scratch
                     [omics]=scratch [fused]=efficientnet_lite0 [fused_late]=efficientnet_lite0)
-# fused_late: one head per stem, logits averaged; modality dropout makes each head predict alone (MidFusion)
-# omics-only runs read no image, so no bag of patches either
-declare -A MODEL_ARGS=([fused_late]="--fusion late --modality_dropout 0.25" [mutation]="--bag_patches 0"
-                       [cnv]="--bag_patches 0" [omics]="--bag_patches 0")
+# fused: stem features concatenated before one head; fused_late (the bundle's default since 0.4.9): one head per
+# stem, logits averaged, modality dropout makes each head predict alone (MidFusion). Omics-only runs read no image,
+# so no bag of patches either.
+declare -A MODEL_ARGS=([fused]="--fusion concat --modality_dropout 0.0"
+                       [fused_late]="--fusion late --modality_dropout 0.25"
+                       [mutation]="--bag_patches 0" [cnv]="--bag_patches 0" [omics]="--bag_patches 0")
 
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 source "$REPO/scripts/real_data/lib.sh"
