@@ -157,6 +157,22 @@ def test_batched_gradcam_equals_monai_per_sample():
     assert np.allclose(ours, reference, atol=1e-6)
 
 
+def test_gradcam_reaches_a_frozen_stem_and_leaves_it_frozen():
+    """A pretrained encoder trained as fixed features has no parameter that wants a gradient: GradCAM on it
+    must still see one (it failed with an IndexError from MONAI's CAM) and the model must stay frozen."""
+    from omicsfusion.interpret.regions import gradcam_maps
+    from omicsfusion.interpret.targets import class_weights
+
+    net = _net().eval()
+    x = torch.rand(2, 5, 32, 32)
+    target = torch.tensor([0, 2])
+    unfrozen = gradcam_maps(net, x, class_weights(target, 3), "class_layers.relu")
+    net.requires_grad_(False)
+    frozen = gradcam_maps(net, x, class_weights(target, 3), "class_layers.relu")
+    assert np.allclose(frozen, unfrozen, atol=1e-6) and np.abs(frozen).sum() > 0
+    assert not any(p.requires_grad for p in net.parameters())
+
+
 def test_ig_group_sums_are_complete_and_shares_sum_to_one():
     from omicsfusion.interpret import modalities
     from omicsfusion.interpret.targets import class_weights

@@ -134,12 +134,14 @@ def gradcam_maps(
     backward serve the whole batch (GradCAM++ runs sample by sample: MONAI's
     GradCAMpp broadcasts the class score against the wrong axis for batches
     > 1). The CAM runs on a copy of the model: ``ModelWithHooks`` registers
-    hooks it never removes.
+    hooks it never removes. The copy's weights all require gradients, so that a
+    frozen stem (a pretrained encoder trained as fixed features) still passes
+    gradients to its target layer; the model itself is left as it is.
     """
     from monai.visualize import GradCAM, GradCAMpp
 
     check_target_layer(model, target_layer)
-    wrapped = _WeightedColumn(copy.deepcopy(model).eval())
+    wrapped = _WeightedColumn(copy.deepcopy(model).eval().requires_grad_(True))
     cam = (GradCAMpp if plus else GradCAM)(wrapped, target_layers=f"model.{target_layer}", postprocessing=lambda m: m)
     weights = weights.to(device=x.device, dtype=x.dtype)
     out = np.zeros((x.shape[0], *tuple(x.shape[2:])), dtype=np.float32)
