@@ -173,6 +173,28 @@ def test_gradcam_reaches_a_frozen_stem_and_leaves_it_frozen():
     assert not any(p.requires_grad for p in net.parameters())
 
 
+def test_default_target_layer_passes_over_a_module_shared_by_several_blocks():
+    """One activation instance called by every block (EfficientNet-Lite's way) would pair its last activation
+    with another call's gradient in CAM: the default is the last spatial module called once."""
+    from omicsfusion.interpret.regions import default_target_layer, gradcam_maps
+    from omicsfusion.interpret.targets import class_weights
+
+    class SharedActivation(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1, self.conv2 = torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(4, 8, 3, padding=1)
+            self.act, self.head = torch.nn.ReLU(), torch.nn.Linear(8, 3)
+
+        def forward(self, x):
+            x = self.act(self.conv2(self.act(self.conv1(x))))
+            return self.head(x.mean(dim=(2, 3)))
+
+    net, x = SharedActivation().eval(), torch.rand(2, 3, 8, 8)
+    assert default_target_layer(net, x) == "conv2"
+    maps = gradcam_maps(net, x, class_weights(torch.tensor([0, 1]), 3), default_target_layer(net, x))
+    assert maps.shape == (2, 8, 8) and np.isfinite(maps).all()
+
+
 def test_ig_group_sums_are_complete_and_shares_sum_to_one():
     from omicsfusion.interpret import modalities
     from omicsfusion.interpret.targets import class_weights

@@ -29,6 +29,7 @@ with the measurements: docs/interpret.md.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -88,14 +89,19 @@ def default_target_layer(model: nn.Module, x: torch.Tensor) -> str:
 
     For MONAI's DenseNet121 that is ``class_layers.relu`` (the final feature
     map before global pooling), the layer MONAI's own GradCAM examples use.
+    A module called more than once per forward (one activation instance shared by
+    every block, as in EfficientNet-Lite) is passed over: CAM's hooks would pair
+    its last activation with the gradient of another call.
     """
     spatial: list[str] = []
+    calls: Counter[str] = Counter()
     handles = []
     for name, module in model.named_modules():
         if not name:
             continue
 
         def hook(_m, _i, out, name=name):
+            calls[name] += 1
             if isinstance(out, torch.Tensor) and out.ndim == x.ndim and int(np.prod(out.shape[2:])) > 1:
                 spatial.append(name)
 
@@ -106,6 +112,7 @@ def default_target_layer(model: nn.Module, x: torch.Tensor) -> str:
     finally:
         for handle in handles:
             handle.remove()
+    spatial = [name for name in spatial if calls[name] == 1]
     if not spatial:
         raise TargetLayerError(f"{type(model).__name__} has no layer with a spatial output to run GradCAM on")
     return spatial[-1]
