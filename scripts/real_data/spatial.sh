@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Spatial bundle on a real data set (run through spatial_dlpfc.sh, spatial_dlpfc_rotations.sh or spatial_her2st.sh):
 # image-only, omics-only and fused per split and seed, beside logistic regression and a random forest on the same
-# spots, genes and split; one table of mean ± sd over seeds (accuracy, macro-F1, AUC); her2st also predicts the
-# unlabelled section A2.
+# spots, genes and split and a linear probe on frozen ImageNet features of the spots' patches
+# (omicsfusion.apps.spatial_summary); one table of mean ± sd over seeds (accuracy, macro-F1, AUC); her2st also
+# predicts the unlabelled section A2.
 #
 #   scripts/real_data/spatial.sh DATASET [--dry-run] [SOURCE_DIR] [RUN_DIR]
 #
 # DATASET: dlpfc | dlpfc_rotations | her2st (omicsfusion.apps.spatial_recipes.DATASETS: classes, splits, policy).
 # SOURCE_DIR: the data set as shared, only read. RUN_DIR: everything written: data/<experiment>/sections.csv,
 #   splits/<split>/{datalist.json,spots/}, bundle.json (config merged into every bundle run), splits.csv,
-#   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md};
+#   report.json (every spot left out, and why), runs/<split>/<model>/{models,eval}/, features/ (the probe's, cached),
+#   per_seed.csv, summary.{csv,md};
 #   her2st: A2/spots/ and runs/<split>/<model>/A2/{spot_predictions.csv,overlay_A2.png}.
 # --dry-run: prepare the splits, print every bundle command, train nothing.
 # Settings (environment): PYTHON, SEEDS ("0 1 2"), EPOCHS (the data set's max_epochs in
@@ -21,7 +23,8 @@
 #   rna with --fusion late, one head per branch, logits averaged), EXTRA_SOURCE (dlpfc_rotations: the folder of the
 #   third section, e.g. dlpfc_151674; spatial_dlpfc_rotations.sh sets it),
 #   INFER_MODELS (her2st A2: "fused" when MODELS trains it, else none), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954),
-#   BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
+#   PROBE (1: the linear probe on frozen EfficientNet-Lite0 features of the spots' patches, needs the pretrained
+#   extra; 0 leaves it out), BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
 #   use another RUN_DIR per setting, as completed runs are skipped), INFER_ARGS (overrides for the A2 inference, e.g.
 #   a network setting of BUNDLE_ARGS: inference.json has no training keys).
 # Completed runs (checkpoint_final.pt, test_predictions.csv, spot_predictions.csv present) are skipped: a stopped
@@ -96,6 +99,8 @@ while IFS=, read -r name seed _experiment dataset spots datalist _rest; do
 done < <(tail -n +2 "$RUN/splits.csv")
 
 if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
-mapfile -t CLASSES < <(bundle_key class_names)
-"$PYTHON" -m omicsfusion.apps.bundle_runs "$RUN" --class-names "${CLASSES[@]}" --models $MODELS
+probe_args=()
+if [[ "${PROBE:-1}" == 0 ]]; then probe_args=(--no-probe); fi
+# shellcheck disable=SC2086  # MODELS is a list
+"$PYTHON" -m omicsfusion.apps.spatial_summary "$RUN" --models $MODELS "${probe_args[@]}"
 echo "summary: $RUN/summary.md (${SECONDS} s)"

@@ -9,8 +9,9 @@ ablation per split and evaluates it on the split's test section.
 :func:`summarize_runs` fits logistic regression and a random forest on the same
 features and training samples, pools each seed's test predictions (every split
 of a seed and experiment), scores them, and reports mean ± sd over the seeds.
-With ``tables`` (name -> feature files) each baseline is fitted on each named table
-(e.g. ``logreg:mutation``, ``logreg:cnv``, ``logreg:tile_features``: a linear probe).
+With ``tables`` (name -> feature files) each baseline is also fitted on each named table
+(e.g. ``logreg:mutation``, ``logreg:cnv``, ``logreg:tile_features``: a linear probe), beside the
+unsuffixed baselines on ``table_file`` or the splits' own tables when there are any.
 Empty cells are filled with the feature's median over the training samples.
 """
 
@@ -153,8 +154,9 @@ def summarize_runs(
         class_names: label order.
         models: bundle runs, found at ``predictions`` (``{split}`` and ``{model}`` filled in).
         baselines: tabular models of :func:`~omicsfusion.benchmark.baselines.make_tabular`.
-        tables: name -> feature files (joined by :func:`read_feature_set`): each baseline is fitted on
-            each, reported as ``<baseline>:<name>``; replaces ``table_file``.
+        tables: name -> feature files (joined by :func:`read_feature_set`): each baseline is also fitted
+            on each, reported as ``<baseline>:<name>`` (after the unsuffixed ones on ``table_file`` or the
+            splits' ``table`` column, when given).
         per_seed_file: the name of the per-seed scores (e.g. ``per_split.csv`` when each split has its seed).
         note: text written under the table of ``summary.md`` (e.g. the class sizes).
 
@@ -162,19 +164,19 @@ def summarize_runs(
         FileNotFoundError: a model's predictions for a split are missing (file named).
         BenchmarkError: a model's predictions are not of exactly the split's test samples, or a datalist
             has no training or test samples.
-        OmicsDataError: no ``table_file`` and no ``table`` column in ``splits.csv``.
+        OmicsDataError: no ``table_file``, no ``tables`` and no ``table`` column in ``splits.csv``.
     """
     run = Path(run_dir)
     splits = pd.read_csv(run / "splits.csv", dtype={"name": str, "experiment": str})
-    if tables is None and table_file is None and "table" not in splits.columns:
+    if not tables and table_file is None and "table" not in splits.columns:
         raise OmicsDataError(f"{run / 'splits.csv'}: no 'table' column, so the baselines need a table_file")
     if "experiment" not in splits.columns:
         splits["experiment"] = ""
     # name suffix of the baselines -> their feature table (None: the split's own)
-    if tables is not None:
-        shared = {f":{name}": read_feature_set(paths) for name, paths in tables.items()}
-    else:
-        shared = {"": None if table_file is None else read_features(table_file)}
+    shared: dict[str, pd.DataFrame | None] = {}
+    if table_file is not None or "table" in splits.columns:
+        shared[""] = None if table_file is None else read_features(table_file)
+    shared.update({f":{name}": read_feature_set(paths) for name, paths in (tables or {}).items()})
     fitters, baselines = baselines, [f"{b}{suffix}" for suffix in shared for b in baselines]
     per_seed = []
     for (experiment, seed), group in splits.groupby(["experiment", "seed"], sort=True):

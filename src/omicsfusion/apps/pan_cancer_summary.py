@@ -4,7 +4,7 @@ Reads a run folder written by :mod:`omicsfusion.apps.pan_cancer_recipes` (``spli
 ``report.json``) and :func:`~omicsfusion.apps.bundle_runs.summarize_runs` scores, per split, the bundle
 runs named in ``models`` and each baseline fitted on each feature set: the mutation table, the copy-number
 table, both joined, and frozen EfficientNet-Lite0 ImageNet features of the tiles
-(:func:`~omicsfusion.apps.tile_features.tile_features`, cached under ``RUN/features/``): logistic regression
+(:func:`~omicsfusion.apps.probe_features.tile_features`, cached under ``RUN/features/``): logistic regression
 on them is the linear probe. Writes ``per_split.csv``, ``summary.csv`` and ``summary.md`` (with the class sizes).
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from omicsfusion.apps.bundle_runs import summarize_runs
-from omicsfusion.apps.tile_features import tile_features
+from omicsfusion.apps.probe_features import tile_features
 
 __all__ = ["summarize"]
 
