@@ -278,6 +278,34 @@ def test_summary_scores_bundle_predictions_beside_baselines_per_seed(tmp_path):
         summarize_runs(run, run / "omics" / "clusters.csv", ["wildtype", "mutant"], models=["fused"])
 
 
+def test_linear_probe_on_mean_slice_features_joins_the_table(tmp_path, capsys):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from omicsfusion.apps.bundle_runs import main as bundle_runs_main
+    from omicsfusion.apps.probe_features import slice_features
+
+    source, run = _source(tmp_path), tmp_path / "run"
+    prepare_lgg(source, run, scheme="loo", seeds=[0], val_fraction=0.3)
+    samples = pd.read_csv(run / "samples.csv")
+    folders = dict(zip(samples["sample_id"], [source / i for i in samples["image"]], strict=True))
+    cache = run / "features" / "slices.csv"
+    features = slice_features(folders, cache, weights=None, patch_px=32)
+    assert list(features.index) == ["P1", "P2", "P3", "P4"] and features.shape[1] == 1280
+    again = slice_features({"P2": folders["P2"]}, cache, weights=None, patch_px=32)  # from the cache
+    assert np.allclose(again.to_numpy(), features.loc[["P2"]].to_numpy(), rtol=1e-6, atol=0)
+    args = [str(run), "--table", str(run / "omics" / "clusters.csv"), "--class-names", "wildtype", "mutant"]
+    assert bundle_runs_main([*args, "--models", "--tables", f"slice_features={cache}"]) == 0
+    summary = pd.read_csv(run / "summary.csv")
+    assert list(summary["model"]) == [
+        "logreg",
+        "random_forest",
+        "logreg:slice_features",
+        "random_forest:slice_features",
+    ]
+    assert (summary["n_seeds"] == 1).all() and "| logreg:slice_features |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bundle_runs_main([*args, "--tables", "slice_features"])
+
+
 def test_prepare_reads_kaggle_3m_as_published_with_case_folders_beside_data_csv(tmp_path):
     source = _source(tmp_path)
     for case in (source / "images").iterdir():

@@ -8,13 +8,16 @@
 #   read only; default ../shared/data/lgg_kaggle3m_idh next to the repository. The IDH table
 #   (patient,idh) is SOURCE_DIR/mutations.csv unless MUTATIONS names another file.
 # RUN_DIR: everything written (default runs/neuro_lgg): omics/clusters.csv, samples.csv, splits/,
-#   report.json, runs/<split>/<model>/{models,eval}/, per_seed.csv, summary.{csv,md}.
+#   report.json, runs/<split>/<model>/{models,eval}/, features/ (the probe's, cached), per_seed.csv,
+#   summary.{csv,md}: the bundle runs beside logistic regression and a random forest on the molecular table and
+#   on frozen EfficientNet-Lite0 features of the MRI slices, mean over a patient's slices (`logreg:slice_features`,
+#   the linear probe).
 # --dry-run: prepare the splits, print every bundle command, train nothing.
 # Settings (environment): PYTHON, SCHEME (loo | repeated), SEEDS ("0 1 2"), EPOCHS, BATCH, PIXDIM,
 #   SPATIAL_SIZE, SPACING (stated voxel size of the slices: the files carry none), CHECKPOINT
 #   (final | best: best-validation selection is noise on a handful of patients), MODELS ("mri omics fused";
 #   also mri_slices: MRI only through the pretrained EfficientNet-Lite0 slice by slice, pooled over slices),
-#   SALIENCY (1: also run saliency.json with each split's fused model on its test patients; writes
+#   PROBE (1: the linear probe, needs the pretrained extra; 0 leaves it out), SALIENCY (1: also run saliency.json with each split's fused model on its test patients; writes
 #   saliency_shares.md, the modality shares pooled per class, and per split markers.md, the rank of the
 #   MethylationCluster categories in each class's feature table; and region_masks.{md,csv}, the IG region
 #   maps scored against the data set's tumour masks: pointing game, chance, map mass in the tumour).
@@ -80,8 +83,15 @@ while IFS=, read -r name seed _fold datalist _rest; do
 done < <(tail -n +2 "$RUN/splits.csv")
 
 if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
+probe=()
+if [[ "${PROBE:-1}" == 1 ]]; then  # the linear probe: frozen EfficientNet-Lite0 features, mean over each patient's slices
+    features="$RUN/features/slices_efficientnet_lite0_px224.csv"
+    "$PYTHON" -m omicsfusion.apps.probe_features slices "$RUN/samples.csv" "$SOURCE" "$features"
+    probe=(--tables "slice_features=$features")
+fi
+# shellcheck disable=SC2086  # MODELS is a list
 "$PYTHON" -m omicsfusion.apps.bundle_runs "$RUN" --table "$RUN/omics/clusters.csv" --class-names wildtype mutant \
-    --models $MODELS
+    --models $MODELS "${probe[@]}"
 echo "summary: $RUN/summary.md (${SECONDS} s)"
 
 if [[ $SALIENCY == 1 ]]; then  # saliency.json on every split's test patients with its fused model, then one table

@@ -262,8 +262,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--class-names", nargs="+", required=True)
     parser.add_argument("--models", nargs="*", default=["mri", "omics", "fused"])
     parser.add_argument("--baselines", nargs="+", default=["logreg", "random_forest"])
+    parser.add_argument(
+        "--tables",
+        nargs="*",
+        default=[],
+        metavar="NAME=FILE[,FILE]",
+        help="further feature sets, each baseline also fitted on each (e.g. a linear probe's image features)",
+    )
     args = parser.parse_args(argv)
-    summarize_runs(args.run_dir, args.table, args.class_names, args.models, args.baselines)
+    tables = {}
+    for item in args.tables:
+        name, sep, files = item.partition("=")
+        if not sep or not name or not files:
+            parser.error(f"--tables takes NAME=FILE[,FILE], got {item!r}")
+        tables[name] = files.split(",")
+    summarize_runs(args.run_dir, args.table, args.class_names, args.models, args.baselines, tables=tables)
     print((Path(args.run_dir) / "summary.md").read_text())
     return 0
 

@@ -9,10 +9,17 @@ recipes report it beside the bundle's image branch.
   squeezed to one input.
 * :func:`spot_features`: the patch of ``size_um`` microns around a spot, as the spatial bundle cuts it
   (:class:`~omicsfusion.transforms.LoadSpotPatch`), resampled to ``size_px``.
+* :func:`slice_features`: every slice of an MRI slice folder (TCGA-LGG's ``<case>_<k>.tif``, the
+  neuro bundle's :class:`~omicsfusion.transforms.SliceFolderReader`) resized to ``patch_px``; the mean over
+  the slices, as the bundle's 2.5-D branch pools them.
+
+``python -m omicsfusion.apps.probe_features slices SAMPLES_CSV SOURCE_DIR CACHE`` writes the slice features
+of a ``samples.csv`` (``sample_id,image``, image folders relative to ``SOURCE_DIR``), e.g. the LGG recipe's.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +33,7 @@ import torch.nn.functional as F
 from omicsfusion.fileio import atomic_write
 from omicsfusion.networks import encoder_features, pretrained_encoder
 
-__all__ = ["SpotImage", "spot_features", "tile_cells", "tile_features"]
+__all__ = ["SpotImage", "slice_features", "spot_features", "tile_cells", "tile_features"]
 
 #: a spot's image: (slide path, x, y, microns per pixel or None for the slide's own)
 SpotImage = tuple[str | os.PathLike, float, float, float | None]
@@ -109,3 +116,51 @@ def spot_features(
         return np.concatenate(rows, axis=0)
 
     return _cached(list(spots), Path(cache), compute)
+
+
+def slice_features(
+    folders: Mapping[str, str | os.PathLike],
+    cache: str | os.PathLike,
+    *,
+    encoder: str = "efficientnet_lite0",
+    weights: str | os.PathLike | None = "embedded",
+    patch_px: int = 224,
+) -> pd.DataFrame:
+    """Sample id -> mean encoder features over the slices of its slice folder (RGB 0..255 -> [0, 1], each slice
+    resized (area) to ``patch_px``); ``cache`` as in :func:`tile_features`."""
+    from omicsfusion.data.slices import read_slice_folder
+
+    def slices(folder: str | os.PathLike) -> torch.Tensor:
+        volume = torch.from_numpy(read_slice_folder(folder).astype(np.float32) / 255.0)  # (C, W, H, K)
+        return F.interpolate(volume.permute(3, 0, 2, 1), size=(patch_px, patch_px), mode="area")
+
+    def compute(todo: list[str]) -> np.ndarray:
+        net = pretrained_encoder(encoder, weights=weights, freeze=True)
+        return np.stack([encoder_features(net, slices(folders[s])).mean(axis=0) for s in todo])
+
+    return _cached(list(folders), Path(cache), compute)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m omicsfusion.apps.probe_features slices SAMPLES_CSV SOURCE_DIR CACHE [--patch-px 224]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m omicsfusion.apps.probe_features", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("kind", choices=["slices"])
+    parser.add_argument("samples_csv", help="sample_id,image (slice folders relative to SOURCE_DIR)")
+    parser.add_argument("source_dir")
+    parser.add_argument("cache", help="CSV of the features, reused and extended")
+    parser.add_argument("--encoder", default="efficientnet_lite0")
+    parser.add_argument("--patch-px", type=int, default=224)
+    args = parser.parse_args(argv)
+    samples = pd.read_csv(args.samples_csv, dtype={"sample_id": str, "image": str})
+    folders = {
+        s: Path(args.source_dir) / image for s, image in zip(samples["sample_id"], samples["image"], strict=True)
+    }
+    features = slice_features(folders, args.cache, encoder=args.encoder, patch_px=args.patch_px)
+    print(f"{args.cache}: {len(features)} samples x {features.shape[1]} features")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
