@@ -74,12 +74,12 @@ def test_spatial_table_puts_a_linear_probe_on_spot_patches_beside_the_gene_basel
     images = spot_images(run)
     assert list(images) == sorted(ids) and images["s:0"][1:] == (8.0, 8.0, 1.0)
     assert Path(images["s:0"][0]).resolve() == (run / "slide.png").resolve()
-    summary = summarize(run, ["fused"], ["logreg"], weights=None, size_px=32).set_index("model")
-    assert list(summary.index) == ["fused", "logreg", "logreg:spot_features"]
+    summary = summarize(run, ["fused"], ["logreg"], probe_macenko=True, weights=None, size_px=32).set_index("model")
+    assert list(summary.index) == ["fused", "logreg", "logreg:spot_features", "logreg:spot_features_macenko"]
     assert summary.loc["fused", "accuracy"] == 0.5 and summary.loc["logreg", "accuracy"] == 1.0
     assert summary.loc["logreg:spot_features", "n_seeds"] == 1
     # each spot's features are those of its own patch: equal within a half of the slide, different across
-    features = pd.read_csv(run / "features" / "spots_efficientnet_lite0_8um_px32.csv", index_col="sample_id")
+    features = pd.read_csv(run / "features" / "spot_features_efficientnet_lite0_8um_px32.csv", index_col="sample_id")
     assert sorted(features.index) == sorted(ids) and features.shape[1] == 1280
     dark, light = features.loc[["s:0", "s:1", "s:8"]].to_numpy(), features.loc[["s:4", "s:10"]].to_numpy()
     assert np.allclose(dark, dark[0], rtol=1e-5) and np.allclose(light, light[0], rtol=1e-5)

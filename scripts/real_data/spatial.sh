@@ -24,7 +24,7 @@
 #   third section, e.g. dlpfc_151674; spatial_dlpfc_rotations.sh sets it),
 #   INFER_MODELS (her2st A2: "fused" when MODELS trains it, else none), A2_SCALE (her2st A2 viewer PNG scale; default A1's 2000/6954),
 #   PROBE (1: the linear probe on frozen EfficientNet-Lite0 features of the spots' patches, needs the pretrained
-#   extra; 0 leaves it out), BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
+#   extra; 0 leaves it out; macenko adds it on Macenko-normalised patches), BUNDLE_ARGS (further bundle overrides for every training and evaluation, e.g. "--modality_dropout 0.5";
 #   use another RUN_DIR per setting, as completed runs are skipped), INFER_ARGS (overrides for the A2 inference, e.g.
 #   a network setting of BUNDLE_ARGS: inference.json has no training keys).
 # Completed runs (checkpoint_final.pt, test_predictions.csv, spot_predictions.csv present) are skipped: a stopped
@@ -100,7 +100,7 @@ done < <(tail -n +2 "$RUN/splits.csv")
 
 if [[ $DRY_RUN == 1 ]]; then echo "dry run: $RUN prepared, nothing trained (${SECONDS} s)"; exit 0; fi
 probe_args=()
-if [[ "${PROBE:-1}" == 0 ]]; then probe_args=(--no-probe); fi
+if [[ "${PROBE:-1}" == 0 ]]; then probe_args=(--no-probe); elif [[ "${PROBE:-1}" == macenko ]]; then probe_args=(--probe-macenko); fi
 # shellcheck disable=SC2086  # MODELS is a list
 "$PYTHON" -m omicsfusion.apps.spatial_summary "$RUN" --models $MODELS "${probe_args[@]}"
 echo "summary: $RUN/summary.md (${SECONDS} s)"

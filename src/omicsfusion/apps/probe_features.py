@@ -100,18 +100,24 @@ def spot_features(
     size_px: int = 224,
     encoder: str = "efficientnet_lite0",
     weights: str | os.PathLike | None = "embedded",
+    stain_normalization: bool = False,
     batch_size: int = 256,
 ) -> pd.DataFrame:
     """Spot id -> encoder features of the ``size_um`` patch around it at ``size_px``; ``cache`` as in
-    :func:`tile_features` (named by the caller after ``encoder``, ``size_um`` and ``size_px``)."""
-    from omicsfusion.transforms import LoadSpotPatch
+    :func:`tile_features` (named by the caller after ``encoder``, ``size_um``, ``size_px`` and the stain).
+
+    ``stain_normalization``: Macenko-normalise each patch first, as the bundle's ``stain_normalization``
+    does (a patch without stained pixels is kept as it is).
+    """
+    from omicsfusion.transforms import LoadSpotPatch, MacenkoNormalize
 
     def compute(todo: list[str]) -> np.ndarray:
         net = pretrained_encoder(encoder, weights=weights, freeze=True)
         load = LoadSpotPatch(size_um, size_px)
+        normalize = MacenkoNormalize() if stain_normalization else (lambda patch: patch)
         rows = []
         for start in range(0, len(todo), batch_size):
-            patches = [load(*spots[s]) / 255.0 for s in todo[start : start + batch_size]]
+            patches = [normalize(load(*spots[s])) / 255.0 for s in todo[start : start + batch_size]]
             rows.append(encoder_features(net, patches))
         return np.concatenate(rows, axis=0)
 

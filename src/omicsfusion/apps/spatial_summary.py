@@ -5,7 +5,8 @@ Reads a run folder written by :mod:`omicsfusion.apps.spatial_recipes` (``splits.
 baseline fitted on the split's expression table (``logreg``, ``random_forest``) and on frozen ImageNet
 EfficientNet-Lite0 features of every spot's image patch (``logreg:spot_features``: the linear probe;
 :func:`~omicsfusion.apps.probe_features.spot_features`, cached under ``RUN/features/``). The probe's patch is
-the bundle's (``patch_um`` microns around the spot) resampled to the encoder's 224 px.
+the bundle's (``patch_um`` microns around the spot) resampled to the encoder's 224 px; ``probe_macenko``
+adds the probe on Macenko-normalised patches (``logreg:spot_features_macenko``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def summarize(
     baselines: Sequence[str] = ("logreg", "random_forest"),
     *,
     probe: bool = True,
+    probe_macenko: bool = False,
     encoder: str = "efficientnet_lite0",
     weights: str | os.PathLike | None = "embedded",
     size_px: int = 224,
@@ -61,15 +63,25 @@ def summarize(
         note = "No linear probe: the recipe ran with PROBE=0."
         return summarize_runs(run, None, config["class_names"], models, baselines, note=note)
     size_um = float(config.get("patch_um", BUNDLE_PATCH_UM))
-    features = run / "features" / f"spots_{encoder}_{size_um:g}um_px{size_px}.csv"
-    spot_features(spot_images(run), features, size_um=size_um, size_px=size_px, encoder=encoder, weights=weights)
+    spots, tables = spot_images(run), {}
+    for stain in (False, True) if probe_macenko else (False,):
+        name = "spot_features_macenko" if stain else "spot_features"
+        tables[name] = [run / "features" / f"{name}_{encoder}_{size_um:g}um_px{size_px}.csv"]
+        spot_features(
+            spots,
+            tables[name][0],
+            size_um=size_um,
+            size_px=size_px,
+            encoder=encoder,
+            weights=weights,
+            stain_normalization=stain,
+        )
+    stained = " (`_macenko`: of the Macenko-normalised patch)" if probe_macenko else ""
     note = (
         f"`logreg:spot_features` is the linear probe: frozen ImageNet {encoder} features of each spot's "
-        f"{size_um:g} µm patch at {size_px} px."
+        f"{size_um:g} µm patch at {size_px} px{stained}."
     )
-    return summarize_runs(
-        run, None, config["class_names"], models, baselines, tables={"spot_features": [features]}, note=note
-    )
+    return summarize_runs(run, None, config["class_names"], models, baselines, tables=tables, note=note)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,8 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--encoder", default="efficientnet_lite0")
     parser.add_argument("--patch-px", type=int, default=224, help="encoder input size of a spot patch")
     parser.add_argument("--no-probe", dest="probe", action="store_false", help="leave the linear probe out")
+    parser.add_argument("--probe-macenko", action="store_true", help="also probe Macenko-normalised patches")
     args = parser.parse_args(argv)
-    summarize(args.run_dir, args.models, args.baselines, probe=args.probe, encoder=args.encoder, size_px=args.patch_px)
+    summarize(
+        args.run_dir,
+        args.models,
+        args.baselines,
+        probe=args.probe,
+        probe_macenko=args.probe_macenko,
+        encoder=args.encoder,
+        size_px=args.patch_px,
+    )
     print((Path(args.run_dir) / "summary.md").read_text())
     return 0
 
