@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -110,7 +111,10 @@ def test_empty_dataset_dir_without_phantom_is_refused(tmp_path, tiny):
 
 @pytest.mark.slow
 def test_bag_of_patches_trains_and_gives_one_prediction_per_patient(tmp_path, tiny):
-    """``--bag_patches 4 --patch_px 32``: the 64 px phantom tile as its four 32 px patches."""
+    """``--bag_patches 4 --patch_px 32``: the 64 px phantom tile as its four 32 px patches; saliency explains the
+    bag model (one region map per patient over its tile), refused for max pooling."""
+    from PIL import Image
+
     from omicsfusion.interpret import BagSaliencyError
 
     bags = {"bag_patches": 4, "patch_px": 32, "image_size": [32, 32]}
@@ -124,6 +128,17 @@ def test_bag_of_patches_trains_and_gives_one_prediction_per_patient(tmp_path, ti
     run_workflow(BUNDLE, ["inference.json"], "infer", **dirs, **bags)
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert len(predictions) == n_test and predictions["sample_id"].is_unique
+    run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **dirs, **bags)
+    saliency = tmp_path / "eval" / "saliency"
+    samples = pd.read_csv(saliency / "samples.csv")
+    n_validation = len(json.loads((tmp_path / "models" / "datalist.json").read_text())["validation"])
+    assert len(samples) == n_validation and samples["sample_id"].is_unique
+    shares = samples.filter(like="ig_share_")
+    assert "ig_share_image" in shares and shares.shape[1] > 2 and np.allclose(shares.sum(axis=1), 1)
+    with Image.open(saliency / samples["region_file"].iloc[0]) as region:
+        assert region.size == (64, 64)  # the four 32 px patches back on the 64 px tile
+    assert (saliency / "genes.csv").is_file()
+    assert json.loads((saliency / "summary.json").read_text())["bag_patches"] is True
     with pytest.raises(RuntimeError) as info:
-        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **dirs, **bags)
+        run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **dirs, **bags, bag_pooling="max")
     assert BagSaliencyError.__name__ in error_chain(info.value)

@@ -5,7 +5,8 @@ explained, against which baseline), :mod:`~omicsfusion.interpret.regions`
 (image-region methods, registered by name), :mod:`~omicsfusion.interpret.modalities`
 (channel-group shares), :mod:`~omicsfusion.interpret.genes` (back-projected
 gene ranking), :mod:`~omicsfusion.interpret.explainer` (network + layout + a
-batch -> all of these, no I/O), :mod:`~omicsfusion.interpret.weights` (the
+batch -> all of these, no I/O), :mod:`~omicsfusion.interpret.bags` (the same for a
+bag-of-patches network, put back onto the tiles), :mod:`~omicsfusion.interpret.weights` (the
 trained weights, MONAI's ``CheckpointLoader``), :mod:`~omicsfusion.interpret.truth`
 (what a phantom planted), :mod:`~omicsfusion.interpret.checks` and
 :mod:`~omicsfusion.interpret.planted` (planted-truth checks),
@@ -15,6 +16,7 @@ trained weights, MONAI's ``CheckpointLoader``), :mod:`~omicsfusion.interpret.tru
 bundle's ``saliency.json`` calls).
 """
 
+from omicsfusion.interpret.bags import BagExplainer, explainer_for, tile_canvas
 from omicsfusion.interpret.errors import (
     BagSaliencyError,
     ClassIndexError,
@@ -33,6 +35,7 @@ from omicsfusion.interpret.weights import SaliencyCheckpointLoader, load_checkpo
 
 __all__ = [
     "REGION_METHODS",
+    "BagExplainer",
     "BagSaliencyError",
     "ClassIndexError",
     "Explanation",
@@ -48,8 +51,10 @@ __all__ = [
     "SaliencyReport",
     "SaliencyRunner",
     "TargetLayerError",
+    "explainer_for",
     "find_aligner",
     "load_checkpoint",
     "region_methods",
     "require_checkpoint",
+    "tile_canvas",
 ]

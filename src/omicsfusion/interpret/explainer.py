@@ -169,8 +169,8 @@ class FusedExplainer:
     ) -> None:
         if isinstance(getattr(network, "module", network), PatchBag):
             raise BagSaliencyError(
-                "saliency of a bag-of-patches network (bag_patches > 0) is not implemented: region maps would "
-                "have to be made per patch and put back onto the tiles; explain a model trained with bag_patches 0"
+                "FusedExplainer explains a tile network; a bag-of-patches network (bag_patches > 0) is explained "
+                "by omicsfusion.interpret.BagExplainer (explainer_for picks it)"
             )
         if omics_baseline not in OMICS_BASELINES:
             raise SaliencyError(f"omics_baseline must be one of {OMICS_BASELINES}, got {omics_baseline!r}")

@@ -40,6 +40,7 @@ from torch import nn
 from omicsfusion.interpret.errors import SaliencyError, TargetLayerError
 from omicsfusion.interpret.modalities import integrated_gradients
 from omicsfusion.interpret.targets import WeightedLogits, fused_baseline
+from omicsfusion.networks import PatchBag
 
 __all__ = [
     "REGION_BASELINES",
@@ -395,6 +396,9 @@ def region_methods(
 ) -> dict[str, RegionMethod]:
     """Region methods by name, in order (the first is the map a run writes), built with ``options[name]``.
 
+    A :class:`~omicsfusion.networks.PatchBag` is explained patch by patch: the methods are built on its
+    patch network.
+
     Raises:
         SaliencyError: a name that is not registered (the message lists the registered ones).
     """
@@ -403,4 +407,6 @@ def region_methods(
     if unknown:
         raise SaliencyError(f"unknown region method(s) {unknown}; choose from {tuple(REGION_METHODS)}")
     options = options or {}
+    if isinstance(getattr(nn_module, "module", nn_module), PatchBag):
+        nn_module = getattr(nn_module, "module", nn_module).network
     return {n: REGION_METHODS[n](nn_module, **dict(options.get(n) or {})) for n in names}
