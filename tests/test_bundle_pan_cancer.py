@@ -111,8 +111,8 @@ def test_empty_dataset_dir_without_phantom_is_refused(tmp_path, tiny):
 
 @pytest.mark.slow
 def test_bag_of_patches_trains_and_gives_one_prediction_per_patient(tmp_path, tiny):
-    """``--bag_patches 4 --patch_px 32``: the 64 px phantom tile as its four 32 px patches; saliency explains the
-    bag model (one region map per patient over its tile), refused for max pooling."""
+    """``--bag_patches 4 --patch_px 32``: the 64 px phantom tile as its four 32 px patches (read as a whole slide
+    too); saliency explains the bag model (one region map per patient over its tile), refused for max pooling."""
     from PIL import Image
 
     from omicsfusion.interpret import BagSaliencyError
@@ -128,6 +128,12 @@ def test_bag_of_patches_trains_and_gives_one_prediction_per_patient(tmp_path, ti
     run_workflow(BUNDLE, ["inference.json"], "infer", **dirs, **bags)
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert len(predictions) == n_test and predictions["sample_id"].is_unique
+    # the same tiles read as whole slides (1 um/px, 32 um cells): the same bags, the same predictions
+    slides = {**dirs, "output_dir": str(tmp_path / "eval_slides"), "slide_patch_um": 32.0, "slide_mpp": 1.0}
+    run_workflow(BUNDLE, ["inference.json"], "infer", **slides, **bags)
+    from_slides = pd.read_csv(tmp_path / "eval_slides" / "predictions.csv")
+    probs = [c for c in predictions.columns if c.startswith("prob_")]
+    assert np.allclose(from_slides[probs].to_numpy(), predictions[probs].to_numpy(), atol=1e-6)
     run_workflow(BUNDLE, ["train.json", "saliency.json"], "train", **dirs, **bags)
     saliency = tmp_path / "eval" / "saliency"
     samples = pd.read_csv(saliency / "samples.csv")

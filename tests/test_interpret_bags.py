@@ -73,6 +73,9 @@ def test_canvas_falls_back_to_a_row_without_distinct_locations():
     row = tile_canvas(patches, np.array([[0, 0], [0, 0]]), 10, np.zeros(1))
     assert row.shape == (1, 2, 4) and np.array_equal(row[0, :, 2:], patches[1, 0])
     assert tile_canvas(patches, None, None, np.zeros(1)).shape == (1, 2, 4)
+    far = np.array([[0, 0], [5000, 5000]])  # two cells of a whole slide far apart: a row, not a huge canvas
+    assert tile_canvas(patches, far, 10, np.zeros(1), max_px=64).shape == (1, 2, 4)
+    assert tile_canvas(patches, far, 10, np.zeros(1), max_px=2000).shape == (1, 1002, 1002)
 
 
 def test_max_pooling_and_a_bag_for_the_tile_explainer_are_refused():

@@ -78,3 +78,24 @@ def test_datalist_rows_may_hold_several_images(tmp_path):
     (tmp_path / "datalist.json").write_text(json.dumps({"training": [row]}))
     (loaded,) = load_datalist(tmp_path / "datalist.json")
     assert loaded["image"] == [str(tmp_path / "a" / "1.png"), str(tmp_path / "a" / "2.png")]
+
+
+def test_slide_bag_reads_what_tile_bag_cuts_from_the_same_image(tmp_path):
+    """A plain image read as a slide (1 um/px, 8 um cells at 8 px) gives TileBag's bag: patches, order, axes."""
+    from omicsfusion.transforms import SlideBag, SlideBagd
+
+    rng = np.random.default_rng(0)
+    tile = white_tile(24, 40, dark=(8, 16))
+    tile[16:24, 0:8] = rng.integers(60, 120, (8, 8, 3), dtype=np.uint8)  # a second, lighter tissue cell
+    Image.fromarray(tile).save(tmp_path / "slide.png")
+    tiles = TileBag(num_patches=4, patch_px=8)(str(tmp_path / "slide.png"))
+    slides = SlideBag(num_patches=4, patch_um=8.0, patch_px=8, mpp=1.0)(str(tmp_path / "slide.png"))
+    assert slides.shape == tiles.shape == (4, 3, 8, 8)
+    assert torch.equal(slides.as_tensor(), tiles.as_tensor())  # the darkest cells, columns first as PIL loads
+    assert np.array_equal(slides.meta["patch_location"][:2], tiles.meta["patch_location"][:2])
+    assert slides.meta["patch_size"] == 8.0 and slides.meta["patch_source"] == [str(tmp_path / "slide.png")] * 4
+    short = SlideBagd("image", num_patches=20, patch_um=8.0, patch_px=4, mpp=1.0)({"image": tmp_path / "slide.png"})
+    bag = short["image"]  # 15 cells: the bag is padded with 5 white patches that come from no file
+    assert bag.shape == (20, 3, 4, 4) and (bag[15:] == 255).all() and bag.meta["patch_source"][15:] == [""] * 5
+    with pytest.raises(TransformError, match="reads a slide file"):
+        SlideBag(2, 8.0, 8, mpp=1.0)(torch.zeros(3, 8, 8))

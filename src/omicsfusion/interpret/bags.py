@@ -56,18 +56,24 @@ def _one(meta: Mapping, key: str, b: int):
 
 
 def tile_canvas(
-    patches: np.ndarray, locations: np.ndarray | None, patch_size: float | None, fill: np.ndarray
+    patches: np.ndarray,
+    locations: np.ndarray | None,
+    patch_size: float | None,
+    fill: np.ndarray,
+    max_px: int = 4096,
 ) -> np.ndarray:
     """``(N, C, h, w)`` patches -> ``(C, H, W)`` canvas with each patch where it was cut (``locations``: its first
     row and column in the tile, ``patch_size``: its edge there), at the patches' scale; ``fill`` ``(C,)`` elsewhere.
 
-    Without locations (or with overlapping ones) the patches are laid side by side in bag order.
+    Without locations, with overlapping ones, or when the canvas would be over ``max_px`` on a side (the
+    darkest cells of a whole slide lie far apart), the patches are laid side by side in bag order.
     """
     n, channels, h, w = patches.shape
     if locations is not None and patch_size:
         rows = np.rint(np.asarray(locations, dtype=np.float64)[:, 0] / float(patch_size)).astype(int)
         cols = np.rint(np.asarray(locations, dtype=np.float64)[:, 1] / float(patch_size)).astype(int)
-        if len({*zip(rows.tolist(), cols.tolist(), strict=True)}) < n or rows.min() < 0 or cols.min() < 0:
+        distinct = len({*zip(rows.tolist(), cols.tolist(), strict=True)}) == n
+        if not distinct or min(rows.min(), cols.min()) < 0 or max((rows.max() + 1) * h, (cols.max() + 1) * w) > max_px:
             locations = None
     if locations is None or not patch_size:
         rows, cols = np.zeros(n, dtype=int), np.arange(n)

@@ -18,7 +18,7 @@ from omicsfusion.transforms.array import (
     SkippedPixelsError,
 )
 from omicsfusion.transforms.attribution import omics_feature_attributions
-from omicsfusion.transforms.bags import PATCH_META_KEYS, TileBag
+from omicsfusion.transforms.bags import PATCH_META_KEYS, SlideBag, TileBag
 from omicsfusion.transforms.dictionary import (
     AlignToReferenceD,
     AlignToReferenced,
@@ -50,6 +50,9 @@ from omicsfusion.transforms.dictionary import (
     RandHEDJitterD,
     RandHEDJitterd,
     RandHEDJitterDict,
+    SlideBagD,
+    SlideBagd,
+    SlideBagDict,
     StackPatchesD,
     StackPatchesd,
     StackPatchesDict,
@@ -113,6 +116,10 @@ __all__ = [
     "ReferenceShapeError",
     "SkippedPixelsError",
     "SliceFolderReader",
+    "SlideBag",
+    "SlideBagD",
+    "SlideBagDict",
+    "SlideBagd",
     "StackPatchesD",
     "StackPatchesDict",
     "StackPatchesd",

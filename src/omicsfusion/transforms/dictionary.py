@@ -17,9 +17,9 @@ Volume checks for 3-D MRI (``CheckDicomSeriesd`` before ``LoadImaged``,
 ``CheckVolumed`` and ``MatchSequencesd`` after ``EnsureChannelFirstd``) raise
 named errors instead of failing later without naming the file.
 ``LoadSpotPatchd`` reads a spot's patch from its slide. ``TileBagd`` cuts a sample's tile(s) into a
-bag of patches; MONAI's ``SplitDimd(dim=0, keepdim=False, list_output=True)`` then gives one
-dictionary per patch for the per-tile transforms, and ``StackPatchesd`` stacks them back into one
-sample ``(N, C, H, W)``. ``MacenkoNormalized`` and
+bag of patches (``SlideBagd``: the darkest cells of a whole slide, read lazily); MONAI's
+``SplitDimd(dim=0, keepdim=False, list_output=True)`` then gives one dictionary per patch for the
+per-tile transforms, and ``StackPatchesd`` stacks them back into one sample ``(N, C, H, W)``. ``MacenkoNormalized`` and
 ``RandHEDJitterd`` normalise and augment H&E stain on image keys only.
 """
 
@@ -40,7 +40,7 @@ from monai.utils import convert_to_tensor
 from omicsfusion.data.pixel_limit import MAX_PIXELS
 from omicsfusion.errors import TransformError
 from omicsfusion.transforms.array import AlignToReference, FuseChannels, OmicsChannels
-from omicsfusion.transforms.bags import TileBag
+from omicsfusion.transforms.bags import SlideBag, TileBag
 from omicsfusion.transforms.inputs import CheckDicomSeries, CheckImageSize
 from omicsfusion.transforms.patches import LoadSpotPatch
 from omicsfusion.transforms.stain import MacenkoNormalize, RandHEDJitter
@@ -77,6 +77,9 @@ __all__ = [
     "RandHEDJitterD",
     "RandHEDJitterDict",
     "RandHEDJitterd",
+    "SlideBagD",
+    "SlideBagDict",
+    "SlideBagd",
     "StackPatchesD",
     "StackPatchesDict",
     "StackPatchesd",
@@ -496,6 +499,41 @@ class TileBagd(MapTransform):
         return d
 
 
+class SlideBagd(MapTransform):
+    """Dictionary-based wrapper of :class:`omicsfusion.transforms.bags.SlideBag`.
+
+    Replaces the slide file under ``keys`` by the bag ``(num_patches, 3, patch_px, patch_px)`` of its darkest
+    ``patch_um`` cells (the slide read lazily, never whole).
+
+    Args:
+        keys: key(s) holding a slide path (usually ``"image"``).
+        num_patches, patch_um, patch_px, mpp, max_side, background: see :class:`~omicsfusion.transforms.bags.SlideBag`.
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = SlideBag.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        num_patches: int,
+        patch_um: float,
+        patch_px: int,
+        mpp: float | None = None,
+        max_side: int = 2048,
+        background: float = 255.0,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.bag = SlideBag(num_patches, patch_um, patch_px, mpp, max_side, background)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.bag(d[key])
+        return d
+
+
 class StackPatchesd(MapTransform):
     """One sample's patch dictionaries (``SplitDimd`` with ``list_output``) -> one dictionary.
 
@@ -540,4 +578,5 @@ LoadSpotPatchD = LoadSpotPatchDict = LoadSpotPatchd
 MacenkoNormalizeD = MacenkoNormalizeDict = MacenkoNormalized
 RandHEDJitterD = RandHEDJitterDict = RandHEDJitterd
 TileBagD = TileBagDict = TileBagd
+SlideBagD = SlideBagDict = SlideBagd
 StackPatchesD = StackPatchesDict = StackPatchesd
