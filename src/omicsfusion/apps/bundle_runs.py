@@ -36,7 +36,14 @@ from omicsfusion.data.errors import MissingSampleError, OmicsDataError
 from omicsfusion.data.tables import read_parquet_frame
 from omicsfusion.fileio import atomic_write
 
-__all__ = ["REPORTED", "baseline_predictions", "read_feature_set", "read_features", "summarize_runs"]
+__all__ = [
+    "REPORTED",
+    "baseline_predictions",
+    "read_feature_set",
+    "read_features",
+    "summarize_runs",
+    "summary_parser",
+]
 
 #: metrics of the recipe table (names of :func:`~omicsfusion.benchmark.evaluate.fold_metrics`)
 REPORTED = ("accuracy", "macro_f1", "auc")
@@ -250,6 +257,16 @@ def format_summary(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
         f"Each seed's test predictions ({n_test} from {splits} split(s)) are pooled and scored; mean ± sd over seeds.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def summary_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """What every recipe table takes: ``RUN_DIR``, ``--models``, ``--baselines`` and the probe's ``--encoder``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("run_dir")
+    parser.add_argument("--models", nargs="*", default=[], help="bundle runs (runs/<split>/<model>/eval)")
+    parser.add_argument("--baselines", nargs="+", default=["logreg", "random_forest"])
+    parser.add_argument("--encoder", default="efficientnet_lite0", help="the linear probe's frozen encoder")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

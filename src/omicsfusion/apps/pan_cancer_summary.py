@@ -10,7 +10,6 @@ on them is the linear probe. Writes ``per_split.csv``, ``summary.csv`` and ``sum
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from omicsfusion.apps.bundle_runs import summarize_runs
+from omicsfusion.apps.bundle_runs import summarize_runs, summary_parser
 from omicsfusion.apps.probe_features import tile_features
 
 __all__ = ["summarize"]
@@ -83,13 +82,7 @@ def summarize(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m omicsfusion.apps.pan_cancer_summary RUN [--models ...] [--baselines ...] [--grid 4]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m omicsfusion.apps.pan_cancer_summary", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("run_dir")
-    parser.add_argument("--models", nargs="*", default=[], help="bundle runs (runs/<split>/<model>/eval)")
-    parser.add_argument("--baselines", nargs="+", default=["logreg", "random_forest"])
-    parser.add_argument("--encoder", default="efficientnet_lite0")
+    parser = summary_parser("python -m omicsfusion.apps.pan_cancer_summary", __doc__.splitlines()[0])
     parser.add_argument("--grid", type=int, default=4, help="cells per side of a tile for the probe's features")
     parser.add_argument("--patch-px", type=int, default=224, help="encoder input size of a cell")
     args = parser.parse_args(argv)

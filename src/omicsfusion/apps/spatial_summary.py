@@ -11,7 +11,6 @@ adds the probe on Macenko-normalised patches (``logreg:spot_features_macenko``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from omicsfusion.apps.bundle_runs import summarize_runs
+from omicsfusion.apps.bundle_runs import summarize_runs, summary_parser
 from omicsfusion.apps.probe_features import SpotImage, spot_features
 from omicsfusion.data import load_datalist
 
@@ -86,13 +85,7 @@ def summarize(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m omicsfusion.apps.spatial_summary RUN [--models ...] [--baselines ...]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m omicsfusion.apps.spatial_summary", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("run_dir")
-    parser.add_argument("--models", nargs="*", default=[], help="bundle runs (runs/<split>/<model>/eval)")
-    parser.add_argument("--baselines", nargs="+", default=["logreg", "random_forest"])
-    parser.add_argument("--encoder", default="efficientnet_lite0")
+    parser = summary_parser("python -m omicsfusion.apps.spatial_summary", __doc__.splitlines()[0])
     parser.add_argument("--patch-px", type=int, default=224, help="encoder input size of a spot patch")
     parser.add_argument("--no-probe", dest="probe", action="store_false", help="leave the linear probe out")
     parser.add_argument("--probe-macenko", action="store_true", help="also probe Macenko-normalised patches")
