@@ -28,4 +28,5 @@ class ClassIndexError(SaliencyError, IndexError):
 
 
 class BagSaliencyError(SaliencyError, NotImplementedError):
-    """Saliency of a bag-of-patches network (``PatchBag``): region maps per patch are not made yet."""
+    """A bag-of-patches network (``PatchBag``) that cannot be explained patch by patch (max pooling), or a bag
+    handed to the tile explainer (``FusedExplainer``; ``BagExplainer`` explains bags)."""
