@@ -31,7 +31,7 @@ def _batch() -> dict:
     x[:, :, 3:] = torch.rand(2, 1, 2, 1, 1)  # a patient's omics channels are the same on every patch
     meta = {
         "n_image_channels": torch.tensor([3, 3]),
-        "patch_location": torch.tensor([[[0, 32], [32, 0], [32, 32]], [[0, 0], [0, 32], [32, 32]]]),
+        "patch_location": torch.tensor([[[0, 32], [32, 0], [32, 32]], [[0, 0], [0, 32], [0, 64]]]),
         "patch_size": torch.tensor([32, 32]),
         "patch_source": [("t1.png", "t2.png")] * 3,  # collated: one tuple of the batch's names per patch
     }
@@ -61,10 +61,13 @@ def test_region_maps_land_where_the_patches_were_cut():
     explained = BagExplainer(_bag(), CLASSES, omics_types=["rna", "cnv"], n_steps=4)(_batch())
     x = _batch()["image"].as_tensor()
     canvas, maps = explained.batch.x.numpy(), explained.maps["ig"]
-    assert canvas.shape == (2, 3, 32, 32) and maps.shape == (2, 32, 32) and explained.batch.n_image == 3
+    # p1's tile is 2 x 2 cells, p2's 1 x 3: both padded (blank) to 2 x 3 cells
+    assert canvas.shape == (2, 3, 32, 48) and maps.shape == (2, 32, 48) and explained.batch.n_image == 3
     assert np.allclose(canvas[0, :, 0:16, 16:32], x[0, 0, :3]) and np.allclose(canvas[0, :, 16:32, 0:16], x[0, 1, :3])
-    assert np.allclose(canvas[0, :, 0:16, 0:16], x[0, :, :3].amax(dim=(0, 2, 3))[:, None, None])  # blank: no patch
-    assert (maps[0, 0:16, 0:16] == 0).all() and maps[1, 16:32, 0:16].max() == 0  # nor a map there
+    assert np.allclose(canvas[1, :, 0:16, 32:48], x[1, 2, :3])
+    blank = x[0, :, :3].amax(dim=(0, 2, 3))[:, None, None]
+    assert np.allclose(canvas[0, :, 0:16, 0:16], blank) and np.allclose(canvas[0, :, :, 32:], blank)  # no patch
+    assert (maps[0, 0:16, 0:16] == 0).all() and (maps[1, 16:32] == 0).all()  # nor a map there
     assert explained.batch.ids == ["p1", "p2"]
 
 

@@ -176,7 +176,7 @@ class BagExplainer(FusedExplainer):
     ) -> FusedBatch:
         """Per bag, its patches' image channels (``maps is None``) or region maps on the tile: a batch of canvases."""
         images = px[:, :n_image].detach().cpu().double().numpy().reshape(n_bags, n, n_image, *px.shape[2:])
-        canvases = []
+        canvases, fills = [], []
         for b in range(n_bags):
             sources = _one(meta, "patch_source", b)
             one_file = sources is None or len({s for s in sources if s}) <= 1
@@ -184,12 +184,19 @@ class BagExplainer(FusedExplainer):
             size = _one(meta, "patch_size", b)
             scale = None if size is None else float(np.asarray(size).reshape(-1)[0])
             if maps is None:
-                fill = images[b].max(axis=(0, 2, 3))  # blank tile: the brightest value of each channel
-                canvases.append(tile_canvas(images[b], locations, scale, fill))
+                fills.append(images[b].max(axis=(0, 2, 3)))  # blank tile: the brightest value of each channel
+                canvases.append(tile_canvas(images[b], locations, scale, fills[-1]))
             else:
                 one = np.asarray(maps, dtype=np.float64).reshape(n_bags, n, 1, *px.shape[2:])[b]
-                canvases.append(tile_canvas(one, locations, scale, np.zeros(1)))
-        x = torch.from_numpy(np.stack(canvases))
+                fills.append(np.zeros(1))
+                canvases.append(tile_canvas(one, locations, scale, fills[-1]))
+        # tiles of other extents in one batch: each canvas padded (blank) to the largest
+        height, width = max(c.shape[1] for c in canvases), max(c.shape[2] for c in canvases)
+        padded = np.empty((n_bags, canvases[0].shape[0], height, width))
+        for b, canvas in enumerate(canvases):
+            padded[b] = fills[b].reshape(-1, 1, 1)
+            padded[b, :, : canvas.shape[1], : canvas.shape[2]] = canvas
+        x = torch.from_numpy(padded)
         eye = [np.eye(4)] * n_bags
         return FusedBatch(x, n_image if maps is None else 1, list(ids), labels, eye)
 
