@@ -126,10 +126,7 @@ class BagExplainer(FusedExplainer):
         with torch.no_grad():
             probs = torch.softmax(self.bag(px.unflatten(0, (n_bags, n))), dim=1).cpu()
         predicted = probs.argmax(dim=1)
-        if self.class_index is not None:
-            target = torch.full_like(predicted, int(self.class_index))
-        else:
-            target = labels if labels is not None else predicted
+        target = self.explained_class(predicted, labels)
         per_patch = target.repeat_interleave(n)
         timings: dict[str, float] = {}
         weights = class_weights(per_patch, len(self.class_names)).to(self.device)

@@ -202,10 +202,7 @@ class FusedExplainer:
         with torch.no_grad():
             probs = torch.softmax(self.network(x), dim=1).cpu()
         predicted = probs.argmax(dim=1)
-        if self.class_index is not None:
-            target = torch.full_like(predicted, int(self.class_index))
-        else:
-            target = fused.labels if fused.labels is not None else predicted
+        target = self.explained_class(predicted, fused.labels)
         timings: dict[str, float] = {}
         weights = class_weights(target, len(self.class_names)).to(self.device)
         ig, ablation = self.attribute(x, weights, self.baseline(x, n_image), n_image, timings)
@@ -228,6 +225,12 @@ class FusedExplainer:
             explained.grid = genes.grid_maps(ig.attr, n_image, self.preprocessor, self.align)
             timings["gene_backprojection"] = time.perf_counter() - t
         return explained
+
+    def explained_class(self, predicted: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """``(B,)`` class each sample is explained for: ``class_index``, else its label, else its prediction."""
+        if self.class_index is not None:
+            return torch.full_like(predicted, int(self.class_index))
+        return labels if labels is not None else predicted
 
     @property
     def omics_means(self) -> dict[str, np.ndarray] | None:

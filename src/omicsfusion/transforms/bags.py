@@ -33,7 +33,7 @@ from monai.data.meta_obj import get_track_meta
 from monai.transforms import GridPatch, LoadImage, SpatialPad, Transform
 from monai.utils import TransformBackends, convert_to_tensor
 
-from omicsfusion.data.spatial.wsi import open_slide
+from omicsfusion.data.spatial.wsi import Slide, open_slide
 from omicsfusion.errors import TransformError
 
 __all__ = ["PATCH_META_KEYS", "SlideBag", "TileBag"]
@@ -143,10 +143,9 @@ class SlideBag(Transform):
         self.num_patches, self.patch_um, self.patch_px = int(num_patches), float(patch_um), int(patch_px)
         self.mpp, self.max_side, self.background = mpp, int(max_side), float(background)
 
-    def cells(self, path: str | os.PathLike) -> tuple[np.ndarray, float]:
+    def cells(self, slide: Slide) -> tuple[np.ndarray, float]:
         """``(M, 2)`` level-0 ``(row, column)`` of the slide's darkest cells (at most N, darkest first) and the
         cell edge in level-0 pixels."""
-        slide = open_slide(path, mpp=self.mpp)
         thumb, scale = slide.thumbnail(self.max_side)
         cell = self.patch_um / slide.mpp  # level-0 pixels per cell
         height, width = slide.shape
@@ -170,8 +169,8 @@ class SlideBag(Transform):
     def __call__(self, path: str | os.PathLike) -> torch.Tensor:
         if not isinstance(path, (str, os.PathLike)):
             raise TransformError(f"SlideBag reads a slide file, got {type(path).__name__}")
-        corners, cell = self.cells(path)
         slide = open_slide(path, mpp=self.mpp)
+        corners, cell = self.cells(slide)
         patches = [
             slide.read_region(col + cell / 2, row + cell / 2, self.patch_um, self.patch_px).swapaxes(1, 2)
             for row, col in corners
