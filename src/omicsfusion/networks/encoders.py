@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from omicsfusion.errors import first_names
 from omicsfusion.networks.errors import EncoderWeightsError
@@ -110,6 +111,9 @@ class ImageEncoder(nn.Module):
         out_features: size of a trained linear head on the features; None keeps the features.
         freeze: the backbone's weights are not trained and its batch-norm statistics stay as loaded
             (it stays in eval mode when the encoder trains); the head still learns.
+        input_px: resize the input to ``input_px x input_px`` (bilinear, antialiased when shrinking) before
+            the backbone; None feeds it as given. An ImageNet encoder saw objects at about 224 px: a 32-48 px
+            spot patch reaches it at a scale it never learnt.
     """
 
     def __init__(
@@ -121,9 +125,13 @@ class ImageEncoder(nn.Module):
         std: Sequence[float],
         out_features: int | None = None,
         freeze: bool = False,
+        input_px: int | None = None,
     ) -> None:
         super().__init__()
+        if input_px is not None and int(input_px) < 1:
+            raise ValueError(f"input_px must be a positive size in pixels or None, got {input_px!r}")
         self.backbone = backbone
+        self.input_px = 0 if input_px is None else int(input_px)  # 0: as given (an int attribute for TorchScript)
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.head = nn.Linear(int(features), int(out_features)) if out_features else nn.Identity()
@@ -140,6 +148,10 @@ class ImageEncoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The backbone's pooled features ``(N, features)`` of RGB input ``(N, 3, H, W)``."""
+        size = self.input_px
+        if size > 0 and (x.shape[-2] != size or x.shape[-1] != size):
+            shrink = min(x.shape[-2], x.shape[-1]) > size
+            x = F.interpolate(x, size=[size, size], mode="bilinear", align_corners=False, antialias=shrink)
         return self.backbone((x - self.mean) / self.std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -196,6 +208,7 @@ def pretrained_encoder(
     freeze: bool = False,
     out_features: int | None = None,
     standardized_input: bool = False,
+    input_px: int | None = None,
 ) -> ImageEncoder:
     """An :class:`ImageEncoder` ``name`` (a key of :data:`ENCODERS`), offline.
 
@@ -207,13 +220,20 @@ def pretrained_encoder(
         freeze: keep the backbone as loaded (frozen features); only the head (and the rest of the network) learns.
         out_features: size of a trained linear head on the pooled features; None returns the features.
         standardized_input: the input is already standardised per channel; no normalisation is applied.
+        input_px: the size the input is resized to before the backbone (see :class:`ImageEncoder`).
     """
     if name not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; known: {first_names(ENCODERS)}")
     spec = ENCODERS[name]
     mean, std = ((0.0,) * 3, (1.0,) * 3) if standardized_input else (spec.mean, spec.std)
     encoder = ImageEncoder(
-        spec.build(), features=spec.features, mean=mean, std=std, out_features=out_features, freeze=freeze
+        spec.build(),
+        features=spec.features,
+        mean=mean,
+        std=std,
+        out_features=out_features,
+        freeze=freeze,
+        input_px=input_px,
     )
     if weights == "embedded":
         if spec.embedded is None:
